@@ -1,0 +1,34 @@
+/*
+ * fs_cli.c - the table of subcommands.  Each part exports its command's
+ * entry point; this file only maps names to them, so adding a command is
+ * one row here.
+ */
+#include "fs_cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct fs_cli_cmd {
+	const char *name;
+	fs_cli_fn fn;
+	const char *help;
+};
+
+static const struct fs_cli_cmd cmds[] = {
+	/* {"select", sel_cli_main, "run an S3 Select query on a file"}, */
+	{NULL, NULL, NULL},
+};
+
+fs_cli_fn fs_cli_find(const char *name)
+{
+	for (const struct fs_cli_cmd *c = cmds; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c->fn;
+	return NULL;
+}
+
+void fs_cli_usage(void *f)
+{
+	for (const struct fs_cli_cmd *c = cmds; c->name; c++)
+		fprintf(f, "  bucketfs %-13s %s\n", c->name, c->help);
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# run-tests.sh - build with ASan+UBSan and run every test: the meson suite
+# (cmocka unit tests, data-driven engine tests, fuzz corpus replays), then
+# the pytest integration suite against real mounts and real servers.
+# The last line is the combined summary: "N passed, N failed[, N skipped]".
+#
+# usage: tests/run-tests.sh [BUILD_DIR]     (default build-check)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+build=${1:-build-check}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false \
+		--buildtype=debugoptimized || exit 1
+fi
+ninja -C "$build" || exit 1
+
+passed=0 failed=0 skipped=0
+
+# 1. meson: unit tests, engine data tests, corpus replays.
+log=$(mktemp)
+meson test -C "$build" --print-errorlogs --num-processes 2 2>&1 | tee "$log"
+ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+to=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+sk=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+passed=$((passed + ${ok:-0}))
+failed=$((failed + ${fail:-0} + ${to:-0}))
+skipped=$((skipped + ${sk:-0}))
+[ -n "$ok" ] || failed=$((failed + 1))
+rm -f "$log"
+
+# 2. pytest: integration tests through real mounts.
+if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
+	log=$(mktemp)
+	BUCKETFS_BIN="$top/$build/fs/bucketfs" BUCKETFS_BUILD="$top/$build" \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration 2>&1 | tee "$log"
+	line=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' "$log" | tail -1)
+	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+	e=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')
+	s=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0}))
+	skipped=$((skipped + ${s:-0}))
+	[ -n "$line" ] || failed=$((failed + 1))
+	rm -f "$log"
+fi
+
+echo
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" -eq 0 ]
