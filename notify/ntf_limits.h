@@ -1,0 +1,57 @@
+/*
+ * ntf_limits.h - every ceiling of the notify part, in one place.
+ *
+ * A NotificationConfiguration arrives through setxattr from any local
+ * user, so every dimension of it is bounded; each limit says why it has
+ * the value it has (the shape of SQLite's sqliteLimit.h).
+ */
+#ifndef NTF_LIMITS_H
+#define NTF_LIMITS_H
+
+/* Largest NotificationConfiguration document in bytes.  Linux caps an
+ * xattr value at 64 KiB (XATTR_SIZE_MAX), so nothing larger can ever be
+ * stored; the CLI applies the same limit so it agrees with setxattr. */
+#define NTF_LIMIT_XML_BYTES (64 * 1024)
+
+/* Largest number of XML elements in one document.  A real configuration
+ * has about 10 elements per rule; this is far above NTF_LIMIT_CONFIGS
+ * rules and stops a document of 10 000 empty elements early. */
+#define NTF_LIMIT_XML_ELEMENTS 4096
+
+/* Deepest element nesting accepted.  The schema needs 6 levels
+ * (NotificationConfiguration/QueueConfiguration/Filter/S3Key/FilterRule/
+ * Name, plus rustfs's FilterRuleList); libxml2 stops at 256 by itself,
+ * this stops earlier so no walk ever goes deep. */
+#define NTF_LIMIT_XML_DEPTH 16
+
+/* Most Queue configurations in one document.  AWS documents a per-bucket
+ * quota without a number; 100 rules per bucket is more than any real
+ * setup and keeps the linear match scan on the FUSE thread short. */
+#define NTF_LIMIT_CONFIGS 100
+
+/* Most <Event> elements in one configuration.  There are fewer than 64
+ * distinct event names and duplicates are rejected, so a valid document
+ * never needs more. */
+#define NTF_LIMIT_EVENTS 64
+
+/* Longest filter rule value, in bytes of UTF-8: S3's documented limit. */
+#define NTF_LIMIT_FILTER_VALUE 1024
+
+/* Longest configuration Id in bytes; it is copied into every record's
+ * s3.configurationId, so it must stay small. */
+#define NTF_LIMIT_ID_BYTES 256
+
+/* Longest ARN in bytes (arn:bucketfs:sqs:REGION:ID:TYPE).  AWS ARNs stay
+ * well below 256 characters. */
+#define NTF_LIMIT_ARN_BYTES 256
+
+/* Most distinct targets one match can return: every configuration of a
+ * global and a bucket rule set naming a different target. */
+#define NTF_LIMIT_MATCH (2 * NTF_LIMIT_CONFIGS)
+
+/* Largest record JSON the hot path builds.  AWS caps a notification
+ * message at 64 KiB; a 1 KiB key encoded triples, user metadata is the
+ * rest. */
+#define NTF_LIMIT_RECORD_BYTES (256 * 1024)
+
+#endif
