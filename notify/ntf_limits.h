@@ -54,4 +54,38 @@
  * rest. */
 #define NTF_LIMIT_RECORD_BYTES (256 * 1024)
 
+/* Event store (ntf_store.c). */
+
+/* Most entries in one group-commit transaction (and in one append).  A
+ * few thousand rows amortise the commit while a transaction stays a few
+ * milliseconds, the longest an appender waits behind a full batch. */
+#define NTF_LIMIT_STORE_BATCH 4096
+
+/* Most bytes buffered in one batch.  Two batches exist at a time (one
+ * filling, one committing), so this bounds the store's memory. */
+#define NTF_LIMIT_STORE_BATCH_BYTES (8 * 1024 * 1024)
+
+/* Longest a durability=none append waits for room when the writer is
+ * behind before its entries are dropped and counted: long enough to ride
+ * out one slow commit, short enough that the filesystem never stalls. */
+#define NTF_LIMIT_STORE_NONE_WAIT_MS 50
+
+/* Seqs reserved per fsync of the sequencer's high-water mark: one fsync
+ * per 65 536 events, and at most that many seqs skipped after a crash. */
+#define NTF_LIMIT_STORE_SEQ_BLOCK (1u << 16)
+
+/* Most log entries one retention pass removes, so a pass after a commit
+ * stays short (it is at least twice the batch size, to keep up). */
+#define NTF_LIMIT_STORE_RETAIN_CHUNK 4096
+
+/* Most targets one entry is queued for: every target one match returns,
+ * plus the event log. */
+#define NTF_LIMIT_STORE_TARGETS (NTF_LIMIT_MATCH + 1)
+
+/* Live ring (ntf_ring.c): the default bounds when the caller passes 0.
+ * 4 MiB holds about 10 000 typical records, seconds of a burst, so a
+ * reader that keeps up never sees a gap; a slow one costs nothing. */
+#define NTF_LIMIT_RING_BYTES (4 * 1024 * 1024)
+#define NTF_LIMIT_RING_LINES 16384
+
 #endif

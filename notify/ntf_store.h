@@ -1,0 +1,194 @@
+/*
+ * ntf_store.h - the durable event store: the sequencer, the embedded event
+ * log (the `local` target) and the per-target delivery queues, in one
+ * SQLite database in WAL mode (STATE/events.db).
+ *
+ * The store knows nothing of the event model: an entry is plain data (a
+ * name, a bucket, a key and the already serialised JSON record).  Appenders
+ * (FUSE threads) hand entries to one writer thread that commits whole
+ * batches in one transaction (group commit); ntf_store_append waits for
+ * that commit or not, as the caller's durability asks.
+ *
+ * Readers (replay, `bucketfs events`) open the database separately with
+ * ntf_store_reader_open, read-only, from any process.
+ */
+#ifndef NTF_STORE_H
+#define NTF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ntf_store;
+struct ntf_store_reader;
+
+/* The target name of the embedded event log. */
+#define NTF_STORE_LOCAL "local"
+
+/* How long ntf_store_append waits.  COMMIT: until the transaction holding
+ * the entries is in the WAL (survives a crash of the process).  FSYNC: until
+ * the WAL is fsynced as well (survives power loss).  NONE: not at all. */
+enum ntf_durability {
+	NTF_DURABILITY_COMMIT = 0,
+	NTF_DURABILITY_FSYNC,
+	NTF_DURABILITY_NONE,
+};
+
+struct ntf_store_entry {
+	uint64_t seq;           /* filled by ntf_store_append */
+	int64_t time_ms;        /* event time, ms since the epoch */
+	const char *event_name; /* "s3:ObjectCreated:Put" */
+	const char *bucket, *key;
+	const char *record; /* the JSON record (one line), borrowed */
+	size_t record_len;
+	/* Targets the entry is queued for in the same commit; the name
+	 * NTF_STORE_LOCAL means the event log.  n_targets == 0 means the event
+	 * log only. */
+	const char *const *targets;
+	size_t n_targets;
+};
+
+struct ntf_store_opts {
+	uint64_t log_max_events; /* keep at most this many log entries; 0: no limit */
+	int64_t log_max_age_ms;  /* drop log entries older than this; 0: no limit */
+	size_t batch_max;        /* entries per transaction; 0: the default */
+};
+
+struct ntf_store_stats {
+	uint64_t committed; /* entries committed since open */
+	uint64_t dropped;   /* NONE entries refused because the writer was behind */
+	uint64_t failed;    /* entries whose transaction failed */
+	uint64_t batches;   /* transactions committed */
+};
+
+/* Open (creating it, mode 0700, and the database) the store in state_dir
+ * and start its writer thread.  opts may be NULL (no retention, defaults).
+ * On failure returns -errno (-EIO for a database error) and, when errmsg is
+ * not NULL, sets *errmsg to a malloc'ed message the caller frees (or NULL).
+ * Only one process may have a store open on a directory at a time (a second
+ * open fails with -EBUSY).  Call from one thread; the result is shared. */
+int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
+		   struct ntf_store **out, char **errmsg);
+
+/* Drain every accepted entry, stop the writer and close.  Accepts NULL.  No
+ * other call on s may be running or follow. */
+void ntf_store_close(struct ntf_store *s);
+
+/* Append n entries (copied; the caller keeps ownership of its strings),
+ * assigning each a sequence number, strictly increasing in array order and
+ * across calls, written to entries[i].seq.  Waits as durability says.
+ * Returns 0; -EINVAL for a bad entry (nothing appended); -E2BIG when n or an
+ * entry exceeds the limits of ntf_limits.h; -EAGAIN (NONE only) when the
+ * writer is so far behind that the entries were dropped (counted in
+ * stats.dropped, no seqs assigned); -EIO/-ENOSPC when the transaction
+ * failed (COMMIT/FSYNC only; the seqs were used but the entries are lost).
+ * Thread-safe; called by any number of threads. */
+int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
+		     size_t n, enum ntf_durability durability);
+
+/* The highest sequence number handed out so far (0 before the first).
+ * Thread-safe. */
+uint64_t ntf_store_last_seq(struct ntf_store *s);
+
+/* Copy the counters into *st.  Thread-safe. */
+void ntf_store_stats(struct ntf_store *s, struct ntf_store_stats *st);
+
+/*
+ * Queues (one per target).  An entry appended with target T stays in T's
+ * queue until acknowledged or moved to the dead letters.  These calls use
+ * the writer's connection under a mutex: thread-safe, and they may wait for
+ * a batch commit in progress.  They see only committed entries.
+ */
+
+/* Called for each entry; e and its strings are borrowed for the call only.
+ * attempts is the count recorded by ntf_store_queue_attempt.  Return 0 to go
+ * on, anything else to stop (the value is returned by the caller). */
+typedef int (*ntf_store_entry_fn)(void *arg, const struct ntf_store_entry *e,
+				  unsigned attempts);
+
+/* Call fn for the (at most max) oldest entries queued for target, in seq
+ * order.  Returns 0, fn's non-zero value, or -errno.  e->targets is NULL. */
+int ntf_store_queue_peek(struct ntf_store *s, const char *target, size_t max,
+			 ntf_store_entry_fn fn, void *arg);
+
+/* Remove the given seqs from target's queue (delivered); seqs not queued are
+ * ignored.  An entry no queue, dead letter or the log still needs is deleted.
+ * Returns the number removed or -errno. */
+int ntf_store_queue_ack(struct ntf_store *s, const char *target,
+			const uint64_t *seqs, size_t n);
+
+/* Record one more failed delivery attempt of seq for target; returns the new
+ * attempt count, -ENOENT when it is not queued, or -errno. */
+int ntf_store_queue_attempt(struct ntf_store *s, const char *target,
+			    uint64_t seq);
+
+/* Number of entries queued for target (>= 0) or -errno. */
+int64_t ntf_store_queue_count(struct ntf_store *s, const char *target);
+
+/* Move seq from target's queue to the dead letters with a reason (copied),
+ * so it never blocks the queue head.  Returns 0, -ENOENT, or -errno. */
+int ntf_store_queue_deadletter(struct ntf_store *s, const char *target,
+			       uint64_t seq, const char *error);
+
+/* Number of dead letters of target, or of every target when target is NULL;
+ * -errno on failure. */
+int64_t ntf_store_deadletter_count(struct ntf_store *s, const char *target);
+
+/* Called for each dead letter; strings borrowed for the call only. */
+typedef int (*ntf_store_dead_fn)(void *arg, const char *target,
+				 const struct ntf_store_entry *e,
+				 unsigned attempts, int64_t failed_ms,
+				 const char *error);
+
+/* Call fn for up to max dead letters of target (every target when NULL), in
+ * (target, seq) order.  Returns 0, fn's non-zero value, or -errno. */
+int ntf_store_deadletter_list(struct ntf_store *s, const char *target,
+			      size_t max, ntf_store_dead_fn fn, void *arg);
+
+/* Put every dead letter of target (all when NULL) back at its place in the
+ * queue with zero attempts.  Returns the number moved or -errno. */
+int64_t ntf_store_deadletter_retry(struct ntf_store *s, const char *target);
+
+/* Delete the dead letters of target (all when NULL).  Returns the number
+ * deleted or -errno. */
+int64_t ntf_store_deadletter_purge(struct ntf_store *s, const char *target);
+
+/*
+ * Reading the event log: a read-only connection to STATE/events.db, usable
+ * while a store (in this or another process) writes it.  One reader per
+ * thread; different readers are independent.
+ */
+
+/* What ntf_store_reader_scan returns. */
+struct ntf_store_filter {
+	uint64_t since;     /* only seq > since */
+	const char *bucket; /* exact bucket, or NULL for all */
+	const char *event;  /* exact name, "prefix*" wildcard, or NULL */
+};
+
+/* Open the log in state_dir read-only.  Returns 0, -ENOENT when there is no
+ * store there, or -errno (*errmsg as for ntf_store_open). */
+int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
+			  char **errmsg);
+
+/* Close; accepts NULL. */
+void ntf_store_reader_close(struct ntf_store_reader *r);
+
+/* Call fn for each log entry matching f, in seq order, at most max (0: no
+ * limit); e->targets is NULL, attempts 0.  *last is set to the highest seq
+ * passed to fn (left alone when none).  Returns 0, fn's non-zero value, or
+ * -errno.  Each call sees the log as committed when it starts. */
+int ntf_store_reader_scan(struct ntf_store_reader *r,
+			  const struct ntf_store_filter *f, size_t max,
+			  ntf_store_entry_fn fn, void *arg, uint64_t *last);
+
+/* A file descriptor that becomes readable when the log may have changed
+ * (inotify on the state directory, watching events.db-wal), for poll(2);
+ * owned by r.  Returns the fd or -errno. */
+int ntf_store_reader_fd(struct ntf_store_reader *r);
+
+/* Block until the log may have changed since the last call (never polls on
+ * a timer), then consume the pending notifications.  Returns 0 or -errno
+ * (-EINTR when a signal interrupted the wait). */
+int ntf_store_reader_wait(struct ntf_store_reader *r);
+
+#endif
