@@ -1,0 +1,45 @@
+/*
+ * fs_ctx.h - the daemon's one context struct.
+ *
+ * Everything a running mount owns hangs off struct fs_ctx: options, the
+ * inode table, the passthrough state, the control directory.  No other
+ * mutable global state exists (the logger's level is set once at start).
+ * Internal to fs/: the FUSE op handlers (fs_ops.c), the control files
+ * (fs_magic.c) and the mount driver (fs_mount.c) share it.
+ */
+#ifndef FS_CTX_H
+#define FS_CTX_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "fs_pt.h"
+
+struct fs_opts;
+struct fs_inode;
+struct fs_inode_table;
+struct fuse_session;
+struct fuse_lowlevel_ops;
+
+#define FS_MAGIC_DIR   ".bucketfs"
+#define FS_MAGIC_COUNT 8
+
+struct fs_ctx {
+	struct fs_pt pt;             /* first: custom I/O callbacks get ctx */
+	const struct fs_opts *opts;  /* borrowed */
+	struct fuse_session *se;
+	struct fs_inode_table *inodes;
+	double timeout;              /* entry/attr cache timeout, seconds */
+	bool writeback;              /* writeback cache negotiated */
+	bool is_root;                /* daemon runs as root: chown creations */
+	/* The state directory, when it lives directly in SRC: hidden. */
+	char *state_name;            /* owned; NULL when not at the root */
+	/* Control directory nodes: [0] is .bucketfs itself. */
+	struct fs_inode *magic[FS_MAGIC_COUNT];
+	unsigned n_magic;
+};
+
+/* The FUSE low-level operations of bucketfs (fs_ops.c). */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+#endif

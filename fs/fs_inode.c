@@ -1,0 +1,306 @@
+/*
+ * fs_inode.c - inode table keyed by the backing (st_dev, st_ino); see
+ * fs_inode.h.
+ *
+ * One mutex guards the hash, the lookup counts and the parent/name links.
+ * Every critical section is a few pointer operations, so contention stays
+ * far below the cost of the FUSE round trip that surrounds it.
+ */
+#include "fs_inode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmn_buf.h"
+
+struct fs_inode_table {
+	pthread_mutex_t lock;
+	struct fs_inode root;
+	struct fs_inode **buckets;
+	size_t nbuckets;   /* power of two */
+	size_t count;
+};
+
+static size_t hash_key(dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h ^ (h >> 29) ^ (uint64_t)dev);
+}
+
+int fs_inode_table_new(int root_fd, struct fs_inode_table **out)
+{
+	struct stat st;
+	if (fstatat(root_fd, "", &st, AT_EMPTY_PATH) != 0)
+		return -errno;
+	struct fs_inode_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->nbuckets = 1024;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->buckets) {
+		free(t);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->root.lock, NULL);
+	t->root.fd = root_fd;
+	t->root.dev = st.st_dev;
+	t->root.ino = st.st_ino;
+	t->root.type = S_IFDIR;
+	t->root.nlookup = 2; /* never freed */
+	*out = t;
+	return 0;
+}
+
+static void inode_destroy(struct fs_inode *ino)
+{
+	if (ino->fd >= 0)
+		close(ino->fd);
+	pthread_mutex_destroy(&ino->lock);
+	free(ino->name);
+	free(ino);
+}
+
+void fs_inode_table_free(struct fs_inode_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct fs_inode *n = t->buckets[i];
+		while (n) {
+			struct fs_inode *next = n->hnext;
+			inode_destroy(n);
+			n = next;
+		}
+	}
+	free(t->buckets);
+	close(t->root.fd);
+	pthread_mutex_destroy(&t->root.lock);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+struct fs_inode *fs_inode_root(struct fs_inode_table *t)
+{
+	return &t->root;
+}
+
+/* Double the bucket array; called with the lock held.  Failure to grow
+ * only makes chains longer, so it is not an error. */
+static void grow(struct fs_inode_table *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct fs_inode **b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct fs_inode *e = t->buckets[i];
+		while (e) {
+			struct fs_inode *next = e->hnext;
+			size_t h = hash_key(e->dev, e->ino) & (n - 1);
+			e->hnext = b[h];
+			b[h] = e;
+			e = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+static struct fs_inode **slot_of(struct fs_inode_table *t, dev_t dev,
+				 ino_t ino)
+{
+	struct fs_inode **pp = &t->buckets[hash_key(dev, ino) &
+					   (t->nbuckets - 1)];
+	while (*pp && ((*pp)->dev != dev || (*pp)->ino != ino))
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+/* Point ino at (parent, name); called with the lock held.  Takes a
+ * reference on the new parent and drops the old one.  On allocation
+ * failure the old link is kept: only event keys of a hard link can then be
+ * stale, never correctness of the data path. */
+static struct fs_inode *relink(struct fs_inode *ino, struct fs_inode *parent,
+			       const char *name)
+{
+	if (ino->parent == parent && ino->name && strcmp(ino->name, name) == 0)
+		return NULL;
+	char *copy = strdup(name);
+	if (!copy)
+		return NULL;
+	parent->refs++;
+	struct fs_inode *old = ino->parent;
+	free(ino->name);
+	ino->name = copy;
+	ino->parent = parent;
+	if (old)
+		old->refs--;
+	return old;
+}
+
+static void destroy_list(struct fs_inode *dead)
+{
+	while (dead) {
+		struct fs_inode *next = dead->hnext;
+		inode_destroy(dead);
+		dead = next;
+	}
+}
+
+static struct fs_inode *release_chain(struct fs_inode_table *t,
+				      struct fs_inode *ino);
+
+/* Relink an existing inode under the lock and free a parent that this
+ * left unreferenced. */
+static void relink_locked(struct fs_inode_table *t, struct fs_inode *ino,
+			  struct fs_inode *parent, const char *name,
+			  struct fs_inode **dead)
+{
+	struct fs_inode *old = relink(ino, parent, name);
+	if (old)
+		*dead = release_chain(t, old);
+}
+
+struct fs_inode *fs_inode_get(struct fs_inode_table *t,
+			      struct fs_inode *parent, const char *name,
+			      const struct stat *st)
+{
+	struct fs_inode *dead = NULL;
+
+	if (st->st_dev == t->root.dev && st->st_ino == t->root.ino) {
+		pthread_mutex_lock(&t->lock);
+		t->root.nlookup++;
+		pthread_mutex_unlock(&t->lock);
+		return &t->root;
+	}
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode **pp = slot_of(t, st->st_dev, st->st_ino);
+	if (*pp) {
+		struct fs_inode *ino = *pp;
+		ino->nlookup++;
+		relink_locked(t, ino, parent, name, &dead);
+		pthread_mutex_unlock(&t->lock);
+		destroy_list(dead);
+		return ino;
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	/* Open outside the lock: it is a syscall. */
+	int fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct fs_inode *ino = calloc(1, sizeof(*ino));
+	char *copy = strdup(name);
+	if (!ino || !copy) {
+		free(ino);
+		free(copy);
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&ino->lock, NULL);
+	ino->fd = fd;
+	ino->dev = st->st_dev;
+	ino->ino = st->st_ino;
+	ino->type = st->st_mode & S_IFMT;
+	ino->nlookup = 1;
+	ino->name = copy;
+
+	pthread_mutex_lock(&t->lock);
+	pp = slot_of(t, st->st_dev, st->st_ino);
+	if (*pp) {
+		/* Another thread created it meanwhile: use theirs. */
+		struct fs_inode *other = *pp;
+		other->nlookup++;
+		relink_locked(t, other, parent, name, &dead);
+		pthread_mutex_unlock(&t->lock);
+		inode_destroy(ino);
+		destroy_list(dead);
+		return other;
+	}
+	ino->parent = parent;
+	parent->refs++;
+	*pp = ino;
+	if (++t->count > t->nbuckets)
+		grow(t);
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+/* Unhash and free ino and then any parent it was the last holder of.
+ * Called with the lock held; returns the inodes to destroy as a list
+ * through hnext so the closes happen after the lock is dropped. */
+static struct fs_inode *release_chain(struct fs_inode_table *t,
+				      struct fs_inode *ino)
+{
+	struct fs_inode *dead = NULL;
+	while (ino && ino != &t->root && ino->nlookup == 0 && ino->refs == 0) {
+		struct fs_inode **pp = slot_of(t, ino->dev, ino->ino);
+		if (*pp == ino)
+			*pp = ino->hnext;
+		t->count--;
+		struct fs_inode *parent = ino->parent;
+		if (parent)
+			parent->refs--;
+		ino->hnext = dead;
+		dead = ino;
+		ino = parent;
+	}
+	return dead;
+}
+
+void fs_inode_forget(struct fs_inode_table *t, struct fs_inode *ino,
+		     uint64_t n)
+{
+	if (ino->magic)
+		return;
+	pthread_mutex_lock(&t->lock);
+	ino->nlookup = ino->nlookup > n ? ino->nlookup - n : 0;
+	struct fs_inode *dead = release_chain(t, ino);
+	pthread_mutex_unlock(&t->lock);
+	destroy_list(dead);
+}
+
+void fs_inode_rename(struct fs_inode_table *t, struct fs_inode *ino,
+		     struct fs_inode *newparent, const char *newname)
+{
+	struct fs_inode *dead = NULL;
+	pthread_mutex_lock(&t->lock);
+	relink_locked(t, ino, newparent, newname, &dead);
+	pthread_mutex_unlock(&t->lock);
+	destroy_list(dead);
+}
+
+int fs_inode_path(struct fs_inode_table *t, struct fs_inode *ino,
+		  const char *name, struct cmn_buf *out)
+{
+	const char *parts[256];
+	int depth = 0, rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct fs_inode *n = ino; n && n->parent; n = n->parent) {
+		if (depth == (int)(sizeof(parts) / sizeof(*parts)) - 1) {
+			rc = -ENAMETOOLONG;
+			goto out;
+		}
+		parts[depth++] = n->name;
+	}
+	int total = depth + (name ? 1 : 0);
+	for (int i = depth - 1; i >= 0 && rc == 0; i--) {
+		rc = cmn_buf_adds(out, parts[i]);
+		if (rc == 0 && (i > 0 || name))
+			rc = cmn_buf_addc(out, '/');
+	}
+	if (rc == 0 && name)
+		rc = cmn_buf_adds(out, name);
+	if (rc == 0)
+		rc = total;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}

@@ -1,0 +1,201 @@
+/*
+ * fs_magic.c - the `.bucketfs/` control directory; see fs_magic.h.
+ *
+ * Control nodes are struct fs_inode values with fd == -1 and a `magic`
+ * row; their addresses are their FUSE node ids like any other inode, and
+ * they live as long as the mount (lookups on them are not counted).
+ */
+#include "fs_magic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmn_buf.h"
+#include "fs_ctx.h"
+#include "fs_inode.h"
+#include "fs_opts.h"
+
+/* Inode numbers of control nodes: far above what ext4 or xfs hand out, so
+ * `find -inum` and `ls -i` never see two objects with one number. */
+#define MAGIC_INO_BASE 0xFFFFFFFF00000000ull
+
+/* Largest control-file snapshot. */
+#define MAGIC_MAX_SIZE (16u << 20)
+
+static int render_version(struct fs_ctx *ctx, struct cmn_buf *out)
+{
+	return cmn_buf_printf(out, "bucketfs %s\n", BUCKETFS_VERSION);
+}
+
+static int render_state(struct fs_ctx *ctx, struct cmn_buf *out)
+{
+	return cmn_buf_printf(out, "%s\n", ctx->opts->state);
+}
+
+static const struct fs_magic magic_table[] = {
+	{FS_MAGIC_DIR, S_IFDIR | 0555, NULL},
+	{"version", S_IFREG | 0444, render_version},
+	{"state", S_IFREG | 0444, render_state},
+};
+
+#define N_MAGIC (sizeof(magic_table) / sizeof(*magic_table))
+_Static_assert(N_MAGIC <= FS_MAGIC_COUNT, "raise FS_MAGIC_COUNT");
+
+int fs_magic_init(struct fs_ctx *ctx)
+{
+	for (unsigned i = 0; i < N_MAGIC; i++) {
+		struct fs_inode *ino = calloc(1, sizeof(*ino));
+		if (!ino)
+			return -ENOMEM;
+		pthread_mutex_init(&ino->lock, NULL);
+		ino->fd = -1;
+		ino->ino = (ino_t)(MAGIC_INO_BASE + i + 1);
+		ino->type = magic_table[i].mode & S_IFMT;
+		ino->magic = &magic_table[i];
+		ctx->magic[i] = ino;
+		ctx->n_magic = i + 1;
+	}
+	return 0;
+}
+
+void fs_magic_free(struct fs_ctx *ctx)
+{
+	for (unsigned i = 0; i < ctx->n_magic; i++) {
+		pthread_mutex_destroy(&ctx->magic[i]->lock);
+		free(ctx->magic[i]);
+		ctx->magic[i] = NULL;
+	}
+	ctx->n_magic = 0;
+}
+
+struct fs_inode *fs_magic_lookup(struct fs_ctx *ctx, struct fs_inode *parent,
+				 const char *name)
+{
+	if (fs_inode_is_root(parent))
+		return strcmp(name, FS_MAGIC_DIR) == 0 ? ctx->magic[0] : NULL;
+	if (parent != ctx->magic[0])
+		return NULL;
+	for (unsigned i = 1; i < ctx->n_magic; i++)
+		if (strcmp(name, ctx->magic[i]->magic->name) == 0)
+			return ctx->magic[i];
+	return NULL;
+}
+
+void fs_magic_stat(struct fs_ctx *ctx, const struct fs_inode *ino,
+		   struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino->ino;
+	st->st_mode = ino->magic->mode;
+	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 4096;
+}
+
+void fs_magic_entry(struct fs_ctx *ctx, struct fs_inode *ino,
+		    struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = (fuse_ino_t)(uintptr_t)ino;
+	e->attr_timeout = ctx->timeout;
+	e->entry_timeout = ctx->timeout;
+	fs_magic_stat(ctx, ino, &e->attr);
+}
+
+void fs_magic_open(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
+		   struct fuse_file_info *fi)
+{
+	if (S_ISDIR(ino->magic->mode)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	struct cmn_buf *b = malloc(sizeof(*b));
+	if (!b) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	cmn_buf_init(b, MAGIC_MAX_SIZE);
+	int rc = ino->magic->render(ctx, b);
+	if (rc < 0) {
+		cmn_buf_free(b);
+		free(b);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)b;
+	fi->direct_io = 1;
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) != 0) {
+		cmn_buf_free(b);
+		free(b);
+	}
+}
+
+void fs_magic_read(fuse_req_t req, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct cmn_buf *b = (struct cmn_buf *)(uintptr_t)fi->fh;
+	if (off < 0 || (size_t)off >= b->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = b->len - (size_t)off;
+	fuse_reply_buf(req, b->data + off, n < size ? n : size);
+}
+
+void fs_magic_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct cmn_buf *b = (struct cmn_buf *)(uintptr_t)fi->fh;
+	if (b) {
+		cmn_buf_free(b);
+		free(b);
+	}
+	fuse_reply_err(req, 0);
+}
+
+/* The control directory lists ".", ".." and the control files; offsets
+ * are positions in that list. */
+void fs_magic_readdir(struct fs_ctx *ctx, fuse_req_t req, size_t size,
+		      off_t off, bool plus)
+{
+	char *buf = calloc(1, size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size_t used = 0;
+	unsigned total = ctx->n_magic + 1; /* ".", "..", files */
+	for (unsigned i = (unsigned)off; i < total; i++) {
+		struct fuse_entry_param e;
+		const char *name;
+		if (i < 2) {
+			name = i == 0 ? "." : "..";
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = i == 0 ? ctx->magic[0]->ino : 1;
+			e.attr.st_mode = S_IFDIR;
+		} else {
+			name = ctx->magic[i - 1]->magic->name;
+			fs_magic_entry(ctx, ctx->magic[i - 1], &e);
+		}
+		size_t n;
+		if (plus)
+			n = fuse_add_direntry_plus(req, buf + used, size - used,
+						   name, &e, (off_t)i + 1);
+		else
+			n = fuse_add_direntry(req, buf + used, size - used,
+					      name, &e.attr, (off_t)i + 1);
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}

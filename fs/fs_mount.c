@@ -1,0 +1,184 @@
+/*
+ * fs_mount.c - the mount driver: builds the daemon context, mounts,
+ * negotiates passthrough, runs the multithreaded request loop and tears
+ * everything down again.
+ */
+#include "fs_mount.h"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "cmn_log.h"
+#include "fs_ctx.h"
+#include "fs_inode.h"
+#include "fs_magic.h"
+#include "fs_opts.h"
+
+/* Kernel caches hold names and attributes this long; changes made through
+ * the mount invalidate them explicitly (the kernel sees them happen). */
+#define FS_CACHE_TIMEOUT 86400.0
+
+/* Each cached inode holds an O_PATH descriptor. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* The state directory is hidden when it is a direct child of SRC. */
+static int find_state_name(struct fs_ctx *ctx)
+{
+	char *copy = strdup(ctx->opts->state);
+	if (!copy)
+		return -ENOMEM;
+	char *dir = dirname(copy);
+	if (strcmp(dir, ctx->opts->src) == 0) {
+		char *copy2 = strdup(ctx->opts->state);
+		if (!copy2) {
+			free(copy);
+			return -ENOMEM;
+		}
+		ctx->state_name = strdup(basename(copy2));
+		free(copy2);
+		if (!ctx->state_name) {
+			free(copy);
+			return -ENOMEM;
+		}
+	}
+	free(copy);
+	return 0;
+}
+
+static bool kernel_has_passthrough(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+	if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 9);
+}
+
+/* passthrough=on is a promise: refuse to mount when it cannot be kept. */
+static int check_passthrough(const struct fs_opts *o)
+{
+	if (o->passthrough != FS_PT_ON)
+		return 0;
+	if (!kernel_has_passthrough()) {
+		cmn_err("passthrough=on: the kernel has no FUSE passthrough "
+			"(needs Linux >= 6.9)");
+		return -ENOTSUP;
+	}
+	if (!fs_pt_privileged()) {
+		cmn_err("passthrough=on: needs CAP_SYS_ADMIN (run as root, or "
+			"use passthrough=auto)");
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->opts = o;
+	ctx->pt.mode = o->passthrough;
+	ctx->pt.devfd = -1;
+	ctx->timeout = FS_CACHE_TIMEOUT;
+	ctx->is_root = geteuid() == 0;
+	int fd = open(o->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fs_inode_table_new(fd, &ctx->inodes);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	rc = find_state_name(ctx);
+	if (rc == 0)
+		rc = fs_magic_init(ctx);
+	return rc;
+}
+
+static void ctx_free(struct fs_ctx *ctx)
+{
+	fs_magic_free(ctx);
+	fs_inode_table_free(ctx->inodes);
+	free(ctx->state_name);
+}
+
+static int serve(struct fs_ctx *ctx, struct fuse_session *se)
+{
+	const struct fs_opts *o = ctx->opts;
+	if (o->single_thread)
+		return fuse_session_loop(se);
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_max_threads(cfg, 64);
+	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	int rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+int fs_mount_run(const struct fs_opts *o)
+{
+	struct fs_ctx ctx;
+	struct fuse_args args = o->fuse_args;
+	int status = 1, rc;
+
+	if (check_passthrough(o) != 0)
+		return 1;
+	raise_fd_limit();
+	rc = ctx_init(&ctx, o);
+	if (rc < 0) {
+		cmn_err("%s: %s", o->src, strerror(-rc));
+		ctx_free(&ctx);
+		return 1;
+	}
+	struct fuse_session *se = fuse_session_new(&args, &fs_ops,
+						   sizeof(fs_ops), &ctx);
+	if (!se)
+		goto out;
+	ctx.se = se;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, o->mnt) != 0)
+		goto out_signals;
+	if (o->passthrough != FS_PT_OFF &&
+	    (rc = fs_pt_install(&ctx.pt, se)) != 0) {
+		cmn_err("cannot install passthrough I/O: %s", strerror(-rc));
+		goto out_unmount;
+	}
+	if (fuse_daemonize(o->foreground) != 0)
+		goto out_unmount;
+	rc = serve(&ctx, se);
+	if (o->passthrough == FS_PT_ON && !ctx.pt.active && ctx.pt.init_seen) {
+		cmn_err("passthrough=on, but the kernel did not offer it");
+		rc = 1;
+	}
+	status = rc == 0 ? 0 : 1;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+out:
+	ctx_free(&ctx);
+	return status;
+}

@@ -1,0 +1,54 @@
+/*
+ * fs_pt.h - FUSE passthrough on libfuse 3.14.
+ *
+ * With passthrough the kernel sends reads and writes of a regular file
+ * straight to the backing file: they never reach the daemon.  libfuse 3.14
+ * has no API for it, but it lets a daemon supply its own /dev/fuse I/O
+ * (fuse_session_custom_io).  This module is that I/O: it watches the INIT
+ * request for the kernel's offer, patches the INIT reply to accept it, and
+ * patches an open/create reply with the backing id its handler registered
+ * just before replying (replies go out synchronously on the handler's
+ * thread, so a thread-local is enough).  Kernel ABI: 7.40 (Linux 6.9).
+ */
+#ifndef FS_PT_H
+#define FS_PT_H
+
+#include <stdbool.h>
+
+struct fuse_session;
+
+enum fs_pt_mode { FS_PT_AUTO, FS_PT_ON, FS_PT_OFF };
+
+struct fs_pt {
+	enum fs_pt_mode mode;
+	int devfd;            /* /dev/fuse of the session */
+	bool kernel_offers;   /* INIT request carried FUSE_PASSTHROUGH */
+	bool active;          /* negotiated: opens may pass through */
+	bool init_seen;
+	bool init_patched;
+};
+
+/* True if this process may use passthrough (CAP_SYS_ADMIN effective). */
+bool fs_pt_privileged(void);
+
+/* Install the custom I/O on a mounted session.  The session's userdata
+ * must point at pt (struct fs_ctx starts with it).  Returns 0 or -errno. */
+int fs_pt_install(struct fs_pt *pt, struct fuse_session *se);
+
+/* Decide at INIT (called from the init op, before libfuse replies):
+ * returns true when passthrough will be negotiated, in which case the
+ * caller must not ask for the writeback cache. */
+bool fs_pt_negotiate(struct fs_pt *pt);
+
+/* Register fd (an open backing file) with the kernel; returns the backing
+ * id (> 0) or -errno. */
+int fs_pt_backing_open(struct fs_pt *pt, int fd);
+
+/* Unregister a backing id. */
+void fs_pt_backing_close(struct fs_pt *pt, int id);
+
+/* Make the next open/create reply sent by this thread pass through with
+ * backing id `id` (0 cancels). */
+void fs_pt_set_reply(int id);
+
+#endif
