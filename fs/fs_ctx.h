@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "fs_pt.h"
 
@@ -32,6 +33,7 @@ struct fs_ctx {
 	double timeout;              /* entry/attr cache timeout, seconds */
 	bool writeback;              /* writeback cache negotiated */
 	bool is_root;                /* daemon runs as root: chown creations */
+	struct timespec started;     /* mount time: times of control nodes */
 	/* The state directory, when it lives directly in SRC: hidden. */
 	char *state_name;            /* owned; NULL when not at the root */
 	/* Control directory nodes: [0] is .bucketfs itself. */

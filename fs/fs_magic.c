@@ -94,6 +94,7 @@ void fs_magic_stat(struct fs_ctx *ctx, const struct fs_inode *ino,
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = ctx->started;
 }
 
 void fs_magic_entry(struct fs_ctx *ctx, struct fs_inode *ino,

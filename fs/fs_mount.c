@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmn_log.h"
@@ -98,6 +99,7 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	ctx->pt.devfd = -1;
 	ctx->timeout = FS_CACHE_TIMEOUT;
 	ctx->is_root = geteuid() == 0;
+	clock_gettime(CLOCK_REALTIME, &ctx->started);
 	int fd = open(o->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -159,8 +161,7 @@ int fs_mount_run(const struct fs_opts *o)
 		goto out_destroy;
 	if (fuse_session_mount(se, o->mnt) != 0)
 		goto out_signals;
-	if (o->passthrough != FS_PT_OFF &&
-	    (rc = fs_pt_install(&ctx.pt, se)) != 0) {
+	if ((rc = fs_pt_install(&ctx.pt, se)) != 0) {
 		cmn_err("cannot install passthrough I/O: %s", strerror(-rc));
 		goto out_unmount;
 	}

@@ -153,6 +153,26 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 
 /* ---- attributes ---------------------------------------------------- */
 
+/* With FUSE_HANDLE_KILLPRIV_V2 the daemon, not the kernel, drops the
+ * set-user-id bit (and set-group-id on group-executable files) when an
+ * unprivileged caller modifies a file.  Writes may never reach the daemon
+ * (passthrough, writeback), so this is done when such a caller opens the
+ * file for writing or truncates it: earlier than a local file system
+ * would, never later. */
+static void kill_setid(struct fs_ctx *ctx, fuse_req_t req, int fd)
+{
+	struct stat st;
+	if (!ctx->pt.killpriv || fuse_req_ctx(req)->uid == 0)
+		return;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	mode_t drop = S_ISUID;
+	if (st.st_mode & S_IXGRP)
+		drop |= S_ISGID;
+	if (st.st_mode & drop)
+		(void)fchmod(fd, st.st_mode & ~drop & 07777);
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t id,
 		       struct fuse_file_info *fi)
 {
@@ -231,6 +251,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 	struct fs_inode *ino = inode_of(req, id);
 	struct stat st;
 	int rc = ino->magic ? -EPERM : do_setattr(ino, attr, valid, fi);
+	if (rc == 0 && (valid & FUSE_SET_ATTR_SIZE) && S_ISREG(ino->type)) {
+		char p[64];
+		proc_path(p, sizeof(p), ino->fd);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			kill_setid(ctx, req, fd);
+			close(fd);
+		}
+	}
 	if (rc == 0 && fstatat(ino->fd, "", &st,
 			       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
@@ -448,6 +477,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 
 /* ---- regular files ------------------------------------------------- */
 
+
 /* Register the handle's file for passthrough, sharing one backing id per
  * inode.  Returns the id to put in the reply, or 0 to serve it here. */
 static int pt_attach(struct fs_ctx *ctx, struct fs_file *f)
@@ -546,6 +576,8 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	}
 	f->fd = fd;
 	f->ino = ino;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		kill_setid(ctx, req, fd);
 	int bid = prepare_open(ctx, f, fi);
 	fs_pt_set_reply(bid);
 	if (fuse_reply_open(req, fi) != 0)

@@ -1,5 +1,6 @@
 /*
- * fs_pt.c - FUSE passthrough through libfuse 3.14's custom I/O; see fs_pt.h.
+ * fs_pt.c - FUSE passthrough (and the INIT flags libfuse 3.14 cannot set)
+ * through libfuse 3.14's custom I/O; see fs_pt.h.
  *
  * The layouts below are the kernel's (include/uapi/linux/fuse.h, protocol
  * 7.40); Debian 12's headers predate them, so the few constants and
@@ -22,6 +23,7 @@
 #define PT_OP_INIT           26
 #define PT_INIT_EXT          (1u << 30)
 #define PT_WRITEBACK_CACHE   (1u << 16)
+#define PT_HANDLE_KILLPRIV_V2 (1u << 28)
 #define PT_FLAGS2_PASSTHROUGH (1u << 5) /* FUSE_PASSTHROUGH = 1ULL << 37 */
 #define PT_FOPEN_DIRECT_IO   (1u << 0)
 #define PT_FOPEN_KEEP_CACHE  (1u << 1)
@@ -85,16 +87,19 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 				get32(p + PT_IN_HDR + PT_INIT_IN_FLAGS2);
 			pt->kernel_offers = (flags & PT_INIT_EXT) &&
 					    (flags2 & PT_FLAGS2_PASSTHROUGH);
+			pt->kernel_killpriv = flags & PT_HANDLE_KILLPRIV_V2;
 			pt->init_seen = true;
 		}
 	}
 	return n;
 }
 
-/* Rewrite the INIT reply's flags to accept passthrough.  The reply is the
- * out header followed by fuse_init_out, possibly split over iovecs; it is
- * small, so it is copied, patched and sent from one buffer. */
-static ssize_t send_patched_init(int fd, struct iovec *iov, int count)
+/* Rewrite the INIT reply's flags to accept passthrough and to handle
+ * privilege killing (see fs_pt.h).  The reply is the out header followed
+ * by fuse_init_out, possibly split over iovecs; it is small, so it is
+ * copied, patched and sent from one buffer. */
+static ssize_t send_patched_init(struct fs_pt *pt, int fd, struct iovec *iov,
+				 int count)
 {
 	unsigned char msg[512];
 	size_t len = 0;
@@ -108,13 +113,16 @@ static ssize_t send_patched_init(int fd, struct iovec *iov, int count)
 		return writev(fd, iov, count);
 	unsigned char *out = msg + PT_OUT_HDR;
 	uint32_t flags = get32(out + PT_INIT_OUT_FLAGS);
-	flags = (flags | PT_INIT_EXT) & ~PT_WRITEBACK_CACHE;
+	if (pt->killpriv)
+		flags |= PT_HANDLE_KILLPRIV_V2;
+	if (pt->active) {
+		flags = (flags | PT_INIT_EXT) & ~PT_WRITEBACK_CACHE;
+		put32(out + PT_INIT_OUT_FLAGS2,
+		      get32(out + PT_INIT_OUT_FLAGS2) | PT_FLAGS2_PASSTHROUGH);
+		put32(out + PT_INIT_OUT_STACK, 1);
+	}
 	put32(out + PT_INIT_OUT_FLAGS, flags);
-	put32(out + PT_INIT_OUT_FLAGS2,
-	      get32(out + PT_INIT_OUT_FLAGS2) | PT_FLAGS2_PASSTHROUGH);
-	put32(out + PT_INIT_OUT_STACK, 1);
-	ssize_t n = write(fd, msg, len);
-	return n;
+	return write(fd, msg, len);
 }
 
 /* Patch the fuse_open_out that ends an OPEN or CREATE reply. */
@@ -151,8 +159,8 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 	struct fs_pt *pt = userdata;
 	if (!pt->init_patched && pt->init_seen) {
 		pt->init_patched = true;
-		if (pt->active)
-			return send_patched_init(fd, iov, count);
+		if (pt->active || pt->killpriv)
+			return send_patched_init(pt, fd, iov, count);
 		return writev(fd, iov, count);
 	}
 	int id = pending_backing_id;
@@ -180,6 +188,7 @@ bool fs_pt_negotiate(struct fs_pt *pt)
 {
 	pt->active = pt->mode != FS_PT_OFF && pt->kernel_offers &&
 		     fs_pt_privileged();
+	pt->killpriv = pt->kernel_killpriv;
 	return pt->active;
 }
 

@@ -9,6 +9,13 @@
  * patches an open/create reply with the backing id its handler registered
  * just before replying (replies go out synchronously on the handler's
  * thread, so a thread-local is enough).  Kernel ABI: 7.40 (Linux 6.9).
+ *
+ * The same hook sets FUSE_HANDLE_KILLPRIV_V2, which 3.14 cannot ask for
+ * either.  Without it the kernel asks the daemon for security.capability
+ * before every write(2) -- even a passthrough write -- to learn whether
+ * privileges must be dropped; with it the kernel marks an inode that has
+ * none (S_NOSEC) after the first check, and the daemon drops set-id bits
+ * itself (fs_ops.c: at an unprivileged open for writing or truncate).
  */
 #ifndef FS_PT_H
 #define FS_PT_H
@@ -23,7 +30,9 @@ struct fs_pt {
 	enum fs_pt_mode mode;
 	int devfd;            /* /dev/fuse of the session */
 	bool kernel_offers;   /* INIT request carried FUSE_PASSTHROUGH */
+	bool kernel_killpriv; /* ... and FUSE_HANDLE_KILLPRIV_V2 */
 	bool active;          /* negotiated: opens may pass through */
+	bool killpriv;        /* negotiated: the daemon drops set-id bits */
 	bool init_seen;
 	bool init_patched;
 };
@@ -31,7 +40,8 @@ struct fs_pt {
 /* True if this process may use passthrough (CAP_SYS_ADMIN effective). */
 bool fs_pt_privileged(void);
 
-/* Install the custom I/O on a mounted session.  The session's userdata
+/* Install the custom I/O on a mounted session (whatever the mode: it
+ * also carries the KILLPRIV_V2 flag).  The session's userdata
  * must point at pt (struct fs_ctx starts with it).  Returns 0 or -errno. */
 int fs_pt_install(struct fs_pt *pt, struct fuse_session *se);
 
