@@ -4,6 +4,7 @@
  * one row here.
  */
 #include "fs_cli.h"
+#include "ntf_cli.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,10 @@ struct fs_cli_cmd {
 
 static const struct fs_cli_cmd cmds[] = {
 	/* {"select", sel_cli_main, "run an S3 Select query on a file"}, */
+	{"check-config", ntf_cli_check_config,
+	 "validate a NotificationConfiguration XML document"},
+	{"match", ntf_cli_match,
+	 "list the targets an event on a key would reach"},
 	{NULL, NULL, NULL},
 };
 
