@@ -1,0 +1,71 @@
+/*
+ * sel_limits.h - every limit of the S3 Select engine, in one place.
+ *
+ * Each limit bounds memory or recursion that untrusted input (the SQL text,
+ * the object, the serialization options) could otherwise drive without end.
+ * The numbers follow AWS where AWS documents one; the others are chosen so a
+ * hostile input fails with a clear S3 error code instead of exhausting the
+ * machine or the stack.
+ */
+#ifndef SEL_LIMITS_H
+#define SEL_LIMITS_H
+
+/* AWS rejects SQL expressions longer than 256 KB with ExpressionTooLong. */
+#define SEL_MAX_EXPR_LEN (256u * 1024u)
+
+/* AWS limits an input or result record to 1 MB (OverMaxRecordSize); a
+ * record longer than this is never buffered whole. */
+#define SEL_MAX_RECORD (1024u * 1024u)
+
+/* AWS limits one column of a result to 1 MB (ColumnTooLong). */
+#define SEL_MAX_COLUMN_LEN (1024u * 1024u)
+
+/* Columns in one CSV record or members of one JSON object that the engine
+ * indexes (OverMaxColumn): bounds the per-record field table. */
+#define SEL_MAX_COLUMNS 16384
+
+/* Recursion depth of the expression parser and evaluator: a fuzzer must
+ * never find a stack overflow with ((((...)))) or NOT NOT NOT ... */
+#define SEL_MAX_DEPTH 128
+
+/* Nesting depth of JSON input values (JSONParsingError past it). */
+#define SEL_MAX_JSON_DEPTH 256
+
+/* Steps in one path expression such as s.a[0].b (ParseInvalidPathComponent). */
+#define SEL_MAX_PATH_STEPS 64
+
+/* Items in the SELECT list, and arguments of one function or IN list. */
+#define SEL_MAX_LIST_ITEMS 4096
+
+/* Aggregate calls in one query. */
+#define SEL_MAX_AGGREGATES 256
+
+/* Bytes of scratch one record's evaluation may allocate (string functions,
+ * CAST to STRING, unescaped fields); reset after every record. */
+#define SEL_MAX_SCRATCH (16u * 1024u * 1024u)
+
+/* Bytes the query arena may hold (AST, bound names, constants): the AST of
+ * a 256 KiB expression stays well below it. */
+#define SEL_MAX_ARENA (64u * 1024u * 1024u)
+
+/* Size of one read(2) from the object, and of the decompressor's input
+ * buffer: large sequential reads keep the syscall cost per byte low. */
+#define SEL_READ_CHUNK (1024u * 1024u)
+
+/* Output is collected in one buffer of this size and written in one
+ * write(2) when full. */
+#define SEL_OUT_BUF (256u * 1024u)
+
+/* Delimiters, quote and escape characters in serialization options. */
+#define SEL_MAX_DELIM 8
+
+/* Length of a serialization JSON document (InputSerialization etc.). */
+#define SEL_MAX_OPTS_JSON (64u * 1024u)
+
+/* Length of a .select file: the SQL limit plus room for header lines. */
+#define SEL_MAX_SCRIPT (SEL_MAX_EXPR_LEN + 64u * 1024u)
+
+/* Length of a TO_STRING / TO_TIMESTAMP pattern and of its output. */
+#define SEL_MAX_PATTERN 256
+
+#endif

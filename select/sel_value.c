@@ -1,0 +1,345 @@
+/*
+ * sel_value.c - conversions, comparison and printing of evaluator values.
+ */
+#include "sel_value.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmn_buf.h"
+
+const char *sel_value_type_name(enum sel_type t)
+{
+	static const char *const names[] = {
+		"MISSING", "NULL",   "BOOL",      "INT",  "FLOAT",
+		"DECIMAL", "STRING", "TIMESTAMP", "JSON",
+	};
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t]
+							      : "?";
+}
+
+double sel_value_as_double(const struct sel_value *v)
+{
+	return v->type == SEL_T_INT ? (double)v->u.i : v->u.f;
+}
+
+static void trim(const char **p, size_t *n)
+{
+	while (*n && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+int sel_value_parse_int(const char *p, size_t n, int64_t *out)
+{
+	trim(&p, &n);
+	bool neg = false;
+	if (n && (*p == '-' || *p == '+')) {
+		neg = *p == '-';
+		p++;
+		n--;
+	}
+	if (n == 0)
+		return -EINVAL;
+	uint64_t acc = 0;
+	for (size_t k = 0; k < n; k++) {
+		unsigned d = (unsigned char)p[k] - '0';
+		if (d > 9)
+			return -EINVAL;
+		if (acc > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		acc = acc * 10 + d;
+	}
+	if (neg) {
+		if (acc > (uint64_t)INT64_MAX + 1)
+			return -ERANGE;
+		*out = (int64_t)(0 - acc);
+	} else {
+		if (acc > (uint64_t)INT64_MAX)
+			return -ERANGE;
+		*out = (int64_t)acc;
+	}
+	return 0;
+}
+
+static const double pow10tab[] = {
+	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Exact fast path for [-+]digits[.digits] with at most 15 significant
+ * digits: both the mantissa and the power of ten are exact doubles, so one
+ * division rounds correctly. */
+static int fast_num(const char *p, size_t n, double *f, int64_t *i,
+		    bool *is_int)
+{
+	size_t k = 0;
+	bool neg = false;
+	if (k < n && (p[k] == '-' || p[k] == '+'))
+		neg = p[k++] == '-';
+	uint64_t m = 0;
+	int digits = 0, frac = 0;
+	bool point = false, any = false;
+	for (; k < n; k++) {
+		unsigned d = (unsigned char)p[k] - '0';
+		if (d <= 9) {
+			if (digits || d)
+				digits++;
+			m = m * 10 + d;
+			any = true;
+			if (point)
+				frac++;
+			if (digits > 15)
+				return -EAGAIN;
+		} else if (p[k] == '.' && !point) {
+			point = true;
+		} else {
+			return -EAGAIN;
+		}
+	}
+	if (!any || frac > 22)
+		return -EAGAIN;
+	double v = (double)m / pow10tab[frac];
+	*f = neg ? -v : v;
+	*is_int = !point;
+	if (!point)
+		*i = neg ? -(int64_t)m : (int64_t)m;
+	return 0;
+}
+
+int sel_value_parse_num(const char *p, size_t n, double *f, int64_t *i,
+			bool *is_int)
+{
+	trim(&p, &n);
+	if (n == 0)
+		return -EINVAL;
+	if (fast_num(p, n, f, i, is_int) == 0)
+		return 0;
+	/* Only the characters of a decimal or exponent number reach strtod,
+	 * so "nan", "inf" and hex floats are refused. */
+	bool point = false, exp = false;
+	for (size_t k = 0; k < n; k++) {
+		char c = p[k];
+		if (c == '.')
+			point = true;
+		else if (c == 'e' || c == 'E')
+			exp = true;
+		else if (!(c >= '0' && c <= '9') && c != '+' && c != '-')
+			return -EINVAL;
+	}
+	if (!point && !exp) {
+		int r = sel_value_parse_int(p, n, i);
+		if (r == 0) {
+			*f = (double)*i;
+			*is_int = true;
+			return 0;
+		}
+	}
+	char *tmp = malloc(n + 1);
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	char *end = NULL;
+	errno = 0;
+	double d = strtod(tmp, &end);
+	bool ok = end == tmp + n && n > 0;
+	free(tmp);
+	if (!ok)
+		return -EINVAL;
+	*f = d;
+	*is_int = false;
+	return 0;
+}
+
+static int cmp_num(const struct sel_value *a, const struct sel_value *b)
+{
+	if (a->type == SEL_T_INT && b->type == SEL_T_INT)
+		return (a->u.i > b->u.i) - (a->u.i < b->u.i);
+	double x = sel_value_as_double(a), y = sel_value_as_double(b);
+	return (x > y) - (x < y);
+}
+
+static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t n = an < bn ? an : bn;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c)
+		return c < 0 ? -1 : 1;
+	return (an > bn) - (an < bn);
+}
+
+int sel_value_compare(const struct sel_value *a, const struct sel_value *b,
+		      int *cmp)
+{
+	if (sel_value_is_num(a) && sel_value_is_num(b)) {
+		*cmp = cmp_num(a, b);
+		return 0;
+	}
+	if (a->type != b->type)
+		return -EDOM;
+	switch (a->type) {
+	case SEL_T_STRING:
+	case SEL_T_JSON:
+		*cmp = cmp_bytes(a->u.s, a->len, b->u.s, b->len);
+		return 0;
+	case SEL_T_BOOL:
+		*cmp = (int)a->u.b - (int)b->u.b;
+		return 0;
+	case SEL_T_TIMESTAMP:
+		if (a->u.ts.secs != b->u.ts.secs)
+			*cmp = a->u.ts.secs < b->u.ts.secs ? -1 : 1;
+		else
+			*cmp = (a->u.ts.nsec > b->u.ts.nsec) -
+			       (a->u.ts.nsec < b->u.ts.nsec);
+		return 0;
+	default:
+		return -EDOM;
+	}
+}
+
+bool sel_value_equal(const struct sel_value *a, const struct sel_value *b)
+{
+	int c;
+	if (sel_value_compare(a, b, &c) < 0)
+		return false;
+	return c == 0;
+}
+
+int sel_value_fmt_double(double d, bool force_point, struct cmn_buf *out)
+{
+	char tmp[40];
+	if (isnan(d))
+		return cmn_buf_adds(out, "NaN");
+	if (isinf(d))
+		return cmn_buf_adds(out, d < 0 ? "-Infinity" : "Infinity");
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	int r = cmn_buf_adds(out, tmp);
+	if (r == 0 && force_point && !strpbrk(tmp, ".eEn"))
+		r = cmn_buf_adds(out, ".0");
+	return r;
+}
+
+int sel_value_to_text(const struct sel_value *v, struct cmn_buf *out)
+{
+	switch (v->type) {
+	case SEL_T_MISSING:
+	case SEL_T_NULL:
+		return 0;
+	case SEL_T_BOOL:
+		return cmn_buf_adds(out, v->u.b ? "true" : "false");
+	case SEL_T_INT:
+		return cmn_buf_printf(out, "%" PRId64, v->u.i);
+	case SEL_T_FLOAT:
+		return sel_value_fmt_double(v->u.f, true, out);
+	case SEL_T_DECIMAL:
+		return sel_value_fmt_double(v->u.f, false, out);
+	case SEL_T_STRING:
+		return cmn_buf_add(out, v->u.s, v->len);
+	case SEL_T_TIMESTAMP:
+		return sel_time_format(&v->u.ts, out);
+	case SEL_T_JSON:
+		return sel_value_json_minify(v->u.s, v->len, out);
+	}
+	return 0;
+}
+
+int sel_value_json_quote(const char *s, size_t n, struct cmn_buf *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	int r = cmn_buf_addc(out, '"');
+	size_t run = 0;
+	for (size_t k = 0; k < n && r == 0; k++) {
+		unsigned char c = (unsigned char)s[k];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		r = cmn_buf_add(out, s + run, k - run);
+		run = k + 1;
+		if (r)
+			break;
+		char esc[7] = {'\\', 0};
+		size_t el = 2;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			el = 6;
+		}
+		r = cmn_buf_add(out, esc, el);
+	}
+	if (r == 0)
+		r = cmn_buf_add(out, s + run, n - run);
+	if (r == 0)
+		r = cmn_buf_addc(out, '"');
+	return r;
+}
+
+int sel_value_json_minify(const char *p, size_t n, struct cmn_buf *out)
+{
+	size_t start = 0;
+	bool in_str = false;
+	for (size_t k = 0; k < n; k++) {
+		char c = p[k];
+		if (in_str) {
+			if (c == '\\')
+				k++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+		} else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+			int r = cmn_buf_add(out, p + start, k - start);
+			if (r)
+				return r;
+			start = k + 1;
+		}
+	}
+	return cmn_buf_add(out, p + start, n - start);
+}
+
+int sel_value_to_json(const struct sel_value *v, struct cmn_buf *out)
+{
+	switch (v->type) {
+	case SEL_T_MISSING:
+	case SEL_T_NULL:
+		return cmn_buf_adds(out, "null");
+	case SEL_T_STRING:
+		return sel_value_json_quote(v->u.s, v->len, out);
+	case SEL_T_TIMESTAMP: {
+		int r = cmn_buf_addc(out, '"');
+		if (r == 0)
+			r = sel_time_format(&v->u.ts, out);
+		if (r == 0)
+			r = cmn_buf_addc(out, '"');
+		return r;
+	}
+	case SEL_T_FLOAT:
+	case SEL_T_DECIMAL:
+		if (isnan(v->u.f) || isinf(v->u.f))
+			return cmn_buf_adds(out, "null");
+		return sel_value_to_text(v, out);
+	default:
+		return sel_value_to_text(v, out);
+	}
+}
