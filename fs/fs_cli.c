@@ -5,6 +5,7 @@
  */
 #include "fs_cli.h"
 #include "ntf_cli.h"
+#include "ntf_evcli.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const struct fs_cli_cmd cmds[] = {
 	 "validate a NotificationConfiguration XML document"},
 	{"match", ntf_cli_match,
 	 "list the targets an event on a key would reach"},
+	{"events", ntf_evcli_main, "replay and follow the embedded event log"},
 	{NULL, NULL, NULL},
 };
 

@@ -78,9 +78,9 @@ struct batch {
 	size_t n, cap;
 	char *arena;
 	size_t len, acap;
-	bool fsync;      /* some appender asked for FSYNC */
-	bool done;       /* the writer finished with it */
-	int result;      /* 0 or -errno, valid once done */
+	bool fsync;	  /* some appender asked for FSYNC */
+	bool done;	  /* the writer finished with it */
+	int result;	  /* 0 or -errno, valid once done */
 	unsigned waiters; /* appenders waiting on cv */
 	pthread_cond_t cv;
 	struct batch *next_free;
@@ -116,8 +116,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_INSERT] = "INSERT INTO records(seq, time_ms, event_name, bucket, "
-		      "key, record, logged, refs) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+	[ST_INSERT] =
+		"INSERT INTO records(seq, time_ms, event_name, bucket, "
+		"key, record, logged, refs) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
 	[ST_ENQUEUE] = "INSERT OR IGNORE INTO queue(target, seq, attempts) "
 		       "VALUES(?1, ?2, 0)",
 	[ST_RETAIN_SCAN] = "SELECT seq, time_ms FROM records WHERE logged = 1 "
@@ -142,11 +143,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			 "?4 FROM queue WHERE target = ?1 AND seq = ?2",
 	[ST_D_COUNT] = "SELECT count(*) FROM deadletter WHERE "
 		       "?1 IS NULL OR target = ?1",
-	[ST_D_LIST] = "SELECT d.target, r.seq, r.time_ms, r.event_name, "
-		      "r.bucket, r.key, r.record, d.attempts, d.failed_ms, "
-		      "d.error FROM deadletter d JOIN records r ON r.seq = d.seq "
-		      "WHERE ?1 IS NULL OR d.target = ?1 ORDER BY d.target, "
-		      "d.seq LIMIT ?2",
+	[ST_D_LIST] =
+		"SELECT d.target, r.seq, r.time_ms, r.event_name, "
+		"r.bucket, r.key, r.record, d.attempts, d.failed_ms, "
+		"d.error FROM deadletter d JOIN records r ON r.seq = d.seq "
+		"WHERE ?1 IS NULL OR d.target = ?1 ORDER BY d.target, "
+		"d.seq LIMIT ?2",
 	[ST_D_TO_QUEUE] = "INSERT OR IGNORE INTO queue(target, seq, attempts) "
 			  "SELECT target, seq, 0 FROM deadletter WHERE "
 			  "?1 IS NULL OR target = ?1",
@@ -189,13 +191,13 @@ struct ntf_store {
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv; /* writer: a batch has entries, or closing */
 	pthread_cond_t room_cv; /* appenders: cur was taken */
-	struct batch *cur;      /* filling; never NULL while open */
+	struct batch *cur;	/* filling; never NULL while open */
 	struct batch *free_list;
 	unsigned n_free;
 	bool writer_idle, closing;
 	unsigned room_waiters;
 	uint64_t next_seq; /* next seq to hand out */
-	uint64_t hwm;      /* seqs below it may be handed out */
+	uint64_t hwm;	   /* seqs below it may be handed out */
 	struct ntf_store_stats stats;
 
 	/* seq_mu serialises writing events.seq; persisted is its content. */
@@ -205,7 +207,7 @@ struct ntf_store {
 	/* db_mu guards the connection: the writer's commits and the queue
 	 * calls of other threads. */
 	pthread_mutex_t db_mu;
-	bool sync_full; /* current PRAGMA synchronous */
+	bool sync_full;	    /* current PRAGMA synchronous */
 	uint64_t log_count; /* rows with logged = 1 (writer thread only) */
 	int64_t oldest_ms;  /* time of the oldest logged row, or below */
 	pthread_t writer;
@@ -242,7 +244,8 @@ static int ntf_store_errno(int rc)
 	}
 }
 
-static void ntf_store_set_err(char **errmsg, const char *what, const char *detail)
+static void ntf_store_set_err(char **errmsg, const char *what,
+			      const char *detail)
 {
 	if (!errmsg || *errmsg)
 		return;
@@ -714,8 +717,9 @@ static int open_dir(const char *state_dir, int *dirfd, char **errmsg)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		ntf_store_set_err(errmsg, state_dir,
-				  "the event store is in use by another process");
+		ntf_store_set_err(
+			errmsg, state_dir,
+			"the event store is in use by another process");
 		close(fd);
 		return err;
 	}
@@ -827,8 +831,8 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 	s->dirfd = -1;
 	if (opts)
 		s->opts = *opts;
-	s->batch_max = s->opts.batch_max ? s->opts.batch_max
-					 : NTF_LIMIT_STORE_BATCH;
+	s->batch_max =
+		s->opts.batch_max ? s->opts.batch_max : NTF_LIMIT_STORE_BATCH;
 	int err = store_init_sync(s);
 	if (!err)
 		err = open_dir(state_dir, &s->dirfd, errmsg);
@@ -1009,7 +1013,7 @@ void ntf_store_stats(struct ntf_store *s, struct ntf_store_stats *st)
 /* Fill e from columns first.. of st (seq, time, name, bucket, key,
  * record). */
 static void ntf_store_row_entry(sqlite3_stmt *st, int first,
-			 struct ntf_store_entry *e)
+				struct ntf_store_entry *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->seq = (uint64_t)sqlite3_column_int64(st, first);
@@ -1242,9 +1246,7 @@ struct ntf_store_reader {
 
 static const char scan_sql[] =
 	"SELECT seq, time_ms, event_name, bucket, key, record FROM records "
-	"WHERE logged = 1 AND seq > ?1 AND (?2 IS NULL OR bucket = ?2) "
-	"AND (?3 IS NULL OR event_name = ?3) AND (?4 IS NULL OR "
-	"substr(event_name, 1, length(?4)) = ?4) ORDER BY seq LIMIT ?5";
+	"WHERE logged = 1 AND seq > ?1 ORDER BY seq";
 
 int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
 			  char **errmsg)
@@ -1302,20 +1304,21 @@ void ntf_store_reader_close(struct ntf_store_reader *r)
 	free(r);
 }
 
-/* Bind the filter; a "prefix*" event becomes the prefix parameter. */
-static int bind_filter(sqlite3_stmt *st, const struct ntf_store_filter *f,
-		       size_t max)
+/* Does e pass f?  The filter is applied here rather than in SQL so a scan
+ * can report the last seq it looked at, matching or not. */
+static bool filter_match(const struct ntf_store_filter *f,
+			 const struct ntf_store_entry *e)
 {
-	const char *ev = f ? f->event : NULL;
-	size_t evlen = ev ? strlen(ev) : 0;
-	sqlite3_bind_int64(st, 1, f ? (sqlite3_int64)f->since : 0);
-	sqlite3_bind_text(st, 2, f ? f->bucket : NULL, -1, SQLITE_STATIC);
-	if (evlen && ev[evlen - 1] == '*')
-		sqlite3_bind_text(st, 4, ev, (int)evlen - 1, SQLITE_STATIC);
-	else
-		sqlite3_bind_text(st, 3, ev, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, limit_arg(max));
-	return 0;
+	if (!f)
+		return true;
+	if (f->bucket && strcmp(f->bucket, e->bucket) != 0)
+		return false;
+	if (!f->event)
+		return true;
+	size_t n = strlen(f->event);
+	if (n && f->event[n - 1] == '*')
+		return strncmp(f->event, e->event_name, n - 1) == 0;
+	return strcmp(f->event, e->event_name) == 0;
 }
 
 int ntf_store_reader_scan(struct ntf_store_reader *r,
@@ -1323,19 +1326,23 @@ int ntf_store_reader_scan(struct ntf_store_reader *r,
 			  ntf_store_entry_fn fn, void *arg, uint64_t *last)
 {
 	sqlite3_stmt *st = r->scan;
-	int rc, ret = 0;
-	bind_filter(st, f, max);
-	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	int rc = SQLITE_DONE, ret = 0;
+	size_t n = 0;
+	sqlite3_bind_int64(st, 1, f ? (sqlite3_int64)f->since : 0);
+	while (!ret && (max == 0 || n < max) &&
+	       (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ntf_store_entry e;
 		ntf_store_row_entry(st, 0, &e);
 		if (last)
 			*last = e.seq;
+		if (!filter_match(f, &e))
+			continue;
+		n++;
 		ret = fn(arg, &e, 0);
 	}
-	if (!ret && rc != SQLITE_DONE)
+	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		ret = ntf_store_errno(rc) ? ntf_store_errno(rc) : -EIO;
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return ret;
 }
 
@@ -1364,7 +1371,8 @@ int ntf_store_reader_fd(struct ntf_store_reader *r)
  * (events.db or its WAL), 0 when none did, or -errno. */
 static int drain_inotify(int fd)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	int hit = 0;
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));

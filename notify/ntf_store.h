@@ -34,8 +34,8 @@ enum ntf_durability {
 };
 
 struct ntf_store_entry {
-	uint64_t seq;           /* filled by ntf_store_append */
-	int64_t time_ms;        /* event time, ms since the epoch */
+	uint64_t seq;		/* filled by ntf_store_append */
+	int64_t time_ms;	/* event time, ms since the epoch */
 	const char *event_name; /* "s3:ObjectCreated:Put" */
 	const char *bucket, *key;
 	const char *record; /* the JSON record (one line), borrowed */
@@ -48,16 +48,19 @@ struct ntf_store_entry {
 };
 
 struct ntf_store_opts {
-	uint64_t log_max_events; /* keep at most this many log entries; 0: no limit */
-	int64_t log_max_age_ms;  /* drop log entries older than this; 0: no limit */
-	size_t batch_max;        /* entries per transaction; 0: the default */
+	uint64_t log_max_events; /* keep at most this many log entries; 0: no
+				    limit */
+	int64_t log_max_age_ms; /* drop log entries older than this; 0: no limit
+				 */
+	size_t batch_max;	/* entries per transaction; 0: the default */
 };
 
 struct ntf_store_stats {
 	uint64_t committed; /* entries committed since open */
-	uint64_t dropped;   /* NONE entries refused because the writer was behind */
-	uint64_t failed;    /* entries whose transaction failed */
-	uint64_t batches;   /* transactions committed */
+	uint64_t dropped; /* NONE entries refused because the writer was behind
+			   */
+	uint64_t failed;  /* entries whose transaction failed */
+	uint64_t batches; /* transactions committed */
 };
 
 /* Open (creating it, mode 0700, and the database) the store in state_dir
@@ -160,7 +163,7 @@ int64_t ntf_store_deadletter_purge(struct ntf_store *s, const char *target);
 
 /* What ntf_store_reader_scan returns. */
 struct ntf_store_filter {
-	uint64_t since;     /* only seq > since */
+	uint64_t since;	    /* only seq > since */
 	const char *bucket; /* exact bucket, or NULL for all */
 	const char *event;  /* exact name, "prefix*" wildcard, or NULL */
 };
@@ -173,17 +176,20 @@ int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
 /* Close; accepts NULL. */
 void ntf_store_reader_close(struct ntf_store_reader *r);
 
-/* Call fn for each log entry matching f, in seq order, at most max (0: no
- * limit); e->targets is NULL, attempts 0.  *last is set to the highest seq
- * passed to fn (left alone when none).  Returns 0, fn's non-zero value, or
- * -errno.  Each call sees the log as committed when it starts. */
+/* Call fn for each log entry matching f (NULL: all), in seq order, at most
+ * max (0: no limit); e->targets is NULL, attempts 0.  *last (when not NULL)
+ * is set to the highest seq the scan looked at, matching or not, so the
+ * next scan can start there; it is left alone when there was none.
+ * Returns 0, fn's non-zero value, or -errno.  Each call sees the log as
+ * committed when it starts. */
 int ntf_store_reader_scan(struct ntf_store_reader *r,
 			  const struct ntf_store_filter *f, size_t max,
 			  ntf_store_entry_fn fn, void *arg, uint64_t *last);
 
 /* A file descriptor that becomes readable when the log may have changed
  * (inotify on the state directory, watching events.db-wal), for poll(2);
- * owned by r.  Returns the fd or -errno. */
+ * owned by r.  Call it before the first scan so no change is missed.
+ * Returns the fd or -errno. */
 int ntf_store_reader_fd(struct ntf_store_reader *r);
 
 /* Block until the log may have changed since the last call (never polls on

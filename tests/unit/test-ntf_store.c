@@ -1,0 +1,715 @@
+/*
+ * test-ntf_store.c - the event store: sequence, durability modes, retention,
+ * queues and dead letters, crash safety (kill -9 of a child mid-burst), and
+ * the `bucketfs events` command reading it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ntf_evcli.h"
+#include "ntf_store.h"
+
+static char tmpl[] = "/tmp/test-ntf_store.XXXXXX";
+
+static int setup_dir(void **state)
+{
+	char *d = strdup(tmpl);
+	assert_non_null(mkdtemp(d));
+	*state = d;
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
+	assert_int_equal(system(cmd), 0);
+	free(*state);
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An entry whose record names its bucket, key and a tag. */
+struct ent {
+	struct ntf_store_entry e;
+	char rec[128];
+};
+
+static void mk(struct ent *x, const char *ev, const char *bucket,
+	       const char *key, const char *const *targets, size_t nt)
+{
+	memset(x, 0, sizeof(*x));
+	int n = snprintf(x->rec, sizeof(x->rec),
+			 "{\"e\":\"%s\",\"b\":\"%s\",\"k\":\"%s\"}", ev, bucket,
+			 key);
+	x->e.time_ms = now_ms();
+	x->e.event_name = ev;
+	x->e.bucket = bucket;
+	x->e.key = key;
+	x->e.record = x->rec;
+	x->e.record_len = (size_t)n;
+	x->e.targets = targets;
+	x->e.n_targets = nt;
+}
+
+/* Append n entries of x as one array (the entries are copied out of x). */
+static int append_n(struct ntf_store *s, struct ent *x, size_t n,
+		    enum ntf_durability d)
+{
+	struct ntf_store_entry es[64];
+	assert_true(n <= 64);
+	for (size_t i = 0; i < n; i++)
+		es[i] = x[i].e;
+	int r = ntf_store_append(s, es, n, d);
+	for (size_t i = 0; i < n; i++)
+		x[i].e.seq = es[i].seq;
+	return r;
+}
+
+static struct ntf_store *open_store(const char *dir,
+				    const struct ntf_store_opts *o)
+{
+	struct ntf_store *s = NULL;
+	char *msg = NULL;
+	int r = ntf_store_open(dir, o, &s, &msg);
+	if (r)
+		fprintf(stderr, "open: %d %s\n", r, msg ? msg : "");
+	assert_int_equal(r, 0);
+	free(msg);
+	return s;
+}
+
+static int append1(struct ntf_store *s, const char *ev, const char *key,
+		   const char *const *t, size_t nt, enum ntf_durability d,
+		   uint64_t *seq)
+{
+	struct ent x;
+	mk(&x, ev, "b1", key, t, nt);
+	int r = ntf_store_append(s, &x.e, 1, d);
+	if (seq)
+		*seq = x.e.seq;
+	return r;
+}
+
+/* Collects what a scan or a peek returns. */
+struct got {
+	size_t n;
+	uint64_t seqs[4096];
+	char keys[64][32];
+	unsigned attempts[64];
+};
+
+static int collect(void *arg, const struct ntf_store_entry *e, unsigned att)
+{
+	struct got *g = arg;
+	if (g->n < 64) {
+		snprintf(g->keys[g->n], sizeof(g->keys[0]), "%s", e->key);
+		g->attempts[g->n] = att;
+	}
+	if (g->n < 4096)
+		g->seqs[g->n] = e->seq;
+	g->n++;
+	return 0;
+}
+
+static void scan(const char *dir, const struct ntf_store_filter *f,
+		 struct got *g)
+{
+	struct ntf_store_reader *r;
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(ntf_store_reader_open(dir, &r, NULL), 0);
+	uint64_t last = 0;
+	assert_int_equal(ntf_store_reader_scan(r, f, 0, collect, g, &last), 0);
+	ntf_store_reader_close(r);
+}
+
+static void test_append_read_back(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	struct ent x[10];
+	char keys[10][16];
+	for (int i = 0; i < 10; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		mk(&x[i],
+		   i % 2 ? "s3:ObjectRemoved:Delete" : "s3:ObjectCreated:Put",
+		   i < 5 ? "b1" : "b2", keys[i], NULL, 0);
+	}
+	assert_int_equal(append_n(s, &x[0], 4, NTF_DURABILITY_COMMIT), 0);
+	assert_int_equal(append_n(s, &x[4], 6, NTF_DURABILITY_COMMIT), 0);
+	for (int i = 1; i < 10; i++)
+		assert_true(x[i].e.seq == x[i - 1].e.seq + 1);
+	assert_int_equal(ntf_store_last_seq(s), x[9].e.seq);
+
+	struct got g;
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 10);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(g.seqs[i], x[i].e.seq);
+		assert_string_equal(g.keys[i], keys[i]);
+	}
+	struct ntf_store_filter f = {.since = x[2].e.seq, .bucket = "b1"};
+	scan(dir, &f, &g);
+	assert_int_equal(g.n, 2); /* k3, k4 */
+	f = (struct ntf_store_filter){.event = "s3:ObjectCreated:*"};
+	scan(dir, &f, &g);
+	assert_int_equal(g.n, 5);
+	f = (struct ntf_store_filter){.event = "s3:ObjectRemoved:Delete",
+				      .bucket = "b2"};
+	scan(dir, &f, &g);
+	assert_int_equal(g.n, 3); /* k5 k7 k9 */
+	f = (struct ntf_store_filter){.event = "s3:ObjectCreated"};
+	scan(dir, &f, &g);
+	assert_int_equal(g.n, 0);
+
+	struct ntf_store_stats st;
+	ntf_store_stats(s, &st);
+	assert_int_equal(st.committed, 10);
+	ntf_store_close(s);
+	ntf_store_close(NULL);
+}
+
+static void test_bad_entries(void **state)
+{
+	struct ntf_store *s = open_store(*state, NULL);
+	struct ent x;
+	mk(&x, "s3:ObjectCreated:Put", "b", "k", NULL, 0);
+	x.e.record = NULL;
+	assert_int_equal(ntf_store_append(s, &x.e, 1, NTF_DURABILITY_COMMIT),
+			 -EINVAL);
+	const char *bad[] = {""};
+	mk(&x, "s3:ObjectCreated:Put", "b", "k", bad, 1);
+	assert_int_equal(ntf_store_append(s, &x.e, 1, NTF_DURABILITY_COMMIT),
+			 -EINVAL);
+	assert_int_equal(ntf_store_append(s, &x.e, 0, NTF_DURABILITY_COMMIT),
+			 0);
+	assert_int_equal(ntf_store_last_seq(s), 0);
+	/* A second store on the same directory is refused. */
+	struct ntf_store *s2 = NULL;
+	char *msg = NULL;
+	assert_int_equal(ntf_store_open(*state, NULL, &s2, &msg), -EBUSY);
+	assert_non_null(msg);
+	assert_null(s2);
+	free(msg);
+	ntf_store_close(s);
+}
+
+static void test_durability_modes(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	uint64_t a, b, c;
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "c", NULL, 0,
+				 NTF_DURABILITY_COMMIT, &a),
+			 0);
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "f", NULL, 0,
+				 NTF_DURABILITY_FSYNC, &b),
+			 0);
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "n", NULL, 0,
+				 NTF_DURABILITY_NONE, &c),
+			 0);
+	assert_true(a < b && b < c);
+	/* COMMIT and FSYNC are readable at once, by another connection. */
+	struct got g;
+	struct ntf_store_filter f = {.since = 0};
+	scan(dir, &f, &g);
+	assert_true(g.n >= 2);
+	ntf_store_close(s); /* drains the NONE entry */
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.seqs[2], c);
+}
+
+static void test_reopen_continues(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	uint64_t a, b;
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "x", NULL, 0,
+				 NTF_DURABILITY_COMMIT, &a),
+			 0);
+	ntf_store_close(s);
+	s = open_store(dir, NULL);
+	assert_true(ntf_store_last_seq(s) >= a);
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "y", NULL, 0,
+				 NTF_DURABILITY_COMMIT, &b),
+			 0);
+	assert_true(b > a);
+	ntf_store_close(s);
+}
+
+static void test_retention_count(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store_opts o = {.log_max_events = 100};
+	struct ntf_store *s = open_store(dir, &o);
+	struct ent x[50];
+	uint64_t last = 0;
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 50; i++)
+			mk(&x[i], "s3:ObjectCreated:Put", "b", "k", NULL, 0);
+		assert_int_equal(append_n(s, x, 50, NTF_DURABILITY_COMMIT), 0);
+		last = x[49].e.seq;
+	}
+	ntf_store_close(s);
+	struct got g;
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 100);
+	assert_int_equal(g.seqs[99], last);
+	assert_int_equal(g.seqs[0], last - 99);
+	/* A smaller limit applies at the next open. */
+	o.log_max_events = 10;
+	s = open_store(dir, &o);
+	ntf_store_close(s);
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 10);
+}
+
+static void test_retention_age(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store_opts o = {.log_max_age_ms = 60000};
+	struct ntf_store *s = open_store(dir, &o);
+	struct ent x[30];
+	for (int i = 0; i < 30; i++) {
+		mk(&x[i], "s3:ObjectCreated:Put", "b", i < 20 ? "old" : "new",
+		   NULL, 0);
+		x[i].e.time_ms = now_ms() - (i < 20 ? 3600000 : 0);
+	}
+	assert_int_equal(append_n(s, &x[0], 20, NTF_DURABILITY_COMMIT), 0);
+	assert_int_equal(append_n(s, &x[20], 10, NTF_DURABILITY_COMMIT), 0);
+	ntf_store_close(s);
+	struct got g;
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 10);
+	for (size_t i = 0; i < g.n; i++)
+		assert_string_equal(g.keys[i], "new");
+}
+
+static void test_queues(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	const char *both[] = {"local", "arn:bucketfs:sqs::A:webhook"};
+	const char *only_a[] = {"arn:bucketfs:sqs::A:webhook"};
+	const char *a_b[] = {"arn:bucketfs:sqs::A:webhook",
+			     "arn:bucketfs:sqs::B:kafka"};
+	const char *A = only_a[0], *B = a_b[1];
+	uint64_t s1, s2, s3;
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "k1", both, 2,
+				 NTF_DURABILITY_COMMIT, &s1),
+			 0);
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "k2", only_a, 1,
+				 NTF_DURABILITY_COMMIT, &s2),
+			 0);
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "k3", a_b, 2,
+				 NTF_DURABILITY_COMMIT, &s3),
+			 0);
+	assert_int_equal(ntf_store_queue_count(s, A), 3);
+	assert_int_equal(ntf_store_queue_count(s, B), 1);
+	assert_int_equal(ntf_store_queue_count(s, "nobody"), 0);
+
+	/* Only k1 went to the log. */
+	struct got g;
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.seqs[0], s1);
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(ntf_store_queue_peek(s, A, 2, collect, &g), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.seqs[0], s1);
+	assert_int_equal(g.seqs[1], s2);
+	assert_string_equal(g.keys[1], "k2");
+
+	assert_int_equal(ntf_store_queue_attempt(s, A, s2), 1);
+	assert_int_equal(ntf_store_queue_attempt(s, A, s2), 2);
+	assert_int_equal(ntf_store_queue_attempt(s, B, s2), -ENOENT);
+
+	uint64_t acks[] = {s1, s2, 999999};
+	assert_int_equal(ntf_store_queue_ack(s, A, acks, 3), 2);
+	assert_int_equal(ntf_store_queue_count(s, A), 1);
+	assert_int_equal(ntf_store_queue_ack(s, A, acks, 2), 0);
+	/* k1 stays in the log after its delivery. */
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 1);
+
+	/* k3: A fails permanently, B delivers; the dead letter keeps it. */
+	assert_int_equal(ntf_store_queue_deadletter(s, A, s3, "HTTP 400"), 0);
+	assert_int_equal(ntf_store_queue_deadletter(s, A, s3, "again"),
+			 -ENOENT);
+	assert_int_equal(ntf_store_queue_count(s, A), 0);
+	assert_int_equal(ntf_store_deadletter_count(s, A), 1);
+	assert_int_equal(ntf_store_deadletter_count(s, NULL), 1);
+	assert_int_equal(ntf_store_queue_ack(s, B, &s3, 1), 1);
+	assert_int_equal(ntf_store_deadletter_retry(s, A), 1);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(ntf_store_queue_peek(s, A, 10, collect, &g), 0);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.keys[0], "k3");
+	assert_int_equal(g.attempts[0], 0);
+	assert_int_equal(ntf_store_queue_deadletter(s, A, s3, "HTTP 400"), 0);
+	assert_int_equal(ntf_store_deadletter_purge(s, NULL), 1);
+	assert_int_equal(ntf_store_deadletter_count(s, NULL), 0);
+	ntf_store_close(s);
+
+	/* The queues survive a restart. */
+	s = open_store(dir, NULL);
+	assert_int_equal(ntf_store_queue_count(s, A), 0);
+	uint64_t s4;
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "k4", only_a, 1,
+				 NTF_DURABILITY_NONE, &s4),
+			 0);
+	ntf_store_close(s);
+	s = open_store(dir, NULL);
+	assert_int_equal(ntf_store_queue_count(s, A), 1);
+	ntf_store_close(s);
+}
+
+static int dead_collect(void *arg, const char *target,
+			const struct ntf_store_entry *e, unsigned attempts,
+			int64_t failed_ms, const char *error)
+{
+	int *n = arg;
+	assert_string_equal(error, "boom");
+	assert_string_equal(e->key, "dl");
+	assert_int_equal(attempts, 1);
+	assert_true(failed_ms > 0);
+	(*n)++;
+	return 0;
+}
+
+static void test_deadletter_list(void **state)
+{
+	struct ntf_store *s = open_store(*state, NULL);
+	const char *t[] = {"T1", "T2"};
+	uint64_t seq;
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "dl", t, 2,
+				 NTF_DURABILITY_COMMIT, &seq),
+			 0);
+	assert_int_equal(ntf_store_queue_attempt(s, "T1", seq), 1);
+	assert_int_equal(ntf_store_queue_attempt(s, "T2", seq), 1);
+	assert_int_equal(ntf_store_queue_deadletter(s, "T1", seq, "boom"), 0);
+	assert_int_equal(ntf_store_queue_deadletter(s, "T2", seq, "boom"), 0);
+	int n = 0;
+	assert_int_equal(
+		ntf_store_deadletter_list(s, NULL, 0, dead_collect, &n), 0);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(
+		ntf_store_deadletter_list(s, "T2", 0, dead_collect, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ntf_store_deadletter_purge(s, "T1"), 1);
+	assert_int_equal(ntf_store_deadletter_count(s, NULL), 1);
+	ntf_store_close(s);
+}
+
+/* ---- crash tests ---- */
+
+struct burst {
+	struct ntf_store *s;
+	int fd;
+	enum ntf_durability d;
+};
+
+static void *burst_main(void *arg)
+{
+	struct burst *b = arg;
+	for (;;) {
+		uint64_t seq;
+		if (append1(b->s, "s3:ObjectCreated:Put", "crash", NULL, 0,
+			    b->d, &seq) == 0 &&
+		    write(b->fd, &seq, sizeof(seq)) != sizeof(seq))
+			_exit(3);
+	}
+	return NULL;
+}
+
+/* Fork a child appending from 2 threads, each acknowledged seq written to a
+ * pipe; kill it once `want` seqs arrived.  Returns the seqs (caller frees). */
+static uint64_t *crash_child(const char *dir, enum ntf_durability d,
+			     size_t want, size_t *n)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		struct ntf_store *s = NULL;
+		if (ntf_store_open(dir, NULL, &s, NULL))
+			_exit(2);
+		struct burst b = {s, p[1], d};
+		pthread_t t;
+		pthread_create(&t, NULL, burst_main, &b);
+		burst_main(&b);
+	}
+	close(p[1]);
+	size_t cap = want * 4, got = 0;
+	uint64_t *seqs = malloc(cap * sizeof(*seqs));
+	assert_non_null(seqs);
+	for (;;) {
+		if (got == want)
+			kill(pid, SIGKILL);
+		if (got == cap)
+			break;
+		ssize_t r = read(p[0], &seqs[got], sizeof(*seqs));
+		if (r <= 0)
+			break;
+		assert_int_equal(r, sizeof(*seqs));
+		got++;
+	}
+	kill(pid, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	close(p[0]);
+	*n = got;
+	return seqs;
+}
+
+static int mark_seen(void *arg, const struct ntf_store_entry *e, unsigned a)
+{
+	uint8_t *seen = arg;
+	if (e->seq < (1u << 22))
+		seen[e->seq] = 1;
+	return 0;
+}
+
+static uint64_t max_of(const uint64_t *v, size_t n)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
+static void test_crash_commit(void **state)
+{
+	const char *dir = *state;
+	size_t n;
+	uint64_t *acked = crash_child(dir, NTF_DURABILITY_COMMIT, 3000, &n);
+	assert_true(n >= 3000);
+	uint8_t *seen = calloc(1u << 22, 1);
+	struct ntf_store_reader *r;
+	assert_int_equal(ntf_store_reader_open(dir, &r, NULL), 0);
+	assert_int_equal(
+		ntf_store_reader_scan(r, NULL, 0, mark_seen, seen, NULL), 0);
+	ntf_store_reader_close(r);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(acked[i] < (1u << 22));
+		assert_true(seen[acked[i]]);
+	}
+	struct ntf_store *s = open_store(dir, NULL);
+	uint64_t next;
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "after", NULL, 0,
+				 NTF_DURABILITY_COMMIT, &next),
+			 0);
+	assert_true(next > max_of(acked, n));
+	ntf_store_close(s);
+	free(seen);
+	free(acked);
+}
+
+static void test_crash_none(void **state)
+{
+	const char *dir = *state;
+	size_t n;
+	uint64_t *handed = crash_child(dir, NTF_DURABILITY_NONE, 20000, &n);
+	assert_true(n >= 20000);
+	struct ntf_store *s = open_store(dir, NULL);
+	uint64_t next;
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "after", NULL, 0,
+				 NTF_DURABILITY_NONE, &next),
+			 0);
+	assert_true(next > max_of(handed, n));
+	ntf_store_close(s);
+	free(handed);
+}
+
+/* ---- bucketfs events ---- */
+
+/* Run ntf_evcli_main with argv, stdout captured into out. */
+static int run_cli(char *out, size_t size, int argc, char **argv)
+{
+	fflush(stdout);
+	int p[2], saved = dup(1);
+	assert_int_equal(pipe(p), 0);
+	dup2(p[1], 1);
+	close(p[1]);
+	int rc = ntf_evcli_main(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	ssize_t n = read(p[0], out, size - 1);
+	close(p[0]);
+	out[n > 0 ? n : 0] = '\0';
+	return rc;
+}
+
+static void test_events_cli(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	uint64_t s1, s2, s3;
+	struct ent x;
+	mk(&x, "s3:ObjectCreated:Put", "photos", "a.jpg", NULL, 0);
+	assert_int_equal(ntf_store_append(s, &x.e, 1, NTF_DURABILITY_COMMIT),
+			 0);
+	s1 = x.e.seq;
+	mk(&x, "s3:ObjectRemoved:Delete", "photos", "a.jpg", NULL, 0);
+	assert_int_equal(ntf_store_append(s, &x.e, 1, NTF_DURABILITY_COMMIT),
+			 0);
+	s2 = x.e.seq;
+	mk(&x, "s3:ObjectCreated:Copy", "docs", "b.txt", NULL, 0);
+	assert_int_equal(ntf_store_append(s, &x.e, 1, NTF_DURABILITY_COMMIT),
+			 0);
+	s3 = x.e.seq;
+	assert_true(s1 < s2 && s2 < s3);
+	ntf_store_close(s);
+
+	char out[4096], since[32];
+	char *a1[] = {"events", "--state", (char *)dir};
+	assert_int_equal(run_cli(out, sizeof(out), 3, a1), 0);
+	assert_string_equal(out, "{\"e\":\"s3:ObjectCreated:Put\",\"b\":"
+				 "\"photos\",\"k\":\"a.jpg\"}\n"
+				 "{\"e\":\"s3:ObjectRemoved:Delete\",\"b\":"
+				 "\"photos\",\"k\":\"a.jpg\"}\n"
+				 "{\"e\":\"s3:ObjectCreated:Copy\",\"b\":"
+				 "\"docs\",\"k\":\"b.txt\"}\n");
+	char *a2[] = {"events", "--state", (char *)dir, "--event",
+		      "s3:ObjectCreated:*"};
+	assert_int_equal(run_cli(out, sizeof(out), 5, a2), 0);
+	assert_string_equal(out, "{\"e\":\"s3:ObjectCreated:Put\",\"b\":"
+				 "\"photos\",\"k\":\"a.jpg\"}\n"
+				 "{\"e\":\"s3:ObjectCreated:Copy\",\"b\":"
+				 "\"docs\",\"k\":\"b.txt\"}\n");
+	snprintf(since, sizeof(since), "%" PRIu64, s1);
+	char *a3[] = {"events", "--state",  (char *)dir, "--since",
+		      since,	"--bucket", "photos"};
+	assert_int_equal(run_cli(out, sizeof(out), 7, a3), 0);
+	assert_string_equal(out, "{\"e\":\"s3:ObjectRemoved:Delete\",\"b\":"
+				 "\"photos\",\"k\":\"a.jpg\"}\n");
+	char *a4[] = {"events", "--state", (char *)dir, "--since", "12x"};
+	assert_int_equal(run_cli(out, sizeof(out), 5, a4), 2);
+	char *a5[] = {"events"};
+	assert_int_equal(run_cli(out, sizeof(out), 1, a5), 2);
+	char *a6[] = {"events", "--state", "/nonexistent/bucketfs-state"};
+	assert_int_equal(run_cli(out, sizeof(out), 3, a6), 1);
+	char *a7[] = {"events", "/tmp"}; /* not a bucketfs mount */
+	assert_int_equal(run_cli(out, sizeof(out), 2, a7), 1);
+	assert_string_equal(out, "");
+}
+
+/* A mount is found through MNT/.bucketfs/state; --follow prints what
+ * arrives later. */
+static void test_events_cli_mount_follow(void **state)
+{
+	const char *dir = *state;
+	char mnt[512], path[600];
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+	snprintf(path, sizeof(path), "%s/.bucketfs", mnt);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/.bucketfs/state", mnt);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s/state\n", dir);
+	fclose(f);
+	char sdir[512];
+	snprintf(sdir, sizeof(sdir), "%s/state", dir);
+	struct ntf_store *s = open_store(sdir, NULL);
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "first", NULL, 0,
+				 NTF_DURABILITY_COMMIT, NULL),
+			 0);
+
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		char *av[] = {"events", "--follow", mnt};
+		_exit(ntf_evcli_main(3, av));
+	}
+	close(p[1]);
+	char buf[1024];
+	size_t len = 0;
+	const char *want = "{\"e\":\"s3:ObjectCreated:Put\",\"b\":\"b1\",\"k\":"
+			   "\"first\"}\n"
+			   "{\"e\":\"s3:ObjectCreated:Put\",\"b\":\"b1\",\"k\":"
+			   "\"second\"}\n";
+	bool sent = false;
+	while (len < strlen(want)) {
+		ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+		assert_true(n > 0);
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (!sent && strchr(buf, '\n')) {
+			assert_int_equal(append1(s, "s3:ObjectCreated:Put",
+						 "second", NULL, 0,
+						 NTF_DURABILITY_COMMIT, NULL),
+					 0);
+			sent = true;
+		}
+	}
+	assert_string_equal(buf, want);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	ntf_store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_append_read_back,
+						setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_bad_entries, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_durability_modes,
+						setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_reopen_continues,
+						setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_retention_count, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_retention_age, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_queues, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_deadletter_list, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_crash_commit, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_crash_none, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_events_cli, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_events_cli_mount_follow,
+						setup_dir, teardown_dir),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
