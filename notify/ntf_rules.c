@@ -588,7 +588,9 @@ static int add_rule(struct pctx *p, struct qcfg *q, uint64_t mask,
 	nr.slen = q->suffix ? strlen(q->suffix) : 0;
 	r->rules[r->n_rules++] = nr;
 	r->mask |= mask;
-	q->id = q->prefix = q->suffix = NULL;
+	if (nr.id_given)
+		q->id = NULL;
+	q->prefix = q->suffix = NULL;
 	return 0;
 }
 
@@ -826,8 +828,10 @@ int ntf_rules_match(const struct ntf_rules *r, enum ntf_event_name ev,
 {
 	if ((unsigned)ev >= NTF_EV_COUNT || !(ntf_rules_mask(r) & NTF_EV_BIT(ev)))
 		return (int)n;
-	if (!key)
+	if (!key) {
+		key = "";
 		keylen = 0;
+	}
 	for (size_t i = 0; i < r->n_rules; i++) {
 		const struct rule *ru = &r->rules[i];
 		const struct tgt *t = &r->tgts[ru->target];
