@@ -140,17 +140,24 @@ static int serve(struct fs_ctx *ctx, struct fuse_session *se)
 int fs_mount_run(const struct fs_opts *o)
 {
 	struct fs_ctx ctx;
-	struct fuse_args args = o->fuse_args;
+	/* fuse_session_new() rewrites its arguments: give it a copy. */
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	int status = 1, rc;
 
+	for (int i = 0; i < o->fuse_args.argc; i++)
+		if (fuse_opt_add_arg(&args, o->fuse_args.argv[i]) != 0) {
+			fuse_opt_free_args(&args);
+			return 1;
+		}
+
 	if (check_passthrough(o) != 0)
-		return 1;
+		goto out_args;
 	raise_fd_limit();
 	rc = ctx_init(&ctx, o);
 	if (rc < 0) {
 		cmn_err("%s: %s", o->src, strerror(-rc));
 		ctx_free(&ctx);
-		return 1;
+		goto out_args;
 	}
 	struct fuse_session *se = fuse_session_new(&args, &fs_ops,
 						   sizeof(fs_ops), &ctx);
@@ -168,11 +175,11 @@ int fs_mount_run(const struct fs_opts *o)
 	if (fuse_daemonize(o->foreground) != 0)
 		goto out_unmount;
 	rc = serve(&ctx, se);
-	if (o->passthrough == FS_PT_ON && !ctx.pt.active && ctx.pt.init_seen) {
-		cmn_err("passthrough=on, but the kernel did not offer it");
-		rc = 1;
-	}
-	status = rc == 0 ? 0 : 1;
+	if (o->passthrough == FS_PT_ON && !ctx.pt.active)
+		rc = -ENOTSUP; /* op_init said why and ended the session */
+	/* libfuse reports the signal that ended the loop as a positive
+	 * number: SIGINT/SIGTERM are a clean unmount. */
+	status = rc >= 0 ? 0 : 1;
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
@@ -181,5 +188,7 @@ out_destroy:
 	fuse_session_destroy(se);
 out:
 	ctx_free(&ctx);
+out_args:
+	fuse_opt_free_args(&args);
 	return status;
 }

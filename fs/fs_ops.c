@@ -522,7 +522,11 @@ static void pt_detach(struct fs_ctx *ctx, struct fs_file *f)
  * kernel may read pages of a write-only file and does O_APPEND itself. */
 static int backing_flags(struct fs_ctx *ctx, int flags)
 {
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/* O_DIRECT stays with the kernel: FUSE's direct_io already bypasses
+	 * the page cache, a passthrough open takes the flags of the FUSE
+	 * file, and the daemon's buffers are not aligned for the backing
+	 * file's O_DIRECT rules. */
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
 	if (ctx->writeback && !ctx->pt.active) {
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
@@ -1075,6 +1079,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs_ctx *ctx = userdata;
 	bool pt = fs_pt_negotiate(&ctx->pt);
+	if (!pt && ctx->pt.mode == FS_PT_ON) {
+		cmn_err("passthrough=on, but the kernel did not offer FUSE "
+			"passthrough: unmounting");
+		fuse_session_exit(ctx->se);
+	}
 
 	if (!pt && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
