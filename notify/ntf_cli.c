@@ -57,7 +57,8 @@ static int add_target(struct opts *o, const char *arg)
 	if (!id)
 		return -ENOMEM;
 	id[id_len] = '\0';
-	o->targets[o->n_targets++] = (struct ntf_target_id){id, id + id_len + 1};
+	o->targets[o->n_targets++] =
+		(struct ntf_target_id){id, id + id_len + 1};
 	return 0;
 }
 
@@ -164,7 +165,8 @@ static int print_matches(const struct ntf_match *m, size_t n)
 	size_t k = 0;
 	int rc = lines ? 0 : 1;
 	for (; rc == 0 && k < n; k++) {
-		size_t l = strlen(m[k].target_id) + strlen(m[k].target_type) + 2;
+		size_t l =
+			strlen(m[k].target_id) + strlen(m[k].target_type) + 2;
 		if (!(lines[k] = malloc(l)))
 			rc = 1;
 		else

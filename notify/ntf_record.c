@@ -156,8 +156,7 @@ static void head(struct w *w, const struct ntf_event *ev)
 	principal(w, ev->uid);
 }
 
-static void request(struct w *w, const struct ntf_event *ev,
-		    const char *seq)
+static void request(struct w *w, const struct ntf_event *ev, const char *seq)
 {
 	lit(w, ",\"requestParameters\":{\"sourceIPAddress\":\"\","
 	       "\"principalId\":\"uid:");

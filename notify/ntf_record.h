@@ -39,25 +39,25 @@ struct ntf_meta {
 /* An event as the FUSE layer saw it.  Every pointer is borrowed for the
  * duration of the call; NULL strings are omitted or written as "". */
 struct ntf_event {
-	enum ntf_event_name name;  /* e.g. NTF_EV_OBJECT_CREATED_PUT */
-	const char *bucket;        /* bucket name */
-	const char *key;           /* raw key below the bucket; NULL/"" for
-				      bucket events */
-	int64_t size;              /* -1 when unknown/not applicable */
-	const char *etag;          /* MD5 hex or NULL */
-	const char *content_type;  /* or NULL: derived from the extension */
+	enum ntf_event_name name; /* e.g. NTF_EV_OBJECT_CREATED_PUT */
+	const char *bucket;	  /* bucket name */
+	const char *key;	  /* raw key below the bucket; NULL/"" for
+				     bucket events */
+	int64_t size;		  /* -1 when unknown/not applicable */
+	const char *etag;	  /* MD5 hex or NULL */
+	const char *content_type; /* or NULL: derived from the extension */
 	const struct ntf_meta *meta;
 	size_t n_meta;
-	const char *version_id;    /* NULL: omitted */
-	uint64_t sequencer;        /* per-mount, strictly increasing */
-	int64_t time_ms;           /* UTC milliseconds since the epoch */
-	uint32_t uid;              /* principalId "uid:N" */
-	int32_t pid;               /* calling process */
-	const char *comm;          /* its command name, or NULL */
-	const char *copy_source;   /* Copy: "bucket/key" of the source */
-	const char *region;        /* awsRegion, e.g. "us-east-1"; NULL: "" */
-	const char *host;          /* source.host and x-amz-id-2; NULL:
-				      "localhost" */
+	const char *version_id;	 /* NULL: omitted */
+	uint64_t sequencer;	 /* per-mount, strictly increasing */
+	int64_t time_ms;	 /* UTC milliseconds since the epoch */
+	uint32_t uid;		 /* principalId "uid:N" */
+	int32_t pid;		 /* calling process */
+	const char *comm;	 /* its command name, or NULL */
+	const char *copy_source; /* Copy: "bucket/key" of the source */
+	const char *region;	 /* awsRegion, e.g. "us-east-1"; NULL: "" */
+	const char *host;	 /* source.host and x-amz-id-2; NULL:
+				    "localhost" */
 };
 
 /* A serialised record, borrowed (for the envelopes). */

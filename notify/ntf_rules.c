@@ -184,7 +184,8 @@ static int leaf(struct pctx *p, xmlNode *n, bool trim, char **out)
 	if (!s)
 		return nomem(p);
 	for (xmlNode *c = n->children; c; c = c->next) {
-		if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE)
+		if (c->type != XML_TEXT_NODE &&
+		    c->type != XML_CDATA_SECTION_NODE)
 			continue;
 		size_t l = strlen((const char *)c->content);
 		memcpy(d, c->content, l);
@@ -259,8 +260,9 @@ static int filter_rule(struct pctx *p, xmlNode *fr, struct qcfg *q)
 	bool suf = name && strcasecmp(name, "suffix") == 0;
 	char **slot = pre ? &q->prefix : &q->suffix;
 	if (!pre && !suf)
-		rc = invalid(p, fr,
-			     "filter rule name must be either prefix or suffix");
+		rc = invalid(
+			p, fr,
+			"filter rule name must be either prefix or suffix");
 	else if (!value)
 		rc = invalid(p, fr, "filter rule value is missing");
 	else if (!value_ok(value))
@@ -381,8 +383,7 @@ static bool arn_parse(const char *s, struct arn *a)
 	bool part = (l[1] == 8 && memcmp(f[1], "bucketfs", 8) == 0) ||
 		    (l[1] == 5 && memcmp(f[1], "minio", 5) == 0) ||
 		    (l[1] == 6 && memcmp(f[1], "rustfs", 6) == 0);
-	if (!part || l[2] != 3 || memcmp(f[2], "sqs", 3) != 0 || !l[4] ||
-	    !l[5])
+	if (!part || l[2] != 3 || memcmp(f[2], "sqs", 3) != 0 || !l[4] || !l[5])
 		return false;
 	*a = (struct arn){f[3], f[4], f[5], l[3], l[4], l[5]};
 	return true;
@@ -467,8 +468,8 @@ static int check_arn(struct pctx *p, struct qcfg *q, size_t *idx)
 
 /* ---- one QueueConfiguration ---- */
 
-static int event_text(struct pctx *p, xmlNode *ev, uint64_t *mask,
-		      char **names, size_t n)
+static int event_text(struct pctx *p, xmlNode *ev, uint64_t *mask, char **names,
+		      size_t n)
 {
 	char *s = NULL, c[72];
 	int rc = leaf(p, ev, true, &s);
@@ -624,7 +625,8 @@ static int root_checks(struct pctx *p, xmlNode *root)
 {
 	if (!root || root->type != XML_ELEMENT_NODE ||
 	    !is(root, "NotificationConfiguration"))
-		return malformed(p, root, "root must be NotificationConfiguration");
+		return malformed(p, root,
+				 "root must be NotificationConfiguration");
 	if (root->ns && root->ns->href &&
 	    strcmp((const char *)root->ns->href, S3_NS) != 0)
 		return malformed(p, root, "unknown namespace");
@@ -826,7 +828,8 @@ int ntf_rules_match(const struct ntf_rules *r, enum ntf_event_name ev,
 		    const char *key, size_t keylen, struct ntf_match *out,
 		    size_t n, size_t cap)
 {
-	if ((unsigned)ev >= NTF_EV_COUNT || !(ntf_rules_mask(r) & NTF_EV_BIT(ev)))
+	if ((unsigned)ev >= NTF_EV_COUNT ||
+	    !(ntf_rules_mask(r) & NTF_EV_BIT(ev)))
 		return (int)n;
 	if (!key) {
 		key = "";

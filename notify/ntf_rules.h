@@ -55,17 +55,17 @@ struct ntf_target_id {
 
 /* What validation checks ARNs against; borrowed for the parse call. */
 struct ntf_rules_env {
-	const char *region;                  /* server region; NULL/"": any */
+	const char *region;		     /* server region; NULL/"": any */
 	const struct ntf_target_id *targets; /* the targets that exist */
 	size_t n_targets;
 };
 
 /* Why a document was refused. */
 struct ntf_rules_error {
-	char code[40];     /* S3 error code: "InvalidArgument", ... */
+	char code[40];	   /* S3 error code: "InvalidArgument", ... */
 	char message[256]; /* human-readable, never echoes more than 64
 			      sanitised bytes of the document */
-	int line;          /* line of the offending element; 0 unknown */
+	int line;	   /* line of the offending element; 0 unknown */
 };
 
 /* One target a matching event goes to.  Strings borrowed from the rule

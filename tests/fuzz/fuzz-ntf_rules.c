@@ -14,7 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct ntf_target_id targets[] = {
-	{"local", "sqlite"}, {"1", "webhook"}, {"k", "kafka"},
+	{"local", "sqlite"},  {"1", "webhook"}, {"k", "kafka"},
 	{"pg", "postgresql"}, {"n", "nats"},
 };
 
@@ -30,9 +30,9 @@ static void exercise(const struct ntf_rules *r, const uint8_t *data,
 			ntf_rules_match(r, (enum ntf_event_name)ev, keys[k],
 					strlen(keys[k]), m, 0, NTF_LIMIT_MATCH);
 		/* The input itself as a key, binary bytes and all. */
-		ntf_rules_match(r, (enum ntf_event_name)ev,
-				(const char *)data, size < 2048 ? size : 2048,
-				m, 0, NTF_LIMIT_MATCH);
+		ntf_rules_match(r, (enum ntf_event_name)ev, (const char *)data,
+				size < 2048 ? size : 2048, m, 0,
+				NTF_LIMIT_MATCH);
 	}
 	for (size_t i = 0; i < ntf_rules_target_count(r); i++)
 		(void)ntf_rules_target(r, i);

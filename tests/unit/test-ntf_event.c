@@ -42,7 +42,7 @@ static void check_single(char *rest, uint64_t *seen)
 	assert_int_equal(lookup_single(name, &e), 0);
 	assert_string_equal(ntf_event_str(e), name);
 	assert_string_equal(ntf_event_version(e), ver);
-	unsigned want = strcmp(flags, "removed") == 0	 ? NTF_EVF_REMOVED
+	unsigned want = strcmp(flags, "removed") == 0  ? NTF_EVF_REMOVED
 			: strcmp(flags, "bucket") == 0 ? NTF_EVF_BUCKET
 						       : 0;
 	assert_int_equal(ntf_event_flags(e), want);
@@ -58,8 +58,7 @@ static void check_expand(char *rest)
 {
 	char *name = word(&rest);
 	uint64_t want = 0, got = 0;
-	for (char *m = word(&rest); m;
-	     m = word(&rest)) {
+	for (char *m = word(&rest); m; m = word(&rest)) {
 		enum ntf_event_name e;
 		assert_int_equal(lookup_single(m, &e), 0);
 		want |= NTF_EV_BIT(e);
@@ -121,7 +120,7 @@ static void test_data_file(void **state)
 static void test_out_of_range(void **state)
 {
 	assert_null(ntf_event_str(NTF_EV_COUNT));
-	assert_null(ntf_event_version((enum ntf_event_name)-1));
+	assert_null(ntf_event_version((enum ntf_event_name) - 1));
 	assert_int_equal(ntf_event_flags(NTF_EV_COUNT), 0);
 }
 

@@ -108,8 +108,7 @@ static void test_put_fields(void **state)
 	assert_string_equal(sget(r, "s3|object|eTag"),
 			    "0123456789abcdef0123456789abcdef");
 	assert_string_equal(sget(r, "s3|object|contentType"), "text/csv");
-	assert_string_equal(sget(r, "s3|object|sequencer"),
-			    "187B0C1D2E3F4A50");
+	assert_string_equal(sget(r, "s3|object|sequencer"), "187B0C1D2E3F4A50");
 	assert_string_equal(sget(r, "s3|object|userMetadata|X-Amz-Meta-owner"),
 			    "alice");
 	assert_string_equal(sget(r, "s3|object|userMetadata|X-Amz-Meta-q"),
@@ -134,8 +133,7 @@ static void test_removed_omits_details(void **state)
 	assert_null(json_object_get(obj, "contentType"));
 	assert_null(json_object_get(obj, "userMetadata"));
 	assert_string_equal(sget(r, "s3|object|key"), "reports/q1+final.csv");
-	assert_string_equal(sget(r, "s3|object|sequencer"),
-			    "187B0C1D2E3F4A50");
+	assert_string_equal(sget(r, "s3|object|sequencer"), "187B0C1D2E3F4A50");
 	assert_int_equal(json_object_size(obj), 2);
 	json_decref(r);
 }
@@ -174,8 +172,7 @@ static void test_bucket_event(void **state)
 	assert_string_equal(sget(r, "awsRegion"), "");
 	assert_string_equal(sget(r, "eventTime"), "1970-01-01T00:00:00.000Z");
 	assert_string_equal(sget(r, "s3|object|key"), "");
-	assert_string_equal(sget(r, "s3|object|sequencer"),
-			    "0000000000000001");
+	assert_string_equal(sget(r, "s3|object|sequencer"), "0000000000000001");
 	assert_int_equal(json_object_size(obj), 2);
 	assert_string_equal(sget(r, "userIdentity|principalId"), "uid:0");
 	json_decref(r);
@@ -268,8 +265,7 @@ static void test_test_event(void **state)
 {
 	struct cmn_buf b;
 	cmn_buf_init(&b, 4096);
-	assert_int_equal(ntf_record_test_event("photos", 0, "r1", NULL, &b),
-			 0);
+	assert_int_equal(ntf_record_test_event("photos", 0, "r1", NULL, &b), 0);
 	json_t *j = json_loadb(b.data, b.len, 0, NULL);
 	assert_non_null(j);
 	assert_string_equal(sget(j, "Event"), "s3:TestEvent");
@@ -316,9 +312,9 @@ static void test_content_types(void **state)
 		{"", "application/octet-stream"},
 	};
 	for (size_t i = 0; i < sizeof(ct) / sizeof(ct[0]); i++)
-		assert_string_equal(ntf_record_content_type(
-					    ct[i].key, strlen(ct[i].key)),
-				    ct[i].type);
+		assert_string_equal(
+			ntf_record_content_type(ct[i].key, strlen(ct[i].key)),
+			ct[i].type);
 }
 
 static void test_sequencer(void **state)

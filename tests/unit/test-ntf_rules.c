@@ -20,8 +20,8 @@
 #include "ntf_rules.h"
 
 #define DEFAULT_TARGETS "local:sqlite 1:webhook k:kafka pg:postgresql n:nats"
-#define MAX_TARGETS 16
-#define MAX_MATCHES 64
+#define MAX_TARGETS	16
+#define MAX_MATCHES	64
 
 struct tcase {
 	char name[256];
@@ -106,8 +106,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* "EVENT KEY => T1 T2" against the rule set. */
-static void check_match(struct tcase *c, const struct ntf_rules *r,
-			char *line)
+static void check_match(struct tcase *c, const struct ntf_rules *r, char *line)
 {
 	char *ev = line + strspn(line, " ");
 	char *key = strchr(ev, ' ');
@@ -132,7 +131,8 @@ static void check_match(struct tcase *c, const struct ntf_rules *r,
 	char got[1024] = "";
 	size_t used = 0;
 	for (int i = 0; i < n; i++) {
-		size_t l = strlen(m[i].target_id) + strlen(m[i].target_type) + 2;
+		size_t l =
+			strlen(m[i].target_id) + strlen(m[i].target_type) + 2;
 		names[i] = malloc(l);
 		snprintf(names[i], l, "%s:%s", m[i].target_id,
 			 m[i].target_type);
@@ -146,8 +146,8 @@ static void check_match(struct tcase *c, const struct ntf_rules *r,
 	if (!n)
 		snprintf(got, sizeof(got), "-");
 	if (strcmp(got, want) != 0)
-		fail_msg("%s: %s %s: expected [%s], got [%s]", c->name, ev,
-			 key, want, got);
+		fail_msg("%s: %s %s: expected [%s], got [%s]", c->name, ev, key,
+			 want, got);
 	cmn_buf_free(&k);
 }
 
@@ -281,14 +281,22 @@ static void test_billion_laughs(void **state)
 		"<!DOCTYPE lolz [\n"
 		" <!ENTITY lol \"lol\">\n"
 		" <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
-		" <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
-		" <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
-		" <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
-		" <!ENTITY lol5 \"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\">\n"
-		" <!ENTITY lol6 \"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\">\n"
-		" <!ENTITY lol7 \"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\">\n"
-		" <!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
-		" <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
+		" <!ENTITY lol2 "
+		"\"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
+		" <!ENTITY lol3 "
+		"\"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+		" <!ENTITY lol4 "
+		"\"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+		" <!ENTITY lol5 "
+		"\"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\">\n"
+		" <!ENTITY lol6 "
+		"\"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\">\n"
+		" <!ENTITY lol7 "
+		"\"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\">\n"
+		" <!ENTITY lol8 "
+		"\"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\">\n"
+		" <!ENTITY lol9 "
+		"\"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
 		"]>\n"
 		"<NotificationConfiguration><QueueConfiguration><Id>&lol9;</Id>"
 		"<Queue>arn:bucketfs:sqs::local:sqlite</Queue>"
@@ -441,9 +449,9 @@ static void test_unsupported_is_enotsup(void **state)
 		"</NotificationConfiguration>";
 	expect_code(doc, strlen(doc), -ENOTSUP, "UnsupportedNotification");
 	struct ntf_rules *r = (struct ntf_rules *)1;
-	assert_int_equal(ntf_rules_parse(doc, strlen(doc), &local_env, &r,
-					 NULL),
-			 -ENOTSUP);
+	assert_int_equal(
+		ntf_rules_parse(doc, strlen(doc), &local_env, &r, NULL),
+		-ENOTSUP);
 	assert_null(r);
 }
 
@@ -475,14 +483,13 @@ static void test_config_limit(void **state)
 	many(&b, NTF_LIMIT_CONFIGS);
 	struct ntf_rules *r = NULL;
 	struct ntf_rules_error e;
-	assert_int_equal(ntf_rules_parse(b.data, b.len, &local_env, &r, &e),
-			 0);
+	assert_int_equal(ntf_rules_parse(b.data, b.len, &local_env, &r, &e), 0);
 	assert_int_equal(ntf_rules_count(r), NTF_LIMIT_CONFIGS);
 	/* Every configuration names the same target: it is stored once. */
 	assert_int_equal(ntf_rules_target_count(r), 1);
 	struct ntf_match m[4];
-	assert_int_equal(ntf_rules_match(r, NTF_EV_OBJECT_CREATED_PUT,
-					 "p42/x", 5, m, 0, 4),
+	assert_int_equal(ntf_rules_match(r, NTF_EV_OBJECT_CREATED_PUT, "p42/x",
+					 5, m, 0, 4),
 			 1);
 	assert_string_equal(m[0].configuration_id, "c42");
 	ntf_rules_free(r);
@@ -507,15 +514,14 @@ static void test_default_rules(void **state)
 	assert_false(mask & NTF_EV_BIT(NTF_EV_OBJECT_ACCESSED_HEAD));
 	assert_false(mask & NTF_EV_BIT(NTF_EV_OBJECT_TAGGING_PUT));
 	struct ntf_match m[2];
-	assert_int_equal(ntf_rules_match(r, NTF_EV_BUCKET_CREATED, "", 0, m,
-					 0, 2),
-			 1);
+	assert_int_equal(
+		ntf_rules_match(r, NTF_EV_BUCKET_CREATED, "", 0, m, 0, 2), 1);
 	assert_string_equal(m[0].target_id, "local");
 	assert_string_equal(m[0].target_type, "sqlite");
 	assert_string_equal(m[0].configuration_id, "bucketfs-default");
-	assert_int_equal(ntf_rules_match(r, NTF_EV_OBJECT_ACCESSED_GET, "k",
-					 1, m, 0, 2),
-			 0);
+	assert_int_equal(
+		ntf_rules_match(r, NTF_EV_OBJECT_ACCESSED_GET, "k", 1, m, 0, 2),
+		0);
 	struct ntf_target_id t = ntf_rules_target(r, 0);
 	assert_string_equal(t.id, "local");
 	assert_null(ntf_rules_target(r, 1).id);
@@ -547,8 +553,8 @@ static void test_union_of_two_sets(void **state)
 			 0);
 	assert_int_equal(ntf_rules_target_count(bucket), 2);
 	struct ntf_match m[4];
-	int n = ntf_rules_match(global, NTF_EV_OBJECT_CREATED_PUT, "k", 1, m,
-				0, 4);
+	int n = ntf_rules_match(global, NTF_EV_OBJECT_CREATED_PUT, "k", 1, m, 0,
+				4);
 	assert_int_equal(n, 1);
 	n = ntf_rules_match(bucket, NTF_EV_OBJECT_CREATED_PUT, "k", 1, m,
 			    (size_t)n, 4);
@@ -559,14 +565,13 @@ static void test_union_of_two_sets(void **state)
 	assert_string_equal(m[1].target_id, "1");
 	assert_string_equal(m[1].configuration_id, "hook");
 	/* A full array reports -E2BIG. */
-	assert_int_equal(ntf_rules_match(bucket, NTF_EV_OBJECT_CREATED_PUT,
-					 "k", 1, m, 0, 1),
+	assert_int_equal(ntf_rules_match(bucket, NTF_EV_OBJECT_CREATED_PUT, "k",
+					 1, m, 0, 1),
 			 -E2BIG);
 	assert_int_equal(ntf_rules_match(NULL, NTF_EV_OBJECT_CREATED_PUT, "k",
 					 1, m, 3, 4),
 			 3);
-	assert_int_equal(ntf_rules_match(bucket, NTF_EV_COUNT, "k", 1, m, 0,
-					 4),
+	assert_int_equal(ntf_rules_match(bucket, NTF_EV_COUNT, "k", 1, m, 0, 4),
 			 0);
 	ntf_rules_free(global);
 	ntf_rules_free(bucket);
@@ -591,9 +596,9 @@ static void test_generated_ids(void **state)
 					 1, m, 0, 2),
 			 1);
 	assert_string_equal(m[0].configuration_id, "config-1");
-	assert_int_equal(ntf_rules_match(r, NTF_EV_OBJECT_CREATED_PUT, "k", 1,
-					 m, 0, 2),
-			 1);
+	assert_int_equal(
+		ntf_rules_match(r, NTF_EV_OBJECT_CREATED_PUT, "k", 1, m, 0, 2),
+		1);
 	assert_string_equal(m[0].configuration_id, "config-2");
 	ntf_rules_free(r);
 }
@@ -602,9 +607,8 @@ static void test_target_parse(void **state)
 {
 	const char *id, *type;
 	size_t len;
-	assert_int_equal(ntf_rules_target_parse("pg:postgresql", &id, &len,
-						&type),
-			 0);
+	assert_int_equal(
+		ntf_rules_target_parse("pg:postgresql", &id, &len, &type), 0);
 	assert_int_equal(len, 2);
 	assert_string_equal(type, "postgres");
 	assert_int_equal(ntf_rules_target_parse("1:webhook", &id, &len, &type),
