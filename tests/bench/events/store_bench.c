@@ -1,0 +1,106 @@
+/*
+ * store_bench.c - how many events per second the event store ingests in a
+ * burst from 2 appender threads, measured from the first emit until every
+ * entry is committed (for durability none: until ntf_store_close has
+ * drained), for each durability mode.  Each event carries a ~250-byte
+ * record, like a real ObjectCreated:Put.  Run by run.sh.
+ *
+ *   store_bench [EVENTS_PER_THREAD [ENTRIES_PER_APPEND]]
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ntf_store.h"
+
+#define THREADS 2
+
+struct worker {
+	struct ntf_store *s;
+	enum ntf_durability d;
+	long n, per_call;
+	int err;
+};
+
+static char record[256];
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ntf_store_entry e[64];
+	for (long i = 0; i < w->per_call; i++)
+		e[i] = (struct ntf_store_entry){
+			.time_ms = 1700000000000,
+			.event_name = "s3:ObjectCreated:Put",
+			.bucket = "bench",
+			.key = "dir/file-000000.txt",
+			.record = record,
+			.record_len = strlen(record),
+		};
+	for (long done = 0; done < w->n; done += w->per_call) {
+		int err = ntf_store_append(w->s, e, (size_t)w->per_call, w->d);
+		if (err && !w->err)
+			w->err = err;
+	}
+	return NULL;
+}
+
+static int run(const char *name, enum ntf_durability d, long n, long per)
+{
+	char dir[] = "/tmp/store_bench.XXXXXX";
+	if (!mkdtemp(dir))
+		return 1;
+	struct ntf_store *s;
+	char *msg = NULL;
+	if (ntf_store_open(dir, NULL, &s, &msg)) {
+		fprintf(stderr, "open: %s\n", msg ? msg : "?");
+		return 1;
+	}
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	double t0 = now_s();
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){s, d, n, per, 0};
+		pthread_create(&t[i], NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	struct ntf_store_stats st;
+	ntf_store_stats(s, &st);
+	double t_emit = now_s() - t0;
+	ntf_store_close(s);
+	double t_all = now_s() - t0;
+	unsigned long long total = (unsigned long long)THREADS * (unsigned long long)n;
+	printf("%-7s %2ld/append: %9.0f events/s (emit-to-commit %.3f s, "
+	       "appenders done %.3f s, %llu batches, avg %.1f/batch)%s\n",
+	       name, per, (double)total / t_all, t_all, t_emit,
+	       (unsigned long long)st.batches,
+	       st.batches ? (double)st.committed / (double)st.batches : 0.0,
+	       w[0].err || w[1].err ? " ERRORS" : "");
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
+	long per = argc > 2 ? strtol(argv[2], NULL, 10) : 1;
+	if (n <= 0 || per <= 0 || per > 64)
+		return 2;
+	memset(record, 'x', 250);
+	memcpy(record, "{\"eventName\":\"ObjectCreated:Put\",\"pad\":\"", 41);
+	memcpy(record + 247, "\"}", 3);
+	return run("commit", NTF_DURABILITY_COMMIT, n, per) |
+	       run("fsync", NTF_DURABILITY_FSYNC, n / 20, per) |
+	       run("none", NTF_DURABILITY_NONE, n, per);
+}
