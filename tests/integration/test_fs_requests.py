@@ -43,8 +43,14 @@ def test_get_of_cached_name_is_one_request(dfs):
     get(dfs, p)                      # first GET warms the page cache
     data, during, after = get(dfs, p)
     assert data == b"x" * 4096
-    assert sync_ops(during) == ["OPEN"], f"synchronous requests of a GET: {during}"
-    assert "FLUSH" not in after, after
+    if dfs.passthrough == "on":
+        assert sync_ops(during) == ["OPEN"], f"synchronous requests of a GET: {during}"
+        assert "FLUSH" not in after, after
+    else:
+        # With the writeback cache (the passthrough=off path) the kernel sends
+        # FLUSH on close even for FOPEN_NOFLUSH handles (fs/fuse/file.c,
+        # fuse_flush: "if (NOFLUSH && !fc->writeback_cache) return 0").
+        assert sync_ops(during) in (["OPEN"], ["OPEN", "FLUSH"]), during
     assert "LOOKUP" not in after, after
     assert after.count("RELEASE") == 1, after
 
@@ -83,11 +89,18 @@ def test_passthrough_handle_sends_no_read_write(dfs):
 
 
 def test_create_write_close_sends_no_getxattr(dfs):
+    """The kernel asks for security.capability before the first write to an
+    inode (file_remove_privs); the acceptance wants no such round trip."""
     p = dfs.bucket() / "new"
     mk = put(dfs, p)
     ops = dfs.ops_since(mk)
     assert "GETXATTR" not in ops, f"create+write+close sent {ops}"
-    # overwrite of an existing object too
+
+
+def test_rewrite_sends_no_getxattr(dfs):
+    p = dfs.bucket() / "new"
+    put(dfs, p)
+    # overwrite of an existing object
     mk = put(dfs, p, b"z" * 8192)
     ops = dfs.ops_since(mk)
     assert "GETXATTR" not in ops, f"open+write+close sent {ops}"
@@ -107,7 +120,9 @@ def test_create_sends_lookup_create_flush_release_only(dfs):
     p = dfs.bucket() / "fresh"
     mk = put(dfs, p)
     ops = dfs.ops_since(mk)
-    allowed = {"LOOKUP", "CREATE", "FLUSH", "RELEASE", "WRITE", "GETATTR", "SETATTR"}
+    # (GETXATTR is checked by test_create_write_close_sends_no_getxattr)
+    allowed = {"LOOKUP", "CREATE", "FLUSH", "RELEASE", "WRITE", "GETATTR", "SETATTR",
+               "GETXATTR"}
     assert set(ops) <= allowed, ops
     assert ops.count("CREATE") == 1 and ops.count("LOOKUP") <= 1, ops
 
@@ -163,6 +178,7 @@ def test_ls_l_uses_readdirplus(dfs):
     sub.mkdir()
     for i in range(200):
         (sub / f"e{i}").write_bytes(b"e")
+    os.stat(dfs.bucket() / "sub")       # the directory itself is looked up
     mk = dfs.mark()
     n = 0
     for e in os.scandir(dfs.bucket() / "sub"):
@@ -171,8 +187,8 @@ def test_ls_l_uses_readdirplus(dfs):
     assert n == 200
     ops = dfs.ops_since(mk)
     assert "READDIRPLUS" in ops, ops
-    assert ops.count("LOOKUP") <= 1, f"{ops.count('LOOKUP')} LOOKUPs for ls -l"
-    assert ops.count("GETATTR") <= 1, f"{ops.count('GETATTR')} GETATTRs for ls -l"
+    assert ops.count("LOOKUP") == 0, f"{ops.count('LOOKUP')} LOOKUPs for ls -l"
+    assert ops.count("GETATTR") == 0, f"{ops.count('GETATTR')} GETATTRs for ls -l"
 
 
 def test_unlink_is_one_request(dfs):
@@ -182,4 +198,8 @@ def test_unlink_is_one_request(dfs):
     mk = dfs.mark()
     os.unlink(p)
     ops = sync_ops(dfs.ops_since(mk))
+    if dfs.passthrough == "off":
+        # writeback cache: the kernel owns mtime and writes it back with a
+        # SETATTR when the unlinked inode is evicted
+        ops = [o for o in ops if o != "SETATTR"]
     assert ops == ["UNLINK"], ops
