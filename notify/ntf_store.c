@@ -626,8 +626,11 @@ static void extend_hwm(struct ntf_store *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Called with mu held: the writer finished b. */
-static void batch_finish(struct ntf_store *s, struct batch *b, int err)
+/* Called with mu held: the writer finished b.  Returns true when appenders
+ * wait on it: the writer then holds a reference (so b outlives the
+ * broadcast, which it sends after dropping mu, sparing the woken appenders
+ * a collision on mu) and drops it with batch_unref. */
+static bool batch_finish(struct ntf_store *s, struct batch *b, int err)
 {
 	b->done = true;
 	b->result = err;
@@ -636,9 +639,18 @@ static void batch_finish(struct ntf_store *s, struct batch *b, int err)
 		s->stats.failed += b->n;
 	else
 		s->stats.committed += b->n;
-	if (b->waiters)
-		pthread_cond_broadcast(&b->cv);
-	else
+	if (!b->waiters) {
+		batch_recycle(s, b);
+		return false;
+	}
+	b->waiters++;
+	return true;
+}
+
+/* Called with mu held: drop a reference taken on a done batch. */
+static void batch_unref(struct ntf_store *s, struct batch *b)
+{
+	if (--b->waiters == 0)
 		batch_recycle(s, b);
 }
 
@@ -685,8 +697,10 @@ static void *writer_main(void *arg)
 		int err = commit_batch(s, b);
 		pthread_mutex_unlock(&s->db_mu);
 		pthread_mutex_lock(&s->mu);
-		batch_finish(s, b, err);
+		bool wake = batch_finish(s, b, err);
 		pthread_mutex_unlock(&s->mu);
+		if (wake)
+			pthread_cond_broadcast(&b->cv);
 		/* Appenders are already awake; tidy up while the next batch
 		 * fills. */
 		pthread_mutex_lock(&s->db_mu);
@@ -695,6 +709,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&s->db_mu);
 		extend_hwm(s);
 		pthread_mutex_lock(&s->mu);
+		if (wake)
+			batch_unref(s, b);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -941,8 +957,7 @@ static int wait_commit(struct ntf_store *s, struct batch *b)
 	while (!b->done)
 		pthread_cond_wait(&b->cv, &s->mu);
 	int err = b->result;
-	if (--b->waiters == 0)
-		batch_recycle(s, b);
+	batch_unref(s, b);
 	return err;
 }
 
