@@ -13,5 +13,7 @@ cc -std=c17 -O2 -g -D_GNU_SOURCE -Wall -Wextra -Werror \
 n=${1:-200000}
 echo "== 1 event per append (FUSE threads each emit one)"
 "$out/store_bench" "$n" 1
+echo "== 1 event per append from 8 threads (more FUSE threads, bigger groups)"
+"$out/store_bench" "$((n / 4))" 1 8
 echo "== 16 events per append (a burst handed over at once)"
 "$out/store_bench" "$n" 16

@@ -5,7 +5,7 @@
  * drained), for each durability mode.  Each event carries a ~250-byte
  * record, like a real ObjectCreated:Put.  Run by run.sh.
  *
- *   store_bench [EVENTS_PER_THREAD [ENTRIES_PER_APPEND]]
+ *   store_bench [EVENTS_PER_THREAD [ENTRIES_PER_APPEND [THREADS]]]
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +15,9 @@
 
 #include "ntf_store.h"
 
-#define THREADS 2
+#define MAX_THREADS 16
+
+static int threads = 2;
 
 struct worker {
 	struct ntf_store *s;
@@ -54,6 +56,14 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static int errors(const struct worker *w)
+{
+	for (int i = 0; i < threads; i++)
+		if (w[i].err)
+			return 1;
+	return 0;
+}
+
 static int run(const char *name, enum ntf_durability d, long n, long per)
 {
 	char dir[] = "/tmp/store_bench.XXXXXX";
@@ -65,27 +75,31 @@ static int run(const char *name, enum ntf_durability d, long n, long per)
 		fprintf(stderr, "open: %s\n", msg ? msg : "?");
 		return 1;
 	}
-	struct worker w[THREADS];
-	pthread_t t[THREADS];
+	struct worker w[MAX_THREADS];
+	pthread_t t[MAX_THREADS];
 	double t0 = now_s();
-	for (int i = 0; i < THREADS; i++) {
+	for (int i = 0; i < threads; i++) {
 		w[i] = (struct worker){s, d, n, per, 0};
 		pthread_create(&t[i], NULL, worker_main, &w[i]);
 	}
-	for (int i = 0; i < THREADS; i++)
+	for (int i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);
 	struct ntf_store_stats st;
 	ntf_store_stats(s, &st);
 	double t_emit = now_s() - t0;
 	ntf_store_close(s);
 	double t_all = now_s() - t0;
-	unsigned long long total = (unsigned long long)THREADS * (unsigned long long)n;
-	printf("%-7s %2ld/append: %9.0f events/s (emit-to-commit %.3f s, "
-	       "appenders done %.3f s, %llu batches, avg %.1f/batch)%s\n",
-	       name, per, (double)total / t_all, t_all, t_emit,
+	unsigned long long total =
+		(unsigned long long)threads * (unsigned long long)n;
+	printf("%2d thr %-7s %2ld/append: %9.0f events/s (emit-to-commit %.3f "
+	       "s, "
+	       "appenders done %.3f s, %llu batches, avg %.1f/batch, %llu "
+	       "dropped)%s\n",
+	       threads, name, per, (double)total / t_all, t_all, t_emit,
 	       (unsigned long long)st.batches,
 	       st.batches ? (double)st.committed / (double)st.batches : 0.0,
-	       w[0].err || w[1].err ? " ERRORS" : "");
+	       (unsigned long long)st.dropped,
+	       errors(w) && !st.dropped ? " ERRORS" : "");
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd);
@@ -95,7 +109,9 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
 	long per = argc > 2 ? strtol(argv[2], NULL, 10) : 1;
-	if (n <= 0 || per <= 0 || per > 64)
+	threads = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 2;
+	if (n <= 0 || per <= 0 || per > 64 || threads < 1 ||
+	    threads > MAX_THREADS)
 		return 2;
 	memset(record, 'x', 250);
 	memcpy(record, "{\"eventName\":\"ObjectCreated:Put\",\"pad\":\"", 41);
