@@ -420,6 +420,14 @@ static size_t arena_put(struct batch *b, const char *str, size_t len)
 	return off;
 }
 
+/* Write seq as 16 uppercase hex digits (no NUL). */
+static void put_hex16(char *dst, uint64_t seq)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (int i = 15; i >= 0; i--, seq >>= 4)
+		dst[i] = hex[seq & 15];
+}
+
 /* Copy e into b (room already reserved), with its seq. */
 static void batch_put(struct batch *b, const struct ntf_store_entry *e,
 		      uint64_t seq)
@@ -434,6 +442,8 @@ static void batch_put(struct batch *b, const struct ntf_store_entry *e,
 	it->key = arena_put(b, key, strlen(key));
 	it->record = arena_put(b, e->record, e->record_len);
 	it->record_len = e->record_len;
+	if (e->seq_offset && e->seq_offset + 16 <= e->record_len)
+		put_hex16(b->arena + it->record + e->seq_offset, seq);
 	it->targets = b->len;
 	it->n_targets = 0;
 	it->logged = e->n_targets == 0;

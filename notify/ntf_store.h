@@ -40,6 +40,11 @@ struct ntf_store_entry {
 	const char *bucket, *key;
 	const char *record; /* the JSON record (one line), borrowed */
 	size_t record_len;
+	/* When non-zero: the 16 bytes at record + seq_offset are replaced,
+	 * in the stored copy, by the assigned seq as uppercase hex (the
+	 * record's "sequencer"), so the caller can serialise before the
+	 * seq is known. */
+	size_t seq_offset;
 	/* Targets the entry is queued for in the same commit; the name
 	 * NTF_STORE_LOCAL means the event log.  n_targets == 0 means the event
 	 * log only. */

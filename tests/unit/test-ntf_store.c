@@ -134,6 +134,13 @@ static int collect(void *arg, const struct ntf_store_entry *e, unsigned att)
 	return 0;
 }
 
+static int check_record(void *arg, const struct ntf_store_entry *e,
+			unsigned att)
+{
+	assert_string_equal(e->record, (const char *)arg);
+	return 0;
+}
+
 static void scan(const char *dir, const struct ntf_store_filter *f,
 		 struct got *g)
 {
@@ -189,6 +196,32 @@ static void test_append_read_back(void **state)
 	assert_int_equal(st.committed, 10);
 	ntf_store_close(s);
 	ntf_store_close(NULL);
+}
+
+/* The record's sequencer placeholder is filled with the assigned seq. */
+static void test_seq_in_record(void **state)
+{
+	struct ntf_store *s = open_store(*state, NULL);
+	char rec[] = "{\"sequencer\":\"0000000000000000\"}";
+	struct ntf_store_entry e = {.event_name = "s3:ObjectCreated:Put",
+				    .bucket = "b",
+				    .key = "k",
+				    .record = rec,
+				    .record_len = strlen(rec),
+				    .seq_offset = 14};
+	assert_int_equal(ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT), 0);
+	assert_string_equal(rec, "{\"sequencer\":\"0000000000000000\"}");
+	ntf_store_close(s);
+	struct ntf_store_reader *r;
+	struct got g;
+	char want[64];
+	memset(&g, 0, sizeof(g));
+	snprintf(want, sizeof(want), "{\"sequencer\":\"%016" PRIX64 "\"}",
+		 e.seq);
+	assert_int_equal(ntf_store_reader_open(*state, &r, NULL), 0);
+	assert_int_equal(
+		ntf_store_reader_scan(r, NULL, 0, check_record, want, NULL), 0);
+	ntf_store_reader_close(r);
 }
 
 static void test_bad_entries(void **state)
@@ -688,6 +721,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_read_back,
 						setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_seq_in_record, setup_dir,
+						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_durability_modes,
