@@ -21,6 +21,8 @@ struct fs_inode;
 struct fs_inode_table;
 struct fuse_session;
 struct fuse_lowlevel_ops;
+struct ntf_pipeline;
+struct fs_ev_state;
 
 #define FS_MAGIC_DIR   ".bucketfs"
 #define FS_MAGIC_COUNT 8
@@ -36,6 +38,8 @@ struct fs_ctx {
 	struct timespec started;     /* mount time: times of control nodes */
 	/* The state directory, when it lives directly in SRC: hidden. */
 	char *state_name;            /* owned; NULL when not at the root */
+	struct ntf_pipeline *pipeline; /* events: rules, store, live ring */
+	struct fs_ev_state *ev;      /* fs_ev.c's own state */
 	/* Control directory nodes: [0] is .bucketfs itself. */
 	struct fs_inode *magic[FS_MAGIC_COUNT];
 	unsigned n_magic;

@@ -30,15 +30,23 @@
 #include "cmn_log.h"
 #include "fs_bucket.h"
 #include "fs_ctx.h"
+#include "fs_ev.h"
 #include "fs_inode.h"
 #include "fs_magic.h"
 #include "fs_opts.h"
+#include "ntf_pipeline.h"
 
 /* An open regular file. */
 struct fs_file {
 	int fd;
 	struct fs_inode *ino;
 	bool passthrough;   /* holds a reference on ino->backing_id */
+	bool writer;        /* opened for writing: may produce a Put */
+	bool dirty;         /* created or truncated: Put at the next flush */
+	off_t size;         /* size and mtime at open or the last Put, to */
+	struct timespec mtime; /* see whether a flush follows a change */
+	uid_t uid;          /* who opened it: RELEASE does not say */
+	pid_t pid;
 };
 
 /* An open directory: a stream of the backing directory, or for the root
@@ -187,6 +195,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id,
 		fuse_reply_err(req, errno);
 		return;
 	}
+	if (S_ISREG(st.st_mode))
+		fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_HEAD, ino, NULL,
+			     &st, NULL);
 	fuse_reply_attr(req, &st, ctx->timeout);
 }
 
@@ -244,6 +255,26 @@ static int do_setattr(struct fs_inode *ino, struct stat *attr, int valid,
 	return 0;
 }
 
+/* truncate by path is a Put at once; ftruncate makes the handle's next
+ * flush one; chmod and chown are ObjectAcl:Put. */
+static void setattr_events(struct fs_ctx *ctx, fuse_req_t req,
+			   struct fs_inode *ino, int valid,
+			   struct fuse_file_info *fi, const struct stat *st)
+{
+	if ((valid & FUSE_SET_ATTR_SIZE) && S_ISREG(st->st_mode)) {
+		if (fi)
+			((struct fs_file *)(uintptr_t)fi->fh)->dirty = true;
+		else
+			fs_ev_object(ctx, req, NTF_EV_OBJECT_CREATED_PUT, ino,
+				     NULL, st, NULL);
+	}
+	if ((valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		      FUSE_SET_ATTR_GID)) &&
+	    !S_ISDIR(st->st_mode))
+		fs_ev_object(ctx, req, NTF_EV_OBJECT_ACL_PUT, ino, NULL, st,
+			     NULL);
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 		       int valid, struct fuse_file_info *fi)
 {
@@ -263,10 +294,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 	if (rc == 0 && fstatat(ino->fd, "", &st,
 			       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, ctx->timeout);
+		return;
+	}
+	setattr_events(ctx, req, ino, valid, fi, &st);
+	fuse_reply_attr(req, &st, ctx->timeout);
 }
 
 /* ---- creating names ------------------------------------------------ */
@@ -328,6 +361,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *name,
 	int rc = check_new_name(ctx_of(req), parent, name, S_IFDIR);
 	if (rc == 0 && mkdirat(parent->fd, name, mode) != 0)
 		rc = -errno;
+	if (rc == 0 && fs_inode_is_root(parent))
+		fs_ev_bucket(ctx_of(req), req, NTF_EV_BUCKET_CREATED, name);
 	reply_new_entry(req, parent, name, rc);
 }
 
@@ -338,6 +373,9 @@ static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *name,
 	int rc = check_new_name(ctx_of(req), parent, name, mode & S_IFMT);
 	if (rc == 0 && mknodat(parent->fd, name, mode, rdev) != 0)
 		rc = -errno;
+	if (rc == 0 && S_ISREG(mode))
+		fs_ev_object(ctx_of(req), req, NTF_EV_OBJECT_CREATED_PUT,
+			     parent, name, NULL, NULL);
 	reply_new_entry(req, parent, name, rc);
 }
 
@@ -348,6 +386,9 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t p,
 	int rc = check_new_name(ctx_of(req), parent, name, S_IFLNK);
 	if (rc == 0 && symlinkat(target, parent->fd, name) != 0)
 		rc = -errno;
+	if (rc == 0)
+		fs_ev_object(ctx_of(req), req, NTF_EV_OBJECT_CREATED_PUT,
+			     parent, name, NULL, NULL);
 	reply_new_entry(req, parent, name, rc);
 }
 
@@ -365,13 +406,20 @@ static void op_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t p,
 		if (linkat(AT_FDCWD, path, parent->fd, name, AT_SYMLINK_FOLLOW))
 			rc = -errno;
 	}
+	char *source = NULL;
+	if (rc == 0 && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY))
+		source = fs_ev_key_of(ctx, ino, NULL);
 	struct fuse_entry_param e;
 	if (rc == 0)
 		rc = do_lookup(ctx, parent, name, &e);
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-	else
+	} else {
+		fs_ev_object(ctx, req, NTF_EV_OBJECT_CREATED_COPY, parent,
+			     name, &e.attr, source);
 		fuse_reply_entry(req, &e);
+	}
+	free(source);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t id)
@@ -407,15 +455,23 @@ static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *name)
 	int rc = check_old_name(ctx_of(req), parent, name);
 	if (rc == 0 && unlinkat(parent->fd, name, 0) != 0)
 		rc = -errno;
+	if (rc == 0)
+		fs_ev_object(ctx_of(req), req, NTF_EV_OBJECT_REMOVED_DELETE,
+			     parent, name, NULL, NULL);
 	fuse_reply_err(req, -rc);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t p, const char *name)
 {
 	struct fs_inode *parent = inode_of(req, p);
-	int rc = check_old_name(ctx_of(req), parent, name);
+	struct fs_ctx *ctx = ctx_of(req);
+	int rc = check_old_name(ctx, parent, name);
 	if (rc == 0 && unlinkat(parent->fd, name, AT_REMOVEDIR) != 0)
 		rc = -errno;
+	if (rc == 0 && fs_inode_is_root(parent)) {
+		ntf_pipeline_set_rules(ctx->pipeline, name, NULL);
+		fs_ev_bucket(ctx, req, NTF_EV_BUCKET_REMOVED, name);
+	}
 	fuse_reply_err(req, -rc);
 }
 
@@ -451,6 +507,25 @@ static void note_rename(struct fs_ctx *ctx, struct fs_inode *parent,
 		fs_inode_forget(ctx->inodes, ino, 1);
 }
 
+/* Events of a rename: the objects it moved, and for a bucket renamed at
+ * the root its rules follow it and the bucket events say what happened. */
+static void rename_events(struct fs_ctx *ctx, fuse_req_t req,
+			  struct fs_inode *parent, const char *name,
+			  struct fs_inode *newparent, const char *newname,
+			  unsigned int flags)
+{
+	fs_ev_renamed(ctx, req, parent, name, newparent, newname, flags);
+	if (flags & RENAME_EXCHANGE)
+		fs_ev_renamed(ctx, req, newparent, newname, parent, name,
+			      flags);
+	if (fs_inode_is_root(parent) && fs_inode_is_root(newparent) &&
+	    !(flags & RENAME_EXCHANGE)) {
+		ntf_pipeline_move_rules(ctx->pipeline, name, newname);
+		fs_ev_bucket(ctx, req, NTF_EV_BUCKET_REMOVED, name);
+		fs_ev_bucket(ctx, req, NTF_EV_BUCKET_CREATED, newname);
+	}
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 		      fuse_ino_t np, const char *newname, unsigned int flags)
 {
@@ -472,6 +547,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 		if (flags & RENAME_EXCHANGE)
 			note_rename(ctx, newparent, newname, parent, name);
 	}
+	if (rc == 0)
+		rename_events(ctx, req, parent, name, newparent, newname,
+			      flags);
 	fuse_reply_err(req, -rc);
 }
 
@@ -559,6 +637,26 @@ static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 	free(f);
 }
 
+/* A handle opened for writing remembers size and mtime, so its flush can
+ * tell whether the object changed (writes may never reach the daemon). */
+static void track_writes(struct fs_ctx *ctx, fuse_req_t req,
+			 struct fs_file *f, int flags, bool dirty)
+{
+	struct stat st;
+	if ((flags & O_ACCMODE) == O_RDONLY && !dirty)
+		return;
+	f->writer = true;
+	f->dirty = dirty;
+	f->uid = fuse_req_ctx(req)->uid;
+	f->pid = fuse_req_ctx(req)->pid;
+	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT) || dirty)
+		return;
+	if (fstat(f->fd, &st) == 0) {
+		f->size = st.st_size;
+		f->mtime = st.st_mtim;
+	}
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = ctx_of(req);
@@ -582,7 +680,11 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	f->ino = ino;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		kill_setid(ctx, req, fd);
+	track_writes(ctx, req, f, fi->flags, (fi->flags & O_TRUNC) != 0);
 	int bid = prepare_open(ctx, f, fi);
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+		fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_GET, ino, NULL,
+			     NULL, NULL);
 	fs_pt_set_reply(bid);
 	if (fuse_reply_open(req, fi) != 0)
 		file_free(ctx, f);
@@ -620,6 +722,7 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 	}
 	f->fd = fd;
 	f->ino = inode_of(req, e.ino);
+	track_writes(ctx, req, f, O_WRONLY, true);
 	int bid = prepare_open(ctx, f, fi);
 	fs_pt_set_reply(bid);
 	if (fuse_reply_create(req, &e, fi) != 0)
@@ -666,8 +769,33 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t id,
 		fuse_reply_write(req, (size_t)n);
 }
 
+/* A Put is recorded at the flush of a handle that changed the file, once
+ * per change, before close() returns.  One exception: a file that was
+ * created (or truncated) and is still empty gets its Put at RELEASE,
+ * because shells close a duplicate of a fresh descriptor before writing
+ * (`echo x > f` would otherwise report an empty object first); `touch f`
+ * still yields its Put, just after close() returns. */
 static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
+	struct fs_ctx *ctx = ctx_of(req);
+	struct fs_inode *ino = inode_of(req, id);
+	struct fs_file *f = ino->magic ? NULL : file_of(fi);
+	struct stat st;
+	if (f && f->writer && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT) &&
+	    fstat(f->fd, &st) == 0) {
+		bool changed = f->dirty || st.st_size != f->size ||
+			       st.st_mtim.tv_sec != f->mtime.tv_sec ||
+			       st.st_mtim.tv_nsec != f->mtime.tv_nsec;
+		if (changed && f->dirty && st.st_size == 0)
+			goto out; /* stays dirty: RELEASE or a later flush */
+		if (changed)
+			fs_ev_object(ctx, req, NTF_EV_OBJECT_CREATED_PUT, ino,
+				     NULL, &st, NULL);
+		f->dirty = false;
+		f->size = st.st_size;
+		f->mtime = st.st_mtim;
+	}
+out:
 	fuse_reply_err(req, 0);
 }
 
@@ -678,7 +806,12 @@ static void op_release(fuse_req_t req, fuse_ino_t id,
 		fs_magic_release(req, fi);
 		return;
 	}
-	file_free(ctx_of(req), file_of(fi));
+	struct fs_ctx *ctx = ctx_of(req);
+	struct fs_file *f = file_of(fi);
+	if (f->writer && f->dirty)
+		fs_ev_object_as(ctx, f->uid, f->pid, NTF_EV_OBJECT_CREATED_PUT,
+				f->ino, NULL, NULL, NULL);
+	file_free(ctx, f);
 	fuse_reply_err(req, 0);
 }
 
@@ -993,6 +1126,11 @@ static void op_access(fuse_req_t req, fuse_ino_t id, int mask)
 
 /* ---- extended attributes ------------------------------------------- */
 
+static bool is_tag(const char *name)
+{
+	return strncmp(name, FS_EV_XATTR_TAG, strlen(FS_EV_XATTR_TAG)) == 0;
+}
+
 static void reply_xattr(fuse_req_t req, size_t size, ssize_t n, char *buf)
 {
 	if (n < 0)
@@ -1007,6 +1145,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 			size_t size)
 {
 	struct fs_inode *ino = inode_of(req, id);
+	if (fs_ev_getxattr(ctx_of(req), req, ino, name, size))
+		return;
 	if (ino->magic) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -1043,6 +1183,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 			const char *value, size_t size, int flags)
 {
+	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
 	char p[64];
 	int rc = 0;
@@ -1050,26 +1191,37 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 		rc = EPERM;
 	else if (S_ISLNK(ino->type))
 		rc = EPERM;
+	else if (fs_ev_setxattr(ctx, req, ino, name, value, size, flags))
+		return;
 	if (rc == 0) {
 		proc_path(p, sizeof(p), ino->fd);
 		if (setxattr(p, name, value, size, flags) != 0)
 			rc = errno;
 	}
+	if (rc == 0 && is_tag(name) && !S_ISDIR(ino->type))
+		fs_ev_object(ctx, req, NTF_EV_OBJECT_TAGGING_PUT, ino, NULL,
+			     NULL, NULL);
 	fuse_reply_err(req, rc);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 {
+	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
 	char p[64];
 	int rc = 0;
 	if (ino->magic || S_ISLNK(ino->type))
 		rc = ino->magic ? EPERM : ENODATA;
+	else if (fs_ev_removexattr(ctx, req, ino, name))
+		return;
 	if (rc == 0) {
 		proc_path(p, sizeof(p), ino->fd);
 		if (removexattr(p, name) != 0)
 			rc = errno;
 	}
+	if (rc == 0 && is_tag(name) && !S_ISDIR(ino->type))
+		fs_ev_object(ctx, req, NTF_EV_OBJECT_TAGGING_DELETE, ino, NULL,
+			     NULL, NULL);
 	fuse_reply_err(req, rc);
 }
 

@@ -29,6 +29,10 @@ struct parse_state {
 	struct fs_opts *o;
 	char *pt;
 	char *state;
+	char *durability;
+	char *max_events;
+	char *max_age;
+	char *region;
 	char *err;
 	size_t errlen;
 	int npos;
@@ -41,6 +45,10 @@ struct parse_state {
 static const struct fuse_opt spec[] = {
 	OPT("passthrough=%s", pt),
 	OPT("state=%s", state),
+	OPT("durability=%s", durability),
+	OPT("log_max_events=%s", max_events),
+	OPT("log_max_age=%s", max_age),
+	OPT("region=%s", region),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
@@ -173,6 +181,64 @@ static int parse_pt(struct parse_state *ps)
 	return 0;
 }
 
+static int parse_durability(struct parse_state *ps)
+{
+	const char *d = ps->durability ? ps->durability : "commit";
+	if (strcmp(d, "commit") == 0)
+		ps->o->durability = NTF_DURABILITY_COMMIT;
+	else if (strcmp(d, "fsync") == 0)
+		ps->o->durability = NTF_DURABILITY_FSYNC;
+	else if (strcmp(d, "none") == 0)
+		ps->o->durability = NTF_DURABILITY_NONE;
+	else
+		return fail(ps, "durability=%s: expected commit, fsync or none",
+			    d);
+	return 0;
+}
+
+/* A count: digits only. */
+static int parse_count(struct parse_state *ps, const char *name,
+		       const char *v, uint64_t *out)
+{
+	char *end;
+	if (!v)
+		return 0;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (!*v || *end || errno || v[0] == '-')
+		return fail(ps, "%s=%s: expected a whole number", name, v);
+	*out = n;
+	return 0;
+}
+
+/* A duration: a number with an optional unit s, m, h or d (seconds by
+ * default), e.g. log_max_age=7d. */
+static int parse_duration(struct parse_state *ps, const char *name,
+			  const char *v, int64_t *out_ms)
+{
+	char *end;
+	if (!v)
+		return 0;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	long long unit = 1000;
+	if (end != v && *end && !end[1]) {
+		switch (*end) {
+		case 's': unit = 1000; end++; break;
+		case 'm': unit = 60 * 1000; end++; break;
+		case 'h': unit = 3600 * 1000; end++; break;
+		case 'd': unit = 86400 * 1000; end++; break;
+		default: break;
+		}
+	}
+	if (end == v || *end || errno || v[0] == '-' ||
+	    n > (unsigned long long)INT64_MAX / (unsigned long long)unit)
+		return fail(ps, "%s=%s: expected a duration like 3600, 90m, "
+				"12h or 7d", name, v);
+	*out_ms = (int64_t)n * unit;
+	return 0;
+}
+
 /* The state directory defaults to SRC/.bucketfs-state. */
 static int resolve_state(struct parse_state *ps)
 {
@@ -210,8 +276,16 @@ static enum fs_opts_result finish(struct parse_state *ps)
 			 ps->npos == 0 ? "SRC and MNT" : "MNT");
 		return FS_OPTS_ERROR;
 	}
-	if (parse_pt(ps) != 0 || resolve_state(ps) != 0)
+	if (parse_pt(ps) != 0 || resolve_state(ps) != 0 ||
+	    parse_durability(ps) != 0 ||
+	    parse_count(ps, "log_max_events", ps->max_events,
+			&o->log_max_events) != 0 ||
+	    parse_duration(ps, "log_max_age", ps->max_age,
+			   &o->log_max_age_ms) != 0)
 		return FS_OPTS_ERROR;
+	o->region = strdup(ps->region ? ps->region : "us-east-1");
+	if (!o->region)
+		return fail(ps, "%s", "out of memory"), FS_OPTS_ERROR;
 	if (fuse_opt_add_arg(&o->fuse_args, "-odefault_permissions") != 0 ||
 	    fuse_opt_add_arg(&o->fuse_args, "-osubtype=bucketfs") != 0)
 		return fail(ps, "%s", "out of memory"), FS_OPTS_ERROR;
@@ -234,6 +308,10 @@ enum fs_opts_result fs_opts_parse(int argc, char **argv, struct fs_opts *o,
 	enum fs_opts_result r = finish(&ps);
 	free(ps.pt);
 	free(ps.state);
+	free(ps.durability);
+	free(ps.max_events);
+	free(ps.max_age);
+	free(ps.region);
 	return r;
 }
 
@@ -331,6 +409,17 @@ void fs_opts_usage(void *fp)
 	      "SRC/.bucketfs-state)\n"
 	      "  nonempty            allow mounting over a non-empty "
 	      "directory\n"
+	      "  durability=MODE     commit|fsync|none: when an event is "
+	      "recorded (default commit:\n"
+	      "                      in the log's WAL before the operation "
+	      "returns; fsync: on disk;\n"
+	      "                      none: asynchronously)\n"
+	      "  log_max_events=N    keep at most N events in the embedded "
+	      "log (default: all)\n"
+	      "  log_max_age=AGE     drop logged events older than AGE "
+	      "(seconds, or 90m, 12h, 7d)\n"
+	      "  region=NAME         the region in ARNs and records "
+	      "(default us-east-1)\n"
 	      "\n"
 	      "generic mount options (-o), passed to the kernel:\n"
 	      "  ro, rw, allow_other, auto_unmount, nosuid, nodev, noexec, "
@@ -346,6 +435,7 @@ void fs_opts_free(struct fs_opts *o)
 	free(o->src);
 	free(o->mnt);
 	free(o->state);
+	free(o->region);
 	fuse_opt_free_args(&o->fuse_args);
 	memset(o, 0, sizeof(*o));
 }

@@ -18,7 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "fs_pt.h"
+#include "ntf_store.h"
 
 struct fs_opts {
 	char *src;          /* owned, absolute */
@@ -30,6 +33,10 @@ struct fs_opts {
 	bool nonempty;
 	bool read_only;
 	enum fs_pt_mode passthrough;
+	enum ntf_durability durability; /* durability=commit|fsync|none */
+	uint64_t log_max_events;    /* log_max_events=N; 0: unlimited */
+	int64_t log_max_age_ms;     /* log_max_age=DURATION; 0: unlimited */
+	char *region;               /* owned; region=NAME (us-east-1) */
 	struct fuse_args fuse_args; /* what is passed on to libfuse */
 };
 

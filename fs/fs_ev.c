@@ -1,0 +1,595 @@
+/*
+ * fs_ev.c - file operations become S3 events; see fs_ev.h.
+ *
+ * Everything here runs on FUSE request threads.  The hot path (an event
+ * nobody wants) is fs_ev_wants(): one bit test.  When an event is wanted,
+ * the key comes from names the daemon already holds (the inode's parent
+ * chain), the size from a stat the handler usually has, the calling
+ * process's command name from a small cache, and the eTag from an xattr
+ * cache keyed by size and mtime; no syscall is spent finding a path.
+ */
+#include "fs_ev.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmn_buf.h"
+#include "cmn_log.h"
+#include "fs_ctx.h"
+#include "fs_inode.h"
+#include "fs_opts.h"
+#include "ntf_limits.h"
+#include "ntf_pipeline.h"
+#include "ntf_record.h"
+#include "ntf_rules.h"
+
+#define COMM_SLOTS 64
+#define COMM_TTL_NS 1000000000ll
+#define META_MAX 32
+#define META_BYTES 8192
+#define PATH_MAX_PROC 512
+
+/* Last refusal of a rules document, per bucket ("" for the root). */
+struct rule_error {
+	char *bucket;
+	char *text;
+	struct rule_error *next;
+};
+
+struct comm_slot {
+	pid_t pid;
+	int64_t stamp_ns;
+	char comm[17];
+};
+
+struct fs_ev_state {
+	pthread_mutex_t lock;  /* guards errors and comm cache */
+	struct rule_error *errors;
+	struct comm_slot comm[COMM_SLOTS];
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* The command name of pid, cached for a second (pids are reused, but
+ * not that fast). */
+static void comm_of(struct fs_ev_state *st, pid_t pid, char out[17])
+{
+	struct comm_slot *s = &st->comm[(unsigned)pid % COMM_SLOTS];
+	int64_t now = mono_ns();
+	pthread_mutex_lock(&st->lock);
+	if (s->pid == pid && now - s->stamp_ns < COMM_TTL_NS) {
+		memcpy(out, s->comm, 17);
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	pthread_mutex_unlock(&st->lock);
+
+	char path[64];
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, out, 16);
+		close(fd);
+		if (n > 0 && out[n - 1] == '\n')
+			n--;
+		out[n > 0 ? n : 0] = '\0';
+	}
+	pthread_mutex_lock(&st->lock);
+	s->pid = pid;
+	s->stamp_ns = now;
+	memcpy(s->comm, out, 17);
+	pthread_mutex_unlock(&st->lock);
+}
+
+bool fs_ev_wants(struct fs_ctx *ctx, enum ntf_event_name ev)
+{
+	return ctx->pipeline && ntf_pipeline_wants(ctx->pipeline, ev);
+}
+
+char *fs_ev_key_of(struct fs_ctx *ctx, struct fs_inode *dir,
+		   const char *child)
+{
+	struct cmn_buf b;
+	cmn_buf_init(&b, 64 * 1024);
+	int depth = fs_inode_path(ctx->inodes, dir, child, &b);
+	if (depth < 2) {
+		cmn_buf_free(&b);
+		return NULL;
+	}
+	return cmn_buf_take(&b);
+}
+
+/* The cached eTag of a file, when it was computed for this very size and
+ * mtime: "SIZE MTIME_NS MD5HEX". */
+static bool cached_etag(const char *proc, const struct stat *st,
+			char out[33])
+{
+	char v[96];
+	ssize_t n = getxattr(proc, FS_EV_XATTR_ETAG, v, sizeof(v) - 1);
+	if (n <= 0)
+		return false;
+	v[n] = '\0';
+	long long size, mtime;
+	char hex[33];
+	if (sscanf(v, "%lld %lld %32s", &size, &mtime, hex) != 3)
+		return false;
+	long long want = (long long)st->st_mtim.tv_sec * 1000000000ll +
+			 st->st_mtim.tv_nsec;
+	if (size != (long long)st->st_size || mtime != want ||
+	    strlen(hex) != 32)
+		return false;
+	memcpy(out, hex, 33);
+	return true;
+}
+
+/* user.s3.meta.NAME xattrs become userMetadata {NAME: value}. */
+static size_t read_meta(const char *proc, struct ntf_meta *meta,
+			char *store, size_t cap)
+{
+	char names[4096];
+	ssize_t n = listxattr(proc, names, sizeof(names));
+	size_t count = 0, used = 0;
+	const size_t plen = strlen(FS_EV_XATTR_META);
+	for (ssize_t i = 0; i < n && count < META_MAX;
+	     i += (ssize_t)strlen(names + i) + 1) {
+		const char *name = names + i;
+		if (strncmp(name, FS_EV_XATTR_META, plen) != 0 || !name[plen])
+			continue;
+		if (used >= cap)
+			break;
+		ssize_t v = getxattr(proc, name, store + used, cap - used - 1);
+		if (v < 0)
+			continue;
+		store[used + (size_t)v] = '\0';
+		meta[count].name = name + plen;
+		meta[count].value = store + used;
+		/* names[] outlives the record; the value lives in store. */
+		used += (size_t)v + 1;
+		count++;
+	}
+	return count;
+}
+
+static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		    struct ntf_event *ev)
+{
+	char comm[17] = "";
+	ev->uid = uid;
+	ev->pid = (int32_t)pid;
+	if (pid > 0) {
+		comm_of(ctx->ev, pid, comm);
+		ev->comm = comm;
+	}
+	int rc = ntf_pipeline_emit(ctx->pipeline, ev);
+	if (rc < 0)
+		cmn_warn("event %s for %s/%s not recorded: %s",
+			 ntf_event_str(ev->name), ev->bucket,
+			 ev->key ? ev->key : "", strerror(-rc));
+}
+
+static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	emit_as(ctx, fc->uid, fc->pid, ev);
+}
+
+void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
+		  struct fs_inode *dir, const char *child,
+		  const struct stat *st, const char *copy_source)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	fs_ev_object_as(ctx, fc->uid, fc->pid, name, dir, child, st,
+			copy_source);
+}
+
+void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		     enum ntf_event_name name, struct fs_inode *dir,
+		     const char *child, const struct stat *st,
+		     const char *copy_source)
+{
+	if (!fs_ev_wants(ctx, name) || dir->magic)
+		return;
+	char *path = fs_ev_key_of(ctx, dir, child);
+	if (!path)
+		return;
+	char *slash = strchr(path, '/');
+	*slash = '\0';
+	struct ntf_event ev = {.name = name, .bucket = path, .key = slash + 1,
+			       .size = -1, .copy_source = copy_source};
+	struct ntf_meta meta[META_MAX];
+	char *metastore = NULL;
+	char etag[33];
+	struct stat lst;
+
+	if (!ntf_event_is_removed(name)) {
+		char proc[64];
+		int fd = dir->fd;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (!st && fstatat(fd, child ? child : "", &lst,
+				   AT_SYMLINK_NOFOLLOW |
+					   (child ? 0 : AT_EMPTY_PATH)) == 0)
+			st = &lst;
+		if (st && !S_ISDIR(st->st_mode))
+			ev.size = st->st_size;
+		int ofd = child ? openat(fd, child, O_PATH | O_NOFOLLOW |
+						       O_CLOEXEC) : -1;
+		if (ofd >= 0)
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+		if (st && S_ISREG(st->st_mode)) {
+			if (cached_etag(proc, st, etag))
+				ev.etag = etag;
+			metastore = malloc(META_BYTES);
+			if (metastore)
+				ev.n_meta = read_meta(proc, meta, metastore,
+						      META_BYTES);
+			ev.meta = meta;
+		}
+		if (ofd >= 0)
+			close(ofd);
+	}
+	emit_as(ctx, uid, pid, &ev);
+	free(metastore);
+	free(path);
+}
+
+void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
+		  const char *bucket)
+{
+	if (!fs_ev_wants(ctx, name))
+		return;
+	struct ntf_event ev = {.name = name, .bucket = bucket, .key = "",
+			       .size = -1};
+	emit(ctx, req, &ev);
+}
+
+/* ---- renames ----------------------------------------------------- */
+
+struct tree_walk {
+	struct fs_ctx *ctx;
+	fuse_req_t req;
+	const char *root;      /* backing path of the moved directory */
+	const char *newprefix; /* "bucket/dir" it now is */
+	const char *oldprefix; /* "bucket/dir" it was */
+	bool deletes;          /* false for RENAME_EXCHANGE: both stay */
+};
+
+static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
+		      const char *oldkey, const struct stat *st, bool del)
+{
+	char *nk = strdup(newkey), *ok = strdup(oldkey);
+	char *ns = nk ? strchr(nk, '/') : NULL;
+	char *os = ok ? strchr(ok, '/') : NULL;
+	if (ns && os) {
+		*ns = *os = '\0';
+		struct ntf_event c = {.name = NTF_EV_OBJECT_CREATED_COPY,
+				      .bucket = nk, .key = ns + 1,
+				      .size = st ? st->st_size : -1,
+				      .copy_source = oldkey};
+		if (fs_ev_wants(ctx, c.name))
+			emit(ctx, req, &c);
+		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
+				      .bucket = ok, .key = os + 1, .size = -1};
+		if (del && fs_ev_wants(ctx, d.name))
+			emit(ctx, req, &d);
+	}
+	free(nk);
+	free(ok);
+}
+
+/* nftw has no user argument; the walk is single-threaded per request, so
+ * a thread-local carries it. */
+static _Thread_local struct tree_walk *cur_walk;
+
+static int walk_one(const char *path, const struct stat *st, int type,
+		    struct FTW *ftw)
+{
+	struct tree_walk *w = cur_walk;
+	if (type == FTW_D || type == FTW_DP || type == FTW_DNR)
+		return 0;
+	const char *rel = path + strlen(w->root);
+	struct cmn_buf nk, ok;
+	cmn_buf_init(&nk, 64 * 1024);
+	cmn_buf_init(&ok, 64 * 1024);
+	if (cmn_buf_printf(&nk, "%s%s", w->newprefix, rel) == 0 &&
+	    cmn_buf_printf(&ok, "%s%s", w->oldprefix, rel) == 0)
+		emit_pair(w->ctx, w->req, nk.data, ok.data, st, w->deletes);
+	cmn_buf_free(&nk);
+	cmn_buf_free(&ok);
+	return 0;
+}
+
+void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
+		   struct fs_inode *olddir, const char *oldname,
+		   struct fs_inode *newdir, const char *newname,
+		   unsigned int flags)
+{
+	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) &&
+	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE))
+		return;
+	struct cmn_buf oldp, newp;
+	cmn_buf_init(&oldp, 64 * 1024);
+	cmn_buf_init(&newp, 64 * 1024);
+	int od = fs_inode_path(ctx->inodes, olddir, oldname, &oldp);
+	int nd = fs_inode_path(ctx->inodes, newdir, newname, &newp);
+	struct stat st;
+	if (od < 1 || nd < 1 ||
+	    fstatat(newdir->fd, newname, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		goto out;
+	bool del = !(flags & RENAME_EXCHANGE);
+	if (!S_ISDIR(st.st_mode)) {
+		if (od >= 2 && nd >= 2)
+			emit_pair(ctx, req, newp.data, oldp.data, &st, del);
+		goto out;
+	}
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/self/fd/%d", newdir->fd);
+	struct cmn_buf full;
+	cmn_buf_init(&full, 64 * 1024);
+	if (cmn_buf_printf(&full, "%s/%s", root, newname) == 0) {
+		struct tree_walk w = {ctx, req, full.data, newp.data,
+				      oldp.data, del};
+		cur_walk = &w;
+		nftw(full.data, walk_one, 16, FTW_PHYS);
+		cur_walk = NULL;
+	}
+	cmn_buf_free(&full);
+out:
+	cmn_buf_free(&oldp);
+	cmn_buf_free(&newp);
+}
+
+/* ---- rules xattrs ------------------------------------------------ */
+
+/* The bucket an xattr request is about: "" for the root, the bucket name
+ * for a bucket directory, NULL otherwise (caller frees). */
+static char *rules_scope(struct fs_ctx *ctx, struct fs_inode *ino)
+{
+	if (ino->magic)
+		return NULL;
+	if (fs_inode_is_root(ino))
+		return strdup("");
+	if (!S_ISDIR(ino->type))
+		return NULL;
+	struct cmn_buf b;
+	cmn_buf_init(&b, 1024);
+	int depth = fs_inode_path(ctx->inodes, ino, NULL, &b);
+	if (depth != 1) {
+		cmn_buf_free(&b);
+		return NULL;
+	}
+	return cmn_buf_take(&b);
+}
+
+static void set_error(struct fs_ev_state *st, const char *bucket,
+		      const char *text)
+{
+	pthread_mutex_lock(&st->lock);
+	struct rule_error **pp = &st->errors;
+	while (*pp && strcmp((*pp)->bucket, bucket) != 0)
+		pp = &(*pp)->next;
+	if (!*pp && text) {
+		struct rule_error *e = calloc(1, sizeof(*e));
+		if (e && (e->bucket = strdup(bucket))) {
+			*pp = e;
+		} else {
+			free(e);
+			pthread_mutex_unlock(&st->lock);
+			return;
+		}
+	}
+	if (*pp) {
+		free((*pp)->text);
+		(*pp)->text = text ? strdup(text) : NULL;
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Copy the last error text of bucket into out (malloc'ed) or NULL. */
+static char *get_error(struct fs_ev_state *st, const char *bucket)
+{
+	char *text = NULL;
+	pthread_mutex_lock(&st->lock);
+	for (struct rule_error *e = st->errors; e; e = e->next)
+		if (strcmp(e->bucket, bucket) == 0 && e->text)
+			text = strdup(e->text);
+	pthread_mutex_unlock(&st->lock);
+	return text;
+}
+
+/* Validate a document; on success install it (bucket "" = global). */
+static int apply_rules(struct fs_ctx *ctx, const char *bucket,
+		       const char *xml, size_t len)
+{
+	struct ntf_rules *rules = NULL;
+	struct ntf_rules_error err;
+	memset(&err, 0, sizeof(err));
+	int rc = ntf_rules_parse(xml, len, ntf_pipeline_env(ctx->pipeline),
+				 &rules, &err);
+	if (rc < 0) {
+		char text[sizeof(err.code) + sizeof(err.message) + 4];
+		snprintf(text, sizeof(text), "%s: %s", err.code, err.message);
+		set_error(ctx->ev, bucket, text);
+		cmn_warn("notification rules for %s refused: %s",
+			 bucket[0] ? bucket : "the mount root", text);
+		return rc == -ENOTSUP ? -ENOTSUP : -EINVAL;
+	}
+	set_error(ctx->ev, bucket, NULL);
+	return ntf_pipeline_set_rules(ctx->pipeline, bucket[0] ? bucket : NULL,
+				      rules);
+}
+
+bool fs_ev_setxattr(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
+		    const char *name, const char *value, size_t size,
+		    int flags)
+{
+	if (strcmp(name, FS_EV_XATTR_ERROR) == 0 ||
+	    strcmp(name, FS_EV_XATTR_ETAG) == 0) {
+		fuse_reply_err(req, EPERM);
+		return true;
+	}
+	if (strcmp(name, FS_EV_XATTR_RULES) != 0)
+		return false;
+	char *bucket = rules_scope(ctx, ino);
+	int rc = bucket ? 0 : -ENOTSUP;
+	if (rc == 0)
+		rc = apply_rules(ctx, bucket, value, size);
+	if (rc == 0) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
+		if (setxattr(proc, name, value, size, flags) != 0) {
+			rc = -errno;
+			/* Keep what the backing store says is in force. */
+			ntf_pipeline_set_rules(ctx->pipeline,
+					       bucket[0] ? bucket : NULL, NULL);
+		}
+	}
+	free(bucket);
+	fuse_reply_err(req, -rc);
+	return true;
+}
+
+bool fs_ev_getxattr(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
+		    const char *name, size_t size)
+{
+	if (strcmp(name, FS_EV_XATTR_ERROR) != 0)
+		return false;
+	char *bucket = rules_scope(ctx, ino);
+	char *text = bucket ? get_error(ctx->ev, bucket) : NULL;
+	size_t len = text ? strlen(text) : 0;
+	if (!text)
+		fuse_reply_err(req, ENODATA);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, text, len);
+	free(text);
+	free(bucket);
+	return true;
+}
+
+bool fs_ev_removexattr(struct fs_ctx *ctx, fuse_req_t req,
+		       struct fs_inode *ino, const char *name)
+{
+	if (strcmp(name, FS_EV_XATTR_RULES) != 0)
+		return false;
+	char *bucket = rules_scope(ctx, ino);
+	if (!bucket)
+		return false;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
+	int rc = removexattr(proc, name) == 0 ? 0 : errno;
+	if (rc == 0)
+		ntf_pipeline_set_rules(ctx->pipeline, bucket[0] ? bucket : NULL,
+				       NULL);
+	set_error(ctx->ev, bucket, NULL);
+	free(bucket);
+	fuse_reply_err(req, rc);
+	return true;
+}
+
+/* ---- start and stop ---------------------------------------------- */
+
+/* Load the stored document of one directory, if any. */
+static void load_rules(struct fs_ctx *ctx, int dirfd, const char *name,
+		       const char *bucket)
+{
+	char proc[PATH_MAX_PROC];
+	if (name)
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd,
+			 name);
+	else
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+	ssize_t n = getxattr(proc, FS_EV_XATTR_RULES, NULL, 0);
+	if (n <= 0)
+		return;
+	char *xml = malloc((size_t)n);
+	if (!xml)
+		return;
+	n = getxattr(proc, FS_EV_XATTR_RULES, xml, (size_t)n);
+	if (n > 0 && apply_rules(ctx, bucket, xml, (size_t)n) == 0)
+		cmn_info("loaded notification rules of %s",
+			 bucket[0] ? bucket : "the mount root");
+	free(xml);
+}
+
+static void load_all_rules(struct fs_ctx *ctx)
+{
+	int root = fs_inode_root(ctx->inodes)->fd;
+	load_rules(ctx, root, NULL, "");
+	int fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		load_rules(ctx, root, de->d_name, de->d_name);
+	}
+	closedir(d);
+}
+
+int fs_ev_start(struct fs_ctx *ctx)
+{
+	const struct fs_opts *o = ctx->opts;
+	struct ntf_pipeline_opts po = {
+		.state_dir = o->state,
+		.durability = o->durability,
+		.log_max_events = o->log_max_events,
+		.log_max_age_ms = o->log_max_age_ms,
+		.region = o->region,
+	};
+	char *msg = NULL;
+	ctx->ev = calloc(1, sizeof(*ctx->ev));
+	if (!ctx->ev)
+		return -ENOMEM;
+	pthread_mutex_init(&ctx->ev->lock, NULL);
+	int rc = ntf_pipeline_open(&po, &ctx->pipeline, &msg);
+	if (rc < 0) {
+		cmn_err("cannot open the event store in %s: %s", o->state,
+			msg ? msg : strerror(-rc));
+		free(msg);
+		return rc;
+	}
+	load_all_rules(ctx);
+	return 0;
+}
+
+void fs_ev_stop(struct fs_ctx *ctx)
+{
+	ntf_pipeline_close(ctx->pipeline);
+	ctx->pipeline = NULL;
+	if (!ctx->ev)
+		return;
+	struct rule_error *e = ctx->ev->errors;
+	while (e) {
+		struct rule_error *next = e->next;
+		free(e->bucket);
+		free(e->text);
+		free(e);
+		e = next;
+	}
+	pthread_mutex_destroy(&ctx->ev->lock);
+	free(ctx->ev);
+	ctx->ev = NULL;
+}

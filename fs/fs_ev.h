@@ -1,0 +1,81 @@
+/*
+ * fs_ev.h - file operations become S3 events (DESIGN.md §3).
+ *
+ * The op handlers in fs_ops.c call these at the moment the event table
+ * says; each first asks the pipeline whether anyone wants the event (one
+ * bit test) and builds nothing when not.  This module also owns the
+ * `user.s3.notification` xattrs: loading them at mount, validating them on
+ * setxattr, and the `.error` xattr that explains a refusal.
+ */
+#ifndef FS_EV_H
+#define FS_EV_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "ntf_event.h"
+
+struct fs_ctx;
+struct fs_inode;
+
+#define FS_EV_XATTR_RULES "user.s3.notification"
+#define FS_EV_XATTR_ERROR "user.s3.notification.error"
+#define FS_EV_XATTR_TAG   "user.s3.tag."
+#define FS_EV_XATTR_META  "user.s3.meta."
+#define FS_EV_XATTR_ETAG  "user.bucketfs.etag"
+
+/* Open the event pipeline in the state directory and load the rules
+ * stored on the root and on every bucket.  Returns 0 or -errno (logged). */
+int fs_ev_start(struct fs_ctx *ctx);
+
+/* Drain and close the pipeline. */
+void fs_ev_stop(struct fs_ctx *ctx);
+
+/* True when someone wants events called ev (cheap; see ntf_pipeline). */
+bool fs_ev_wants(struct fs_ctx *ctx, enum ntf_event_name ev);
+
+/* Emit ev for the object `child` of directory `dir` (child NULL: the
+ * object `dir` itself).  st: its attributes when the caller has them,
+ * else NULL (looked up when the record needs a size).  copy_source:
+ * "bucket/key" for Copy events.  Objects only: nothing happens for the
+ * root, a bucket directory itself or control nodes. */
+void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
+		  struct fs_inode *dir, const char *child,
+		  const struct stat *st, const char *copy_source);
+
+/* The same for a caller identified explicitly (RELEASE carries no pid). */
+void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		     enum ntf_event_name ev, struct fs_inode *dir,
+		     const char *child, const struct stat *st,
+		     const char *copy_source);
+
+/* Emit a bucket event (BucketCreated/BucketRemoved) for `bucket`. */
+void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
+		  const char *bucket);
+
+/* A rename through the mount has happened: emit Copy + Delete for every
+ * object it moved (one, or all below a directory). */
+void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
+		   struct fs_inode *olddir, const char *oldname,
+		   struct fs_inode *newdir, const char *newname,
+		   unsigned int flags);
+
+/* "bucket/key" of child in dir (or of dir), into a malloc'ed string the
+ * caller frees; NULL when it is not an object or on error. */
+char *fs_ev_key_of(struct fs_ctx *ctx, struct fs_inode *dir,
+		   const char *child);
+
+/* xattr hooks: return true when name is handled here (the request has
+ * then been answered), false to pass it through to the backing file. */
+bool fs_ev_setxattr(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
+		    const char *name, const char *value, size_t size,
+		    int flags);
+bool fs_ev_getxattr(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
+		    const char *name, size_t size);
+bool fs_ev_removexattr(struct fs_ctx *ctx, fuse_req_t req,
+		       struct fs_inode *ino, const char *name);
+
+#endif

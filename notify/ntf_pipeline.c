@@ -1,0 +1,451 @@
+/*
+ * ntf_pipeline.c - emit, match, serialise, store, stream; see
+ * ntf_pipeline.h.
+ *
+ * Rule sets live in a small hash of buckets behind a read-write lock:
+ * matching takes the read side for the few hundred nanoseconds a match
+ * costs and copies what it needs, so a rule change never waits for a
+ * store commit.  `any_mask` is the OR of every event mask that could want
+ * an event (all rule sets, the default when nothing is configured, and
+ * everything while a live reader is open); it is what makes an
+ * unsubscribed operation cost one bit test.
+ */
+#include "ntf_pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmn_buf.h"
+#include "ntf_limits.h"
+#include "ntf_record.h"
+#include "ntf_rules.h"
+
+#define PIPE_SLOTS 256
+/* Distinct configuration ids one event may match (one record each); the
+ * rest of the matches of a larger set are refused with -E2BIG, loudly. */
+#define PIPE_GROUPS 8
+#define PIPE_LOCAL_ID "local"
+#define PIPE_LOCAL_TYPE "sqlite"
+
+struct bucket_rules {
+	char *bucket;                 /* owned */
+	struct ntf_rules *rules;      /* owned */
+	struct bucket_rules *next;
+};
+
+struct ntf_pipeline {
+	struct ntf_store *store;
+	struct ntf_ring *ring;
+	enum ntf_durability durability;
+	char *region;
+
+	pthread_rwlock_t lock;        /* guards the rule sets below */
+	struct ntf_rules *global;     /* mount-root rules, or NULL */
+	struct ntf_rules *deflt;      /* applies while nothing is set */
+	struct bucket_rules *slots[PIPE_SLOTS];
+	size_t n_configured;          /* bucket rule sets + global */
+
+	_Atomic uint64_t any_mask;
+	atomic_uint readers;
+	_Atomic uint64_t emitted, matched, records, failed;
+
+	struct ntf_target_id local_target;
+	struct ntf_rules_env env;
+};
+
+static size_t slot_of(const char *bucket)
+{
+	size_t h = 5381;
+	for (const unsigned char *p = (const unsigned char *)bucket; *p; p++)
+		h = h * 33 + *p;
+	return h % PIPE_SLOTS;
+}
+
+static struct bucket_rules **find_slot(struct ntf_pipeline *p,
+				       const char *bucket)
+{
+	struct bucket_rules **pp = &p->slots[slot_of(bucket)];
+	while (*pp && strcmp((*pp)->bucket, bucket) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Recompute any_mask; called with the write lock held (or at open). */
+static void update_mask(struct ntf_pipeline *p)
+{
+	uint64_t m = ntf_rules_mask(p->global);
+	for (size_t i = 0; i < PIPE_SLOTS; i++)
+		for (struct bucket_rules *b = p->slots[i]; b; b = b->next)
+			m |= ntf_rules_mask(b->rules);
+	if (p->n_configured == 0)
+		m |= ntf_rules_mask(p->deflt);
+	if (atomic_load(&p->readers) > 0)
+		m = ~UINT64_C(0);
+	atomic_store(&p->any_mask, m);
+}
+
+int ntf_pipeline_open(const struct ntf_pipeline_opts *o,
+		      struct ntf_pipeline **out, char **errmsg)
+{
+	struct ntf_pipeline *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_rwlock_init(&p->lock, NULL);
+	p->durability = o->durability;
+	p->region = strdup(o->region ? o->region : "us-east-1");
+	p->local_target = (struct ntf_target_id){PIPE_LOCAL_ID,
+						 PIPE_LOCAL_TYPE};
+	p->env = (struct ntf_rules_env){p->region, &p->local_target, 1};
+	struct ntf_store_opts so = {.log_max_events = o->log_max_events,
+				    .log_max_age_ms = o->log_max_age_ms};
+	int rc = p->region ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = ntf_rules_default(&p->deflt);
+	if (rc == 0)
+		rc = ntf_ring_new(NTF_LIMIT_RING_BYTES, NTF_LIMIT_RING_LINES,
+				  &p->ring);
+	if (rc == 0)
+		rc = ntf_store_open(o->state_dir, &so, &p->store, errmsg);
+	if (rc < 0) {
+		ntf_pipeline_close(p);
+		return rc;
+	}
+	update_mask(p);
+	*out = p;
+	return 0;
+}
+
+void ntf_pipeline_close(struct ntf_pipeline *p)
+{
+	if (!p)
+		return;
+	ntf_store_close(p->store);
+	ntf_ring_free(p->ring);
+	for (size_t i = 0; i < PIPE_SLOTS; i++) {
+		struct bucket_rules *b = p->slots[i];
+		while (b) {
+			struct bucket_rules *next = b->next;
+			ntf_rules_free(b->rules);
+			free(b->bucket);
+			free(b);
+			b = next;
+		}
+	}
+	ntf_rules_free(p->global);
+	ntf_rules_free(p->deflt);
+	pthread_rwlock_destroy(&p->lock);
+	free(p->region);
+	free(p);
+}
+
+const struct ntf_rules_env *ntf_pipeline_env(struct ntf_pipeline *p)
+{
+	return &p->env;
+}
+
+const char *ntf_pipeline_region(struct ntf_pipeline *p)
+{
+	return p->region;
+}
+
+static int set_bucket_rules(struct ntf_pipeline *p, const char *bucket,
+			    struct ntf_rules *rules)
+{
+	struct bucket_rules **pp = find_slot(p, bucket);
+	if (*pp) {
+		ntf_rules_free((*pp)->rules);
+		if (rules) {
+			(*pp)->rules = rules;
+			return 0;
+		}
+		struct bucket_rules *dead = *pp;
+		*pp = dead->next;
+		free(dead->bucket);
+		free(dead);
+		p->n_configured--;
+		return 0;
+	}
+	if (!rules)
+		return 0;
+	struct bucket_rules *b = calloc(1, sizeof(*b));
+	if (!b || !(b->bucket = strdup(bucket))) {
+		free(b);
+		ntf_rules_free(rules);
+		return -ENOMEM;
+	}
+	b->rules = rules;
+	*pp = b;
+	p->n_configured++;
+	return 0;
+}
+
+int ntf_pipeline_set_rules(struct ntf_pipeline *p, const char *bucket,
+			   struct ntf_rules *rules)
+{
+	int rc = 0;
+	pthread_rwlock_wrlock(&p->lock);
+	if (bucket) {
+		rc = set_bucket_rules(p, bucket, rules);
+	} else {
+		if (p->global && !rules)
+			p->n_configured--;
+		else if (!p->global && rules)
+			p->n_configured++;
+		ntf_rules_free(p->global);
+		p->global = rules;
+	}
+	update_mask(p);
+	pthread_rwlock_unlock(&p->lock);
+	return rc;
+}
+
+void ntf_pipeline_move_rules(struct ntf_pipeline *p, const char *from,
+			     const char *to)
+{
+	pthread_rwlock_wrlock(&p->lock);
+	struct bucket_rules **pp = find_slot(p, from);
+	if (*pp) {
+		struct bucket_rules *b = *pp;
+		char *name = strdup(to);
+		if (name) {
+			*pp = b->next;
+			free(b->bucket);
+			b->bucket = name;
+			struct bucket_rules **dst = find_slot(p, to);
+			if (*dst) { /* replaced: the renamed bucket wins */
+				struct bucket_rules *old = *dst;
+				*dst = old->next;
+				ntf_rules_free(old->rules);
+				free(old->bucket);
+				free(old);
+				p->n_configured--;
+			}
+			b->next = p->slots[slot_of(to)];
+			p->slots[slot_of(to)] = b;
+		}
+	}
+	pthread_rwlock_unlock(&p->lock);
+}
+
+bool ntf_pipeline_wants(struct ntf_pipeline *p, enum ntf_event_name ev)
+{
+	return (atomic_load_explicit(&p->any_mask, memory_order_relaxed) &
+		NTF_EV_BIT(ev)) != 0;
+}
+
+/* One record to store: the matches sharing a configuration id. */
+struct group {
+	const char *config_id;      /* in the names buffer */
+	const char *targets[NTF_LIMIT_STORE_TARGETS];
+	size_t n;
+};
+
+/* Match ev and copy the results into groups (strings into names, so the
+ * rule sets can change as soon as the lock is dropped).  Returns the
+ * number of groups or -errno. */
+static int match_groups(struct ntf_pipeline *p, const struct ntf_event *ev,
+			struct group *g, size_t gcap, struct cmn_buf *names)
+{
+	struct ntf_match m[NTF_LIMIT_MATCH];
+	const char *key = ev->key ? ev->key : "";
+	int n = 0, ng = 0;
+	size_t offs[NTF_LIMIT_MATCH][2];
+
+	pthread_rwlock_rdlock(&p->lock);
+	if (p->n_configured == 0) {
+		n = ntf_rules_match(p->deflt, ev->name, key, strlen(key), m, 0,
+				    NTF_LIMIT_MATCH);
+	} else {
+		n = ntf_rules_match(p->global, ev->name, key, strlen(key), m,
+				    0, NTF_LIMIT_MATCH);
+		struct bucket_rules *b = ev->bucket ? *find_slot(p, ev->bucket)
+						    : NULL;
+		if (n >= 0 && b)
+			n = ntf_rules_match(b->rules, ev->name, key,
+					    strlen(key), m, (size_t)n,
+					    NTF_LIMIT_MATCH);
+	}
+	int rc = n < 0 ? n : 0;
+	for (int i = 0; rc == 0 && i < n; i++) {
+		offs[i][0] = names->len;
+		bool local = strcmp(m[i].target_id, PIPE_LOCAL_ID) == 0 &&
+			     strcmp(m[i].target_type, PIPE_LOCAL_TYPE) == 0;
+		rc = local ? cmn_buf_adds(names, NTF_STORE_LOCAL)
+			   : cmn_buf_printf(names, "%s:%s", m[i].target_id,
+					    m[i].target_type);
+		if (rc == 0)
+			rc = cmn_buf_addc(names, '\0');
+		offs[i][1] = names->len;
+		if (rc == 0)
+			rc = cmn_buf_add(names, m[i].configuration_id,
+					 strlen(m[i].configuration_id) + 1);
+	}
+	pthread_rwlock_unlock(&p->lock);
+	if (rc < 0)
+		return rc;
+
+	/* names no longer moves: resolve offsets into groups. */
+	for (int i = 0; i < n; i++) {
+		const char *target = names->data + offs[i][0];
+		const char *cid = names->data + offs[i][1];
+		int j = 0;
+		while (j < ng && strcmp(g[j].config_id, cid) != 0)
+			j++;
+		if (j == ng) {
+			if ((size_t)ng == gcap)
+				return -E2BIG;
+			g[ng].config_id = cid;
+			g[ng].n = 0;
+			ng++;
+		}
+		if (g[j].n < NTF_LIMIT_STORE_TARGETS)
+			g[j].targets[g[j].n++] = target;
+	}
+	return ng;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Offset of the 16 hex digits of "sequencer" in a record, or 0. */
+static size_t seq_offset(const char *json, size_t len)
+{
+	static const char tag[] = "\"sequencer\":\"";
+	const char *p = memmem(json, len, tag, sizeof(tag) - 1);
+	if (!p || (size_t)(p - json) + sizeof(tag) - 1 + 16 > len)
+		return 0;
+	return (size_t)(p - json) + sizeof(tag) - 1;
+}
+
+static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
+			struct group *g, int ng, struct cmn_buf *rec,
+			size_t *rec_off, size_t *rec_len)
+{
+	struct ntf_store_entry e[PIPE_GROUPS];
+	const char *name = ntf_event_str(ev->name);
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < ng; i++) {
+		rec_off[i] = rec->len;
+		rc = ntf_record_json(ev, g[i].config_id, rec);
+		rec_len[i] = rec->len - rec_off[i];
+		if (rc == 0)
+			rc = cmn_buf_addc(rec, '\n');
+	}
+	for (int i = 0; rc == 0 && i < ng; i++) {
+		const char *json = rec->data + rec_off[i];
+		e[i] = (struct ntf_store_entry){
+			.time_ms = ev->time_ms,
+			.event_name = name,
+			.bucket = ev->bucket,
+			.key = ev->key ? ev->key : "",
+			.record = json,
+			.record_len = rec_len[i],
+			.seq_offset = seq_offset(json, rec_len[i]),
+			.targets = g[i].targets,
+			.n_targets = g[i].n,
+		};
+	}
+	if (rc == 0)
+		rc = ntf_store_append(p->store, e, (size_t)ng, p->durability);
+	/* The ring gets the first record with its real sequencer. */
+	for (int i = 0; rc == 0 && i < ng; i++) {
+		char hex[17];
+		if (!e[i].seq_offset)
+			continue;
+		ntf_record_sequencer(e[i].seq, hex);
+		memcpy(rec->data + rec_off[i] + e[i].seq_offset, hex, 16);
+	}
+	return rc;
+}
+
+int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
+{
+	struct group g[PIPE_GROUPS];
+	size_t rec_off[PIPE_GROUPS], rec_len[PIPE_GROUPS];
+	struct cmn_buf names, rec;
+	int rc;
+
+	atomic_fetch_add(&p->emitted, 1);
+	if (!ntf_pipeline_wants(p, ev->name))
+		return 0;
+	if (!ev->time_ms)
+		ev->time_ms = now_ms();
+	if (!ev->region)
+		ev->region = p->region;
+	ev->sequencer = 0;
+	cmn_buf_init(&names, 64 * 1024);
+	cmn_buf_init(&rec, NTF_LIMIT_RECORD_BYTES * 8);
+	int ng = match_groups(p, ev, g, PIPE_GROUPS, &names);
+	if (ng < 0) {
+		rc = ng;
+		goto out;
+	}
+	if (ng > 0)
+		atomic_fetch_add(&p->matched, 1);
+	bool live = atomic_load(&p->readers) > 0;
+	if (ng == 0 && live) {
+		/* Nobody stores it, but live readers see it. */
+		rc = ntf_record_json(ev, "", &rec);
+		if (rc == 0)
+			rc = cmn_buf_addc(&rec, '\n');
+		if (rc == 0)
+			ntf_ring_publish(p->ring, rec.data, rec.len);
+		goto out;
+	}
+	rc = store_groups(p, ev, g, ng, &rec, rec_off, rec_len);
+	if (rc < 0) {
+		atomic_fetch_add(&p->failed, 1);
+		goto out;
+	}
+	atomic_fetch_add(&p->records, (uint64_t)ng);
+	if (ng > 0 && live)
+		ntf_ring_publish(p->ring, rec.data + rec_off[0],
+				 rec_len[0] + 1);
+out:
+	cmn_buf_free(&names);
+	cmn_buf_free(&rec);
+	return rc;
+}
+
+int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,
+			     void *arg, struct ntf_ring_reader **out)
+{
+	int rc = ntf_ring_open_reader(p->ring, fn, arg, out);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&p->lock);
+	atomic_fetch_add(&p->readers, 1);
+	update_mask(p);
+	pthread_rwlock_unlock(&p->lock);
+	return 0;
+}
+
+void ntf_pipeline_reader_close(struct ntf_pipeline *p,
+			       struct ntf_ring_reader *rd)
+{
+	if (!rd)
+		return;
+	ntf_ring_close_reader(rd);
+	pthread_rwlock_wrlock(&p->lock);
+	atomic_fetch_sub(&p->readers, 1);
+	update_mask(p);
+	pthread_rwlock_unlock(&p->lock);
+}
+
+void ntf_pipeline_stats(struct ntf_pipeline *p, struct ntf_pipeline_stats *st)
+{
+	st->emitted = atomic_load(&p->emitted);
+	st->matched = atomic_load(&p->matched);
+	st->records = atomic_load(&p->records);
+	st->failed = atomic_load(&p->failed);
+	st->last_seq = ntf_store_last_seq(p->store);
+}

@@ -1,0 +1,96 @@
+/*
+ * ntf_pipeline.h - from "this happened to that object" to durable,
+ * matched, streamed event records.
+ *
+ *   emit() --mask--> match (global + bucket rules, or the default) -->
+ *   record JSON --> store (SQLite WAL, group commit, per-target queues)
+ *                     \--> live ring (.bucketfs/events readers)
+ *
+ * The pipeline owns the rule sets of every bucket and of the mount root,
+ * the store and the ring.  Cost rule: an event nobody subscribes to (no
+ * rule anywhere and no live reader) costs one atomic load and one bit
+ * test in ntf_pipeline_wants().
+ *
+ * Threading: every function may be called from any FUSE thread
+ * concurrently, except open/close.
+ */
+#ifndef NTF_PIPELINE_H
+#define NTF_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ntf_event.h"
+#include "ntf_ring.h"
+#include "ntf_store.h"
+
+struct ntf_pipeline;
+struct ntf_event;
+struct ntf_rules;
+struct ntf_rules_env;
+
+struct ntf_pipeline_opts {
+	const char *state_dir;         /* borrowed for the open call */
+	enum ntf_durability durability;
+	uint64_t log_max_events;       /* 0: keep all */
+	int64_t log_max_age_ms;        /* 0: keep all */
+	const char *region;            /* NULL: "us-east-1" */
+};
+
+/* Open the store in opts->state_dir (created 0700) and start with no
+ * rules (the default rule set applies).  Returns 0 or -errno; on failure
+ * *errmsg may hold a malloc'ed explanation (caller frees). */
+int ntf_pipeline_open(const struct ntf_pipeline_opts *opts,
+		      struct ntf_pipeline **out, char **errmsg);
+
+/* Drain the store and free everything; NULL is fine. */
+void ntf_pipeline_close(struct ntf_pipeline *p);
+
+/* What rule documents are validated against: the region and the targets
+ * that exist.  Borrowed, valid while p is open. */
+const struct ntf_rules_env *ntf_pipeline_env(struct ntf_pipeline *p);
+
+/* The region records carry. */
+const char *ntf_pipeline_region(struct ntf_pipeline *p);
+
+/* Install the rule set of `bucket`, or of the mount root when bucket is
+ * NULL (global rules, the only place bucket events can be subscribed).
+ * Takes ownership of rules; NULL removes the rule set.  Returns 0 or
+ * -ENOMEM (rules are then freed). */
+int ntf_pipeline_set_rules(struct ntf_pipeline *p, const char *bucket,
+			   struct ntf_rules *rules);
+
+/* Rename a bucket's rule set (bucket renamed through the mount). */
+void ntf_pipeline_move_rules(struct ntf_pipeline *p, const char *from,
+			     const char *to);
+
+/* Fast test: may anyone (a rule anywhere, the default, a live reader)
+ * want events called ev?  When false the caller builds nothing. */
+bool ntf_pipeline_wants(struct ntf_pipeline *p, enum ntf_event_name ev);
+
+/* Record ev: match it, serialise one record per configuration that
+ * matched, store them (waiting as the durability mode says) and publish
+ * to live readers.  ev->sequencer is assigned here; ev->time_ms and
+ * ev->region are filled when 0/NULL.  Returns 0 (also when nothing
+ * matched) or -errno when the store failed. */
+int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev);
+
+/* Open a live reader (see ntf_ring.h); while any is open every event is
+ * wanted.  fn(arg) is called, outside any lock, when data arrives. */
+int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,
+			     void *arg, struct ntf_ring_reader **out);
+void ntf_pipeline_reader_close(struct ntf_pipeline *p,
+			       struct ntf_ring_reader *rd);
+
+/* Counters for .bucketfs/ files and metrics. */
+struct ntf_pipeline_stats {
+	uint64_t emitted;   /* events that reached emit() */
+	uint64_t matched;   /* ... that matched at least one target */
+	uint64_t records;   /* records stored */
+	uint64_t failed;    /* store failures */
+	uint64_t last_seq;
+};
+void ntf_pipeline_stats(struct ntf_pipeline *p, struct ntf_pipeline_stats *st);
+
+#endif
