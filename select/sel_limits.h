@@ -28,6 +28,10 @@
  * never find a stack overflow with ((((...)))) or NOT NOT NOT ... */
 #define SEL_MAX_DEPTH 128
 
+/* Height of an expression tree: a+b+c+... parses iteratively but is
+ * evaluated recursively, so its height is capped too. */
+#define SEL_MAX_HEIGHT 512
+
 /* Nesting depth of JSON input values (JSONParsingError past it). */
 #define SEL_MAX_JSON_DEPTH 256
 

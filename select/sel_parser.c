@@ -159,6 +159,21 @@ static struct sel_node *mk(struct parser *p, int kind,
 	return n;
 }
 
+/* Compute n's height from its kids; too tall trees are refused. */
+static int finish(struct parser *p, struct sel_node *n)
+{
+	uint16_t h = 0;
+	for (uint32_t i = 0; i < n->nkids; i++)
+		if (n->kids[i] && n->kids[i]->height > h)
+			h = n->kids[i]->height;
+	n->height = (uint16_t)(h + 1);
+	if (n->height > SEL_MAX_HEIGHT)
+		return sel_err_set(p->err, SEL_E_ParseSelectFailure, n->line,
+				   n->col, "expression is more than %d levels "
+				   "deep", SEL_MAX_HEIGHT);
+	return 0;
+}
+
 static int set_kids(struct parser *p, struct sel_node *n,
 		    struct sel_node **kids, uint32_t nk)
 {
@@ -167,7 +182,7 @@ static int set_kids(struct parser *p, struct sel_node *n,
 		return -ENOMEM;
 	memcpy(n->kids, kids, nk * sizeof(*kids));
 	n->nkids = nk;
-	return 0;
+	return finish(p, n) ? -EINVAL : 0;
 }
 
 
@@ -203,8 +218,11 @@ static int node2(struct parser *p, int kind, int op,
 {
 	struct sel_node *n = mk(p, kind, t);
 	struct sel_node *k[2] = {a, b};
-	if (!n || set_kids(p, n, k, b ? 2 : 1))
+	if (!n)
 		return -ENOMEM;
+	int r = set_kids(p, n, k, b ? 2 : 1);
+	if (r)
+		return r;
 	n->op = (uint8_t)op;
 	*out = n;
 	return 0;
@@ -334,7 +352,7 @@ static int list_lit(struct parser *p, int close, struct sel_node **out)
 	next(p);
 	int r = expr_list(p, close, &n->kids, &n->nkids);
 	*out = n;
-	return r;
+	return r ? r : finish(p, n);
 }
 
 static int paren(struct parser *p, struct sel_node **out)
@@ -365,7 +383,7 @@ static int paren(struct parser *p, struct sel_node **out)
 		memcpy(n->kids + 1, rest, nrest * sizeof(*rest));
 		n->nkids = nrest + 1;
 		*out = n;
-		return 0;
+		return finish(p, n);
 	}
 	if (!accept(p, SEL_TK_RPAREN))
 		return unexpected(p, SEL_E_ParseExpectedTokenType, "')'");
@@ -592,7 +610,7 @@ static int parse_case(struct parser *p, struct sel_node **out)
 	n->nkids = v.n;
 	n->flags = flags;
 	*out = n;
-	return 0;
+	return finish(p, n);
 }
 
 static int date_part(struct parser *p, bool tz_ok, uint8_t *part)
@@ -748,6 +766,8 @@ static int parse_call(struct parser *p, const struct fn_def *f,
 			    sel_parser_fn_name(f->fn), f->min, f->max, nk);
 	n->kids = v.v;
 	n->nkids = nk;
+	if ((r = finish(p, n)))
+		return r;
 	if (f->agg) {
 		if (p->nagg >= SEL_MAX_AGGREGATES)
 			return perr(p, SEL_E_InvalidQuery, t,

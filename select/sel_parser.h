@@ -89,6 +89,7 @@ struct sel_node {
 	uint8_t neg;   /* NOT LIKE / NOT BETWEEN / NOT IN / IS NOT */
 	uint8_t flags; /* CASE: 1 operand, 2 else; TRIM side; date part;
 			  COUNT(*) */
+	uint16_t height; /* 1 + the tallest kid: bounds evaluator recursion */
 	int line, col;
 	uint32_t nkids;
 	struct sel_node **kids;

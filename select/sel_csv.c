@@ -1,0 +1,384 @@
+/*
+ * sel_csv.c - the CSV reader: S3's CSVInput options (FileHeaderInfo,
+ * FieldDelimiter, RecordDelimiter, QuoteCharacter, QuoteEscapeCharacter,
+ * Comments, AllowQuotedRecordDelimiter) and scan ranges.
+ *
+ * Speed comes from doing little per byte: a record's end is found with
+ * memchr (quotes only matter when AllowQuotedRecordDelimiter is TRUE, as in
+ * S3), a record is split only up to the highest column the query uses,
+ * unquoted fields are slices of the window, and only quoted fields with
+ * escapes are copied (into scratch reserved once per record).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sel_err.h"
+#include "sel_io.h"
+#include "sel_limits.h"
+
+struct csv {
+	struct sel_field *fields;
+	uint32_t cap;
+	struct cmn_buf scratch;
+	char *hdr_mem;
+	size_t scan_from; /* bytes after src->start already searched */
+	bool done;
+};
+
+/* Find the end of the record at buf[from..end): *rec_end is where the
+ * delimiter starts, *next past it.  Returns 1, or 0 when no delimiter is
+ * in the window yet. */
+static int find_end(const struct sel_reader *r, const char *b, size_t from,
+		    size_t end, size_t *rec_end, size_t *next, size_t *scan)
+{
+	const struct sel_delim *rd = &r->opts->record_delim;
+	size_t k = from + *scan;
+	if (r->opts->allow_quoted_rd && r->opts->quote.len) {
+		char q = r->opts->quote.s[0];
+		bool in_q = false;
+		for (k = from; k < end; k++) {
+			char c = b[k];
+			if (c == q) {
+				in_q = !in_q;
+			} else if (!in_q && c == rd->s[0] &&
+				   k + rd->len <= end &&
+				   memcmp(b + k, rd->s, rd->len) == 0) {
+				*rec_end = k;
+				*next = k + rd->len;
+				return 1;
+			}
+		}
+		return 0;
+	}
+	if (rd->len == 1) {
+		const char *e = memchr(b + k, rd->s[0], end - k);
+		if (e) {
+			*rec_end = (size_t)(e - b);
+			*next = *rec_end + 1;
+			return 1;
+		}
+	} else {
+		const char *e = memmem(b + k, end - k, rd->s, rd->len);
+		if (e) {
+			*rec_end = (size_t)(e - b);
+			*next = *rec_end + rd->len;
+			return 1;
+		}
+	}
+	*scan = end - from >= rd->len ? end - from - (rd->len - 1) : 0;
+	return 0;
+}
+
+/* The next raw record [*s, *e) of the window; advances src->start.
+ * Returns 1, 0 at the end of input, or -errno. */
+static int raw_record(struct sel_reader *r, struct csv *c, size_t *s,
+		      size_t *e, struct sel_error *err)
+{
+	struct sel_src *src = r->src;
+	for (;;) {
+		size_t re, nx;
+		if (find_end(r, src->buf, src->start, src->end, &re, &nx,
+			     &c->scan_from)) {
+			*s = src->start;
+			*e = re;
+			src->start = nx;
+			c->scan_from = 0;
+			return 1;
+		}
+		if (src->eof) {
+			if (src->start == src->end)
+				return 0;
+			*s = src->start;
+			*e = src->end;
+			src->start = src->end;
+			c->scan_from = 0;
+			return 1;
+		}
+		ssize_t m = sel_src_more(src, err);
+		if (m < 0)
+			return (int)m;
+	}
+}
+
+static int grow_fields(struct csv *c, struct sel_error *err)
+{
+	if (c->cap >= SEL_MAX_COLUMNS)
+		return sel_err_set(err, SEL_E_OverMaxColumn, 0, 0,
+				   "a record has more than %d columns",
+				   SEL_MAX_COLUMNS);
+	uint32_t nc = c->cap ? c->cap * 2 : 64;
+	struct sel_field *nf = realloc(c->fields, nc * sizeof(*nf));
+	if (!nf)
+		return sel_err_set(err, SEL_E_InternalError, 0, 0,
+				   "out of memory");
+	c->fields = nf;
+	c->cap = nc;
+	return 0;
+}
+
+/* A quoted field starting at p (on the quote).  Sets *f and returns the
+ * position after the closing quote, or NULL for malformed quoting. */
+static const char *quoted(const struct sel_in_opts *o, struct csv *c,
+			  const char *p, const char *e, struct sel_field *f)
+{
+	char q = o->quote.s[0];
+	char esc = o->quote_escape.len ? o->quote_escape.s[0] : q;
+	const char *seg = ++p;
+	size_t out0 = c->scratch.len;
+	bool copied = false;
+	while (p < e) {
+		char ch = *p;
+		if (ch == esc && esc != q && p + 1 < e && p[1] == q) {
+			cmn_buf_add(&c->scratch, seg, (size_t)(p - seg));
+			cmn_buf_addc(&c->scratch, q);
+			copied = true;
+			p += 2;
+			seg = p;
+		} else if (ch == q) {
+			if (esc == q && p + 1 < e && p[1] == q) {
+				cmn_buf_add(&c->scratch, seg, (size_t)(p - seg));
+				cmn_buf_addc(&c->scratch, q);
+				copied = true;
+				p += 2;
+				seg = p;
+				continue;
+			}
+			if (copied) {
+				cmn_buf_add(&c->scratch, seg, (size_t)(p - seg));
+				f->p = c->scratch.data + out0;
+				f->len = (uint32_t)(c->scratch.len - out0);
+			} else {
+				f->p = seg;
+				f->len = (uint32_t)(p - seg);
+			}
+			return p + 1;
+		} else {
+			p++;
+		}
+	}
+	return NULL;
+}
+
+/* Split the record b[0..n) into c->fields, up to column r->want. */
+static int split(struct sel_reader *r, struct csv *c, const char *b, size_t n,
+		 uint32_t *count, struct sel_error *err)
+{
+	const struct sel_in_opts *o = r->opts;
+	const struct sel_delim *fd = &o->field_delim;
+	const char *p = b, *e = b + n;
+	uint32_t k = 0;
+	int qc = o->quote.len ? (unsigned char)o->quote.s[0] : -1;
+	cmn_buf_reset(&c->scratch);
+	if (qc >= 0 && memchr(b, qc, n) && !cmn_buf_reserve(&c->scratch, n + 1))
+		return sel_err_set(err, SEL_E_InternalError, 0, 0,
+				   "out of memory");
+	for (;;) {
+		int rr;
+		if (k == c->cap && (rr = grow_fields(c, err)))
+			return rr;
+		struct sel_field *f = &c->fields[k++];
+		const char *d;
+		if (qc >= 0 && p < e && (unsigned char)*p == qc) {
+			const char *after = quoted(o, c, p, e, f);
+			if (!after)
+				return sel_err_set(err, SEL_E_CSVParsingError, 0,
+						   0, "unterminated quoted field "
+						      "in CSV record");
+			if (after < e && !(after + fd->len <= e &&
+					   memcmp(after, fd->s, fd->len) == 0))
+				return sel_err_set(err, SEL_E_CSVParsingError, 0,
+						   0, "unexpected character "
+						      "after a quoted field");
+			d = after < e ? after : NULL;
+		} else {
+			d = fd->len == 1 ? memchr(p, fd->s[0], (size_t)(e - p))
+					 : memmem(p, (size_t)(e - p), fd->s,
+						  fd->len);
+			f->p = p;
+			f->len = (uint32_t)((d ? d : e) - p);
+		}
+		if (!d || (r->want >= 0 && k > (uint32_t)r->want))
+			break;
+		p = d + fd->len;
+	}
+	*count = k;
+	return 0;
+}
+
+/* Next data record (comment lines and empty lines skipped). */
+static int next_line(struct sel_reader *r, struct csv *c, const char **b,
+		     size_t *n, uint64_t *off, struct sel_error *err)
+{
+	for (;;) {
+		size_t s, e;
+		int rr = raw_record(r, c, &s, &e, err);
+		if (rr <= 0)
+			return rr;
+		*off = r->src->base + s;
+		if (r->range.has_end && *off > r->range.end)
+			return 0;
+		const char *p = r->src->buf + s;
+		size_t len = e - s;
+		if (len && p[len - 1] == '\r' && r->opts->record_delim.len == 1 &&
+		    r->opts->record_delim.s[0] == '\n')
+			len--;
+		if (len > SEL_MAX_RECORD)
+			return sel_err_set(err, SEL_E_OverMaxRecordSize, 0, 0,
+					   "a record is longer than the maximum "
+					   "of maxCharsPerRecord of 1 MB");
+		if (len == 0)
+			continue;
+		const struct sel_delim *cm = &r->opts->comments;
+		if (cm->len && len >= cm->len && memcmp(p, cm->s, cm->len) == 0)
+			continue;
+		*b = p;
+		*n = len;
+		return 1;
+	}
+}
+
+static int keep_header(struct sel_reader *r, struct csv *c, uint32_t n)
+{
+	size_t total = 0;
+	for (uint32_t i = 0; i < n; i++)
+		total += c->fields[i].len;
+	c->hdr_mem = malloc(total + 1);
+	r->header = malloc((n ? n : 1) * sizeof(*r->header));
+	if (!c->hdr_mem || !r->header)
+		return -ENOMEM;
+	size_t o = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(c->hdr_mem + o, c->fields[i].p, c->fields[i].len);
+		r->header[i].p = c->hdr_mem + o;
+		r->header[i].len = c->fields[i].len;
+		o += c->fields[i].len;
+	}
+	r->nheader = n;
+	return 0;
+}
+
+/* With a scan range starting past 0, the header is the object's first
+ * line: read it with pread, leaving the range position alone. */
+static int header_from_start(struct sel_reader *r, struct csv *c,
+			     struct sel_error *err)
+{
+	struct sel_src tmp;
+	struct sel_reader hr = *r;
+	struct csv hc = {0};
+	int fd = dup(r->src->fd);
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return sel_err_set(err, SEL_E_InvalidRequestParameter, 0, 0,
+				   "a scan range with a header row needs a "
+				   "seekable input");
+	}
+	int rr = sel_src_open(&tmp, fd, SEL_COMP_NONE, 0, err);
+	const char *b;
+	size_t n;
+	uint64_t off;
+	uint32_t cnt = 0;
+	hr.src = &tmp;
+	hr.want = -1;
+	hr.range.has_end = false;
+	cmn_buf_init(&hc.scratch, SEL_MAX_RECORD + 1);
+	if (rr == 0 && (rr = next_line(&hr, &hc, &b, &n, &off, err)) == 1 &&
+	    (rr = split(&hr, &hc, b, n, &cnt, err)) == 0) {
+		c->fields = hc.fields;
+		c->cap = hc.cap;
+		hc.fields = NULL;
+		rr = keep_header(r, c, cnt);
+	}
+	free(hc.fields);
+	cmn_buf_free(&hc.scratch);
+	sel_src_close(&tmp);
+	close(fd);
+	return rr < 0 ? rr : 0;
+}
+
+static int csv_open(struct sel_reader *r, struct sel_error *err)
+{
+	struct csv *c = calloc(1, sizeof(*c));
+	if (!c)
+		return sel_err_set(err, SEL_E_InternalError, 0, 0,
+				   "out of memory");
+	r->priv = c;
+	cmn_buf_init(&c->scratch, SEL_MAX_RECORD + 1);
+	bool ranged = r->range.has_start && r->range.start > 0;
+	if (ranged) {
+		/* The source starts one byte early: the record in progress
+		 * there belongs to the previous range. */
+		size_t s, e;
+		int rr = raw_record(r, c, &s, &e, err);
+		if (rr < 0)
+			return rr;
+	}
+	if (r->opts->header == SEL_HDR_NONE)
+		return 0;
+	if (ranged)
+		return header_from_start(r, c, err);
+	const char *b;
+	size_t n;
+	uint64_t off;
+	uint32_t cnt = 0;
+	int want = r->want;
+	r->want = -1;
+	int rr = next_line(r, c, &b, &n, &off, err);
+	if (rr == 1)
+		rr = split(r, c, b, n, &cnt, err);
+	r->want = want;
+	if (rr < 0)
+		return rr;
+	if (rr == 0 && keep_header(r, c, cnt) < 0)
+		return sel_err_set(err, SEL_E_InternalError, 0, 0,
+				   "out of memory");
+	return 0;
+}
+
+static int csv_next(struct sel_reader *r, struct sel_record *rec,
+		    struct sel_error *err)
+{
+	struct csv *c = r->priv;
+	const char *b;
+	size_t n;
+	uint64_t off;
+	if (c->done)
+		return 0;
+	int rr = next_line(r, c, &b, &n, &off, err);
+	if (rr <= 0) {
+		c->done = true;
+		return rr;
+	}
+	uint32_t cnt;
+	if ((rr = split(r, c, b, n, &cnt, err)) < 0)
+		return rr;
+	rec->kind = SEL_REC_CSV;
+	rec->missing = false;
+	rec->fields = c->fields;
+	rec->nfields = cnt;
+	rec->offset = off;
+	return 1;
+}
+
+static void csv_close(struct sel_reader *r)
+{
+	struct csv *c = r->priv;
+	if (!c)
+		return;
+	free(c->fields);
+	free(c->hdr_mem);
+	cmn_buf_free(&c->scratch);
+	free(r->header);
+	r->header = NULL;
+	free(c);
+	r->priv = NULL;
+}
+
+const struct sel_reader_ops sel_csv_reader = {
+	.name = "CSV",
+	.open = csv_open,
+	.next_record = csv_next,
+	.close = csv_close,
+};

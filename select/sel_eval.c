@@ -1,0 +1,1719 @@
+/*
+ * sel_eval.c - binder and evaluator.
+ *
+ * ev() is the interpreter loop: a switch over node kinds, recursing into
+ * kids (tree height is capped by the parser).  Values borrow the record or
+ * the per-record scratch arena, so the common path allocates nothing.
+ * Three-valued logic: NULL/MISSING operands make comparisons unknown, and
+ * only TRUE passes WHERE.  CSV fields are strings until CAST, as on AWS.
+ */
+#include "sel_eval.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sel_err.h"
+#include "sel_limits.h"
+
+struct sel_agg {
+	int fn;
+	int64_t count;
+	int64_t isum;
+	double fsum;
+	bool has_float, has_dec, any;
+	struct sel_value best;
+	struct cmn_buf keep;
+};
+
+/* A compiled LIKE pattern: tokens, with a fast path for the common
+ * prefix/suffix/contains/exact shapes. */
+enum { LK_GENERIC, LK_EXACT, LK_PREFIX, LK_SUFFIX, LK_CONTAINS, LK_ANY };
+enum { LT_LIT, LT_ONE, LT_ANY };
+struct like_tok {
+	uint8_t t;
+	char c;
+};
+struct like {
+	int shape;
+	const char *lit; /* literal bytes for the fast shapes */
+	size_t litlen;
+	struct like_tok *tok;
+	size_t ntok;
+};
+
+#define ERR(x, n, code, ...)                                                   \
+	sel_err_set((x)->err, SEL_E_##code, (n) ? (n)->line : 0,               \
+		    (n) ? (n)->col : 0, __VA_ARGS__)
+
+static int ev(struct sel_eval *x, const struct sel_node *n,
+	      struct sel_value *out);
+static int ev_list(struct sel_eval *x, const struct sel_node *n,
+		   struct sel_value *out);
+
+static void set_null(struct sel_value *v)
+{
+	v->type = SEL_T_NULL;
+}
+
+static bool unknown(const struct sel_value *v)
+{
+	return v->type == SEL_T_NULL || v->type == SEL_T_MISSING;
+}
+
+static char *scratch(struct sel_eval *x, const struct sel_node *n, size_t len)
+{
+	char *p = sel_arena_alloc(&x->scratch, len ? len : 1);
+	if (!p)
+		ERR(x, n, OverMaxRecordSize,
+		    "evaluating one record needs more than %u bytes",
+		    SEL_MAX_SCRATCH);
+	return p;
+}
+
+/* Binder. */
+
+static bool name_eq(const struct sel_step *s, const char *p, size_t n,
+		    bool exact)
+{
+	if (s->len != n)
+		return false;
+	return (exact || s->quoted) ? memcmp(s->name, p, n) == 0
+				    : strncasecmp(s->name, p, n) == 0;
+}
+
+static bool is_alias(const struct sel_stmt *st, const struct sel_step *s)
+{
+	if (s->kind != SEL_STEP_NAME)
+		return false;
+	return name_eq(s, st->alias, st->alias_len, st->alias_quoted) ||
+	       (!s->quoted && s->len == 8 &&
+		strncasecmp(s->name, "s3object", 8) == 0) ||
+	       (s->quoted && s->len == 8 && memcmp(s->name, "S3Object", 8) == 0);
+}
+
+/* "_N": returns N (>= 0) or -1 when the name is not positional. */
+static int64_t positional(const struct sel_step *s)
+{
+	if (s->kind != SEL_STEP_NAME || s->len < 2 || s->name[0] != '_' ||
+	    s->len > 12)
+		return -1;
+	int64_t v = 0;
+	for (uint32_t i = 1; i < s->len; i++) {
+		if (s->name[i] < '0' || s->name[i] > '9')
+			return -1;
+		v = v * 10 + (s->name[i] - '0');
+	}
+	return v;
+}
+
+static int bind_csv_col(struct sel_eval *x, struct sel_node *n,
+			int32_t *max_col)
+{
+	const struct sel_step *s = &n->steps[n->first_step];
+	int matches = 0;
+	int32_t col = -1;
+	if (s->kind != SEL_STEP_NAME)
+		return ERR(x, n, ParseInvalidPathComponent,
+			   "CSV columns are named, not indexed");
+	if (x->header_mode == SEL_HDR_USE)
+		for (uint32_t i = 0; i < x->nheader; i++)
+			if (name_eq(s, x->header[i].p, x->header[i].len, false)) {
+				matches++;
+				col = (int32_t)i;
+			}
+	if (matches > 1)
+		return ERR(x, n, AmbiguousFieldName,
+			   "column name '%s' is ambiguous", s->name);
+	if (matches == 0) {
+		int64_t pos = positional(s);
+		if (pos == 0 || pos > SEL_MAX_COLUMNS)
+			return ERR(x, n, InvalidColumnIndex,
+				   "column index %s is out of range (the "
+				   "first column is _1)",
+				   s->name);
+		if (pos < 0 && n->first_step == 0 && n->nsteps > 1)
+			return ERR(x, n, InvalidTableAlias,
+				   "'%s' is neither the table alias nor a "
+				   "column",
+				   s->name);
+		if (pos < 0 && x->header_mode == SEL_HDR_USE && s->quoted)
+			return ERR(x, n, MissingHeaderName,
+				   "no header column is named \"%s\"", s->name);
+		if (pos < 0)
+			return ERR(x, n, EvaluatorBindingDoesNotExist,
+				   "column '%s' does not exist%s", s->name,
+				   x->header_mode == SEL_HDR_USE
+					   ? ""
+					   : " (use _N, or FileHeaderInfo USE)");
+		col = (int32_t)(pos - 1);
+	}
+	n->col_index = col;
+	if (col > *max_col)
+		*max_col = col;
+	return 0;
+}
+
+static int bind_path(struct sel_eval *x, struct sel_node *n, int32_t *max_col)
+{
+	n->first_step = 0;
+	if (is_alias(x->st, &n->steps[0]))
+		n->first_step = 1;
+	if (x->format != SEL_FMT_CSV)
+		return 0;
+	if ((uint32_t)n->first_step == n->nsteps)
+		return ERR(x, n, InvalidQuery,
+			   "a whole CSV record cannot be used as a value");
+	return bind_csv_col(x, n, max_col);
+}
+
+static int compile_like(struct sel_eval *x, const struct sel_node *n,
+			const struct sel_value *pat,
+			const struct sel_value *esc, struct sel_arena *a,
+			struct like **out);
+
+static bool has_kind(const struct sel_node *n, int kind)
+{
+	if (!n)
+		return false;
+	if (n->kind == kind)
+		return true;
+	for (uint32_t i = 0; i < n->nkids; i++)
+		if (has_kind(n->kids[i], kind))
+			return true;
+	return false;
+}
+
+/* A path outside any aggregate call (aggregate queries forbid it). */
+static const struct sel_node *bare_path(const struct sel_node *n)
+{
+	if (!n || n->kind == SEL_N_AGG)
+		return NULL;
+	if (n->kind == SEL_N_PATH)
+		return n;
+	for (uint32_t i = 0; i < n->nkids; i++) {
+		const struct sel_node *p = bare_path(n->kids[i]);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
+static int bind_node(struct sel_eval *x, struct sel_node *n, int32_t *max_col)
+{
+	if (!n)
+		return 0;
+	int r;
+	for (uint32_t i = 0; i < n->nkids; i++)
+		if ((r = bind_node(x, n->kids[i], max_col)))
+			return r;
+	if (n->kind == SEL_N_PATH)
+		return bind_path(x, n, max_col);
+	if (n->kind == SEL_N_AGG)
+		x->agg_nodes[n->slot] = n;
+	if (n->kind == SEL_N_LIKE && n->kids[1]->kind == SEL_N_LIT &&
+	    (n->nkids < 3 || n->kids[2]->kind == SEL_N_LIT) &&
+	    n->kids[1]->lit.type == SEL_T_STRING) {
+		struct like *lk;
+		r = compile_like(x, n, &n->kids[1]->lit,
+				 n->nkids > 2 ? &n->kids[2]->lit : NULL,
+				 x->arena, &lk);
+		if (r)
+			return r;
+		n->aux = lk;
+	}
+	return 0;
+}
+
+static int bind_aggs(struct sel_eval *x, struct sel_stmt *st)
+{
+	x->aggregate = true;
+	x->nagg = st->nagg;
+	x->aggs = calloc((size_t)st->nagg, sizeof(*x->aggs));
+	if (!x->aggs)
+		return -ENOMEM;
+	for (int i = 0; i < st->nagg; i++)
+		cmn_buf_init(&x->aggs[i].keep, SEL_MAX_COLUMN_LEN);
+	if (has_kind(st->where, SEL_N_AGG))
+		return ERR(x, st->where, InvalidQuery,
+			   "aggregate functions are not allowed in WHERE");
+	for (uint32_t i = 0; i < st->nitems; i++) {
+		const struct sel_node *p = bare_path(st->items[i].expr);
+		if (p)
+			return ERR(x, p, InvalidQuery,
+				   "a column outside an aggregate function "
+				   "cannot be mixed with aggregates");
+	}
+	return 0;
+}
+
+int sel_eval_bind(struct sel_eval *x, struct sel_stmt *st,
+		  struct sel_arena *arena, int format, int header_mode,
+		  const struct sel_field *header, uint32_t nheader,
+		  int32_t *max_col, struct sel_error *err)
+{
+	memset(x, 0, sizeof(*x));
+	x->st = st;
+	x->arena = arena;
+	x->format = format;
+	x->header_mode = header_mode;
+	x->header = header;
+	x->nheader = nheader;
+	x->err = err;
+	sel_arena_init(&x->scratch, SEL_MAX_SCRATCH);
+	cmn_buf_init(&x->text, SEL_MAX_COLUMN_LEN);
+	*max_col = st->star ? INT32_MAX : -1;
+	int r;
+	x->agg_nodes = sel_arena_zalloc(arena, ((size_t)st->nagg + 1) *
+						       sizeof(*x->agg_nodes));
+	if (!x->agg_nodes)
+		return -ENOMEM;
+	if (st->nagg && (r = bind_aggs(x, st)))
+		return r;
+	for (uint32_t i = 0; i < st->nitems; i++)
+		if ((r = bind_node(x, st->items[i].expr, max_col)))
+			return r;
+	return bind_node(x, st->where, max_col);
+}
+
+void sel_eval_free(struct sel_eval *x)
+{
+	for (int i = 0; i < x->nagg && x->aggs; i++)
+		cmn_buf_free(&x->aggs[i].keep);
+	free(x->aggs);
+	free(x->members);
+	sel_arena_free(&x->scratch);
+	cmn_buf_free(&x->text);
+	x->aggs = NULL;
+	x->members = NULL;
+}
+
+void sel_eval_record(struct sel_eval *x, const struct sel_record *rec)
+{
+	x->rec = rec;
+	x->indexed = false;
+	sel_arena_reset(&x->scratch);
+}
+
+/* Paths. */
+
+static int index_members(struct sel_eval *x, const struct sel_node *n)
+{
+	const struct sel_record *rec = x->rec;
+	size_t it = 0, kn, vn;
+	const char *kp, *vp;
+	int r;
+	x->nmembers = 0;
+	x->indexed = true;
+	const char *s = rec->json;
+	while (s < rec->json + rec->json_len && (*s == ' ' || *s == '\t'))
+		s++;
+	if (s >= rec->json + rec->json_len || *s != '{')
+		return 0;
+	while ((r = sel_json_iter(rec->json, rec->json_len, &it, &kp, &kn, &vp,
+				  &vn)) == 1) {
+		if (x->nmembers == x->cap_members) {
+			if (x->cap_members >= SEL_MAX_COLUMNS)
+				return ERR(x, n, OverMaxColumn,
+					   "a JSON object has more than %d "
+					   "members", SEL_MAX_COLUMNS);
+			uint32_t nc = x->cap_members ? 2 * x->cap_members : 32;
+			struct sel_member *nm =
+				realloc(x->members, nc * sizeof(*nm));
+			if (!nm)
+				return -ENOMEM;
+			x->members = nm;
+			x->cap_members = nc;
+		}
+		struct sel_member *m = &x->members[x->nmembers++];
+		m->k = kp;
+		m->kn = (uint32_t)kn;
+		m->v = vp;
+		m->vn = (uint32_t)vn;
+	}
+	if (r < 0)
+		return ERR(x, n, JSONParsingError,
+			   "invalid JSON record at byte %" PRIu64,
+			   rec->offset);
+	return 0;
+}
+
+static int json_scalar(struct sel_eval *x, const struct sel_node *n,
+		       const char *p, size_t len, struct sel_value *out)
+{
+	if (sel_json_value(p, len, &x->scratch, out) < 0)
+		return ERR(x, n, JSONParsingError,
+			   "invalid JSON value in record at byte %" PRIu64,
+			   x->rec->offset);
+	return 0;
+}
+
+static int first_member(struct sel_eval *x, const struct sel_node *n,
+			const struct sel_step *s, const char **vp, size_t *vn)
+{
+	int r;
+	if (!x->indexed && (r = index_members(x, n)))
+		return r;
+	int found = 0;
+	for (uint32_t i = 0; i < x->nmembers; i++) {
+		const struct sel_member *m = &x->members[i];
+		if (!name_eq(s, m->k, m->kn, false))
+			continue;
+		if (found && !s->quoted)
+			return ERR(x, n, AmbiguousFieldName,
+				   "field name '%s' is ambiguous", s->name);
+		*vp = m->v;
+		*vn = m->vn;
+		found = 1;
+		if (s->quoted)
+			break;
+	}
+	return found;
+}
+
+static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
+			struct sel_value *out)
+{
+	const struct sel_record *rec = x->rec;
+	if (rec->missing) {
+		out->type = SEL_T_MISSING;
+		return 0;
+	}
+	const char *vp = rec->json;
+	size_t vn = rec->json_len;
+	uint32_t i = (uint32_t)n->first_step;
+	if (i < n->nsteps && n->steps[i].kind == SEL_STEP_NAME) {
+		int r = first_member(x, n, &n->steps[i], &vp, &vn);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			if (positional(&n->steps[i]) != 1) {
+				out->type = SEL_T_MISSING;
+				return 0;
+			}
+			vp = rec->json; /* _1 is the record itself */
+			vn = rec->json_len;
+		}
+		i++;
+	}
+	for (; i < n->nsteps; i++) {
+		const struct sel_step *s = &n->steps[i];
+		int r;
+		if (s->kind == SEL_STEP_NAME)
+			r = sel_json_member(vp, vn, s->name, s->len, s->quoted,
+					    &vp, &vn);
+		else if (s->kind == SEL_STEP_INDEX)
+			r = sel_json_element(vp, vn, s->index, &vp, &vn);
+		else
+			continue; /* [*] and .* keep the container */
+		if (r == -EEXIST)
+			return ERR(x, n, AmbiguousFieldName,
+				   "field name '%s' is ambiguous", s->name);
+		if (r < 0)
+			return ERR(x, n, JSONParsingError,
+				   "invalid JSON in record at byte %" PRIu64,
+				   rec->offset);
+		if (r == 0) {
+			out->type = SEL_T_MISSING;
+			return 0;
+		}
+	}
+	return json_scalar(x, n, vp, vn, out);
+}
+
+static int ev_path(struct sel_eval *x, const struct sel_node *n,
+		   struct sel_value *out)
+{
+	if (x->format != SEL_FMT_CSV)
+		return ev_path_json(x, n, out);
+	const struct sel_record *rec = x->rec;
+	if ((uint32_t)n->col_index >= rec->nfields) {
+		set_null(out);
+		return 0;
+	}
+	if ((uint32_t)n->first_step + 1 < n->nsteps) {
+		out->type = SEL_T_MISSING;
+		return 0;
+	}
+	const struct sel_field *f = &rec->fields[n->col_index];
+	sel_value_str(out, f->p, f->len);
+	return 0;
+}
+
+/* Arithmetic. */
+
+static int need_num(struct sel_eval *x, const struct sel_node *n,
+		    const struct sel_value *v)
+{
+	if (sel_value_is_num(v))
+		return 0;
+	return ERR(x, n, InvalidDataType,
+		   "arithmetic needs numbers, not %s%s",
+		   sel_value_type_name(v->type),
+		   v->type == SEL_T_STRING ? " (CSV fields are strings: use "
+					     "CAST)"
+					   : "");
+}
+
+static int arith_int(struct sel_eval *x, const struct sel_node *n, int64_t a,
+		     int64_t b, struct sel_value *out)
+{
+	int64_t r = 0;
+	bool ovf = false;
+	switch (n->op) {
+	case '+': ovf = __builtin_add_overflow(a, b, &r); break;
+	case '-': ovf = __builtin_sub_overflow(a, b, &r); break;
+	case '*': ovf = __builtin_mul_overflow(a, b, &r); break;
+	case '/':
+	case '%':
+		if (b == 0) {
+			set_null(out);
+			return 0;
+		}
+		if (a == INT64_MIN && b == -1)
+			ovf = n->op == '/';
+		else
+			r = n->op == '/' ? a / b : a % b;
+		break;
+	}
+	if (ovf)
+		return ERR(x, n, IntegerOverflow, "integer overflow");
+	out->type = SEL_T_INT;
+	out->u.i = r;
+	return 0;
+}
+
+static int ev_arith(struct sel_eval *x, const struct sel_node *n,
+		    struct sel_value *out)
+{
+	struct sel_value a, b;
+	int r;
+	if ((r = ev(x, n->kids[0], &a)) || (r = ev(x, n->kids[1], &b)))
+		return r;
+	if (a.type == SEL_T_MISSING || b.type == SEL_T_MISSING) {
+		out->type = SEL_T_MISSING;
+		return 0;
+	}
+	if (unknown(&a) || unknown(&b)) {
+		set_null(out);
+		return 0;
+	}
+	if ((r = need_num(x, n->kids[0], &a)) ||
+	    (r = need_num(x, n->kids[1], &b)))
+		return r;
+	if (a.type == SEL_T_INT && b.type == SEL_T_INT)
+		return arith_int(x, n, a.u.i, b.u.i, out);
+	double p = sel_value_as_double(&a), q = sel_value_as_double(&b), v = 0;
+	switch (n->op) {
+	case '+': v = p + q; break;
+	case '-': v = p - q; break;
+	case '*': v = p * q; break;
+	case '/':
+	case '%':
+		if (q == 0) {
+			set_null(out);
+			return 0;
+		}
+		v = n->op == '/' ? p / q : fmod(p, q);
+		break;
+	}
+	out->type = (a.type == SEL_T_FLOAT || b.type == SEL_T_FLOAT)
+			    ? SEL_T_FLOAT
+			    : SEL_T_DECIMAL;
+	out->u.f = v;
+	return 0;
+}
+
+static int ev_neg(struct sel_eval *x, const struct sel_node *n,
+		  struct sel_value *out)
+{
+	int r = ev(x, n->kids[0], out);
+	if (r || unknown(out))
+		return r;
+	if ((r = need_num(x, n->kids[0], out)))
+		return r;
+	if (out->type == SEL_T_INT) {
+		if (out->u.i == INT64_MIN)
+			return ERR(x, n, IntegerOverflow, "integer overflow");
+		out->u.i = -out->u.i;
+	} else {
+		out->u.f = -out->u.f;
+	}
+	return 0;
+}
+
+/* Text of v in scratch (for ||, CAST AS STRING). */
+static int text_of(struct sel_eval *x, const struct sel_node *n,
+		   const struct sel_value *v, struct sel_value *out)
+{
+	if (v->type == SEL_T_STRING) {
+		*out = *v;
+		return 0;
+	}
+	cmn_buf_reset(&x->text);
+	if (sel_value_to_text(v, &x->text))
+		return ERR(x, n, ColumnTooLong, "value longer than 1 MB");
+	char *p = scratch(x, n, x->text.len);
+	if (!p)
+		return -E2BIG;
+	if (x->text.len)
+		memcpy(p, x->text.data, x->text.len);
+	sel_value_str(out, p, x->text.len);
+	return 0;
+}
+
+static int ev_concat(struct sel_eval *x, const struct sel_node *n,
+		     struct sel_value *out)
+{
+	struct sel_value a, b, ta, tb;
+	int r;
+	if ((r = ev(x, n->kids[0], &a)) || (r = ev(x, n->kids[1], &b)))
+		return r;
+	if (unknown(&a) || unknown(&b)) {
+		set_null(out);
+		return 0;
+	}
+	if ((r = text_of(x, n, &a, &ta)) || (r = text_of(x, n, &b, &tb)))
+		return r;
+	if ((size_t)ta.len + tb.len > SEL_MAX_COLUMN_LEN)
+		return ERR(x, n, ColumnTooLong, "string longer than 1 MB");
+	char *p = scratch(x, n, (size_t)ta.len + tb.len);
+	if (!p)
+		return -E2BIG;
+	memcpy(p, ta.u.s, ta.len);
+	memcpy(p + ta.len, tb.u.s, tb.len);
+	sel_value_str(out, p, (size_t)ta.len + tb.len);
+	return 0;
+}
+
+/* Comparison and logic. */
+
+static int compare(struct sel_eval *x, const struct sel_node *n, int op,
+		   const struct sel_value *a, const struct sel_value *b,
+		   struct sel_value *out)
+{
+	if (unknown(a) || unknown(b)) {
+		set_null(out);
+		return 0;
+	}
+	out->type = SEL_T_BOOL;
+	if (op == SEL_CMP_EQ || op == SEL_CMP_NE) {
+		bool eq = sel_value_equal(a, b);
+		out->u.b = op == SEL_CMP_EQ ? eq : !eq;
+		return 0;
+	}
+	int c;
+	if (sel_value_compare(a, b, &c) < 0)
+		return ERR(x, n, InvalidDataType,
+			   "cannot compare %s with %s%s",
+			   sel_value_type_name(a->type),
+			   sel_value_type_name(b->type),
+			   (a->type == SEL_T_STRING || b->type == SEL_T_STRING)
+				   ? " (CSV fields are strings: use CAST)"
+				   : "");
+	switch (op) {
+	case SEL_CMP_LT: out->u.b = c < 0; break;
+	case SEL_CMP_LE: out->u.b = c <= 0; break;
+	case SEL_CMP_GT: out->u.b = c > 0; break;
+	default: out->u.b = c >= 0; break;
+	}
+	return 0;
+}
+
+static int ev_cmp(struct sel_eval *x, const struct sel_node *n,
+		  struct sel_value *out)
+{
+	struct sel_value a, b;
+	int r;
+	if ((r = ev(x, n->kids[0], &a)) || (r = ev(x, n->kids[1], &b)))
+		return r;
+	return compare(x, n, n->op, &a, &b, out);
+}
+
+/* Truth of a value: 1 TRUE, 0 FALSE, -1 unknown; errors for non-bools. */
+static int truth(struct sel_eval *x, const struct sel_node *n,
+		 const struct sel_value *v, int *t)
+{
+	if (unknown(v)) {
+		*t = -1;
+		return 0;
+	}
+	if (v->type != SEL_T_BOOL)
+		return ERR(x, n, InvalidDataType,
+			   "a condition must be BOOL, not %s",
+			   sel_value_type_name(v->type));
+	*t = v->u.b;
+	return 0;
+}
+
+static void set_truth(struct sel_value *out, int t)
+{
+	if (t < 0) {
+		set_null(out);
+		return;
+	}
+	out->type = SEL_T_BOOL;
+	out->u.b = t;
+}
+
+static int ev_logic(struct sel_eval *x, const struct sel_node *n,
+		    struct sel_value *out)
+{
+	struct sel_value a, b;
+	int ta, tb, r;
+	if ((r = ev(x, n->kids[0], &a)) || (r = truth(x, n->kids[0], &a, &ta)))
+		return r;
+	if (n->kind == SEL_N_NOT) {
+		set_truth(out, ta < 0 ? -1 : !ta);
+		return 0;
+	}
+	/* Short-circuit: FALSE AND x, TRUE OR x. */
+	if ((n->kind == SEL_N_AND && ta == 0) ||
+	    (n->kind == SEL_N_OR && ta == 1)) {
+		set_truth(out, ta);
+		return 0;
+	}
+	if ((r = ev(x, n->kids[1], &b)) || (r = truth(x, n->kids[1], &b, &tb)))
+		return r;
+	if (n->kind == SEL_N_AND)
+		set_truth(out, tb == 0 ? 0 : (ta < 0 || tb < 0) ? -1 : 1);
+	else
+		set_truth(out, tb == 1 ? 1 : (ta < 0 || tb < 0) ? -1 : 0);
+	return 0;
+}
+
+static int ev_between(struct sel_eval *x, const struct sel_node *n,
+		      struct sel_value *out)
+{
+	struct sel_value v, lo, hi, c1, c2;
+	int r, t1, t2;
+	if ((r = ev(x, n->kids[0], &v)) || (r = ev(x, n->kids[1], &lo)) ||
+	    (r = ev(x, n->kids[2], &hi)))
+		return r;
+	if ((r = compare(x, n, SEL_CMP_GE, &v, &lo, &c1)) ||
+	    (r = compare(x, n, SEL_CMP_LE, &v, &hi, &c2)))
+		return r;
+	t1 = unknown(&c1) ? -1 : c1.u.b;
+	t2 = unknown(&c2) ? -1 : c2.u.b;
+	int t = (t1 == 0 || t2 == 0) ? 0 : (t1 < 0 || t2 < 0) ? -1 : 1;
+	set_truth(out, t < 0 ? -1 : (n->neg ? !t : t));
+	return 0;
+}
+
+static int in_item(struct sel_eval *x, const struct sel_value *v,
+		   const struct sel_value *it, int *t)
+{
+	if (unknown(it)) {
+		if (*t == 0)
+			*t = -1;
+		return 0;
+	}
+	if (sel_value_equal(v, it))
+		*t = 1;
+	return 0;
+}
+
+/* IN over a JSON array value (an array-valued path or list literal). */
+static int in_json(struct sel_eval *x, const struct sel_node *n,
+		   const struct sel_value *v, const struct sel_value *arr,
+		   int *t)
+{
+	size_t it = 0, kn, vn;
+	const char *kp, *vp;
+	int r;
+	while (*t != 1 && (r = sel_json_iter(arr->u.s, arr->len, &it, &kp, &kn,
+					     &vp, &vn)) == 1) {
+		struct sel_value e;
+		if ((r = json_scalar(x, n, vp, vn, &e)))
+			return r;
+		in_item(x, v, &e, t);
+	}
+	return 0;
+}
+
+static int ev_in(struct sel_eval *x, const struct sel_node *n,
+		 struct sel_value *out)
+{
+	struct sel_value v, it;
+	int r, t = 0;
+	if ((r = ev(x, n->kids[0], &v)))
+		return r;
+	if (unknown(&v)) {
+		set_null(out);
+		return 0;
+	}
+	const struct sel_node *rhs = n->kids[1];
+	if (rhs->kind == SEL_N_LIST) {
+		for (uint32_t i = 0; i < rhs->nkids && t != 1; i++) {
+			if ((r = ev(x, rhs->kids[i], &it)))
+				return r;
+			in_item(x, &v, &it, &t);
+		}
+	} else {
+		if ((r = ev(x, rhs, &it)))
+			return r;
+		if (it.type == SEL_T_JSON && (r = in_json(x, n, &v, &it, &t)))
+			return r;
+		else if (it.type != SEL_T_JSON)
+			in_item(x, &v, &it, &t);
+	}
+	set_truth(out, t < 0 ? -1 : (n->neg ? !t : t));
+	return 0;
+}
+
+static int ev_is(struct sel_eval *x, const struct sel_node *n,
+		 struct sel_value *out)
+{
+	struct sel_value v;
+	int r = ev(x, n->kids[0], &v);
+	if (r)
+		return r;
+	bool t = n->op == SEL_T_MISSING ? v.type == SEL_T_MISSING : unknown(&v);
+	out->type = SEL_T_BOOL;
+	out->u.b = n->neg ? !t : t;
+	return 0;
+}
+
+static int ev_case(struct sel_eval *x, const struct sel_node *n,
+		   struct sel_value *out)
+{
+	uint32_t i = 0, end = n->nkids - ((n->flags & 2) ? 1 : 0);
+	struct sel_value operand, w;
+	int r;
+	if (n->flags & 1) {
+		if ((r = ev(x, n->kids[0], &operand)))
+			return r;
+		i = 1;
+	}
+	for (; i + 1 < end + 1 && i < end; i += 2) {
+		if ((r = ev(x, n->kids[i], &w)))
+			return r;
+		bool hit;
+		if (n->flags & 1) {
+			hit = !unknown(&operand) && !unknown(&w) &&
+			      sel_value_equal(&operand, &w);
+		} else {
+			int t;
+			if ((r = truth(x, n->kids[i], &w, &t)))
+				return r;
+			hit = t == 1;
+		}
+		if (hit)
+			return ev(x, n->kids[i + 1], out);
+	}
+	if (n->flags & 2)
+		return ev(x, n->kids[n->nkids - 1], out);
+	set_null(out);
+	return 0;
+}
+
+/* LIKE. */
+
+static int compile_like(struct sel_eval *x, const struct sel_node *n,
+			const struct sel_value *pat,
+			const struct sel_value *esc, struct sel_arena *a,
+			struct like **out)
+{
+	int ec = -1;
+	if (esc && !unknown(esc)) {
+		if (esc->type != SEL_T_STRING || esc->len != 1)
+			return ERR(x, n, LikeInvalidInputs,
+				   "the ESCAPE value must be one character");
+		ec = (unsigned char)esc->u.s[0];
+	}
+	struct like *lk = sel_arena_zalloc(a, sizeof(*lk));
+	struct like_tok *tk =
+		sel_arena_alloc(a, (pat->len + 1) * sizeof(*tk));
+	char *lit = sel_arena_alloc(a, pat->len + 1);
+	if (!lk || !tk || !lit)
+		return ERR(x, n, OverMaxRecordSize, "LIKE pattern too long");
+	size_t nt = 0, nl = 0;
+	int nany = 0, none = 0;
+	bool any_first = false, any_last = false;
+	for (uint32_t i = 0; i < pat->len; i++) {
+		unsigned char c = (unsigned char)pat->u.s[i];
+		if ((int)c == ec) {
+			if (i + 1 >= pat->len ||
+			    !(pat->u.s[i + 1] == '%' || pat->u.s[i + 1] == '_' ||
+			      (unsigned char)pat->u.s[i + 1] == ec))
+				return ERR(x, n, LikeInvalidInputs,
+					   "the escape character must be "
+					   "followed by %%, _ or itself");
+			tk[nt].t = LT_LIT;
+			tk[nt++].c = pat->u.s[++i];
+			lit[nl++] = pat->u.s[i];
+		} else if (c == '%') {
+			if (nt && tk[nt - 1].t == LT_ANY)
+				continue;
+			if (nt == 0)
+				any_first = true;
+			tk[nt++].t = LT_ANY;
+			nany++;
+		} else if (c == '_') {
+			tk[nt++].t = LT_ONE;
+			none++;
+		} else {
+			tk[nt].t = LT_LIT;
+			tk[nt++].c = (char)c;
+			lit[nl++] = (char)c;
+		}
+	}
+	any_last = nt && tk[nt - 1].t == LT_ANY;
+	lk->tok = tk;
+	lk->ntok = nt;
+	lk->lit = lit;
+	lk->litlen = nl;
+	lk->shape = LK_GENERIC;
+	if (none == 0) {
+		if (nany == 0)
+			lk->shape = LK_EXACT;
+		else if (nany == 1 && any_last && !any_first)
+			lk->shape = LK_PREFIX;
+		else if (nany == 1 && any_first && !any_last)
+			lk->shape = LK_SUFFIX;
+		else if (nany == 1)
+			lk->shape = LK_ANY;
+		else if (nany == 2 && any_first && any_last)
+			lk->shape = LK_CONTAINS;
+	}
+	*out = lk;
+	return 0;
+}
+
+static size_t utf8_len(const char *s, size_t i, size_t n)
+{
+	unsigned char c = (unsigned char)s[i];
+	size_t l = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+	return i + l <= n ? l : n - i;
+}
+
+/* Wildcard match with backtracking to the last '%' only: linear in
+ * practice, never recursive. */
+static bool like_generic(const struct like *lk, const char *s, size_t n)
+{
+	size_t si = 0, ti = 0, star_t = SIZE_MAX, star_s = 0;
+	while (si < n) {
+		if (ti < lk->ntok && lk->tok[ti].t == LT_ANY) {
+			star_t = ++ti;
+			star_s = si;
+			continue;
+		}
+		if (ti < lk->ntok && lk->tok[ti].t == LT_ONE) {
+			si += utf8_len(s, si, n);
+			ti++;
+			continue;
+		}
+		if (ti < lk->ntok && lk->tok[ti].c == s[si]) {
+			si++;
+			ti++;
+			continue;
+		}
+		if (star_t == SIZE_MAX)
+			return false;
+		star_s += utf8_len(s, star_s, n);
+		si = star_s;
+		ti = star_t;
+	}
+	while (ti < lk->ntok && lk->tok[ti].t == LT_ANY)
+		ti++;
+	return ti == lk->ntok;
+}
+
+static bool like_match(const struct like *lk, const char *s, size_t n)
+{
+	switch (lk->shape) {
+	case LK_EXACT:
+		return n == lk->litlen && memcmp(s, lk->lit, n) == 0;
+	case LK_PREFIX:
+		return n >= lk->litlen && memcmp(s, lk->lit, lk->litlen) == 0;
+	case LK_SUFFIX:
+		return n >= lk->litlen &&
+		       memcmp(s + n - lk->litlen, lk->lit, lk->litlen) == 0;
+	case LK_CONTAINS:
+		return lk->litlen == 0 || memmem(s, n, lk->lit, lk->litlen);
+	default:
+		return like_generic(lk, s, n);
+	}
+}
+
+static int ev_like(struct sel_eval *x, const struct sel_node *n,
+		   struct sel_value *out)
+{
+	struct sel_value v, pat, esc;
+	int r;
+	if ((r = ev(x, n->kids[0], &v)))
+		return r;
+	const struct like *lk = n->aux;
+	if (!lk) {
+		if ((r = ev(x, n->kids[1], &pat)))
+			return r;
+		esc.type = SEL_T_NULL;
+		if (n->nkids > 2 && (r = ev(x, n->kids[2], &esc)))
+			return r;
+		if (unknown(&pat) || unknown(&v)) {
+			set_null(out);
+			return 0;
+		}
+		if (pat.type != SEL_T_STRING)
+			return ERR(x, n, LikeInvalidInputs,
+				   "the LIKE pattern must be a string");
+		struct like *dyn;
+		if ((r = compile_like(x, n, &pat, n->nkids > 2 ? &esc : NULL,
+				      &x->scratch, &dyn)))
+			return r;
+		lk = dyn;
+	}
+	if (unknown(&v)) {
+		set_null(out);
+		return 0;
+	}
+	if (v.type != SEL_T_STRING)
+		return ERR(x, n, LikeInvalidInputs,
+			   "LIKE needs a string, not %s",
+			   sel_value_type_name(v.type));
+	bool m = like_match(lk, v.u.s, v.len);
+	out->type = SEL_T_BOOL;
+	out->u.b = n->neg ? !m : m;
+	return 0;
+}
+
+/* CAST. */
+
+static int cast_fail(struct sel_eval *x, const struct sel_node *n,
+		     const struct sel_value *v, int type)
+{
+	if (v->type == SEL_T_STRING)
+		return ERR(x, n, CastFailed, "cannot cast '%.*s' to %s",
+			   (int)(v->len > 64 ? 64 : v->len), v->u.s,
+			   sel_value_type_name(type));
+	return ERR(x, n, CastFailed, "cannot cast %s to %s",
+		   sel_value_type_name(v->type), sel_value_type_name(type));
+}
+
+static int cast_num(struct sel_eval *x, const struct sel_node *n,
+		    const struct sel_value *v, int type, struct sel_value *out)
+{
+	double f = 0;
+	int64_t i = 0;
+	bool is_int = false;
+	if (v->type == SEL_T_STRING) {
+		if (sel_value_parse_num(v->u.s, v->len, &f, &i, &is_int))
+			return cast_fail(x, n, v, type);
+	} else if (v->type == SEL_T_INT) {
+		i = v->u.i;
+		f = (double)i;
+		is_int = true;
+	} else if (v->type == SEL_T_FLOAT || v->type == SEL_T_DECIMAL) {
+		f = v->u.f;
+	} else if (v->type == SEL_T_BOOL) {
+		i = v->u.b;
+		f = (double)i;
+		is_int = true;
+	} else {
+		return cast_fail(x, n, v, type);
+	}
+	out->type = (uint8_t)type;
+	if (type != SEL_T_INT) {
+		out->u.f = f;
+		return 0;
+	}
+	if (!is_int) {
+		if (!(f > -9.3e18 && f < 9.3e18) || f != f)
+			return ERR(x, n, IntegerOverflow,
+				   "value out of the INT range");
+		i = (int64_t)f;
+	}
+	out->u.i = i;
+	return 0;
+}
+
+static int cast_to(struct sel_eval *x, const struct sel_node *n,
+		   const struct sel_value *v, int type, struct sel_value *out)
+{
+	if (unknown(v)) {
+		*out = *v;
+		return 0;
+	}
+	switch (type) {
+	case SEL_T_INT:
+	case SEL_T_FLOAT:
+	case SEL_T_DECIMAL:
+		return cast_num(x, n, v, type, out);
+	case SEL_T_STRING:
+		return text_of(x, n, v, out);
+	case SEL_T_BOOL:
+		out->type = SEL_T_BOOL;
+		if (v->type == SEL_T_BOOL) {
+			out->u.b = v->u.b;
+		} else if (v->type == SEL_T_STRING && v->len == 4 &&
+			   strncasecmp(v->u.s, "true", 4) == 0) {
+			out->u.b = true;
+		} else if (v->type == SEL_T_STRING && v->len == 5 &&
+			   strncasecmp(v->u.s, "false", 5) == 0) {
+			out->u.b = false;
+		} else if (sel_value_is_num(v)) {
+			out->u.b = sel_value_as_double(v) != 0;
+		} else {
+			return cast_fail(x, n, v, type);
+		}
+		return 0;
+	case SEL_T_TIMESTAMP:
+		if (v->type == SEL_T_TIMESTAMP) {
+			*out = *v;
+			return 0;
+		}
+		if (v->type != SEL_T_STRING ||
+		    sel_time_parse(v->u.s, v->len, &out->u.ts))
+			return cast_fail(x, n, v, type);
+		out->type = SEL_T_TIMESTAMP;
+		return 0;
+	}
+	return cast_fail(x, n, v, type);
+}
+
+/* Functions. */
+
+static int arg_type(struct sel_eval *x, const struct sel_node *n,
+		    const struct sel_value *v, int type)
+{
+	if (v->type == type || (type == SEL_T_INT && v->type == SEL_T_INT))
+		return 0;
+	return ERR(x, n, IncorrectSqlFunctionArgumentType,
+		   "%s expects %s, not %s", sel_parser_fn_name(n->op),
+		   sel_value_type_name(type), sel_value_type_name(v->type));
+}
+
+static size_t char_count(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return c;
+}
+
+/* Byte offset of character ci (0-based) in s[0..n). */
+static size_t char_off(const char *s, size_t n, int64_t ci)
+{
+	size_t i = 0;
+	while (ci > 0 && i < n) {
+		i += utf8_len(s, i, n);
+		ci--;
+	}
+	return i;
+}
+
+static int fn_substring(struct sel_eval *x, const struct sel_node *n,
+			const struct sel_value *a, struct sel_value *out)
+{
+	if (unknown(&a[0]) || unknown(&a[1]) ||
+	    (n->nkids > 2 && unknown(&a[2]))) {
+		set_null(out);
+		return 0;
+	}
+	int r;
+	if ((r = arg_type(x, n, &a[0], SEL_T_STRING)) ||
+	    (r = arg_type(x, n, &a[1], SEL_T_INT)) ||
+	    (n->nkids > 2 && (r = arg_type(x, n, &a[2], SEL_T_INT))))
+		return r;
+	int64_t start = a[1].u.i, len = n->nkids > 2 ? a[2].u.i : INT64_MAX;
+	if (len < 0)
+		return ERR(x, n, IllegalSqlFunctionArgument,
+			   "SUBSTRING length must not be negative");
+	int64_t first = start < 1 ? 1 : start;
+	int64_t last = INT64_MAX; /* exclusive, 1-based */
+	if (len != INT64_MAX && !__builtin_add_overflow(start, len, &last))
+		;
+	else if (len != INT64_MAX)
+		last = INT64_MAX;
+	size_t chars = char_count(a[0].u.s, a[0].len);
+	if (last <= first || first > (int64_t)chars) {
+		sel_value_str(out, a[0].u.s, 0);
+		return 0;
+	}
+	size_t b0 = char_off(a[0].u.s, a[0].len, first - 1);
+	size_t b1 = last - 1 >= (int64_t)chars
+			    ? a[0].len
+			    : char_off(a[0].u.s, a[0].len, last - 1);
+	sel_value_str(out, a[0].u.s + b0, b1 - b0);
+	return 0;
+}
+
+static int fn_trim(struct sel_eval *x, const struct sel_node *n,
+		   const struct sel_value *a, struct sel_value *out)
+{
+	const char *set = " ";
+	size_t nset = 1;
+	int r;
+	if (unknown(&a[0]) || (n->nkids > 1 && unknown(&a[1]))) {
+		set_null(out);
+		return 0;
+	}
+	if ((r = arg_type(x, n, &a[0], SEL_T_STRING)))
+		return r;
+	if (n->nkids > 1) {
+		if ((r = arg_type(x, n, &a[1], SEL_T_STRING)))
+			return r;
+		set = a[1].u.s;
+		nset = a[1].len;
+	}
+	const char *s = a[0].u.s;
+	size_t b = 0, e = a[0].len;
+	if (n->flags != SEL_TRIM_TRAILING)
+		while (b < e && memchr(set, s[b], nset))
+			b++;
+	if (n->flags != SEL_TRIM_LEADING)
+		while (e > b && memchr(set, s[e - 1], nset))
+			e--;
+	sel_value_str(out, s + b, e - b);
+	return 0;
+}
+
+static int fn_case(struct sel_eval *x, const struct sel_node *n,
+		   const struct sel_value *a, struct sel_value *out)
+{
+	if (unknown(&a[0])) {
+		set_null(out);
+		return 0;
+	}
+	int r = arg_type(x, n, &a[0], SEL_T_STRING);
+	if (r)
+		return r;
+	char *p = scratch(x, n, a[0].len);
+	if (!p)
+		return -E2BIG;
+	bool up = n->op == SEL_FN_UPPER;
+	for (uint32_t i = 0; i < a[0].len; i++) {
+		char c = a[0].u.s[i];
+		if (up && c >= 'a' && c <= 'z')
+			c = (char)(c - 32);
+		else if (!up && c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
+		p[i] = c;
+	}
+	sel_value_str(out, p, a[0].len);
+	return 0;
+}
+
+/* A timestamp argument: TIMESTAMP, or a string in timestamp form. */
+static int ts_arg(struct sel_eval *x, const struct sel_node *n,
+		  const struct sel_value *v, struct sel_ts *ts)
+{
+	if (v->type == SEL_T_TIMESTAMP) {
+		*ts = v->u.ts;
+		return 0;
+	}
+	if (v->type == SEL_T_STRING && sel_time_parse(v->u.s, v->len, ts) == 0)
+		return 0;
+	return arg_type(x, n, v, SEL_T_TIMESTAMP);
+}
+
+static int fn_to_string(struct sel_eval *x, const struct sel_node *n,
+			const struct sel_value *a, struct sel_value *out)
+{
+	struct sel_ts ts;
+	int r;
+	if (unknown(&a[0]) || unknown(&a[1])) {
+		set_null(out);
+		return 0;
+	}
+	if ((r = ts_arg(x, n, &a[0], &ts)) ||
+	    (r = arg_type(x, n, &a[1], SEL_T_STRING)))
+		return r;
+	if (a[1].len > SEL_MAX_PATTERN)
+		return ERR(x, n, EvaluatorInvalidTimestampFormatPattern,
+			   "timestamp format pattern too long");
+	size_t bad = 0;
+	cmn_buf_reset(&x->text);
+	r = sel_time_to_string(&ts, a[1].u.s, a[1].len, &x->text, &bad);
+	if (r == -ENOENT)
+		return ERR(x, n, EvaluatorUnterminatedTimestampFormatPatternToken,
+			   "unterminated quoted text in pattern '%.*s'",
+			   (int)a[1].len, a[1].u.s);
+	if (r == -EINVAL)
+		return ERR(x, n, EvaluatorInvalidTimestampFormatPatternSymbol,
+			   "invalid symbol '%c' in timestamp pattern '%.*s'",
+			   a[1].u.s[bad], (int)a[1].len, a[1].u.s);
+	if (r)
+		return ERR(x, n, EvaluatorInvalidTimestampFormatPattern,
+			   "timestamp pattern output too long");
+	struct sel_value t;
+	sel_value_str(&t, x->text.data ? x->text.data : "", x->text.len);
+	char *p = scratch(x, n, t.len);
+	if (!p)
+		return -E2BIG;
+	memcpy(p, t.u.s, t.len);
+	sel_value_str(out, p, t.len);
+	return 0;
+}
+
+static int fn_dates(struct sel_eval *x, const struct sel_node *n,
+		    const struct sel_value *a, struct sel_value *out)
+{
+	struct sel_ts t1, t2;
+	int r;
+	for (uint32_t i = 0; i < n->nkids; i++)
+		if (unknown(&a[i])) {
+			set_null(out);
+			return 0;
+		}
+	switch (n->op) {
+	case SEL_FN_DATE_ADD:
+		if ((r = arg_type(x, n, &a[0], SEL_T_INT)) ||
+		    (r = ts_arg(x, n, &a[1], &t1)))
+			return r;
+		if (sel_time_add(&t1, n->flags, a[0].u.i))
+			return ERR(x, n, IntegerOverflow,
+				   "DATE_ADD result out of range");
+		out->type = SEL_T_TIMESTAMP;
+		out->u.ts = t1;
+		return 0;
+	case SEL_FN_DATE_DIFF:
+		if ((r = ts_arg(x, n, &a[0], &t1)) ||
+		    (r = ts_arg(x, n, &a[1], &t2)))
+			return r;
+		out->type = SEL_T_INT;
+		out->u.i = sel_time_diff(n->flags, &t1, &t2);
+		return 0;
+	case SEL_FN_EXTRACT:
+		if ((r = ts_arg(x, n, &a[0], &t1)))
+			return r;
+		if (a[0].type == SEL_T_TIMESTAMP &&
+		    a[0].u.ts.prec < SEL_TS_MINUTE && n->flags >= SEL_DP_HOUR)
+			return ERR(x, n, IllegalSqlFunctionArgument,
+				   "the timestamp has no time part");
+		out->type = SEL_T_INT;
+		out->u.i = sel_time_extract(n->flags, &t1);
+		return 0;
+	case SEL_FN_TO_TIMESTAMP:
+		if ((r = arg_type(x, n, &a[0], SEL_T_STRING)))
+			return r;
+		if (sel_time_parse(a[0].u.s, a[0].len, &out->u.ts))
+			return cast_fail(x, n, &a[0], SEL_T_TIMESTAMP);
+		out->type = SEL_T_TIMESTAMP;
+		return 0;
+	default:
+		out->type = SEL_T_TIMESTAMP;
+		sel_time_now(&out->u.ts);
+		return 0;
+	}
+}
+
+static int ev_func(struct sel_eval *x, const struct sel_node *n,
+		   struct sel_value *out)
+{
+	struct sel_value a[3];
+	int r;
+	if (n->op == SEL_FN_COALESCE) {
+		for (uint32_t i = 0; i < n->nkids; i++) {
+			if ((r = ev(x, n->kids[i], out)))
+				return r;
+			if (!unknown(out))
+				return 0;
+		}
+		set_null(out);
+		return 0;
+	}
+	for (uint32_t i = 0; i < n->nkids && i < 3; i++)
+		if ((r = ev(x, n->kids[i], &a[i])))
+			return r;
+	switch (n->op) {
+	case SEL_FN_NULLIF:
+		if (unknown(&a[0]) || unknown(&a[1])) {
+			if (unknown(&a[0]))
+				set_null(out);
+			else
+				*out = a[0];
+			return 0;
+		}
+		if (sel_value_equal(&a[0], &a[1]))
+			set_null(out);
+		else
+			*out = a[0];
+		return 0;
+	case SEL_FN_CHAR_LENGTH:
+		if (unknown(&a[0])) {
+			set_null(out);
+			return 0;
+		}
+		if ((r = arg_type(x, n, &a[0], SEL_T_STRING)))
+			return r;
+		out->type = SEL_T_INT;
+		out->u.i = (int64_t)char_count(a[0].u.s, a[0].len);
+		return 0;
+	case SEL_FN_LOWER:
+	case SEL_FN_UPPER:
+		return fn_case(x, n, a, out);
+	case SEL_FN_SUBSTRING:
+		return fn_substring(x, n, a, out);
+	case SEL_FN_TRIM:
+		return fn_trim(x, n, a, out);
+	case SEL_FN_TO_STRING:
+		return fn_to_string(x, n, a, out);
+	default:
+		return fn_dates(x, n, a, out);
+	}
+}
+
+/* Aggregates. */
+
+static int agg_value(struct sel_eval *x, const struct sel_node *n,
+		     struct sel_value *out)
+{
+	if (!x->aggregate || n->slot < 0 || !x->aggs)
+		return ERR(x, n, InvalidQuery, "misplaced aggregate function");
+	const struct sel_agg *g = &x->aggs[n->slot];
+	switch (n->op) {
+	case SEL_FN_COUNT:
+		out->type = SEL_T_INT;
+		out->u.i = g->count;
+		return 0;
+	case SEL_FN_SUM:
+		if (g->has_float || g->has_dec) {
+			out->type = g->has_float ? SEL_T_FLOAT : SEL_T_DECIMAL;
+			out->u.f = (double)g->isum + g->fsum;
+		} else {
+			out->type = SEL_T_INT;
+			out->u.i = g->isum;
+		}
+		return 0;
+	case SEL_FN_AVG:
+		if (g->count == 0) {
+			set_null(out);
+			return 0;
+		}
+		out->type = g->has_float ? SEL_T_FLOAT : SEL_T_DECIMAL;
+		out->u.f = ((double)g->isum + g->fsum) / (double)g->count;
+		return 0;
+	default:
+		if (!g->any)
+			set_null(out);
+		else
+			*out = g->best;
+		return 0;
+	}
+}
+
+static int agg_keep(struct sel_eval *x, const struct sel_node *n,
+		    struct sel_agg *g, const struct sel_value *v)
+{
+	g->best = *v;
+	g->any = true;
+	if (v->type != SEL_T_STRING && v->type != SEL_T_JSON)
+		return 0;
+	cmn_buf_reset(&g->keep);
+	if (cmn_buf_add(&g->keep, v->u.s, v->len))
+		return ERR(x, n, ColumnTooLong, "value longer than 1 MB");
+	g->best.u.s = g->keep.data ? g->keep.data : "";
+	return 0;
+}
+
+static int agg_update(struct sel_eval *x, const struct sel_node *n,
+		      struct sel_agg *g)
+{
+	struct sel_value v;
+	int r, c;
+	if (n->op == SEL_FN_COUNT && n->flags == 1) {
+		g->count++;
+		return 0;
+	}
+	if ((r = ev(x, n->kids[0], &v)))
+		return r;
+	if (unknown(&v))
+		return 0;
+	switch (n->op) {
+	case SEL_FN_COUNT:
+		g->count++;
+		return 0;
+	case SEL_FN_SUM:
+	case SEL_FN_AVG:
+		if (!sel_value_is_num(&v))
+			return ERR(x, n, InvalidDataType,
+				   "%s needs numbers, not %s%s",
+				   sel_parser_fn_name(n->op),
+				   sel_value_type_name(v.type),
+				   v.type == SEL_T_STRING
+					   ? " (CSV fields are strings: use "
+					     "CAST)"
+					   : "");
+		g->count++;
+		if (v.type == SEL_T_INT) {
+			if (__builtin_add_overflow(g->isum, v.u.i, &g->isum))
+				return ERR(x, n, IntegerOverflow,
+					   "%s overflowed the INT range",
+					   sel_parser_fn_name(n->op));
+		} else {
+			g->fsum += v.u.f;
+			g->has_float |= v.type == SEL_T_FLOAT;
+			g->has_dec |= v.type == SEL_T_DECIMAL;
+		}
+		return 0;
+	default:
+		if (!g->any)
+			return agg_keep(x, n, g, &v);
+		if (sel_value_compare(&v, &g->best, &c) < 0)
+			return ERR(x, n, InvalidDataType,
+				   "%s over mixed types %s and %s",
+				   sel_parser_fn_name(n->op),
+				   sel_value_type_name(v.type),
+				   sel_value_type_name(g->best.type));
+		if ((n->op == SEL_FN_MIN && c < 0) ||
+		    (n->op == SEL_FN_MAX && c > 0))
+			return agg_keep(x, n, g, &v);
+		return 0;
+	}
+}
+
+int sel_eval_accumulate(struct sel_eval *x)
+{
+	for (int i = 0; i < x->nagg; i++) {
+		int r = agg_update(x, x->agg_nodes[i], &x->aggs[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The interpreter loop: one case per node kind. */
+static int ev(struct sel_eval *x, const struct sel_node *n,
+	      struct sel_value *out)
+{
+	switch (n->kind) {
+	case SEL_N_LIT:
+		*out = n->lit;
+		return 0;
+	case SEL_N_PATH:
+		return ev_path(x, n, out);
+	case SEL_N_NEG:
+		return ev_neg(x, n, out);
+	case SEL_N_ARITH:
+		return ev_arith(x, n, out);
+	case SEL_N_CONCAT:
+		return ev_concat(x, n, out);
+	case SEL_N_CMP:
+		return ev_cmp(x, n, out);
+	case SEL_N_AND:
+	case SEL_N_OR:
+	case SEL_N_NOT:
+		return ev_logic(x, n, out);
+	case SEL_N_LIKE:
+		return ev_like(x, n, out);
+	case SEL_N_BETWEEN:
+		return ev_between(x, n, out);
+	case SEL_N_IN:
+		return ev_in(x, n, out);
+	case SEL_N_IS:
+		return ev_is(x, n, out);
+	case SEL_N_CASE:
+		return ev_case(x, n, out);
+	case SEL_N_CAST: {
+		struct sel_value v;
+		int r = ev(x, n->kids[0], &v);
+		return r ? r : cast_to(x, n, &v, n->op, out);
+	}
+	case SEL_N_FUNC:
+		return ev_func(x, n, out);
+	case SEL_N_AGG:
+		return agg_value(x, n, out);
+	case SEL_N_LIST:
+		return ev_list(x, n, out);
+	}
+	return ERR(x, n, InternalError, "unknown node");
+}
+
+/* A list literal [a, b] evaluates to the JSON text of its items. */
+static int ev_list(struct sel_eval *x, const struct sel_node *n,
+		   struct sel_value *out)
+{
+	struct cmn_buf b;
+	int r = 0;
+	cmn_buf_init(&b, SEL_MAX_COLUMN_LEN);
+	r = cmn_buf_addc(&b, '[');
+	for (uint32_t i = 0; i < n->nkids && r == 0; i++) {
+		struct sel_value v;
+		if ((r = ev(x, n->kids[i], &v)))
+			goto out;
+		if (i)
+			r = cmn_buf_addc(&b, ',');
+		if (r == 0)
+			r = sel_value_to_json(&v, &b);
+	}
+	if (r == 0)
+		r = cmn_buf_addc(&b, ']');
+	if (r) {
+		r = ERR(x, n, ColumnTooLong, "list longer than 1 MB");
+		goto out;
+	}
+	char *p = scratch(x, n, b.len);
+	if (!p) {
+		r = -E2BIG;
+		goto out;
+	}
+	memcpy(p, b.data, b.len);
+	out->type = SEL_T_JSON;
+	out->u.s = p;
+	out->len = (uint32_t)b.len;
+out:
+	cmn_buf_free(&b);
+	return r;
+}
+
+int sel_eval_where(struct sel_eval *x, bool *pass)
+{
+	struct sel_value v;
+	int t, r;
+	if (!x->st->where) {
+		*pass = true;
+		return 0;
+	}
+	if ((r = ev(x, x->st->where, &v)) ||
+	    (r = truth(x, x->st->where, &v, &t)))
+		return r;
+	*pass = t == 1;
+	return 0;
+}
+
+static int out_err(struct sel_eval *x, int r)
+{
+	if (r == -E2BIG || r == -ENOMEM)
+		return ERR(x, (const struct sel_node *)NULL, OverMaxRecordSize,
+			   "a result record is longer than the maximum of "
+			   "1 MB");
+	return r;
+}
+
+/* The output name of SELECT item i: alias, last path step, or _N. */
+static void item_name(const struct sel_item *it, uint32_t i, char *tmp,
+		      size_t tmpn, const char **name, size_t *nlen)
+{
+	const struct sel_node *e = it->expr;
+	if (it->alias) {
+		*name = it->alias;
+		*nlen = it->alias_len;
+		return;
+	}
+	if (e->kind == SEL_N_PATH) {
+		for (uint32_t k = e->nsteps; k > 0; k--) {
+			const struct sel_step *s = &e->steps[k - 1];
+			if (s->kind == SEL_STEP_NAME &&
+			    (int32_t)k - 1 >= e->first_step) {
+				*name = s->name;
+				*nlen = s->len;
+				return;
+			}
+		}
+	}
+	snprintf(tmp, tmpn, "_%u", i + 1);
+	*name = tmp;
+	*nlen = strlen(tmp);
+}
+
+static int star_csv(struct sel_eval *x, struct sel_writer *w)
+{
+	const struct sel_record *rec = x->rec;
+	char tmp[24];
+	for (uint32_t i = 0; i < rec->nfields; i++) {
+		const char *nm = tmp;
+		size_t nl;
+		if (x->header_mode == SEL_HDR_USE && i < x->nheader) {
+			nm = x->header[i].p;
+			nl = x->header[i].len;
+		} else {
+			snprintf(tmp, sizeof(tmp), "_%u", i + 1);
+			nl = strlen(tmp);
+		}
+		int r = sel_writer_str(w, nm, nl, rec->fields[i].p,
+				       rec->fields[i].len);
+		if (r)
+			return out_err(x, r);
+	}
+	return 0;
+}
+
+int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
+{
+	const struct sel_record *rec = x->rec;
+	bool partial = false;
+	if (rec->missing)
+		return 0;
+	const char *e = sel_json_skip(rec->json, rec->json + rec->json_len, 0,
+				      &partial);
+	if (!e)
+		return ERR(x, (const struct sel_node *)NULL, JSONParsingError,
+			   "invalid JSON record at byte %" PRIu64,
+			   rec->offset);
+	int r = index_members(x, NULL);
+	if (r)
+		return r;
+	struct sel_value v;
+	const char *s = rec->json;
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (*s != '{') {
+		if ((r = json_scalar(x, NULL, rec->json, rec->json_len, &v)))
+			return r;
+		return out_err(x, sel_writer_field(w, "_1", 2, &v));
+	}
+	for (uint32_t i = 0; i < x->nmembers; i++) {
+		const struct sel_member *m = &x->members[i];
+		if ((r = json_scalar(x, NULL, m->v, m->vn, &v)))
+			return r;
+		if (w->opts->format == SEL_FMT_JSON) {
+			/* The key is written as it was (already escaped). */
+			if ((r = cmn_buf_add(&w->buf, i ? ",\"" : "\"",
+					     i ? 2 : 1)) ||
+			    (r = cmn_buf_add(&w->buf, m->k, m->kn)) ||
+			    (r = cmn_buf_add(&w->buf, "\":", 2)) ||
+			    (r = sel_value_to_json(&v, &w->buf)))
+				return out_err(x, r);
+			w->nfield++;
+		} else if ((r = sel_writer_field(w, m->k, m->kn, &v))) {
+			return out_err(x, r);
+		}
+	}
+	return 0;
+}
+
+static int items(struct sel_eval *x, struct sel_writer *w)
+{
+	char tmp[24];
+	for (uint32_t i = 0; i < x->st->nitems; i++) {
+		const struct sel_item *it = &x->st->items[i];
+		struct sel_value v;
+		const char *nm;
+		size_t nl;
+		int r = ev(x, it->expr, &v);
+		if (r)
+			return r;
+		item_name(it, i, tmp, sizeof(tmp), &nm, &nl);
+		if ((r = sel_writer_field(w, nm, nl, &v)))
+			return out_err(x, r);
+	}
+	return 0;
+}
+
+int sel_eval_project(struct sel_eval *x, struct sel_writer *w)
+{
+	int r;
+	sel_writer_begin(w);
+	if (!x->st->star)
+		r = items(x, w);
+	else if (x->format == SEL_FMT_CSV)
+		r = star_csv(x, w);
+	else
+		r = sel_eval_star_json(x, w);
+	if (r)
+		return r;
+	return sel_writer_end(w, x->err);
+}
+
+int sel_eval_finish(struct sel_eval *x, struct sel_writer *w)
+{
+	if (!x->aggregate || x->st->limit == 0)
+		return 0;
+	sel_arena_reset(&x->scratch);
+	return sel_eval_project(x, w);
+}

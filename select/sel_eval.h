@@ -1,0 +1,81 @@
+/*
+ * sel_eval.h - the binder and the evaluator.
+ *
+ * sel_eval_bind() resolves every name of a parsed statement once per query
+ * (CSV: positional `_N` or header names to column indexes; JSON: the alias
+ * is stripped and the first step is looked up in each record), checks the
+ * aggregate rules and precompiles constant LIKE patterns.  Then the query
+ * driver calls sel_eval_where / _project / _accumulate per record and
+ * sel_eval_finish once.  One struct sel_eval belongs to one query run.
+ */
+#ifndef SEL_EVAL_H
+#define SEL_EVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sel_arena.h"
+#include "sel_io.h"
+#include "sel_parser.h"
+
+struct sel_error;
+
+struct sel_member {
+	const char *k, *v;
+	uint32_t kn, vn;
+};
+
+struct sel_agg;
+
+struct sel_eval {
+	struct sel_stmt *st;
+	struct sel_arena *arena; /* query arena (borrowed) */
+	struct sel_arena scratch; /* per record */
+	int format;               /* SEL_FMT_CSV / SEL_FMT_JSON */
+	int header_mode;
+	const struct sel_field *header; /* borrowed from the reader */
+	uint32_t nheader;
+	const struct sel_record *rec;
+	struct sel_member *members; /* top-level members of a JSON record */
+	uint32_t nmembers, cap_members;
+	bool indexed;
+	struct sel_agg *aggs;
+	struct sel_node **agg_nodes;
+	int nagg;
+	bool aggregate;
+	struct sel_error *err;
+	int depth;
+	struct cmn_buf text; /* scratch text building */
+};
+
+/* Bind st for an input format.  header/nheader: the CSV header under USE
+ * (borrowed; must outlive the run).  *max_col receives the highest CSV
+ * column referenced (-1 none; INT32_MAX for SELECT *).  Returns 0 or
+ * -EINVAL with err filled. */
+int sel_eval_bind(struct sel_eval *x, struct sel_stmt *st,
+		  struct sel_arena *arena, int format, int header_mode,
+		  const struct sel_field *header, uint32_t nheader,
+		  int32_t *max_col, struct sel_error *err);
+
+/* Free what bind and evaluation allocated (not the arena). */
+void sel_eval_free(struct sel_eval *x);
+
+/* Set the current record (valid until the next call). */
+void sel_eval_record(struct sel_eval *x, const struct sel_record *rec);
+
+/* WHERE: *pass is true only when the condition is TRUE. */
+int sel_eval_where(struct sel_eval *x, bool *pass);
+
+/* Write the SELECT list of the current record as one output record. */
+int sel_eval_project(struct sel_eval *x, struct sel_writer *w);
+
+/* Feed the current record to the aggregates. */
+int sel_eval_accumulate(struct sel_eval *x);
+
+/* Write the single row of an aggregate query. */
+int sel_eval_finish(struct sel_eval *x, struct sel_writer *w);
+
+/* Does the JSON SELECT * path need the record validated?  (helper) */
+int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w);
+
+#endif

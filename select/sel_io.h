@@ -1,0 +1,175 @@
+/*
+ * sel_io.h - the byte source, the reader interface and the writer.
+ *
+ * sel_src reads the object with large sequential reads, decompressing GZIP
+ * or BZIP2 on the way, into one window buffer that holds at least one whole
+ * record (records are never longer than SEL_MAX_RECORD).  A reader turns the
+ * window into records; each input format is one const struct sel_reader_ops
+ * (open, next_record, close), so a Parquet reader slots in beside CSV and
+ * JSON.  sel_writer collects output records in one large buffer.
+ */
+#ifndef SEL_IO_H
+#define SEL_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sys/types.h>
+
+#include <bzlib.h>
+#include <zlib.h>
+
+#include "cmn_buf.h"
+#include "sel_opts.h"
+#include "sel_value.h"
+
+struct sel_error;
+struct sel_step;
+
+struct sel_src {
+	int fd;
+	int comp; /* enum sel_comp */
+	z_stream z;
+	bz_stream bz;
+	bool z_init, bz_init, raw_eof;
+	unsigned char *zin; /* compressed input buffer */
+	size_t zin_len, zin_pos;
+	char *buf;  /* window: valid bytes are buf[start..end) */
+	size_t cap, start, end;
+	uint64_t base; /* object offset of buf[0] (after decompression) */
+	bool eof;
+	uint64_t scanned;   /* raw bytes read */
+	uint64_t processed; /* bytes after decompression */
+};
+
+/* Prepare src over fd, positioned at object offset `offset` (lseek, or
+ * read-and-discard when fd is not seekable).  Returns 0 or -errno with err
+ * filled. */
+int sel_src_open(struct sel_src *src, int fd, int comp, uint64_t offset,
+		 struct sel_error *err);
+
+/* Read more bytes into the window, first moving buf[start..end) to the
+ * front.  Returns the number of bytes added, 0 at end of input, or -errno
+ * with err filled (I/O errors, corrupt compressed data, or
+ * OverMaxRecordSize when the window already holds more than a record). */
+ssize_t sel_src_more(struct sel_src *src, struct sel_error *err);
+
+/* Free the window and decompressor state; the fd is not closed. */
+void sel_src_close(struct sel_src *src);
+
+/* One CSV field: a slice of the window or of the reader's scratch. */
+struct sel_field {
+	const char *p;
+	uint32_t len;
+};
+
+enum sel_rec_kind { SEL_REC_CSV = 0, SEL_REC_JSON };
+
+/* A record, valid until the next call of next_record. */
+struct sel_record {
+	uint8_t kind;
+	bool missing; /* JSON: the FROM path matched nothing (MISSING) */
+	uint32_t nfields; /* CSV: fields split (all when want_all) */
+	const struct sel_field *fields;
+	const char *json; /* JSON: the value's raw text */
+	uint32_t json_len;
+	uint64_t offset; /* object offset of the record's first byte */
+};
+
+struct sel_reader;
+
+/* One input format.  Every slot is called from the query's thread only. */
+struct sel_reader_ops {
+	const char *name;
+	/* Set up after the source is open: consumes a CSV header or the
+	 * partial first record of a scan range.  0 or -errno (err filled). */
+	int (*open)(struct sel_reader *r, struct sel_error *err);
+	/* Next record: 1 and *rec filled, 0 at the end, -errno (err filled). */
+	int (*next_record)(struct sel_reader *r, struct sel_record *rec,
+			   struct sel_error *err);
+	/* Free the reader's state; the source stays open. */
+	void (*close)(struct sel_reader *r);
+};
+
+struct sel_reader {
+	const struct sel_reader_ops *ops;
+	struct sel_src *src;
+	const struct sel_in_opts *opts;
+	struct sel_range range; /* resolved: has_end means stop past end */
+	/* CSV: split only up to column want (0-based), or all when want < 0. */
+	int32_t want;
+	/* CSV header (USE), owned by the reader. */
+	struct sel_field *header;
+	uint32_t nheader;
+	/* JSON: the FROM path after S3Object[*] (borrowed from the AST). */
+	bool has_from_path;
+	const struct sel_step *from;
+	uint32_t nfrom;
+	void *priv; /* format state */
+};
+
+extern const struct sel_reader_ops sel_csv_reader;
+extern const struct sel_reader_ops sel_json_reader;
+
+/* JSON helpers used by the evaluator (sel_json.c). */
+
+/* End of the JSON value starting at p (after blanks): returns a pointer
+ * past it, or NULL when the text is not valid JSON, or `end` itself with
+ * *partial set when the value runs past end. */
+const char *sel_json_skip(const char *p, const char *end, int depth,
+			  bool *partial);
+
+/* Convert the JSON value text p[0..n) to a value: scalars become typed
+ * values (strings unescaped into scratch when they contain escapes),
+ * objects and arrays SEL_T_JSON.  Returns 0 or -EINVAL. */
+struct sel_arena;
+int sel_json_value(const char *p, size_t n, struct sel_arena *scratch,
+		   struct sel_value *out);
+
+/* Member name of object text p[0..n): the value slice of the member whose
+ * key matches name (case-insensitively unless exact).  Returns 1 found, 0
+ * absent, -EINVAL bad JSON, -EEXIST when two keys match. */
+int sel_json_member(const char *p, size_t n, const char *name, size_t nlen,
+		    bool exact, const char **vp, size_t *vn);
+
+/* Element idx of array text p[0..n).  Returns 1, 0 absent, -EINVAL. */
+int sel_json_element(const char *p, size_t n, int64_t idx, const char **vp,
+		     size_t *vn);
+
+/* Iterate the members (obj) or elements of container text: *it starts at
+ * 0; returns 1 with key (NULL for arrays) and value slices, 0 at the end,
+ * -EINVAL on bad JSON. */
+int sel_json_iter(const char *p, size_t n, size_t *it, const char **kp,
+		  size_t *kn, const char **vp, size_t *vn);
+
+/* Writer. */
+struct sel_writer {
+	int fd;
+	const struct sel_out_opts *opts;
+	struct cmn_buf buf;
+	size_t rec_start;
+	uint32_t nfield;
+	uint64_t returned;
+	struct cmn_buf tmp; /* text of one value */
+	uint8_t special[256]; /* CSV bytes that force quoting */
+};
+
+void sel_writer_init(struct sel_writer *w, int fd,
+		     const struct sel_out_opts *opts);
+void sel_writer_free(struct sel_writer *w);
+void sel_writer_begin(struct sel_writer *w);
+/* Append one field: name used by JSON output (NULL for CSV-only use);
+ * MISSING fields are left out of JSON records. */
+int sel_writer_field(struct sel_writer *w, const char *name, size_t nlen,
+		     const struct sel_value *v);
+/* A raw string field (CSV fields of SELECT *). */
+int sel_writer_str(struct sel_writer *w, const char *name, size_t nlen,
+		   const char *p, size_t n);
+/* Finish a record; flushes when the buffer is full.  0 or -errno
+ * (-E2BIG: record over SEL_MAX_RECORD). */
+int sel_writer_end(struct sel_writer *w, struct sel_error *err);
+/* Write out everything buffered. */
+int sel_writer_flush(struct sel_writer *w, struct sel_error *err);
+
+#endif

@@ -1,0 +1,632 @@
+/*
+ * sel_json.c - the JSON reader (LINES and DOCUMENT) and the JSON helpers the
+ * evaluator uses to reach values inside a record.
+ *
+ * No tree is built: a record is the raw text of one value, and a path is
+ * resolved by skipping the members no step refers to (strings are skipped
+ * with memchr).  Nesting is capped at SEL_MAX_JSON_DEPTH, so hostile input
+ * gives JSONParsingError, never a stack overflow.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sel_arena.h"
+#include "sel_err.h"
+#include "sel_io.h"
+#include "sel_limits.h"
+#include "sel_parser.h"
+
+static const char *ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* Past the closing quote of the string whose opening quote is at p. */
+static const char *skip_string(const char *p, const char *end, bool *partial)
+{
+	p++;
+	for (;;) {
+		const char *q = memchr(p, '"', (size_t)(end - p));
+		if (!q) {
+			*partial = true;
+			return NULL;
+		}
+		const char *b = q;
+		while (b > p && b[-1] == '\\')
+			b--;
+		if (((q - b) & 1) == 0)
+			return q + 1;
+		p = q + 1;
+	}
+}
+
+static const char *skip_lit(const char *p, const char *end, const char *lit,
+			    size_t n, bool *partial)
+{
+	size_t have = (size_t)(end - p);
+	if (have < n) {
+		if (memcmp(p, lit, have) == 0)
+			*partial = true;
+		return NULL;
+	}
+	return memcmp(p, lit, n) == 0 ? p + n : NULL;
+}
+
+static const char *skip_number(const char *p, const char *end, bool *partial)
+{
+	const char *s = p;
+	if (p < end && *p == '-')
+		p++;
+	while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
+			   *p == 'E' || *p == '+' || *p == '-'))
+		p++;
+	if (p == end) {
+		*partial = true;
+		return NULL;
+	}
+	return p > s && (p[-1] >= '0' && p[-1] <= '9') ? p : NULL;
+}
+
+static const char *skip_container(const char *p, const char *end, int depth,
+				  bool *partial)
+{
+	char close = *p == '{' ? '}' : ']';
+	bool obj = *p == '{';
+	p = ws(p + 1, end);
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (p >= end) {
+			*partial = true;
+			return NULL;
+		}
+		if (obj) {
+			if (*p != '"')
+				return NULL;
+			if (!(p = skip_string(p, end, partial)))
+				return NULL;
+			p = ws(p, end);
+			if (p >= end) {
+				*partial = true;
+				return NULL;
+			}
+			if (*p++ != ':')
+				return NULL;
+		}
+		if (!(p = sel_json_skip(p, end, depth + 1, partial)))
+			return NULL;
+		p = ws(p, end);
+		if (p >= end) {
+			*partial = true;
+			return NULL;
+		}
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+		p = ws(p, end);
+	}
+}
+
+const char *sel_json_skip(const char *p, const char *end, int depth,
+			  bool *partial)
+{
+	if (depth > SEL_MAX_JSON_DEPTH)
+		return NULL;
+	p = ws(p, end);
+	if (p >= end) {
+		*partial = true;
+		return NULL;
+	}
+	switch (*p) {
+	case '{':
+	case '[':
+		return skip_container(p, end, depth, partial);
+	case '"':
+		return skip_string(p, end, partial);
+	case 't':
+		return skip_lit(p, end, "true", 4, partial);
+	case 'f':
+		return skip_lit(p, end, "false", 5, partial);
+	case 'n':
+		return skip_lit(p, end, "null", 4, partial);
+	default:
+		if (*p == '-' || (*p >= '0' && *p <= '9'))
+			return skip_number(p, end, partial);
+		return NULL;
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int hex4(const char *p, const char *e, unsigned *out)
+{
+	if (e - p < 4)
+		return -1;
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + (unsigned)h;
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Unescape the string body p[0..n) into o (at least n bytes). */
+static int unescape(const char *p, size_t n, char *o, size_t *olen)
+{
+	const char *e = p + n;
+	size_t k = 0;
+	while (p < e) {
+		if (*p != '\\') {
+			o[k++] = *p++;
+			continue;
+		}
+		if (++p >= e)
+			return -EINVAL;
+		char c = *p++;
+		unsigned cp, lo;
+		switch (c) {
+		case 'n': o[k++] = '\n'; break;
+		case 't': o[k++] = '\t'; break;
+		case 'r': o[k++] = '\r'; break;
+		case 'b': o[k++] = '\b'; break;
+		case 'f': o[k++] = '\f'; break;
+		case '/': o[k++] = '/'; break;
+		case '\\': o[k++] = '\\'; break;
+		case '"': o[k++] = '"'; break;
+		case 'u':
+			if (hex4(p, e, &cp))
+				return -EINVAL;
+			p += 4;
+			if (cp >= 0xD800 && cp < 0xDC00 && e - p >= 6 &&
+			    p[0] == '\\' && p[1] == 'u' &&
+			    hex4(p + 2, e, &lo) == 0 && lo >= 0xDC00 &&
+			    lo < 0xE000) {
+				cp = 0x10000 + ((cp - 0xD800) << 10) +
+				     (lo - 0xDC00);
+				p += 6;
+			}
+			k += put_utf8(o + k, cp);
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	*olen = k;
+	return 0;
+}
+
+int sel_json_value(const char *p, size_t n, struct sel_arena *scratch,
+		   struct sel_value *out)
+{
+	const char *e = p + n;
+	p = ws(p, e);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' ||
+			 e[-1] == '\t'))
+		e--;
+	if (p >= e)
+		return -EINVAL;
+	size_t len = (size_t)(e - p);
+	switch (*p) {
+	case '"': {
+		if (len < 2 || e[-1] != '"')
+			return -EINVAL;
+		const char *b = p + 1;
+		size_t bn = len - 2;
+		if (!memchr(b, '\\', bn)) {
+			sel_value_str(out, b, bn);
+			return 0;
+		}
+		/* \u escapes never grow: 6 bytes give at most 4. */
+		char *o = sel_arena_alloc(scratch, bn + 1);
+		size_t on;
+		if (!o || unescape(b, bn, o, &on))
+			return -EINVAL;
+		sel_value_str(out, o, on);
+		return 0;
+	}
+	case '{':
+	case '[':
+		out->type = SEL_T_JSON;
+		out->u.s = p;
+		out->len = (uint32_t)len;
+		return 0;
+	case 't':
+	case 'f':
+		out->type = SEL_T_BOOL;
+		out->u.b = *p == 't';
+		return len == (*p == 't' ? 4u : 5u) ? 0 : -EINVAL;
+	case 'n':
+		out->type = SEL_T_NULL;
+		return len == 4 ? 0 : -EINVAL;
+	default: {
+		double f;
+		int64_t i;
+		bool is_int;
+		if (sel_value_parse_num(p, len, &f, &i, &is_int))
+			return -EINVAL;
+		if (is_int) {
+			out->type = SEL_T_INT;
+			out->u.i = i;
+		} else {
+			out->type = SEL_T_FLOAT;
+			out->u.f = f;
+		}
+		return 0;
+	}
+	}
+}
+
+int sel_json_iter(const char *p, size_t n, size_t *it, const char **kp,
+		  size_t *kn, const char **vp, size_t *vn)
+{
+	const char *end = p + n, *s = ws(p, end);
+	bool partial = false;
+	if (s >= end || (*s != '{' && *s != '['))
+		return -EINVAL;
+	bool obj = *s == '{';
+	char close = obj ? '}' : ']';
+	const char *q = *it ? p + *it : ws(s + 1, end);
+	if (q >= end)
+		return -EINVAL;
+	if (*q == close)
+		return 0;
+	*kp = NULL;
+	*kn = 0;
+	if (obj) {
+		if (*q != '"')
+			return -EINVAL;
+		const char *ke = skip_string(q, end, &partial);
+		if (!ke)
+			return -EINVAL;
+		*kp = q + 1;
+		*kn = (size_t)(ke - q - 2);
+		q = ws(ke, end);
+		if (q >= end || *q++ != ':')
+			return -EINVAL;
+		q = ws(q, end);
+	}
+	const char *ve = sel_json_skip(q, end, 1, &partial);
+	if (!ve)
+		return -EINVAL;
+	*vp = q;
+	*vn = (size_t)(ve - q);
+	q = ws(ve, end);
+	if (q >= end)
+		return -EINVAL;
+	if (*q == ',')
+		q = ws(q + 1, end);
+	else if (*q != close)
+		return -EINVAL;
+	*it = (size_t)(q - p);
+	return 1;
+}
+
+int sel_json_member(const char *p, size_t n, const char *name, size_t nlen,
+		    bool exact, const char **vp, size_t *vn)
+{
+	size_t it = 0;
+	const char *kp, *v;
+	size_t kn, vl;
+	int found = 0, r;
+	const char *s = ws(p, p + n);
+	if (s >= p + n || *s != '{')
+		return 0;
+	while ((r = sel_json_iter(p, n, &it, &kp, &kn, &v, &vl)) == 1) {
+		if (kn != nlen)
+			continue;
+		if (exact ? memcmp(kp, name, nlen) != 0
+			  : strncasecmp(kp, name, nlen) != 0)
+			continue;
+		if (found && !exact)
+			return -EEXIST;
+		*vp = v;
+		*vn = vl;
+		found = 1;
+		if (exact)
+			return 1;
+	}
+	return r < 0 ? r : found;
+}
+
+int sel_json_element(const char *p, size_t n, int64_t idx, const char **vp,
+		     size_t *vn)
+{
+	size_t it = 0;
+	const char *kp;
+	size_t kn;
+	const char *s = ws(p, p + n);
+	if (s >= p + n || *s != '[' || idx < 0)
+		return 0;
+	for (int64_t i = 0;; i++) {
+		int r = sel_json_iter(p, n, &it, &kp, &kn, vp, vn);
+		if (r <= 0)
+			return r;
+		if (i == idx)
+			return 1;
+	}
+}
+
+/* The reader. */
+
+struct match {
+	const char *p;
+	uint32_t n;
+};
+
+struct jr {
+	struct match *m;
+	size_t nm, cap, pos;
+	bool pending_missing;
+	bool done;
+	size_t scan_from;
+	const struct sel_step *from;
+	uint32_t nfrom;
+	uint64_t root_off;
+};
+
+static int add_match(struct jr *j, const char *p, size_t n)
+{
+	if (j->nm == j->cap) {
+		size_t nc = j->cap ? 2 * j->cap : 16;
+		struct match *nm = realloc(j->m, nc * sizeof(*nm));
+		if (!nm)
+			return -ENOMEM;
+		j->m = nm;
+		j->cap = nc;
+	}
+	j->m[j->nm].p = p;
+	j->m[j->nm].n = (uint32_t)n;
+	j->nm++;
+	return 0;
+}
+
+/* Collect the values the FROM path selects in p[0..n). */
+static int walk(struct jr *j, uint32_t i, const char *p, size_t n)
+{
+	if (i == j->nfrom)
+		return add_match(j, p, n);
+	const struct sel_step *s = &j->from[i];
+	const char *v, *kp;
+	size_t vn, kn, it = 0;
+	int r;
+	switch (s->kind) {
+	case SEL_STEP_NAME:
+		r = sel_json_member(p, n, s->name, s->len, s->quoted, &v, &vn);
+		if (r == -EEXIST)
+			r = sel_json_member(p, n, s->name, s->len, true, &v,
+					    &vn);
+		return r == 1 ? walk(j, i + 1, v, vn) : (r < 0 ? r : 0);
+	case SEL_STEP_INDEX:
+		r = sel_json_element(p, n, s->index, &v, &vn);
+		return r == 1 ? walk(j, i + 1, v, vn) : (r < 0 ? r : 0);
+	default: {
+		const char *t = ws(p, p + n);
+		char want = s->kind == SEL_STEP_WILD_IDX ? '[' : '{';
+		if (t >= p + n || *t != want)
+			return 0;
+		while ((r = sel_json_iter(p, n, &it, &kp, &kn, &v, &vn)) == 1)
+			if ((r = walk(j, i + 1, v, vn)) < 0)
+				return r;
+		return r;
+	}
+	}
+}
+
+static int json_open(struct sel_reader *r, struct sel_error *err)
+{
+	struct jr *j = calloc(1, sizeof(*j));
+	if (!j)
+		return sel_err_set(err, SEL_E_InternalError, 0, 0,
+				   "out of memory");
+	r->priv = j;
+	j->from = r->from;
+	j->nfrom = r->nfrom;
+	if (r->range.has_start && r->range.start > 0) {
+		struct sel_src *s = r->src;
+		for (;;) {
+			const char *e = memchr(s->buf + s->start, '\n',
+					       s->end - s->start);
+			if (e) {
+				s->start = (size_t)(e - s->buf) + 1;
+				break;
+			}
+			s->start = s->end;
+			ssize_t m = sel_src_more(s, err);
+			if (m < 0)
+				return (int)m;
+			if (m == 0)
+				break;
+		}
+	}
+	return 0;
+}
+
+/* The next non-blank line of a LINES document. */
+static int next_line(struct sel_reader *r, struct jr *j, const char **p,
+		     size_t *n, struct sel_error *err)
+{
+	struct sel_src *s = r->src;
+	for (;;) {
+		const char *b = s->buf + s->start;
+		const char *e = memchr(b + j->scan_from, '\n',
+				       s->end - s->start - j->scan_from);
+		size_t len;
+		if (!e && !s->eof) {
+			j->scan_from = s->end - s->start;
+			ssize_t m = sel_src_more(s, err);
+			if (m < 0)
+				return (int)m;
+			continue;
+		}
+		j->scan_from = 0;
+		len = e ? (size_t)(e - b) : s->end - s->start;
+		if (!e && len == 0)
+			return 0;
+		j->root_off = s->base + s->start;
+		s->start += len + (e ? 1 : 0);
+		if (r->range.has_end && j->root_off > r->range.end)
+			return 0;
+		if (len > SEL_MAX_RECORD)
+			return sel_err_set(err, SEL_E_OverMaxRecordSize, 0, 0,
+					   "a record is longer than the maximum "
+					   "of maxCharsPerRecord of 1 MB");
+		const char *t = ws(b, b + len);
+		if (t == b + len)
+			continue;
+		*p = t;
+		*n = (size_t)(b + len - t);
+		return 1;
+	}
+}
+
+/* The next top-level value of a DOCUMENT. */
+static int next_doc(struct sel_reader *r, const char **p, size_t *n,
+		    struct sel_error *err)
+{
+	struct sel_src *s = r->src;
+	for (;;) {
+		const char *b = ws(s->buf + s->start, s->buf + s->end);
+		s->start = (size_t)(b - s->buf);
+		if (s->start == s->end) {
+			if (s->eof)
+				return 0;
+			ssize_t m = sel_src_more(s, err);
+			if (m < 0)
+				return (int)m;
+			continue;
+		}
+		bool partial = false;
+		const char *e = sel_json_skip(b, s->buf + s->end, 0, &partial);
+		if (!e && partial && !s->eof) {
+			ssize_t m = sel_src_more(s, err);
+			if (m < 0)
+				return (int)m;
+			continue;
+		}
+		if (!e)
+			return sel_err_set(err, SEL_E_JSONParsingError, 0, 0,
+					   "invalid JSON at byte %llu",
+					   (unsigned long long)(s->base +
+								s->start));
+		/* A number at the very end of the window may be cut. */
+		if (e == s->buf + s->end && !s->eof && *b != '{' &&
+		    *b != '[' && *b != '"') {
+			ssize_t m = sel_src_more(s, err);
+			if (m < 0)
+				return (int)m;
+			continue;
+		}
+		*p = b;
+		*n = (size_t)(e - b);
+		s->start = (size_t)(e - s->buf);
+		return 1;
+	}
+}
+
+static int json_next(struct sel_reader *r, struct sel_record *rec,
+		     struct sel_error *err)
+{
+	struct jr *j = r->priv;
+	rec->kind = SEL_REC_JSON;
+	rec->nfields = 0;
+	rec->fields = NULL;
+	for (;;) {
+		if (j->pos < j->nm) {
+			rec->json = j->m[j->pos].p;
+			rec->json_len = j->m[j->pos].n;
+			rec->missing = false;
+			rec->offset = j->root_off;
+			j->pos++;
+			return 1;
+		}
+		if (j->pending_missing) {
+			j->pending_missing = false;
+			rec->json = NULL;
+			rec->json_len = 0;
+			rec->missing = true;
+			return 1;
+		}
+		if (j->done)
+			return 0;
+		const char *p;
+		size_t n;
+		int rr = r->opts->json_document ? next_doc(r, &p, &n, err)
+						: next_line(r, j, &p, &n, err);
+		if (rr <= 0) {
+			j->done = true;
+			return rr;
+		}
+		if (r->opts->json_document)
+			j->root_off = r->src->base + (size_t)(p - r->src->buf);
+		j->nm = j->pos = 0;
+		if (!r->has_from_path) {
+			rr = add_match(j, p, n);
+		} else {
+			rr = walk(j, 0, p, n);
+			if (rr == 0 && j->nm == 0)
+				j->pending_missing = true;
+		}
+		if (rr < 0)
+			return sel_err_set(err, SEL_E_JSONParsingError, 0, 0,
+					   "invalid JSON record at byte %llu",
+					   (unsigned long long)j->root_off);
+	}
+}
+
+static void json_close(struct sel_reader *r)
+{
+	struct jr *j = r->priv;
+	if (!j)
+		return;
+	free(j->m);
+	free(j);
+	r->priv = NULL;
+}
+
+const struct sel_reader_ops sel_json_reader = {
+	.name = "JSON",
+	.open = json_open,
+	.next_record = json_next,
+	.close = json_close,
+};
