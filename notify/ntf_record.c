@@ -245,8 +245,9 @@ static void source(struct w *w, const struct ntf_event *ev)
 	lit(w, ",\"source\":{");
 	field(w, false, "host", ev->host ? ev->host : "localhost");
 	lit(w, ",\"port\":\"\",\"userAgent\":\"");
-	if (ev->comm)
-		esc(w, ev->comm, strlen(ev->comm));
+	/* "COMM (pid N)"; an unknown command name is written as "?". */
+	const char *comm = ev->comm && *ev->comm ? ev->comm : "?";
+	esc(w, comm, strlen(comm));
 	lit(w, " (pid ");
 	u64dec(w, (uint64_t)(ev->pid < 0 ? 0 : ev->pid));
 	lit(w, ")\"}");

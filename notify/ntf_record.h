@@ -16,7 +16,8 @@
  *   responseElements {"x-amz-request-id": the sequencer,
  *   "x-amz-id-2": host}, s3.object.key encoded as AWS does (space '+', '/'
  *   kept), sequencer as 16 uppercase hex digits (so strcmp orders it),
- *   source {host, port:"", userAgent:"COMM (pid PID)"}.
+ *   source {host, port:"", userAgent:"COMM (pid PID)", COMM "?" if
+ *   unknown}.
  *   ObjectRemoved:* records omit size, eTag, contentType, userMetadata;
  *   bucket events carry an object with key "" and the sequencer only.
  */
