@@ -4,6 +4,7 @@
  * one row here.
  */
 #include "fs_cli.h"
+#include "select.h"
 #include "ntf_cli.h"
 #include "ntf_evcli.h"
 
@@ -17,7 +18,7 @@ struct fs_cli_cmd {
 };
 
 static const struct fs_cli_cmd cmds[] = {
-	/* {"select", sel_cli_main, "run an S3 Select query on a file"}, */
+	{"select", sel_cli_main, "run an S3 Select query on a file"},
 	{"check-config", ntf_cli_check_config,
 	 "validate a NotificationConfiguration XML document"},
 	{"match", ntf_cli_match,
