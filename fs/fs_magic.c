@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "fs_ctx.h"
 #include "fs_inode.h"
 #include "fs_opts.h"
+#include "ntf_pipeline.h"
 
 /* Inode numbers of control nodes: far above what ext4 or xfs hand out, so
  * `find -inum` and `ls -i` never see two objects with one number. */
@@ -36,10 +38,57 @@ static int render_state(struct fs_ctx *ctx, struct cmn_buf *out)
 }
 
 static const struct fs_magic magic_table[] = {
-	{FS_MAGIC_DIR, S_IFDIR | 0555, NULL},
-	{"version", S_IFREG | 0444, render_version},
-	{"state", S_IFREG | 0444, render_state},
+	{FS_MAGIC_DIR, S_IFDIR | 0555, false, NULL},
+	{"version", S_IFREG | 0444, false, render_version},
+	{"state", S_IFREG | 0444, false, render_state},
+	{"events", S_IFREG | 0444, true, NULL},
 };
+
+/* An open control file: a rendered snapshot, or a live reader. */
+struct magic_handle {
+	struct cmn_buf snap;
+	struct ntf_ring_reader *rd;
+	pthread_mutex_t lock;         /* guards ph */
+	struct fuse_pollhandle *ph;   /* armed poll, or NULL */
+};
+
+static void handle_free(struct fs_ctx *ctx, struct magic_handle *h)
+{
+	if (!h)
+		return;
+	if (h->rd)
+		ntf_pipeline_reader_close(ctx->pipeline, h->rd);
+	if (h->ph)
+		fuse_pollhandle_destroy(h->ph);
+	pthread_mutex_destroy(&h->lock);
+	cmn_buf_free(&h->snap);
+	free(h);
+}
+
+/* The ring calls this on the publishing thread when data arrives for a
+ * reader whose poll found nothing. */
+static void stream_ready(void *arg)
+{
+	struct magic_handle *h = arg;
+	pthread_mutex_lock(&h->lock);
+	struct fuse_pollhandle *ph = h->ph;
+	h->ph = NULL;
+	pthread_mutex_unlock(&h->lock);
+	if (ph) {
+		fuse_lowlevel_notify_poll(ph);
+		fuse_pollhandle_destroy(ph);
+	}
+}
+
+static int open_stream(struct fs_ctx *ctx, struct magic_handle *h,
+		       struct fuse_file_info *fi)
+{
+	if (!ctx->pipeline)
+		return -ENOENT;
+	fi->nonseekable = 1;
+	return ntf_pipeline_reader_open(ctx->pipeline, stream_ready, h,
+					&h->rd);
+}
 
 #define N_MAGIC (sizeof(magic_table) / sizeof(*magic_table))
 _Static_assert(N_MAGIC <= FS_MAGIC_COUNT, "raise FS_MAGIC_COUNT");
@@ -118,32 +167,66 @@ void fs_magic_open(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	struct cmn_buf *b = malloc(sizeof(*b));
-	if (!b) {
+	struct magic_handle *h = calloc(1, sizeof(*h));
+	if (!h) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	cmn_buf_init(b, MAGIC_MAX_SIZE);
-	int rc = ino->magic->render(ctx, b);
+	pthread_mutex_init(&h->lock, NULL);
+	cmn_buf_init(&h->snap, MAGIC_MAX_SIZE);
+	int rc = ino->magic->stream ? open_stream(ctx, h, fi)
+				    : ino->magic->render(ctx, &h->snap);
 	if (rc < 0) {
-		cmn_buf_free(b);
-		free(b);
+		handle_free(ctx, h);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)b;
+	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->noflush = 1;
-	if (fuse_reply_open(req, fi) != 0) {
-		cmn_buf_free(b);
-		free(b);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(ctx, h);
 }
 
-void fs_magic_read(fuse_req_t req, size_t size, off_t off,
+static void interrupt_read(fuse_req_t req, void *arg)
+{
+	ntf_ring_interrupt(arg);
+}
+
+/* Blocks this FUSE thread until a record arrives (or O_NONBLOCK says
+ * not to); FUSE_INTERRUPT (a signal to the reader) wakes it. */
+static void read_stream(fuse_req_t req, struct magic_handle *h, size_t size,
+			struct fuse_file_info *fi)
+{
+	if (size < NTF_RING_MIN_READ) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	char *buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	bool nonblock = (fi->flags & O_NONBLOCK) != 0;
+	if (!nonblock)
+		fuse_req_interrupt_func(req, interrupt_read, h->rd);
+	ssize_t n = ntf_ring_read(h->rd, buf, size, nonblock);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+void fs_magic_read(struct fs_ctx *ctx, fuse_req_t req, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
-	struct cmn_buf *b = (struct cmn_buf *)(uintptr_t)fi->fh;
+	struct magic_handle *h = (struct magic_handle *)(uintptr_t)fi->fh;
+	if (h->rd) {
+		read_stream(req, h, size, fi);
+		return;
+	}
+	struct cmn_buf *b = &h->snap;
 	if (off < 0 || (size_t)off >= b->len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -152,14 +235,33 @@ void fs_magic_read(fuse_req_t req, size_t size, off_t off,
 	fuse_reply_buf(req, b->data + off, n < size ? n : size);
 }
 
-void fs_magic_release(fuse_req_t req, struct fuse_file_info *fi)
+void fs_magic_release(struct fs_ctx *ctx, fuse_req_t req,
+		      struct fuse_file_info *fi)
 {
-	struct cmn_buf *b = (struct cmn_buf *)(uintptr_t)fi->fh;
-	if (b) {
-		cmn_buf_free(b);
-		free(b);
-	}
+	handle_free(ctx, (struct magic_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+void fs_magic_poll(struct fs_ctx *ctx, fuse_req_t req,
+		   struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct magic_handle *h = (struct magic_handle *)(uintptr_t)fi->fh;
+	if (!h || !h->rd) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN);
+		return;
+	}
+	if (ph) {
+		pthread_mutex_lock(&h->lock);
+		if (h->ph)
+			fuse_pollhandle_destroy(h->ph);
+		h->ph = ph;
+		pthread_mutex_unlock(&h->lock);
+	}
+	/* Arms the notification when nothing is readable, after ph is in
+	 * place, so a record published in between is not missed. */
+	fuse_reply_poll(req, ntf_ring_readable(h->rd) ? POLLIN : 0);
 }
 
 /* The control directory lists ".", ".." and the control files; offsets

@@ -6,6 +6,11 @@
  * renders its content.  Content is rendered when the file is opened (a
  * snapshot the reader can read at its own pace, with direct I/O so the
  * size reported by stat does not matter).  Adding a file is one row.
+ *
+ * `events` is the one stream: each open is a live reader of the event
+ * pipeline's ring, reads block until the next record (a FUSE thread waits
+ * in the ring; FUSE_INTERRUPT wakes it), and poll/select work through
+ * fuse_lowlevel_notify_poll.
  */
 #ifndef FS_MAGIC_H
 #define FS_MAGIC_H
@@ -22,6 +27,7 @@ struct cmn_buf;
 struct fs_magic {
 	const char *name;
 	mode_t mode;      /* S_IFDIR | 0555 or S_IFREG | 0444 */
+	bool stream;      /* the live event stream instead of a snapshot */
 	/* Render the file's content into out (which is empty).  Returns 0 or
 	 * -errno.  Called on a FUSE thread at open; must not block long. */
 	int (*render)(struct fs_ctx *ctx, struct cmn_buf *out);
@@ -49,9 +55,12 @@ void fs_magic_entry(struct fs_ctx *ctx, struct fs_inode *ino,
 /* Request handlers for control nodes (ino->magic != NULL); each replies. */
 void fs_magic_open(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
 		   struct fuse_file_info *fi);
-void fs_magic_read(fuse_req_t req, size_t size, off_t off,
+void fs_magic_read(struct fs_ctx *ctx, fuse_req_t req, size_t size, off_t off,
 		   struct fuse_file_info *fi);
-void fs_magic_release(fuse_req_t req, struct fuse_file_info *fi);
+void fs_magic_release(struct fs_ctx *ctx, fuse_req_t req,
+		      struct fuse_file_info *fi);
+void fs_magic_poll(struct fs_ctx *ctx, fuse_req_t req,
+		   struct fuse_file_info *fi, struct fuse_pollhandle *ph);
 void fs_magic_readdir(struct fs_ctx *ctx, fuse_req_t req, size_t size,
 		      off_t off, bool plus);
 

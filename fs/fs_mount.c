@@ -134,7 +134,8 @@ static int serve(struct fs_ctx *ctx, struct fuse_session *se)
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	fuse_loop_cfg_set_max_threads(cfg, 64);
+	/* Live event readers each hold a thread while they wait. */
+	fuse_loop_cfg_set_max_threads(cfg, 256);
 	fuse_loop_cfg_set_idle_threads(cfg, 8);
 	int rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -744,7 +745,7 @@ static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	if (inode_of(req, id)->magic) {
-		fs_magic_read(req, size, off, fi);
+		fs_magic_read(ctx_of(req), req, size, off, fi);
 		return;
 	}
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
@@ -803,7 +804,7 @@ static void op_release(fuse_req_t req, fuse_ino_t id,
 		       struct fuse_file_info *fi)
 {
 	if (inode_of(req, id)->magic) {
-		fs_magic_release(req, fi);
+		fs_magic_release(ctx_of(req), req, fi);
 		return;
 	}
 	struct fs_ctx *ctx = ctx_of(req);
@@ -813,6 +814,19 @@ static void op_release(fuse_req_t req, fuse_ino_t id,
 				f->ino, NULL, NULL, NULL);
 	file_free(ctx, f);
 	fuse_reply_err(req, 0);
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	if (inode_of(req, id)->magic) {
+		fs_magic_poll(ctx_of(req), req, fi, ph);
+		return;
+	}
+	/* Regular files are always ready, as on a local file system. */
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLOUT);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t id, int datasync,
@@ -1292,4 +1306,5 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.fallocate = op_fallocate,
 	.copy_file_range = op_copy_file_range,
 	.lseek = op_lseek,
+	.poll = op_poll,
 };

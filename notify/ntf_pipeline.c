@@ -396,8 +396,6 @@ int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
 		/* Nobody stores it, but live readers see it. */
 		rc = ntf_record_json(ev, "", &rec);
 		if (rc == 0)
-			rc = cmn_buf_addc(&rec, '\n');
-		if (rc == 0)
 			ntf_ring_publish(p->ring, rec.data, rec.len);
 		goto out;
 	}
@@ -408,8 +406,7 @@ int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
 	}
 	atomic_fetch_add(&p->records, (uint64_t)ng);
 	if (ng > 0 && live)
-		ntf_ring_publish(p->ring, rec.data + rec_off[0],
-				 rec_len[0] + 1);
+		ntf_ring_publish(p->ring, rec.data + rec_off[0], rec_len[0]);
 out:
 	cmn_buf_free(&names);
 	cmn_buf_free(&rec);
