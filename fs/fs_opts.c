@@ -107,9 +107,9 @@ static int fail(struct parse_state *ps, const char *fmt, ...)
 
 static int take_positional(struct parse_state *ps, const char *arg)
 {
-	char *abs = realpath(arg, NULL);
 	if (ps->npos >= 2)
 		return fail(ps, "unexpected argument '%s'", arg);
+	char *abs = realpath(arg, NULL);
 	if (!abs) {
 		/* Keep the name for the error message fs_opts_check gives. */
 		abs = strdup(arg);
