@@ -11,7 +11,8 @@ A file holds blocks that start with "=== name".  Block lines:
   compress: gzip|bzip2       compress the input first
 Sections (a line "--- NAME [flags]"; flags: escaped = Python escapes,
 noeol = no newline after the last line):
-  --- input                  the object
+  --- input                  the object (trailing blank lines dropped;
+                             use "escaped" and \n for exact bytes)
   --- output                 expected stdout
   --- error: Code            expected failure with this S3 error code
   --- exprs                  one case per line: EXPR => EXPECTED, run as
@@ -30,7 +31,10 @@ import sys
 import tempfile
 
 
-def decode(lines, flags):
+def decode(lines, flags, strip=True):
+    lines = list(lines)
+    while strip and lines and not lines[-1].strip():
+        lines.pop()  # blank lines before the next block separate cases
     text = "\n".join(lines)
     if "noeol" not in flags and lines:
         text += "\n"
@@ -141,7 +145,7 @@ def expand(case):
         if exp.startswith("!"):
             yield name, sql, None, exp[1:].strip()
         else:
-            yield name, sql, decode([exp], flags), None
+            yield name, sql, decode([exp], flags, False), None
 
 
 def main():
