@@ -418,3 +418,151 @@ def run_daemon(tmp_path):
 
 def have(tool):
     return shutil.which(tool) is not None
+
+
+# --------------------------------------------------------------------------
+# events (test_events_*.py): rules, the live stream, the embedded log
+
+import json as _json
+import select as _select
+
+LOCAL_ARN = "arn:bucketfs:sqs::local:sqlite"
+RULES_XATTR = "user.s3.notification"
+RULES_ERROR_XATTR = "user.s3.notification.error"
+ALL_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*",
+              "s3:ObjectTagging:*", "s3:ObjectAcl:*", "s3:BucketCreated:*",
+              "s3:BucketRemoved:*")
+
+
+def rules_xml(*configs):
+    """A NotificationConfiguration; each config is a dict with events
+    (list), and optional id, prefix, suffix, arn (default the local log)."""
+    out = ['<NotificationConfiguration '
+           'xmlns="http://s3.amazonaws.com/doc/2006-03-01/">']
+    for c in configs:
+        out.append("<QueueConfiguration>")
+        if c.get("id") is not None:
+            out.append(f"<Id>{c['id']}</Id>")
+        flt = [(n, c[n]) for n in ("prefix", "suffix") if c.get(n) is not None]
+        if flt:
+            out.append("<Filter><S3Key>")
+            for n, v in flt:
+                out.append(f"<FilterRule><Name>{n}</Name><Value>{v}</Value>"
+                           "</FilterRule>")
+            out.append("</S3Key></Filter>")
+        out.append(f"<Queue>{c.get('arn', LOCAL_ARN)}</Queue>")
+        for e in c["events"]:
+            out.append(f"<Event>{e}</Event>")
+        out.append("</QueueConfiguration>")
+    out.append("</NotificationConfiguration>")
+    return "".join(out)
+
+
+def set_rules(path, xml):
+    os.setxattr(str(path), RULES_XATTR,
+                xml.encode() if isinstance(xml, str) else xml)
+
+
+def rules_error(path):
+    try:
+        return os.getxattr(str(path), RULES_ERROR_XATTR).decode()
+    except OSError as e:
+        if e.errno == errno.ENODATA:
+            return None
+        raise
+
+
+def subscribe_all(m, cid="all"):
+    """Global rules at the mount root: every object and bucket event the
+    table of DESIGN.md §3 produces goes to the embedded log."""
+    set_rules(m.mnt, rules_xml({"id": cid, "events": ALL_EVENTS}))
+
+
+def seq_of(rec):
+    return int(rec["s3"]["object"]["sequencer"], 16)
+
+
+class EventStream:
+    """A reader of MNT/.bucketfs/events, opened O_NONBLOCK (reads poll
+    with a deadline; the blocking path has its own tests)."""
+
+    def __init__(self, m, nonblock=True):
+        self.path = str(m.mnt / ".bucketfs" / "events")
+        self.fd = os.open(self.path, os.O_RDONLY |
+                          (os.O_NONBLOCK if nonblock else 0))
+        self.buf = b""
+        self.lines = []         # every parsed line so far (dicts)
+
+    def _fill(self, timeout):
+        r, _, _ = _select.select([self.fd], [], [], timeout)
+        try:
+            data = os.read(self.fd, 1 << 20)
+        except BlockingIOError:
+            return False
+        self.buf += data
+        *full, self.buf = self.buf.split(b"\n")
+        for ln in full:
+            if ln.strip():
+                self.lines.append(_json.loads(ln))
+        return bool(data)
+
+    def drain(self, quiet=0.05):
+        """Read until nothing arrives for `quiet` seconds."""
+        while self._fill(quiet):
+            pass
+        return self.lines
+
+    def until(self, pred, timeout=TIMEOUT, what="event"):
+        """Read until pred(line) holds for some new line; return it."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for ln in self.lines[seen:]:
+                if pred(ln):
+                    return ln
+            seen = len(self.lines)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {what} on {self.path} within {timeout}s;"
+                                   f" got {[ev_brief(x) for x in self.lines][-20:]}")
+            self._fill(min(left, 0.2))
+
+    def take(self):
+        """The lines read so far, forgetting them."""
+        out, self.lines = self.lines, []
+        return out
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def ev_brief(r):
+    """(eventName, bucket, key) of a record, or ('gap', N)."""
+    if "gap" in r:
+        return ("gap", r["gap"])
+    return (r["eventName"], r["s3"]["bucket"]["name"], r["s3"]["object"]["key"])
+
+
+def bucketfs_events(m_or_args, *extra, timeout=TIMEOUT, check=True):
+    """Run `bucketfs events MNT ...` (or with the given argument list) and
+    return the parsed records."""
+    if isinstance(m_or_args, Mount):
+        args = [str(m_or_args.mnt)]
+    else:
+        args = [str(a) for a in m_or_args]
+    p = subprocess.run([bucketfs_bin(), "events"] + args + [str(a) for a in extra],
+                       capture_output=True, text=True, timeout=timeout,
+                       env=daemon_env(), stdin=subprocess.DEVNULL)
+    rep = sanitizer_report(p.stderr)
+    assert not rep, f"sanitizer report ({rep}) from bucketfs events:\n{p.stderr}"
+    if check:
+        assert p.returncode == 0, f"bucketfs events {args} {extra}: {p.stderr}"
+    return [_json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
+
+
+def last_seq(m):
+    """The highest sequencer in the embedded log (0 when empty)."""
+    recs = bucketfs_events(m)
+    return max((seq_of(r) for r in recs), default=0)
