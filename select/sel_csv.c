@@ -276,8 +276,8 @@ static int header_from_start(struct sel_reader *r, struct csv *c,
 				   "seekable input");
 	}
 	int rr = sel_src_open(&tmp, fd, SEL_COMP_NONE, 0, err);
-	const char *b;
-	size_t n;
+	const char *b = NULL;
+	size_t n = 0;
 	uint64_t off;
 	uint32_t cnt = 0;
 	hr.src = &tmp;
@@ -319,8 +319,8 @@ static int csv_open(struct sel_reader *r, struct sel_error *err)
 		return 0;
 	if (ranged)
 		return header_from_start(r, c, err);
-	const char *b;
-	size_t n;
+	const char *b = NULL;
+	size_t n = 0;
 	uint64_t off;
 	uint32_t cnt = 0;
 	int want = r->want;
@@ -341,8 +341,8 @@ static int csv_next(struct sel_reader *r, struct sel_record *rec,
 		    struct sel_error *err)
 {
 	struct csv *c = r->priv;
-	const char *b;
-	size_t n;
+	const char *b = NULL;
+	size_t n = 0;
 	uint64_t off;
 	if (c->done)
 		return 0;

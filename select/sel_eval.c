@@ -664,7 +664,7 @@ static int ev_logic(struct sel_eval *x, const struct sel_node *n,
 		    struct sel_value *out)
 {
 	struct sel_value a, b;
-	int ta, tb, r;
+	int ta = -1, tb = -1, r;
 	if ((r = ev(x, n->kids[0], &a)) || (r = truth(x, n->kids[0], &a, &ta)))
 		return r;
 	if (n->kind == SEL_N_NOT) {
@@ -797,7 +797,7 @@ static int ev_case(struct sel_eval *x, const struct sel_node *n,
 			hit = !unknown(&operand) && !unknown(&w) &&
 			      sel_value_equal(&operand, &w);
 		} else {
-			int t;
+			int t = -1;
 			if ((r = truth(x, n->kids[i], &w, &t)))
 				return r;
 			hit = t == 1;
@@ -1305,7 +1305,7 @@ static int fn_dates(struct sel_eval *x, const struct sel_node *n,
 static int ev_func(struct sel_eval *x, const struct sel_node *n,
 		   struct sel_value *out)
 {
-	struct sel_value a[3];
+	struct sel_value a[3] = {{0}};
 	int r;
 	if (n->op == SEL_FN_COALESCE) {
 		for (uint32_t i = 0; i < n->nkids; i++) {
@@ -1564,7 +1564,7 @@ out:
 int sel_eval_where(struct sel_eval *x, bool *pass)
 {
 	struct sel_value v;
-	int t, r;
+	int t = -1, r;
 	if (!x->st->where) {
 		*pass = true;
 		return 0;

@@ -588,8 +588,8 @@ static int json_next(struct sel_reader *r, struct sel_record *rec,
 		}
 		if (j->done)
 			return 0;
-		const char *p;
-		size_t n;
+		const char *p = NULL;
+		size_t n = 0;
 		int rr = r->opts->json_document ? next_doc(r, &p, &n, err)
 						: next_line(r, j, &p, &n, err);
 		if (rr <= 0) {

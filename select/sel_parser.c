@@ -460,7 +460,7 @@ static int bracket_step(struct parser *p, struct sel_step *s)
 static int path_steps(struct parser *p, struct sel_node *n, uint32_t *cap)
 {
 	for (;;) {
-		struct sel_step *s;
+		struct sel_step *s = NULL;
 		int r;
 		if (cur(p)->type == SEL_TK_DOT) {
 			struct sel_token *t = peek(p, 1);
@@ -560,7 +560,7 @@ static int parse_cast(struct parser *p, struct sel_node **out)
 			    "CAST takes one expression AS a type");
 	if (!accept_kw(p, SEL_KW_AS))
 		return unexpected(p, SEL_E_ParseExpectedKeyword, "AS");
-	uint8_t ty;
+	uint8_t ty = 0;
 	if ((r = type_name(p, &ty)))
 		return r;
 	if (!accept(p, SEL_TK_RPAREN))
