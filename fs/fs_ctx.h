@@ -23,6 +23,7 @@ struct fuse_session;
 struct fuse_lowlevel_ops;
 struct ntf_pipeline;
 struct fs_ev_state;
+struct fs_etag;
 
 #define FS_MAGIC_DIR   ".bucketfs"
 #define FS_MAGIC_COUNT 8
@@ -40,6 +41,7 @@ struct fs_ctx {
 	char *state_name;            /* owned; NULL when not at the root */
 	struct ntf_pipeline *pipeline; /* events: rules, store, live ring */
 	struct fs_ev_state *ev;      /* fs_ev.c's own state */
+	struct fs_etag *etag;        /* the eTag hasher thread */
 	/* Control directory nodes: [0] is .bucketfs itself. */
 	struct fs_inode *magic[FS_MAGIC_COUNT];
 	unsigned n_magic;

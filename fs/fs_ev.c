@@ -25,6 +25,7 @@
 #include "cmn_buf.h"
 #include "cmn_log.h"
 #include "fs_ctx.h"
+#include "fs_etag.h"
 #include "fs_inode.h"
 #include "fs_opts.h"
 #include "ntf_limits.h"
@@ -114,29 +115,6 @@ char *fs_ev_key_of(struct fs_ctx *ctx, struct fs_inode *dir,
 	return cmn_buf_take(&b);
 }
 
-/* The cached eTag of a file, when it was computed for this very size and
- * mtime: "SIZE MTIME_NS MD5HEX". */
-static bool cached_etag(const char *proc, const struct stat *st,
-			char out[33])
-{
-	char v[96];
-	ssize_t n = getxattr(proc, FS_EV_XATTR_ETAG, v, sizeof(v) - 1);
-	if (n <= 0)
-		return false;
-	v[n] = '\0';
-	long long size, mtime;
-	char hex[33];
-	if (sscanf(v, "%lld %lld %32s", &size, &mtime, hex) != 3)
-		return false;
-	long long want = (long long)st->st_mtim.tv_sec * 1000000000ll +
-			 st->st_mtim.tv_nsec;
-	if (size != (long long)st->st_size || mtime != want ||
-	    strlen(hex) != 32)
-		return false;
-	memcpy(out, hex, 33);
-	return true;
-}
-
 /* user.s3.meta.NAME xattrs become userMetadata {NAME: value}. */
 static size_t read_meta(const char *proc, struct ntf_meta *meta,
 			char *store, size_t cap)
@@ -165,8 +143,11 @@ static size_t read_meta(const char *proc, struct ntf_meta *meta,
 	return count;
 }
 
+/* Record ev as the caller uid/pid.  With hash_path, the eTag is still to
+ * be computed: the records are stored pending and the hasher finalises
+ * them. */
 static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		    struct ntf_event *ev)
+		    struct ntf_event *ev, const char *hash_path)
 {
 	char comm[17] = "";
 	ev->uid = uid;
@@ -175,7 +156,11 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		comm_of(ctx->ev, pid, comm);
 		ev->comm = comm;
 	}
-	int rc = ntf_pipeline_emit(ctx->pipeline, ev);
+	struct ntf_pending *pd = NULL;
+	int rc = hash_path ? ntf_pipeline_emit_pending(ctx->pipeline, ev, &pd)
+			   : ntf_pipeline_emit(ctx->pipeline, ev);
+	if (pd)
+		fs_etag_submit(ctx, hash_path, pd);
 	if (rc < 0)
 		cmn_warn("event %s for %s/%s not recorded: %s",
 			 ntf_event_str(ev->name), ev->bucket,
@@ -185,7 +170,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	emit_as(ctx, fc->uid, fc->pid, ev);
+	emit_as(ctx, fc->uid, fc->pid, ev, NULL);
 }
 
 void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -215,6 +200,7 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	char *metastore = NULL;
 	char etag[33];
 	struct stat lst;
+	bool hash = false;
 
 	if (!ntf_event_is_removed(name)) {
 		char proc[64];
@@ -231,8 +217,10 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		if (ofd >= 0)
 			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
 		if (st && S_ISREG(st->st_mode)) {
-			if (cached_etag(proc, st, etag))
+			if (fs_etag_cached(proc, st, etag))
 				ev.etag = etag;
+			else
+				hash = ctx->etag != NULL;
 			metastore = malloc(META_BYTES);
 			if (metastore)
 				ev.n_meta = read_meta(proc, meta, metastore,
@@ -242,7 +230,11 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		if (ofd >= 0)
 			close(ofd);
 	}
-	emit_as(ctx, uid, pid, &ev);
+	char *full = NULL;
+	if (hash && asprintf(&full, "%s/%s", ev.bucket, ev.key) < 0)
+		full = NULL;
+	emit_as(ctx, uid, pid, &ev, full);
+	free(full);
 	free(metastore);
 	free(path);
 }
@@ -268,6 +260,21 @@ struct tree_walk {
 	bool deletes;          /* false for RENAME_EXCHANGE: both stay */
 };
 
+/* The cached eTag of "bucket/key", looked up by path. */
+static bool cached_etag_at(struct fs_ctx *ctx, const char *path,
+			   const struct stat *st, char out[33])
+{
+	int fd = openat(fs_inode_root(ctx->inodes)->fd, path,
+			O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	bool ok = fs_etag_cached(proc, st, out);
+	close(fd);
+	return ok;
+}
+
 static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 		      const char *oldkey, const struct stat *st, bool del)
 {
@@ -280,8 +287,17 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 				      .bucket = nk, .key = ns + 1,
 				      .size = st ? st->st_size : -1,
 				      .copy_source = oldkey};
+		char etag[33];
+		const char *hash = NULL;
+		if (fs_ev_wants(ctx, c.name) && st && S_ISREG(st->st_mode)) {
+			if (cached_etag_at(ctx, newkey, st, etag))
+				c.etag = etag;
+			else if (ctx->etag)
+				hash = newkey;
+		}
+		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (fs_ev_wants(ctx, c.name))
-			emit(ctx, req, &c);
+			emit_as(ctx, fc->uid, fc->pid, &c, hash);
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
 				      .bucket = ok, .key = os + 1, .size = -1};
 		if (del && fs_ev_wants(ctx, d.name))

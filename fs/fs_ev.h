@@ -25,6 +25,7 @@ struct fs_inode;
 #define FS_EV_XATTR_ERROR "user.s3.notification.error"
 #define FS_EV_XATTR_TAG   "user.s3.tag."
 #define FS_EV_XATTR_META  "user.s3.meta."
+#define FS_XATTR_PRIVATE  "user.bucketfs."
 #define FS_EV_XATTR_ETAG  "user.bucketfs.etag"
 
 /* Open the event pipeline in the state directory and load the rules

@@ -22,6 +22,7 @@
 
 #include "cmn_log.h"
 #include "fs_ctx.h"
+#include "fs_etag.h"
 #include "fs_ev.h"
 #include "fs_inode.h"
 #include "fs_magic.h"
@@ -114,11 +115,14 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 		rc = fs_magic_init(ctx);
 	if (rc == 0)
 		rc = fs_ev_start(ctx);
+	if (rc == 0)
+		rc = fs_etag_start(ctx);
 	return rc;
 }
 
 static void ctx_free(struct fs_ctx *ctx)
 {
+	fs_etag_stop(ctx);
 	fs_ev_stop(ctx);
 	fs_magic_free(ctx);
 	fs_inode_table_free(ctx->inodes);

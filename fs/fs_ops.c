@@ -1145,6 +1145,28 @@ static bool is_tag(const char *name)
 	return strncmp(name, FS_EV_XATTR_TAG, strlen(FS_EV_XATTR_TAG)) == 0;
 }
 
+/* user.bucketfs.* are the daemon's own (the eTag cache): never shown. */
+static bool is_private(const char *name)
+{
+	return strncmp(name, FS_XATTR_PRIVATE, strlen(FS_XATTR_PRIVATE)) == 0;
+}
+
+/* Remove private names from a listxattr result in place; returns the new
+ * length. */
+static size_t drop_private(char *buf, size_t len)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = strnlen(buf + i, len - i) + 1;
+		if (!is_private(buf + i)) {
+			memmove(buf + out, buf + i, n);
+			out += n;
+		}
+		i += n;
+	}
+	return out;
+}
+
 static void reply_xattr(fuse_req_t req, size_t size, ssize_t n, char *buf)
 {
 	if (n < 0)
@@ -1161,6 +1183,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 	struct fs_inode *ino = inode_of(req, id);
 	if (fs_ev_getxattr(ctx_of(req), req, ino, name, size))
 		return;
+	if (is_private(name)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	if (ino->magic) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -1190,6 +1216,16 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 	proc_path(p, sizeof(p), ino->fd);
 	ssize_t n = (ino->magic || S_ISLNK(ino->type)) ? 0 :
 							 listxattr(p, buf, size);
+	if (n > 0 && !buf) {
+		/* Size query: measure what will be shown. */
+		char *tmp = malloc((size_t)n);
+		ssize_t m = tmp ? listxattr(p, tmp, (size_t)n) : -1;
+		if (m >= 0)
+			n = (ssize_t)drop_private(tmp, (size_t)m);
+		free(tmp);
+	} else if (n > 0) {
+		n = (ssize_t)drop_private(buf, (size_t)n);
+	}
 	reply_xattr(req, size, n, buf);
 	free(buf);
 }
@@ -1201,7 +1237,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 	struct fs_inode *ino = inode_of(req, id);
 	char p[64];
 	int rc = 0;
-	if (ino->magic)
+	if (ino->magic || is_private(name))
 		rc = EPERM;
 	else if (S_ISLNK(ino->type))
 		rc = EPERM;
@@ -1224,8 +1260,10 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 	struct fs_inode *ino = inode_of(req, id);
 	char p[64];
 	int rc = 0;
-	if (ino->magic || S_ISLNK(ino->type))
-		rc = ino->magic ? EPERM : ENODATA;
+	if (ino->magic || is_private(name))
+		rc = EPERM;
+	else if (S_ISLNK(ino->type))
+		rc = ENODATA;
 	else if (fs_ev_removexattr(ctx, req, ino, name))
 		return;
 	if (rc == 0) {

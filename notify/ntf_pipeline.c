@@ -31,6 +31,13 @@
 #define PIPE_LOCAL_ID "local"
 #define PIPE_LOCAL_TYPE "sqlite"
 
+struct ntf_pending {
+	uint64_t seqs[PIPE_GROUPS];
+	size_t n;
+	char *line;          /* the first record, for live readers; owned */
+	size_t len;
+};
+
 struct bucket_rules {
 	char *bucket;                 /* owned */
 	struct ntf_rules *rules;      /* owned */
@@ -327,7 +334,8 @@ static size_t seq_offset(const char *json, size_t len)
 
 static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 			struct group *g, int ng, struct cmn_buf *rec,
-			size_t *rec_off, size_t *rec_len)
+			size_t *rec_off, size_t *rec_len, bool pending,
+			uint64_t *seqs)
 {
 	struct ntf_store_entry e[PIPE_GROUPS];
 	const char *name = ntf_event_str(ev->name);
@@ -350,6 +358,7 @@ static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 			.record = json,
 			.record_len = rec_len[i],
 			.seq_offset = seq_offset(json, rec_len[i]),
+			.pending = pending,
 			.targets = g[i].targets,
 			.n_targets = g[i].n,
 		};
@@ -364,13 +373,39 @@ static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 		ntf_record_sequencer(e[i].seq, hex);
 		memcpy(rec->data + rec_off[i] + e[i].seq_offset, hex, 16);
 	}
+	for (int i = 0; rc == 0 && i < ng; i++)
+		seqs[i] = e[i].seq;
 	return rc;
 }
 
-int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
+/* Keep what finalisation needs: the seqs and the first record line. */
+static struct ntf_pending *make_pending(const uint64_t *seqs, size_t n,
+					const char *line, size_t len)
+{
+	struct ntf_pending *pd = calloc(1, sizeof(*pd));
+	if (!pd)
+		return NULL;
+	memcpy(pd->seqs, seqs, n * sizeof(*seqs));
+	pd->n = n;
+	pd->line = len ? malloc(len) : NULL;
+	if (len && !pd->line) {
+		free(pd);
+		return NULL;
+	}
+	if (len)
+		memcpy(pd->line, line, len);
+	pd->len = len;
+	return pd;
+}
+
+/* The work of emit and emit_pending.  With out != NULL the records are
+ * stored as pending and live readers see them only at finalisation. */
+static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
+		       struct ntf_pending **out)
 {
 	struct group g[PIPE_GROUPS];
 	size_t rec_off[PIPE_GROUPS], rec_len[PIPE_GROUPS];
+	uint64_t seqs[PIPE_GROUPS];
 	struct cmn_buf names, rec;
 	int rc;
 
@@ -382,6 +417,8 @@ int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
 	if (!ev->region)
 		ev->region = p->region;
 	ev->sequencer = 0;
+	if (out)
+		ev->etag = NTF_ETAG_PENDING;
 	cmn_buf_init(&names, 64 * 1024);
 	cmn_buf_init(&rec, NTF_LIMIT_RECORD_BYTES * 8);
 	int ng = match_groups(p, ev, g, PIPE_GROUPS, &names);
@@ -392,25 +429,109 @@ int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
 	if (ng > 0)
 		atomic_fetch_add(&p->matched, 1);
 	bool live = atomic_load(&p->readers) > 0;
-	if (ng == 0 && live) {
+	if (ng == 0) {
 		/* Nobody stores it, but live readers see it. */
-		rc = ntf_record_json(ev, "", &rec);
-		if (rc == 0)
-			ntf_ring_publish(p->ring, rec.data, rec.len);
-		goto out;
+		rc = live ? ntf_record_json(ev, "", &rec) : 0;
+		rec_off[0] = 0;
+		rec_len[0] = rec.len;
+	} else {
+		rc = store_groups(p, ev, g, ng, &rec, rec_off, rec_len,
+				  out != NULL, seqs);
+		if (rc < 0)
+			atomic_fetch_add(&p->failed, 1);
+		else
+			atomic_fetch_add(&p->records, (uint64_t)ng);
 	}
-	rc = store_groups(p, ev, g, ng, &rec, rec_off, rec_len);
-	if (rc < 0) {
-		atomic_fetch_add(&p->failed, 1);
+	if (rc < 0 || (ng == 0 && !live))
 		goto out;
-	}
-	atomic_fetch_add(&p->records, (uint64_t)ng);
-	if (ng > 0 && live)
+	if (out) {
+		*out = make_pending(seqs, (size_t)ng, rec.data + rec_off[0],
+				    rec_len[0]);
+		if (!*out)
+			rc = -ENOMEM;
+	} else if (live) {
 		ntf_ring_publish(p->ring, rec.data + rec_off[0], rec_len[0]);
+	}
 out:
 	cmn_buf_free(&names);
 	cmn_buf_free(&rec);
 	return rc;
+}
+
+int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
+{
+	return emit_common(p, ev, NULL);
+}
+
+int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
+			      struct ntf_pending **out)
+{
+	*out = NULL;
+	return emit_common(p, ev, out);
+}
+
+/* Put the eTag into the live copy: replace the 32 zeros, or drop the
+ * field. */
+static void finalize_line(struct ntf_pending *pd, const char *etag)
+{
+	static const char ph[] = "\"eTag\":\"" NTF_ETAG_PENDING "\"";
+	char *at = pd->line ? memmem(pd->line, pd->len, ph, sizeof(ph) - 1)
+			    : NULL;
+	if (!at)
+		return;
+	if (etag) {
+		memcpy(at + 8, etag, 32);
+		return;
+	}
+	size_t cut = sizeof(ph) - 1;
+	if ((size_t)(at - pd->line) + cut < pd->len && at[cut] == ',')
+		cut++;
+	memmove(at, at + cut, pd->len - (size_t)(at - pd->line) - cut);
+	pd->len -= cut;
+}
+
+void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
+			   const char *etag)
+{
+	if (!pd)
+		return;
+	if (pd->n && ntf_store_finalize(p->store, pd->seqs, pd->n, etag) < 0)
+		atomic_fetch_add(&p->failed, 1);
+	finalize_line(pd, etag);
+	if (pd->line && atomic_load(&p->readers) > 0)
+		ntf_ring_publish(p->ring, pd->line, pd->len);
+	ntf_pipeline_pending_free(pd);
+}
+
+void ntf_pipeline_pending_free(struct ntf_pending *pd)
+{
+	if (!pd)
+		return;
+	free(pd->line);
+	free(pd);
+}
+
+struct recover_ctx {
+	ntf_pipeline_recover_fn fn;
+	void *arg;
+};
+
+static int recover_one(void *arg, uint64_t seq, const char *bucket,
+		       const char *key)
+{
+	struct recover_ctx *rc = arg;
+	struct ntf_pending *pd = make_pending(&seq, 1, NULL, 0);
+	if (!pd)
+		return -ENOMEM;
+	rc->fn(rc->arg, bucket, key, pd);
+	return 0;
+}
+
+int ntf_pipeline_recover(struct ntf_pipeline *p, ntf_pipeline_recover_fn fn,
+			 void *arg)
+{
+	struct recover_ctx rc = {fn, arg};
+	return ntf_store_pending(p->store, recover_one, &rc);
 }
 
 int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,

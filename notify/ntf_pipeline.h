@@ -76,6 +76,39 @@ bool ntf_pipeline_wants(struct ntf_pipeline *p, enum ntf_event_name ev);
  * matched) or -errno when the store failed. */
 int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev);
 
+/* An event whose eTag is still being computed (off the FUSE thread). */
+struct ntf_pending;
+
+/* The eTag value that marks a record as pending. */
+#define NTF_ETAG_PENDING "00000000000000000000000000000000"
+
+/* Like ntf_pipeline_emit(), for an object whose eTag is not known yet:
+ * the records are stored now (durably, as the mode says) but stay
+ * invisible to log readers, queues and live readers until
+ * ntf_pipeline_finalize().  *out is the handle to finalise, or NULL when
+ * nothing was recorded (nobody wanted it).  Returns 0 or -errno. */
+int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
+			      struct ntf_pending **out);
+
+/* Put etag (32 hex digits, or NULL: the content could not be hashed) into
+ * the pending records, publish them to live readers, and free pd.  Any
+ * thread; blocks for one store transaction. */
+void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
+			   const char *etag);
+
+/* Drop pd without finalising (shutdown): its records stay pending in the
+ * store and come back through ntf_pipeline_recover() at the next open. */
+void ntf_pipeline_pending_free(struct ntf_pending *pd);
+
+/* After a restart: call fn for every record still pending in the store,
+ * with a handle fn must eventually pass to ntf_pipeline_finalize().
+ * Returns 0 or -errno. */
+typedef void (*ntf_pipeline_recover_fn)(void *arg, const char *bucket,
+					const char *key,
+					struct ntf_pending *pd);
+int ntf_pipeline_recover(struct ntf_pipeline *p, ntf_pipeline_recover_fn fn,
+			 void *arg);
+
 /* Open a live reader (see ntf_ring.h); while any is open every event is
  * wanted.  fn(arg) is called, outside any lock, when data arrives. */
 int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,

@@ -71,6 +71,7 @@ struct item {
 	size_t name, bucket, key, record, targets; /* offsets into arena */
 	size_t record_len, n_targets;
 	bool logged;
+	bool pending;
 };
 
 struct batch {
@@ -108,8 +109,21 @@ enum stmt_id {
 	ST_D_DEL_ALL,
 	ST_D_UNREF_ALL,
 	ST_D_GC_ALL,
+	ST_FINALIZE,
+	ST_FINALIZE_NONE,
+	ST_PENDING,
 	ST_COUNT_
 };
+
+/* The eTag placeholder of a pending record (see ntf_store_finalize). */
+#define PENDING_ETAG "\"eTag\":\"00000000000000000000000000000000\""
+
+/* Rows a reader may see: everything below the oldest pending record, so
+ * that a record finalised late is never skipped by someone following the
+ * log or a queue in seq order. */
+#define BELOW_PENDING                                                          \
+	"(SELECT ifnull(min(seq), 9223372036854775807) FROM records "          \
+	"WHERE pending = 1)"
 
 /* Every statement the store uses, prepared once at open. */
 static const char *const stmt_sql[ST_COUNT_] = {
@@ -118,7 +132,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] =
 		"INSERT INTO records(seq, time_ms, event_name, bucket, "
-		"key, record, logged, refs) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+		"key, record, logged, refs, pending) "
+		"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
 	[ST_ENQUEUE] = "INSERT OR IGNORE INTO queue(target, seq, attempts) "
 		       "VALUES(?1, ?2, 0)",
 	[ST_RETAIN_SCAN] = "SELECT seq, time_ms FROM records WHERE logged = 1 "
@@ -129,8 +144,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			     "AND logged = 1 AND refs = 0",
 	[ST_Q_PEEK] = "SELECT r.seq, r.time_ms, r.event_name, r.bucket, r.key, "
 		      "r.record, q.attempts FROM queue q JOIN records r "
-		      "ON r.seq = q.seq WHERE q.target = ?1 ORDER BY q.seq "
-		      "LIMIT ?2",
+		      "ON r.seq = q.seq WHERE q.target = ?1 AND q.seq < "
+		      BELOW_PENDING " ORDER BY q.seq LIMIT ?2",
 	[ST_Q_DEL] = "DELETE FROM queue WHERE target = ?1 AND seq = ?2",
 	[ST_UNREF] = "UPDATE records SET refs = refs - ?2 WHERE seq = ?1",
 	[ST_GC] = "DELETE FROM records WHERE seq = ?1 AND refs = 0 "
@@ -162,6 +177,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_D_GC_ALL] = "DELETE FROM records WHERE refs = 0 AND logged = 0 "
 			"AND seq IN (SELECT seq FROM deadletter WHERE ?1 IS "
 			"NULL OR target = ?1)",
+	[ST_FINALIZE] = "UPDATE records SET record = replace(record, "
+			"'" PENDING_ETAG "', '\"eTag\":\"' || ?2 || '\"'), "
+			"pending = 0 WHERE seq = ?1 AND pending = 1",
+	[ST_FINALIZE_NONE] = "UPDATE records SET record = replace(record, "
+			     "'" PENDING_ETAG ",', ''), pending = 0 "
+			     "WHERE seq = ?1 AND pending = 1",
+	[ST_PENDING] = "SELECT seq, bucket, key FROM records WHERE "
+		       "pending = 1 ORDER BY seq",
 };
 
 static const char schema_sql[] =
@@ -171,7 +194,10 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS records(seq INTEGER PRIMARY KEY, "
 	"time_ms INTEGER NOT NULL, event_name TEXT NOT NULL, "
 	"bucket TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, "
-	"logged INTEGER NOT NULL, refs INTEGER NOT NULL);"
+	"logged INTEGER NOT NULL, refs INTEGER NOT NULL, "
+	"pending INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS records_pending ON records(seq) "
+	"WHERE pending = 1;"
 	"CREATE TABLE IF NOT EXISTS queue(target TEXT NOT NULL, "
 	"seq INTEGER NOT NULL, attempts INTEGER NOT NULL, "
 	"PRIMARY KEY(target, seq)) WITHOUT ROWID;"
@@ -442,6 +468,7 @@ static void batch_put(struct batch *b, const struct ntf_store_entry *e,
 	it->key = arena_put(b, key, strlen(key));
 	it->record = arena_put(b, e->record, e->record_len);
 	it->record_len = e->record_len;
+	it->pending = e->pending;
 	if (e->seq_offset && e->seq_offset + 16 <= e->record_len)
 		put_hex16(b->arena + it->record + e->seq_offset, seq);
 	it->targets = b->len;
@@ -519,6 +546,7 @@ static int insert_item(struct ntf_store *s, const struct batch *b,
 			  SQLITE_STATIC);
 	sqlite3_bind_int(ins, 7, it->logged);
 	sqlite3_bind_int(ins, 8, refs);
+	sqlite3_bind_int(ins, 9, it->pending);
 	return step_done(ins);
 }
 
@@ -1260,6 +1288,47 @@ out:
 	return err ? err : purged;
 }
 
+/* ---- pending eTags ---- */
+
+int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
+		       const char *etag)
+{
+	sqlite3_stmt *st = s->st[etag ? ST_FINALIZE : ST_FINALIZE_NONE];
+	pthread_mutex_lock(&s->db_mu);
+	int err = step_done(s->st[ST_BEGIN]);
+	if (!err) {
+		for (size_t i = 0; !err && i < n; i++) {
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)seqs[i]);
+			if (etag)
+				sqlite3_bind_text(st, 2, etag, -1,
+						  SQLITE_STATIC);
+			err = step_done(st);
+		}
+		err = txn_end(s, err);
+	}
+	pthread_mutex_unlock(&s->db_mu);
+	return err;
+}
+
+int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_PENDING];
+	int rc, err = 0;
+	pthread_mutex_lock(&s->db_mu);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		err = fn(arg, (uint64_t)sqlite3_column_int64(st, 0),
+			 (const char *)sqlite3_column_text(st, 1),
+			 (const char *)sqlite3_column_text(st, 2));
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = ntf_store_errno(rc);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&s->db_mu);
+	return err;
+}
+
 /* ---- reading the log ---- */
 
 struct ntf_store_reader {
@@ -1271,7 +1340,7 @@ struct ntf_store_reader {
 
 static const char scan_sql[] =
 	"SELECT seq, time_ms, event_name, bucket, key, record FROM records "
-	"WHERE logged = 1 AND seq > ?1 ORDER BY seq";
+	"WHERE logged = 1 AND seq > ?1 AND seq < " BELOW_PENDING " ORDER BY seq";
 
 int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
 			  char **errmsg)

@@ -15,6 +15,7 @@
 #ifndef NTF_STORE_H
 #define NTF_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,11 @@ struct ntf_store_entry {
 	 * record's "sequencer"), so the caller can serialise before the
 	 * seq is known. */
 	size_t seq_offset;
+	/* The record carries the placeholder "eTag":"000…0" (32 zeros) and is
+	 * pending: stored durably now, but invisible to log readers and queue
+	 * workers (and everything after it, to keep seq order) until
+	 * ntf_store_finalize() puts the real eTag in. */
+	bool pending;
 	/* Targets the entry is queued for in the same commit; the name
 	 * NTF_STORE_LOCAL means the event log.  n_targets == 0 means the event
 	 * log only. */
@@ -201,5 +207,19 @@ int ntf_store_reader_fd(struct ntf_store_reader *r);
  * a timer), then consume the pending notifications.  Returns 0 or -errno
  * (-EINTR when a signal interrupted the wait). */
 int ntf_store_reader_wait(struct ntf_store_reader *r);
+
+/* Finalise pending records: replace the eTag placeholder by etag (32 hex
+ * digits), or remove the field when etag is NULL (the content could not
+ * be hashed).  One transaction.  Returns 0 or -errno.  Any thread. */
+int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
+		       const char *etag);
+
+/* Call fn for every pending record in seq order (after a restart, so the
+ * caller can hash again).  fn's strings are valid during the call; a
+ * non-zero return stops the walk and is returned.  Must not call back
+ * into the store.  Any thread. */
+typedef int (*ntf_store_pending_fn)(void *arg, uint64_t seq,
+				    const char *bucket, const char *key);
+int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg);
 
 #endif

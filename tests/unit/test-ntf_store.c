@@ -224,6 +224,78 @@ static void test_seq_in_record(void **state)
 	ntf_store_reader_close(r);
 }
 
+static int pending_seen(void *arg, uint64_t seq, const char *bucket,
+			const char *key)
+{
+	struct got *g = arg;
+	g->seqs[g->n++] = seq;
+	assert_string_equal(bucket, "b");
+	return 0;
+}
+
+/* A pending record (eTag still being computed) and everything after it
+ * stay invisible until finalised; finalising fills or drops the eTag. */
+static void test_pending_etag(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	char r1[] = "{\"k\":1,\"eTag\":\"00000000000000000000000000000000\","
+		    "\"x\":1}";
+	char r2[] = "{\"k\":2}";
+	char r3[] = "{\"k\":3,\"eTag\":\"00000000000000000000000000000000\","
+		    "\"x\":1}";
+	struct ntf_store_entry e[3] = {
+		{.event_name = "s3:ObjectCreated:Put", .bucket = "b",
+		 .key = "k1", .record = r1, .record_len = strlen(r1),
+		 .pending = true},
+		{.event_name = "s3:ObjectCreated:Put", .bucket = "b",
+		 .key = "k2", .record = r2, .record_len = strlen(r2)},
+		{.event_name = "s3:ObjectCreated:Put", .bucket = "b",
+		 .key = "k3", .record = r3, .record_len = strlen(r3),
+		 .pending = true},
+	};
+	assert_int_equal(ntf_store_append(s, e, 3, NTF_DURABILITY_COMMIT), 0);
+	struct got g;
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 0); /* k1 pending hides k2 and k3 */
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(ntf_store_pending(s, pending_seen, &g), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.seqs[0], e[0].seq);
+	assert_int_equal(g.seqs[1], e[2].seq);
+
+	assert_int_equal(ntf_store_finalize(s, &e[0].seq, 1,
+					    "0123456789abcdef0123456789abcdef"),
+			 0);
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, 2); /* k1, k2; k3 still pending */
+	assert_int_equal(ntf_store_finalize(s, &e[2].seq, 1, NULL), 0);
+	ntf_store_close(s);
+
+	struct ntf_store_reader *r;
+	assert_int_equal(ntf_store_reader_open(dir, &r, NULL), 0);
+	struct ntf_store_filter f = {.since = e[1].seq};
+	assert_int_equal(ntf_store_reader_scan(r, &f, 0, check_record,
+					       "{\"k\":3,\"x\":1}", NULL),
+			 0);
+	f.since = 0;
+	f.bucket = "b";
+	scan(dir, &f, &g);
+	assert_int_equal(g.n, 3);
+	ntf_store_reader_close(r);
+	assert_int_equal(ntf_store_reader_open(dir, &r, NULL), 0);
+	f.since = e[0].seq - 1;
+	assert_int_equal(
+		ntf_store_reader_scan(r, &f, 1, check_record,
+				      "{\"k\":1,\"eTag\":\""
+				      "0123456789abcdef0123456789abcdef\","
+				      "\"x\":1}",
+				      NULL),
+		0);
+	ntf_store_reader_close(r);
+}
+
 static void test_bad_entries(void **state)
 {
 	struct ntf_store *s = open_store(*state, NULL);
@@ -722,6 +794,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_read_back,
 						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_seq_in_record, setup_dir,
+						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_pending_etag, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup_dir,
 						teardown_dir),

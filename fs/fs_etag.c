@@ -1,0 +1,229 @@
+/*
+ * fs_etag.c - the eTag hasher thread; see fs_etag.h.
+ *
+ * Jobs name the object by path below SRC rather than holding a file
+ * descriptor, so a burst of creates does not pin thousands of files; an
+ * object renamed or removed before its turn is finalised without an eTag
+ * (its later events carry their own).
+ */
+#include "fs_etag.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cmn_log.h"
+#include "fs_ctx.h"
+#include "fs_ev.h"
+#include "fs_inode.h"
+#include "ntf_pipeline.h"
+
+#define ETAG_READ_SIZE (1u << 20)
+
+struct etag_job {
+	char *path;               /* "bucket/key", owned */
+	struct ntf_pending *pd;   /* owned */
+	struct etag_job *next;
+};
+
+struct fs_etag {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct etag_job *head, *tail;
+	bool stop;
+	unsigned char *buf;       /* the thread's read buffer */
+};
+
+bool fs_etag_cached(const char *proc, const struct stat *st, char out[33])
+{
+	char v[96];
+	ssize_t n = getxattr(proc, FS_EV_XATTR_ETAG, v, sizeof(v) - 1);
+	if (n <= 0)
+		return false;
+	v[n] = '\0';
+	long long size, mtime;
+	char hex[33];
+	if (sscanf(v, "%lld %lld %32s", &size, &mtime, hex) != 3 ||
+	    strlen(hex) != 32)
+		return false;
+	long long want = (long long)st->st_mtim.tv_sec * 1000000000ll +
+			 st->st_mtim.tv_nsec;
+	if (size != (long long)st->st_size || mtime != want)
+		return false;
+	memcpy(out, hex, 33);
+	return true;
+}
+
+/* MD5 of everything readable from fd, as lowercase hex. */
+static int md5_fd(int fd, unsigned char *buf, char out[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int rc = c && EVP_DigestInit_ex(c, EVP_md5(), NULL) ? 0 : -ENOMEM;
+	ssize_t n;
+	while (rc == 0 && (n = read(fd, buf, ETAG_READ_SIZE)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else if (!EVP_DigestUpdate(c, buf, (size_t)n))
+			rc = -EIO;
+	}
+	if (rc == 0 && !EVP_DigestFinal_ex(c, md, &mdlen))
+		rc = -EIO;
+	EVP_MD_CTX_free(c);
+	for (unsigned i = 0; rc == 0 && i < mdlen && i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return rc;
+}
+
+/* Hash one object; returns true with out filled, false when it is gone
+ * or unreadable. */
+static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
+			const char *path, char out[33])
+{
+	int root = fs_inode_root(ctx->inodes)->fd;
+	int fd = openat(root, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat before, after;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	bool ok = fstat(fd, &before) == 0 && S_ISREG(before.st_mode);
+	if (ok && fs_etag_cached(proc, &before, out)) {
+		close(fd);
+		return true;
+	}
+	ok = ok && md5_fd(fd, e->buf, out) == 0;
+	/* Cache it only if nobody wrote meanwhile. */
+	if (ok && fstat(fd, &after) == 0 && after.st_size == before.st_size &&
+	    after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+	    after.st_mtim.tv_nsec == before.st_mtim.tv_nsec) {
+		char v[96];
+		int n = snprintf(v, sizeof(v), "%lld %lld %s",
+				 (long long)before.st_size,
+				 (long long)before.st_mtim.tv_sec *
+						 1000000000ll +
+					 before.st_mtim.tv_nsec,
+				 out);
+		(void)fsetxattr(fd, FS_EV_XATTR_ETAG, v, (size_t)n, 0);
+	}
+	close(fd);
+	return ok;
+}
+
+static void *hasher_main(void *arg)
+{
+	struct fs_ctx *ctx = arg;
+	struct fs_etag *e = ctx->etag;
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		while (!e->head && !e->stop)
+			pthread_cond_wait(&e->cv, &e->lock);
+		if (e->stop)
+			break;
+		struct etag_job *j = e->head;
+		e->head = j->next;
+		if (!e->head)
+			e->tail = NULL;
+		pthread_mutex_unlock(&e->lock);
+
+		char hex[33];
+		bool ok = hash_object(ctx, e, j->path, hex);
+		ntf_pipeline_finalize(ctx->pipeline, j->pd, ok ? hex : NULL);
+		free(j->path);
+		free(j);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+void fs_etag_submit(struct fs_ctx *ctx, const char *path,
+		    struct ntf_pending *pd)
+{
+	struct fs_etag *e = ctx->etag;
+	struct etag_job *j = calloc(1, sizeof(*j));
+	if (!e || !j || !(j->path = strdup(path))) {
+		free(j);
+		/* Cannot hash: publish without an eTag rather than lose it. */
+		ntf_pipeline_finalize(ctx->pipeline, pd, NULL);
+		return;
+	}
+	j->pd = pd;
+	pthread_mutex_lock(&e->lock);
+	if (e->tail)
+		e->tail->next = j;
+	else
+		e->head = j;
+	e->tail = j;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void recover(void *arg, const char *bucket, const char *key,
+		    struct ntf_pending *pd)
+{
+	struct fs_ctx *ctx = arg;
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", bucket, key) < 0) {
+		ntf_pipeline_finalize(ctx->pipeline, pd, NULL);
+		return;
+	}
+	fs_etag_submit(ctx, path, pd);
+	free(path);
+}
+
+int fs_etag_start(struct fs_ctx *ctx)
+{
+	struct fs_etag *e = calloc(1, sizeof(*e));
+	if (!e || !(e->buf = malloc(ETAG_READ_SIZE))) {
+		free(e);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	ctx->etag = e;
+	int rc = pthread_create(&e->thread, NULL, hasher_main, ctx);
+	if (rc != 0) {
+		ctx->etag = NULL;
+		free(e->buf);
+		free(e);
+		return -rc;
+	}
+	rc = ntf_pipeline_recover(ctx->pipeline, recover, ctx);
+	if (rc < 0)
+		cmn_warn("cannot list pending events: %s", strerror(-rc));
+	return 0;
+}
+
+void fs_etag_stop(struct fs_ctx *ctx)
+{
+	struct fs_etag *e = ctx->etag;
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stop = true;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->lock);
+	pthread_join(e->thread, NULL);
+	for (struct etag_job *j = e->head, *next; j; j = next) {
+		next = j->next;
+		ntf_pipeline_pending_free(j->pd);
+		free(j->path);
+		free(j);
+	}
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->lock);
+	free(e->buf);
+	free(e);
+	ctx->etag = NULL;
+}

@@ -1,0 +1,38 @@
+/*
+ * fs_etag.h - eTags (MD5 of the content) computed off the FUSE threads.
+ *
+ * With passthrough the daemon never sees file data, and a close() must
+ * not wait for hashing, so an object event whose eTag is not cached is
+ * recorded as pending (ntf_pipeline_emit_pending) and handed here: one
+ * thread hashes the file, caches the result in the `user.bucketfs.etag`
+ * xattr keyed by size and mtime, and finalises the records, which only
+ * then become visible to readers and delivery.  Pending records left by a
+ * crash are hashed again at the next mount.
+ */
+#ifndef FS_ETAG_H
+#define FS_ETAG_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+struct fs_ctx;
+struct ntf_pending;
+
+/* Start the hasher thread and queue the pending records of an earlier
+ * run.  Returns 0 or -errno. */
+int fs_etag_start(struct fs_ctx *ctx);
+
+/* Stop the thread; jobs not yet done stay pending in the store. */
+void fs_etag_stop(struct fs_ctx *ctx);
+
+/* Hash "bucket/key" (relative to SRC) and finalise pd.  Takes ownership
+ * of pd.  Never blocks on I/O: the job is queued. */
+void fs_etag_submit(struct fs_ctx *ctx, const char *path,
+		    struct ntf_pending *pd);
+
+/* The cached eTag of the file open as proc_path (a /proc/self/fd path)
+ * when it was computed for st's size and mtime. */
+bool fs_etag_cached(const char *proc_path, const struct stat *st,
+		    char out[33]);
+
+#endif
