@@ -24,6 +24,7 @@ struct fuse_lowlevel_ops;
 struct ntf_pipeline;
 struct fs_ev_state;
 struct fs_etag;
+struct fs_select;
 
 #define FS_MAGIC_DIR   ".bucketfs"
 #define FS_MAGIC_COUNT 8
@@ -42,6 +43,7 @@ struct fs_ctx {
 	struct ntf_pipeline *pipeline; /* events: rules, store, live ring */
 	struct fs_ev_state *ev;      /* fs_ev.c's own state */
 	struct fs_etag *etag;        /* the eTag hasher thread */
+	struct fs_select *select;    /* .select result cache */
 	/* Control directory nodes: [0] is .bucketfs itself. */
 	struct fs_inode *magic[FS_MAGIC_COUNT];
 	unsigned n_magic;

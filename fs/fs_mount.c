@@ -27,6 +27,7 @@
 #include "fs_inode.h"
 #include "fs_magic.h"
 #include "fs_opts.h"
+#include "fs_select.h"
 
 /* Kernel caches hold names and attributes this long; changes made through
  * the mount invalidate them explicitly (the kernel sees them happen). */
@@ -117,11 +118,14 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 		rc = fs_ev_start(ctx);
 	if (rc == 0)
 		rc = fs_etag_start(ctx);
+	if (rc == 0)
+		rc = fs_select_init(ctx);
 	return rc;
 }
 
 static void ctx_free(struct fs_ctx *ctx)
 {
+	fs_select_free(ctx);
 	fs_etag_stop(ctx);
 	fs_ev_stop(ctx);
 	fs_magic_free(ctx);

@@ -35,6 +35,7 @@
 #include "fs_inode.h"
 #include "fs_magic.h"
 #include "fs_opts.h"
+#include "fs_select.h"
 #include "ntf_pipeline.h"
 
 /* An open regular file. */
@@ -658,12 +659,42 @@ static void track_writes(struct fs_ctx *ctx, fuse_req_t req,
 	}
 }
 
+/* Reading a .select file reads its query's result: a file of the
+ * daemon's, served here (not passed through) with direct I/O because its
+ * size is not the stored query's. */
+static void open_select(struct fs_ctx *ctx, fuse_req_t req,
+			struct fs_inode *ino, struct fuse_file_info *fi)
+{
+	int fd = fs_select_open(ctx, ino);
+	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
+		return;
+	}
+	f->fd = fd;
+	f->ino = ino;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->direct_io = 1;
+	fi->noflush = 1;
+	fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_GET, ino, NULL, NULL,
+		     NULL);
+	if (fuse_reply_open(req, fi) != 0)
+		file_free(ctx, f);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
 	if (ino->magic) {
 		fs_magic_open(ctx, req, ino, fi);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC) &&
+	    fs_select_is(ctx, ino)) {
+		open_select(ctx, req, ino, fi);
 		return;
 	}
 	char p[64];
@@ -1187,6 +1218,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
+	if (fs_select_getxattr(ctx_of(req), req, ino, name, size))
+		return;
 	if (ino->magic) {
 		fuse_reply_err(req, ENODATA);
 		return;

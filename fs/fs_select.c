@@ -1,0 +1,405 @@
+/*
+ * fs_select.c - `.select` files; see fs_select.h.
+ *
+ * The cache is a small table keyed by the .select file's inode: the
+ * identity (device, inode, size, mtime, ctime) of the query and of the
+ * source when the result was made, the result's fd, and the last error.
+ * A changed query or source (through the mount or behind it) changes a
+ * key and the next open recomputes.
+ */
+#include "fs_select.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmn_buf.h"
+#include "cmn_log.h"
+#include "fs_ctx.h"
+#include "fs_inode.h"
+#include "fs_opts.h"
+#include "select.h"
+
+#define SEL_CACHE_SLOTS 64
+/* A query file larger than this is not a query (the engine's own limit on
+ * expressions is 256 KiB; headers add a little). */
+#define SEL_QUERY_MAX (512u * 1024)
+
+struct stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+struct sel_slot {
+	dev_t dev;             /* the .select file: dev 0 = free slot */
+	ino_t ino;
+	struct stamp query, source;
+	char *source_path;     /* what the result read ("bucket/key") */
+	int result_fd;         /* -1: no cached result */
+	char *error;           /* last "Code: message", owned */
+	uint64_t used;         /* LRU clock */
+};
+
+struct fs_select {
+	pthread_mutex_t lock;
+	struct sel_slot slot[SEL_CACHE_SLOTS];
+	uint64_t clock;
+};
+
+int fs_select_init(struct fs_ctx *ctx)
+{
+	struct fs_select *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	for (int i = 0; i < SEL_CACHE_SLOTS; i++)
+		s->slot[i].result_fd = -1;
+	ctx->select = s;
+	return 0;
+}
+
+void fs_select_free(struct fs_ctx *ctx)
+{
+	struct fs_select *s = ctx->select;
+	if (!s)
+		return;
+	for (int i = 0; i < SEL_CACHE_SLOTS; i++) {
+		if (s->slot[i].result_fd >= 0)
+			close(s->slot[i].result_fd);
+		free(s->slot[i].error);
+		free(s->slot[i].source_path);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	ctx->select = NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n > m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+bool fs_select_is(struct fs_ctx *ctx, struct fs_inode *ino)
+{
+	return ctx->select && S_ISREG(ino->type) && ino->name &&
+	       ino->parent && !fs_inode_is_root(ino->parent) &&
+	       ends_with(ino->name, FS_SELECT_SUFFIX);
+}
+
+static void stamp_of(const struct stat *st, struct stamp *out)
+{
+	out->dev = st->st_dev;
+	out->ino = st->st_ino;
+	out->size = st->st_size;
+	out->mtime = st->st_mtim;
+	out->ctime = st->st_ctim;
+}
+
+static bool stamp_eq(const struct stamp *a, const struct stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* The slot of a .select file, claiming the least recently used one when
+ * it has none.  Lock held. */
+static struct sel_slot *slot_for(struct fs_select *s, dev_t dev, ino_t ino)
+{
+	struct sel_slot *victim = &s->slot[0];
+	for (int i = 0; i < SEL_CACHE_SLOTS; i++) {
+		struct sel_slot *e = &s->slot[i];
+		if (e->dev == dev && e->ino == ino) {
+			e->used = ++s->clock;
+			return e;
+		}
+		if (e->used < victim->used)
+			victim = e;
+	}
+	if (victim->result_fd >= 0)
+		close(victim->result_fd);
+	free(victim->error);
+	free(victim->source_path);
+	memset(victim, 0, sizeof(*victim));
+	victim->result_fd = -1;
+	victim->dev = dev;
+	victim->ino = ino;
+	victim->used = ++s->clock;
+	return victim;
+}
+
+static void set_error(struct fs_ctx *ctx, const struct stat *qst,
+		      const char *code, const char *msg)
+{
+	struct fs_select *s = ctx->select;
+	char *text = NULL;
+	if (code && asprintf(&text, "%s: %s", code, msg) < 0)
+		text = NULL;
+	pthread_mutex_lock(&s->lock);
+	struct sel_slot *e = slot_for(s, qst->st_dev, qst->st_ino);
+	free(e->error);
+	e->error = text;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Read the whole query file (bounded). */
+static int read_query(int fd, struct cmn_buf *out)
+{
+	char chunk[8192];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		int rc = cmn_buf_add(out, chunk, (size_t)n);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The root-relative path of the source object: "-- source: KEY" names a
+ * key of the same bucket; without it, the file's own name minus
+ * ".select" in its directory.  Returns a malloc'ed path or NULL. */
+static char *source_path(struct fs_ctx *ctx, struct fs_inode *ino,
+			 const char *source_key)
+{
+	struct cmn_buf b;
+	cmn_buf_init(&b, 64 * 1024);
+	int depth = fs_inode_path(ctx->inodes, ino, NULL, &b);
+	char *cut = NULL;
+	if (depth >= 2)
+		cut = source_key ? strchr(b.data, '/') : strrchr(b.data, '/');
+	if (!cut || (source_key && (source_key[0] == '/' || !source_key[0] ||
+				    strstr(source_key, "..")))) {
+		cmn_buf_free(&b);
+		return NULL;
+	}
+	if (source_key) {
+		b.len = (size_t)(cut + 1 - b.data);
+		if (cmn_buf_adds(&b, source_key) < 0) {
+			cmn_buf_free(&b);
+			return NULL;
+		}
+	} else {
+		b.len -= strlen(FS_SELECT_SUFFIX);
+		b.data[b.len] = '\0';
+	}
+	return cmn_buf_take(&b);
+}
+
+static void fail_with(struct sel_error *err, const char *code,
+		      const char *what, int e)
+{
+	snprintf(err->code, sizeof(err->code), "%s", code);
+	snprintf(err->message, sizeof(err->message), "%s: %s", what,
+		 strerror(e));
+}
+
+/* Run the query of the open .select file qfd into a new unlinked file;
+ * on success *src_path and *src_stamp say what it read. */
+static int run_query(struct fs_ctx *ctx, struct fs_inode *ino, int qfd,
+		     const struct stat *qst, char **src_path,
+		     struct stamp *src_stamp)
+{
+	struct cmn_buf text;
+	struct sel_script *script = NULL;
+	struct sel_error err;
+	int src = -1, out = -1, rc;
+
+	memset(&err, 0, sizeof(err));
+	cmn_buf_init(&text, SEL_QUERY_MAX);
+	rc = read_query(qfd, &text);
+	if (rc < 0)
+		fail_with(&err, rc == -E2BIG ? "ExpressionTooLong"
+					     : "InternalError",
+			  "reading the query", -rc);
+	if (rc == 0)
+		rc = sel_script_parse(text.data ? text.data : "", text.len,
+				      &script, &err);
+	if (rc == 0) {
+		*src_path = source_path(ctx, ino, sel_script_source(script));
+		src = *src_path ? openat(fs_inode_root(ctx->inodes)->fd,
+					 *src_path, O_RDONLY | O_CLOEXEC)
+				: (errno = ENOENT, -1);
+		if (src < 0) {
+			rc = -ENOENT;
+			fail_with(&err, "NoSuchKey",
+				  *src_path ? *src_path : "source", errno);
+		}
+	}
+	struct stat sst;
+	if (rc == 0 && fstat(src, &sst) == 0)
+		stamp_of(&sst, src_stamp);
+	if (rc == 0) {
+		out = open(ctx->opts->state, O_TMPFILE | O_RDWR | O_CLOEXEC,
+			   0600);
+		if (out < 0) {
+			rc = -EIO;
+			fail_with(&err, "InternalError", "result file", errno);
+		}
+	}
+	if (rc == 0)
+		rc = sel_script_run(script, *src_path, src, out, &err);
+	if (rc < 0) {
+		if (!err.code[0])
+			snprintf(err.code, sizeof(err.code), "InternalError");
+		set_error(ctx, qst, err.code, err.message);
+		cmn_info("query %s failed: %s: %s", ino->name, err.code,
+			 err.message);
+		if (out >= 0)
+			close(out);
+		out = rc == -ENOENT ? -ENOENT : rc == -EINVAL ? -EINVAL : -EIO;
+	}
+	if (src >= 0)
+		close(src);
+	sel_script_free(script);
+	cmn_buf_free(&text);
+	return out;
+}
+
+/* A new fd on the cached result when the query and the source are what
+ * they were when it was made, else -1. */
+static int valid_cached(struct fs_ctx *ctx, const struct stat *qst)
+{
+	struct fs_select *s = ctx->select;
+	struct stamp q;
+	char *path = NULL;
+	stamp_of(qst, &q);
+	pthread_mutex_lock(&s->lock);
+	struct sel_slot *e = slot_for(s, qst->st_dev, qst->st_ino);
+	if (e->result_fd >= 0 && stamp_eq(&e->query, &q) && e->source_path)
+		path = strdup(e->source_path);
+	pthread_mutex_unlock(&s->lock);
+	if (!path)
+		return -1;
+
+	struct stat sst;
+	struct stamp now;
+	int fd = -1;
+	if (fstatat(fs_inode_root(ctx->inodes)->fd, path, &sst, 0) == 0) {
+		stamp_of(&sst, &now);
+		pthread_mutex_lock(&s->lock);
+		e = slot_for(s, qst->st_dev, qst->st_ino);
+		if (e->result_fd >= 0 && stamp_eq(&e->source, &now) &&
+		    stamp_eq(&e->query, &q))
+			fd = fcntl(e->result_fd, F_DUPFD_CLOEXEC, 0);
+		pthread_mutex_unlock(&s->lock);
+	}
+	free(path);
+	return fd;
+}
+
+static void remember(struct fs_ctx *ctx, const struct stat *qst,
+		     char *src_path, const struct stamp *src, int fd)
+{
+	struct fs_select *s = ctx->select;
+	pthread_mutex_lock(&s->lock);
+	struct sel_slot *e = slot_for(s, qst->st_dev, qst->st_ino);
+	if (e->result_fd >= 0)
+		close(e->result_fd);
+	free(e->source_path);
+	stamp_of(qst, &e->query);
+	e->source = *src;
+	e->source_path = src_path;
+	e->result_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	free(e->error);
+	e->error = NULL;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
+	int qfd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (qfd < 0)
+		return -errno;
+	struct stat qst;
+	int rc = fstat(qfd, &qst) == 0 ? 0 : -errno;
+	if (rc == 0)
+		rc = valid_cached(ctx, &qst);
+	if (rc == -1) {
+		char *src_path = NULL;
+		struct stamp src;
+		memset(&src, 0, sizeof(src));
+		rc = run_query(ctx, ino, qfd, &qst, &src_path, &src);
+		if (rc >= 0)
+			remember(ctx, &qst, src_path, &src, rc);
+		else
+			free(src_path);
+	}
+	close(qfd);
+	if (rc >= 0)
+		lseek(rc, 0, SEEK_SET);
+	return rc;
+}
+
+/* Reply with a string value of an xattr (size 0: its length). */
+static void reply_text(fuse_req_t req, const char *text, size_t len,
+		       size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, text, len);
+}
+
+bool fs_select_getxattr(struct fs_ctx *ctx, fuse_req_t req,
+			struct fs_inode *ino, const char *name, size_t size)
+{
+	bool is_err = strcmp(name, FS_SELECT_XATTR_ERR) == 0;
+	if (!is_err && strcmp(name, FS_SELECT_XATTR_QRY) != 0)
+		return false;
+	if (!fs_select_is(ctx, ino)) {
+		fuse_reply_err(req, ENODATA);
+		return true;
+	}
+	struct stat st;
+	if (fstatat(ino->fd, "", &st, AT_EMPTY_PATH) != 0) {
+		fuse_reply_err(req, errno);
+		return true;
+	}
+	if (is_err) {
+		struct fs_select *s = ctx->select;
+		char *text = NULL;
+		pthread_mutex_lock(&s->lock);
+		struct sel_slot *e = slot_for(s, st.st_dev, st.st_ino);
+		if (e->error)
+			text = strdup(e->error);
+		pthread_mutex_unlock(&s->lock);
+		if (text)
+			reply_text(req, text, strlen(text), size);
+		else
+			fuse_reply_err(req, ENODATA);
+		free(text);
+		return true;
+	}
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
+	int fd = open(proc, O_RDONLY | O_CLOEXEC);
+	struct cmn_buf text;
+	cmn_buf_init(&text, SEL_QUERY_MAX);
+	int rc = fd < 0 ? -errno : read_query(fd, &text);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		fuse_reply_err(req, rc == -E2BIG ? E2BIG : -rc);
+	else
+		reply_text(req, text.data ? text.data : "", text.len, size);
+	cmn_buf_free(&text);
+	return true;
+}

@@ -1,0 +1,46 @@
+/*
+ * fs_select.h - `.select` files: S3 Select through the mount.
+ *
+ * A regular file in a bucket whose name ends in ".select" holds a query
+ * (with optional "-- source:", "-- input:", "-- output:", "-- scan-range:"
+ * header lines).  Opened for writing it is just that text.  Opened for
+ * reading it yields the query's result over its source (by default the
+ * file's own name without ".select"), computed at open into an unlinked
+ * file in the state directory, so memory stays bounded; a result is
+ * reused until the query or the source changes.  A failing query makes
+ * the open fail (EINVAL bad query, ENOENT missing source, EIO otherwise)
+ * and `user.select.error` says why; `user.select.query` returns the query.
+ */
+#ifndef FS_SELECT_H
+#define FS_SELECT_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <stdbool.h>
+
+struct fs_ctx;
+struct fs_inode;
+
+#define FS_SELECT_SUFFIX     ".select"
+#define FS_SELECT_XATTR_ERR  "user.select.error"
+#define FS_SELECT_XATTR_QRY  "user.select.query"
+
+/* Set up / free the result cache. */
+int fs_select_init(struct fs_ctx *ctx);
+void fs_select_free(struct fs_ctx *ctx);
+
+/* True for a regular file inside a bucket named *.select. */
+bool fs_select_is(struct fs_ctx *ctx, struct fs_inode *ino);
+
+/* Open the result of the .select file ino for reading: returns a new fd
+ * positioned at 0 (caller closes) or -errno (EINVAL, ENOENT, EIO), with
+ * the error recorded for user.select.error.  Blocks while the query runs. */
+int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino);
+
+/* Answer getxattr of user.select.error / user.select.query on a .select
+ * file; returns false when name is not one of them. */
+bool fs_select_getxattr(struct fs_ctx *ctx, fuse_req_t req,
+			struct fs_inode *ino, const char *name, size_t size);
+
+#endif
