@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# run.sh - S3 Select benchmark: bucketfs's engine against DuckDB
+# (@duckdb/node-api, 2 threads), Miller and `wc -l` on the same CSV and
+# NDJSON files, warm page cache.  A benchmark, not a test: it prints a table
+# (seconds, throughput, ratio to DuckDB, peak RSS) and checks the bars
+# (>= 2x DuckDB's throughput, <= 64 MiB peak RSS).
+#
+#   tests/bench/select/run.sh [SEL_RUN_BINARY]
+# Environment: SEL_BENCH_ROWS (default 10000000), SEL_BENCH_DIR (default
+# /tmp/sel-bench), SEL_BENCH_SKIP="duckdb miller" to leave peers out.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+rows=${SEL_BENCH_ROWS:-10000000}
+dir=${SEL_BENCH_DIR:-/tmp/sel-bench}
+skip=${SEL_BENCH_SKIP:-}
+sel=${1:-}
+mkdir -p "$dir"
+
+if [ -z "$sel" ]; then
+	if [ ! -d "$root/build-sel-bench" ]; then
+		meson setup "$root/build-sel-bench" --buildtype=release \
+			-Dtests=false >/dev/null
+	fi
+	ninja -C "$root/build-sel-bench" select/sel-run >/dev/null
+	sel="$root/build-sel-bench/select/sel-run"
+fi
+
+csv="$dir/data-$rows.csv"
+nd="$dir/data-$rows.ndjson"
+if [ ! -s "$csv" ] || [ ! -s "$nd" ]; then
+	cc -O2 -o "$dir/gen" "$here/gen.c"
+	"$dir/gen" "$rows" "$csv" "$nd"
+fi
+
+duck=""
+if [[ " $skip " != *" duckdb "* ]]; then
+	duck="$dir/duckdb-node"
+	if [ ! -d "$duck/node_modules/@duckdb/node-api" ]; then
+		mkdir -p "$duck"
+		(cd "$duck" && npm init -y >/dev/null &&
+			npm install --silent @duckdb/node-api >/dev/null)
+	fi
+	cp "$here/duck.mjs" "$duck/duck.mjs"
+fi
+mlr=""
+if [[ " $skip " != *" miller "* ]] && command -v mlr >/dev/null; then
+	mlr=mlr
+fi
+
+# Warm the page cache.
+cat "$csv" "$nd" >/dev/null
+
+declare -A SQL=(
+	[Q1]="SELECT COUNT(*) FROM S3Object"
+	[Q2]="SELECT s.name, s.city FROM S3Object s WHERE CAST(s.age AS INT) > 60"
+	[Q3]="SELECT SUM(CAST(s.score AS FLOAT)), AVG(CAST(s.score AS FLOAT)) FROM S3Object s WHERE s.city = 'Paris'"
+	[Q4]="SELECT s.id, s.name FROM S3Object s WHERE s.name LIKE 'ali%'"
+)
+duck_sql() { # fmt query
+	local src
+	if [ "$1" = csv ]; then src="read_csv('$csv', header=true)"
+	else src="read_json('$nd', format='newline_delimited')"; fi
+	case $2 in
+	Q1) echo "SELECT count(*) FROM $src" ;;
+	Q2) echo "COPY (SELECT name, city FROM $src WHERE age > 60) TO '/dev/null' (FORMAT csv)" ;;
+	Q3) echo "SELECT sum(score), avg(score) FROM $src WHERE city = 'Paris'" ;;
+	Q4) echo "COPY (SELECT id, name FROM $src WHERE name LIKE 'ali%') TO '/dev/null' (FORMAT csv)" ;;
+	esac
+}
+mlr_args() { # fmt query
+	local io
+	if [ "$1" = csv ]; then io="--icsv --ocsv"; else io="--ijsonl --ocsv"; fi
+	case $2 in
+	Q1) echo "$io count" ;;
+	Q2) echo "$io filter \$age>60 then cut -o -f name,city" ;;
+	Q3) echo "$io filter \$city==\"Paris\" then stats1 -a sum,mean -f score" ;;
+	Q4) echo "$io filter \$name=~\"^ali\" then cut -o -f id,name" ;;
+	esac
+}
+
+# measure CMD... -> "seconds maxrss_kib"
+measure() {
+	/usr/bin/time -f '%e %M' -o "$dir/time.out" "$@" >/dev/null 2>"$dir/err.out" ||
+		{ echo "FAILED: $*" >&2; cat "$dir/err.out" >&2; }
+	cat "$dir/time.out" | tail -1
+}
+
+printf '%-7s %-3s %-8s %8s %10s %9s %9s\n' format q engine seconds "MB/s" "vs duckdb" "RSS MiB"
+fail=0
+for fmt in csv ndjson; do
+	file=$csv; args=(--header); [ $fmt = ndjson ] && { file=$nd; args=(--json-lines); }
+	size=$(stat -c %s "$file")
+	read -r wcs wcr < <(measure wc -l "$file")
+	for q in Q1 Q2 Q3 Q4; do
+		read -r ss sr < <(measure "$sel" "$file" "${SQL[$q]}" "${args[@]}")
+		ds=""; dr=""; ms=""; mr=""
+		if [ -n "$duck" ]; then
+			read -r ds dr < <(measure node "$duck/duck.mjs" "$(duck_sql $fmt $q)")
+		fi
+		if [ -n "$mlr" ]; then
+			# shellcheck disable=SC2046
+			read -r ms mr < <(measure $mlr $(mlr_args $fmt $q) "$file")
+		fi
+		for e in bucketfs duckdb miller wc; do
+			case $e in
+			bucketfs) s=$ss r=$sr ;;
+			duckdb) s=$ds r=$dr ;;
+			miller) s=$ms r=$mr ;;
+			wc) [ $q = Q1 ] || continue; s=$wcs r=$wcr ;;
+			esac
+			[ -n "$s" ] || continue
+			mbs=$(awk -v b="$size" -v s="$s" 'BEGIN{printf "%.0f", (s > 0 ? b / 1e6 / s : 0)}')
+			ratio="-"
+			[ -n "$ds" ] && ratio=$(awk -v d="$ds" -v s="$s" 'BEGIN{printf "%.2fx", (s > 0 ? d / s : 0)}')
+			printf '%-7s %-3s %-8s %8s %10s %9s %9.1f\n' $fmt $q $e "$s" "$mbs" "$ratio" \
+				"$(awk -v r="$r" 'BEGIN{print r/1024}')"
+		done
+		if [ -n "$ds" ] && awk -v d="$ds" -v s="$ss" 'BEGIN{exit !(s > 0 && d / s < 2)}'; then
+			echo "  bar missed: $fmt $q is not 2x DuckDB" ; fail=1
+		fi
+		if awk -v r="$sr" 'BEGIN{exit !(r > 65536)}'; then
+			echo "  bar missed: $fmt $q peak RSS over 64 MiB"; fail=1
+		fi
+	done
+done
+echo "data: $rows rows; CSV $(stat -c %s "$csv") bytes, NDJSON $(stat -c %s "$nd") bytes"
+exit $fail
