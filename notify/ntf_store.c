@@ -837,7 +837,7 @@ static int query_u64(sqlite3 *db, const char *sql, uint64_t *out)
 /* The sequencer starts above every seq ever handed out. */
 static int init_seq(struct ntf_store *s, char **errmsg)
 {
-	uint64_t hwm, max_seq;
+	uint64_t hwm = 0, max_seq = 0;
 	int err = read_hwm(s->dirfd, &hwm);
 	if (err) {
 		ntf_store_set_err(errmsg, "events.seq", strerror(-err));
