@@ -430,7 +430,7 @@ LOCAL_ARN = "arn:bucketfs:sqs::local:sqlite"
 RULES_XATTR = "user.s3.notification"
 RULES_ERROR_XATTR = "user.s3.notification.error"
 ALL_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*",
-              "s3:ObjectTagging:*", "s3:ObjectAcl:*", "s3:BucketCreated:*",
+              "s3:ObjectTagging:*", "s3:ObjectAcl:Put", "s3:BucketCreated:*",
               "s3:BucketRemoved:*")
 
 
@@ -546,10 +546,10 @@ def ev_brief(r):
 
 
 def bucketfs_events(m_or_args, *extra, timeout=TIMEOUT, check=True):
-    """Run `bucketfs events MNT ...` (or with the given argument list) and
-    return the parsed records."""
+    """Run `bucketfs events --state STATE ...` for a Mount (or with the
+    given argument list) and return the parsed records."""
     if isinstance(m_or_args, Mount):
-        args = [str(m_or_args.mnt)]
+        args = ["--state", str(m_or_args.state)]
     else:
         args = [str(a) for a in m_or_args]
     p = subprocess.run([bucketfs_bin(), "events"] + args + [str(a) for a in extra],

@@ -1,0 +1,613 @@
+"""DESIGN.md §3, row by row: every filesystem operation produces exactly the
+expected S3 event records, field by field, on the live stream
+(MNT/.bucketfs/events, opened before the operation) and in the embedded
+log (`bucketfs events`), which must hold the very same records.
+
+Every test subscribes every event family to the local log with global
+rules at the mount root, opens the stream, runs the operation, then
+touches a sentinel (chmod of beta/sentinel, an ObjectAcl:Put): the records
+before the sentinel are what the operation produced.  s3:ObjectAccessed:Head
+records are left out except where Head is the subject (the kernel decides
+when a GETATTR reaches the daemon)."""
+import ctypes
+import ctypes.util
+import hashlib
+import os
+import re
+import subprocess
+import time
+from urllib.parse import quote_plus
+
+import pytest
+
+from conftest import (EventStream, bucketfs_events, ev_brief, last_seq,
+                      seq_of, subscribe_all, wait_for)
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                           ctypes.c_char_p, ctypes.c_uint]
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+AT_STATX_FORCE_SYNC = 0x2000
+STATX_BASIC_STATS = 0x7FF
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+SEQ_RE = re.compile(r"^[0-9A-F]{16}$")
+MY_COMM = open("/proc/self/comm").read().strip()
+
+
+def renameat2(a, b, flags):
+    if libc.renameat2(AT_FDCWD, os.fsencode(str(a)), AT_FDCWD,
+                      os.fsencode(str(b)), flags) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), str(a))
+
+
+def statx_force(p):
+    """statx(AT_STATX_FORCE_SYNC): a GETATTR that bypasses the attr cache."""
+    buf = ctypes.create_string_buffer(256)
+    if libc.statx(AT_FDCWD, os.fsencode(str(p)), AT_STATX_FORCE_SYNC,
+                  STATX_BASIC_STATS, buf) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), str(p))
+
+
+def write_file(p, data, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
+    fd = os.open(p, flags, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def aws_key(k):
+    return quote_plus(k, safe="/~")
+
+
+class Ev:
+    """One mount with every event subscribed, a stream and a sentinel."""
+
+    def __init__(self, m):
+        self.m = m
+        subscribe_all(m)
+        self.sentinel = m.bucket("beta") / "sentinel"
+        write_file(self.sentinel, b"s")
+        self.mode = 0o644
+        self.seq0 = last_seq(m)
+        self.stream = EventStream(m)
+        self.t0 = time.time()
+
+    def ops(self, heads=False):
+        """Records up to the sentinel, without the sentinel (and without
+        Head unless asked).  Also checks the log holds the same records."""
+        self.mode ^= 0o020
+        os.chmod(self.sentinel, self.mode)
+        self.stream.until(lambda r: ev_brief(r) == ("s3:ObjectAcl:Put", "beta",
+                                                    "sentinel"),
+                          what="the sentinel")
+        got = [r for r in self.stream.take()
+               if ev_brief(r) != ("s3:ObjectAcl:Put", "beta", "sentinel")
+               and (heads or r.get("eventName") != "s3:ObjectAccessed:Head")]
+        self.check_log(got)
+        return got
+
+    def check_log(self, live):
+        """The embedded log after seq0 holds the same records (byte for
+        byte, once parsed) as the stream, in the same order."""
+        logged = [r for r in bucketfs_events(self.m, "--since", self.seq0)
+                  if r["s3"]["object"]["key"] != "sentinel"]
+        names = {r["eventName"] for r in live}
+        if "s3:ObjectAccessed:Head" not in names:
+            logged = [r for r in logged
+                      if r["eventName"] != "s3:ObjectAccessed:Head"]
+        assert [ev_brief(r) for r in logged] == [ev_brief(r) for r in live]
+        assert logged == live
+        self.seq0 = max([self.seq0] + [seq_of(r) for r in logged])
+
+    def close(self):
+        self.stream.close()
+
+
+@pytest.fixture
+def ev(fs):
+    e = Ev(fs)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def ev_off(fs_off):
+    e = Ev(fs_off)
+    yield e
+    e.close()
+
+
+def check_record(r, name, bucket, key, *, size=None, content=None, uid=0,
+                 comm=MY_COMM, pid=None, copy_source=None, meta=None,
+                 ctype=None, t0=None, config_id="all"):
+    """Every field of one record (DESIGN.md §3, specs/events.md §a)."""
+    fam = name.split(":")[1]
+    removed = fam == "ObjectRemoved"
+    is_bucket = fam in ("BucketCreated", "BucketRemoved")
+    assert r["eventVersion"] == ("2.3" if fam in ("ObjectAcl", "ObjectTagging")
+                                 else "2.1"), r
+    assert r["eventSource"] == "bucketfs:s3"
+    assert r["awsRegion"] == "us-east-1"
+    assert TIME_RE.match(r["eventTime"]), r["eventTime"]
+    t = time.mktime(time.strptime(r["eventTime"][:19], "%Y-%m-%dT%H:%M:%S")) \
+        - time.timezone
+    if t0 is not None:
+        assert t0 - 2 <= t <= time.time() + 2, (r["eventTime"], t0)
+    assert r["eventName"] == name
+    assert r["userIdentity"] == {"principalId": f"uid:{uid}"}
+    rp = dict(r["requestParameters"])
+    assert rp.pop("x-amz-copy-source", None) == copy_source, r
+    assert rp == {"sourceIPAddress": "", "principalId": f"uid:{uid}",
+                  "region": "us-east-1"}
+    assert set(r["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
+    s3 = r["s3"]
+    assert s3["s3SchemaVersion"] == "1.0"
+    assert s3["configurationId"] == config_id
+    assert s3["bucket"] == {"name": bucket,
+                            "ownerIdentity": {"principalId": f"uid:{uid}"},
+                            "arn": f"arn:aws:s3:::{bucket}"}
+    o = dict(s3["object"])
+    assert o.pop("key") == ("" if is_bucket else aws_key(key))
+    seq = o.pop("sequencer")
+    assert SEQ_RE.match(seq) and int(seq, 16) > 0, seq
+    if removed or is_bucket:
+        assert o == {}, f"{name} must carry no size/eTag/contentType: {o}"
+    else:
+        assert o.pop("size") == size, r
+        etag = o.pop("eTag", None)
+        if etag is not None and content is not None:
+            assert etag == hashlib.md5(content).hexdigest()
+        assert o.pop("contentType") == (ctype or "application/octet-stream")
+        assert o.pop("userMetadata", None) == meta
+        assert o == {}, f"unexpected object fields {o}"
+    src = r["source"]
+    assert src["host"] == "localhost" and src["port"] == ""
+    ua = re.fullmatch(r"(.*) \(pid (\d+)\)", src["userAgent"])
+    assert ua, src
+    if comm is not None:
+        assert ua.group(1) == comm, src
+    if pid is not None:
+        assert int(ua.group(2)) == pid, src
+    assert set(r) == {"eventVersion", "eventSource", "awsRegion", "eventTime",
+                      "eventName", "userIdentity", "requestParameters",
+                      "responseElements", "s3", "source"}
+
+
+def names(recs):
+    return [ev_brief(r) for r in recs]
+
+
+# ---- create / write / close -------------------------------------------
+
+
+def test_create_write_close_is_one_put(ev):
+    p = ev.m.bucket() / "hello.txt"
+    write_file(p, b"hello")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "hello.txt")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "hello.txt", size=5,
+                 content=b"hello", ctype="text/plain", pid=os.getpid(),
+                 t0=ev.t0)
+
+
+def test_shell_redirect_is_one_put_with_content(ev):
+    """`echo hi > f` closes a dup of the new descriptor before writing: one
+    Put, of the written content, named after the shell."""
+    p = ev.m.bucket() / "sh.txt"
+    subprocess.run(["sh", "-c", f"echo hi > '{p}'"], check=True)
+    got = ev.stream.until(lambda r: r.get("eventName") ==
+                          "s3:ObjectCreated:Put")
+    check_record(got, "s3:ObjectCreated:Put", "alpha", "sh.txt", size=3,
+                 content=b"hi\n", ctype="text/plain", comm="sh")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "sh.txt")]
+
+
+def test_touch_new_file_is_one_empty_put(ev):
+    p = ev.m.bucket() / "empty"
+    subprocess.run(["touch", str(p)], check=True)
+    # the Put of a still-empty new file comes at RELEASE, after close()
+    ev.stream.until(lambda r: r.get("eventName") == "s3:ObjectCreated:Put")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "empty")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "empty", size=0,
+                 content=b"", comm=None)
+
+
+def test_deferred_put_names_the_creator_after_it_exited(ev):
+    """The Put of a file still empty at its creator's close comes at
+    RELEASE, which may follow the creator's exit (here a child of the
+    creator holds the descriptor a little longer).  The record must still
+    name the creator: command and pid, as at any other Put."""
+    p = ev.m.bucket() / "orphan"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+            if os.fork() == 0:          # holds fd past the creator's exit
+                time.sleep(0.5)
+                os._exit(0)
+            os.close(fd)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    r = ev.stream.until(lambda r: r.get("eventName") == "s3:ObjectCreated:Put")
+    check_record(r, "s3:ObjectCreated:Put", "alpha", "orphan", size=0,
+                 content=b"", comm=MY_COMM, pid=pid)
+
+
+def test_open_for_write_without_change_is_silent(ev):
+    p = ev.m.bucket() / "same"
+    write_file(p, b"abc")
+    ev.ops()
+    for flags in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_APPEND):
+        os.close(os.open(p, flags))
+    assert names(ev.ops()) == []
+
+
+def test_overwrite_with_trunc_is_one_put(ev):
+    p = ev.m.bucket() / "over.csv"
+    write_file(p, b"one,two\n")
+    ev.ops()
+    write_file(p, b"x")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "over.csv")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "over.csv", size=1,
+                 content=b"x", ctype="text/csv")
+
+
+def test_put_once_per_change_across_dup_closes(ev):
+    p = ev.m.bucket() / "dup"
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"12345")
+    fd2 = os.dup(fd)
+    os.close(fd2)               # flush: the change
+    os.close(fd)                # flush again: nothing new
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "dup")]
+    assert got[0]["s3"]["object"]["size"] == 5
+
+
+def test_second_change_on_same_handle_is_second_put(ev):
+    p = ev.m.bucket() / "twice"
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"a")
+    fd2 = os.dup(fd)
+    os.close(fd2)
+    os.write(fd, b"bc")
+    os.close(fd)
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "twice")] * 2
+    assert [r["s3"]["object"]["size"] for r in got] == [1, 3]
+
+
+def test_ftruncate_is_put_at_close(ev):
+    p = ev.m.bucket() / "ft"
+    write_file(p, b"0123456789")
+    ev.ops()
+    fd = os.open(p, os.O_WRONLY)
+    os.ftruncate(fd, 4)
+    os.close(fd)
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "ft")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "ft", size=4,
+                 content=b"0123")
+
+
+def test_truncate_by_path_is_put_at_once(ev):
+    p = ev.m.bucket() / "tr.bin"
+    write_file(p, b"0123456789")
+    ev.ops()
+    os.truncate(p, 3)
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "tr.bin")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "tr.bin", size=3,
+                 content=b"012", pid=os.getpid())
+
+
+# ---- rename, link, symlink, unlink ------------------------------------
+
+
+def test_rename_file_is_copy_then_delete(ev):
+    b = ev.m.bucket()
+    (b / "d").mkdir()
+    write_file(b / "old.txt", b"data")
+    ev.ops()
+    os.rename(b / "old.txt", b / "d" / "new.txt")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Copy", "alpha", "d/new.txt"),
+                          ("s3:ObjectRemoved:Delete", "alpha", "old.txt")]
+    check_record(got[0], "s3:ObjectCreated:Copy", "alpha", "d/new.txt",
+                 size=4, content=b"data", ctype="text/plain",
+                 copy_source="alpha/old.txt", pid=os.getpid())
+    check_record(got[1], "s3:ObjectRemoved:Delete", "alpha", "old.txt",
+                 pid=os.getpid())
+    assert seq_of(got[0]) < seq_of(got[1])
+
+
+def test_rename_over_existing_and_across_buckets(ev):
+    a, b = ev.m.bucket("alpha"), ev.m.bucket("beta")
+    write_file(a / "src", b"new")
+    write_file(b / "dst", b"old content")
+    ev.ops()
+    os.rename(a / "src", b / "dst")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Copy", "beta", "dst"),
+                          ("s3:ObjectRemoved:Delete", "alpha", "src")]
+    check_record(got[0], "s3:ObjectCreated:Copy", "beta", "dst", size=3,
+                 content=b"new", copy_source="alpha/src")
+
+
+def test_rename_directory_is_a_pair_per_object(ev):
+    b = ev.m.bucket()
+    (b / "d" / "sub").mkdir(parents=True)
+    (b / "d" / "emptydir").mkdir()
+    files = {"x": b"1", "sub/y": b"22", "sub/z z": b"333"}
+    for k, v in files.items():
+        write_file(b / "d" / k, v)
+    ev.ops()
+    os.rename(b / "d", b / "e")
+    got = ev.ops()
+    assert len(got) == 2 * len(files), names(got)
+    pairs = {}
+    for c, d in zip(got[0::2], got[1::2]):
+        assert c["eventName"] == "s3:ObjectCreated:Copy", names(got)
+        assert d["eventName"] == "s3:ObjectRemoved:Delete", names(got)
+        ck, dk = ev_brief(c)[2], ev_brief(d)[2]
+        pairs[ck] = dk
+        rel = [k for k in files if aws_key("e/" + k) == ck][0]
+        check_record(c, "s3:ObjectCreated:Copy", "alpha", "e/" + rel,
+                     size=len(files[rel]), content=files[rel],
+                     copy_source="alpha/d/" + rel)
+        check_record(d, "s3:ObjectRemoved:Delete", "alpha", "d/" + rel)
+    assert pairs == {aws_key("e/" + k): aws_key("d/" + k) for k in files}
+
+
+def test_rename_exchange_is_two_copies(ev):
+    b = ev.m.bucket()
+    write_file(b / "p", b"P")
+    write_file(b / "q", b"QQ")
+    ev.ops()
+    renameat2(b / "p", b / "q", RENAME_EXCHANGE)
+    got = ev.ops()
+    assert sorted(names(got)) == [("s3:ObjectCreated:Copy", "alpha", "p"),
+                                  ("s3:ObjectCreated:Copy", "alpha", "q")]
+    by = {ev_brief(r)[2]: r for r in got}
+    check_record(by["p"], "s3:ObjectCreated:Copy", "alpha", "p", size=2,
+                 content=b"QQ", copy_source="alpha/q")
+    check_record(by["q"], "s3:ObjectCreated:Copy", "alpha", "q", size=1,
+                 content=b"P", copy_source="alpha/p")
+
+
+def test_link_is_copy(ev):
+    b = ev.m.bucket()
+    write_file(b / "orig.json", b"{}")
+    ev.ops()
+    os.link(b / "orig.json", b / "hard.json")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Copy", "alpha", "hard.json")]
+    check_record(got[0], "s3:ObjectCreated:Copy", "alpha", "hard.json",
+                 size=2, content=b"{}", ctype="application/json",
+                 copy_source="alpha/orig.json", pid=os.getpid())
+
+
+def test_symlink_is_put(ev):
+    b = ev.m.bucket()
+    os.symlink("target/of/link", b / "sl")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "sl")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "sl",
+                 size=len("target/of/link"), pid=os.getpid())
+
+
+def test_unlink_is_delete_without_details(ev):
+    b = ev.m.bucket()
+    write_file(b / "gone.txt", b"bye")
+    os.setxattr(b / "gone.txt", "user.s3.meta.k", b"v")
+    ev.ops()
+    os.unlink(b / "gone.txt")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectRemoved:Delete", "alpha", "gone.txt")]
+    check_record(got[0], "s3:ObjectRemoved:Delete", "alpha", "gone.txt",
+                 pid=os.getpid())
+
+
+# ---- buckets -----------------------------------------------------------
+
+
+def test_mkdir_rmdir_at_root_are_bucket_events(ev):
+    m = ev.m
+    os.mkdir(m.mnt / "new-bucket")
+    os.mkdir(m.mnt / "new-bucket" / "prefix")   # a prefix: no event
+    os.rmdir(m.mnt / "new-bucket" / "prefix")
+    os.rmdir(m.mnt / "new-bucket")
+    got = ev.ops()
+    assert names(got) == [("s3:BucketCreated:*", "new-bucket", ""),
+                          ("s3:BucketRemoved:*", "new-bucket", "")]
+    check_record(got[0], "s3:BucketCreated:*", "new-bucket", "",
+                 pid=os.getpid())
+    check_record(got[1], "s3:BucketRemoved:*", "new-bucket", "",
+                 pid=os.getpid())
+
+
+def test_bucket_events_by_default_without_rules(fs_off):
+    """With no rules anywhere, bucket create/remove reach the log."""
+    m = fs_off
+    os.mkdir(m.mnt / "made")
+    os.rmdir(m.mnt / "made")
+    recs = bucketfs_events(m)
+    assert names(recs) == [("s3:BucketCreated:*", "made", ""),
+                           ("s3:BucketRemoved:*", "made", "")]
+    check_record(recs[0], "s3:BucketCreated:*", "made", "",
+                 config_id="bucketfs-default")
+
+
+# ---- access, tagging, acl ------------------------------------------------
+
+
+def test_open_rdonly_is_get(ev):
+    b = ev.m.bucket()
+    write_file(b / "r.md", b"# hi")
+    ev.ops()
+    with open(b / "r.md", "rb") as f:
+        assert f.read() == b"# hi"
+    with open(b / "r.md", "rb"):
+        pass
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectAccessed:Get", "alpha", "r.md")] * 2
+    for r in got:
+        check_record(r, "s3:ObjectAccessed:Get", "alpha", "r.md", size=4,
+                     content=b"# hi", ctype="text/markdown", pid=os.getpid())
+
+
+def test_getattr_reaching_daemon_is_head(ev):
+    b = ev.m.bucket()
+    write_file(b / "h.png", b"\x89PNG")
+    ev.ops()
+    statx_force(b / "h.png")
+    got = ev.ops(heads=True)
+    assert names(got) == [("s3:ObjectAccessed:Head", "alpha", "h.png")]
+    check_record(got[0], "s3:ObjectAccessed:Head", "alpha", "h.png", size=4,
+                 content=b"\x89PNG", ctype="image/png", pid=os.getpid())
+    statx_force(b)              # a prefix: no Head
+    assert names(ev.ops(heads=True)) == []
+
+
+def test_tag_xattrs_are_tagging_events(ev):
+    b = ev.m.bucket()
+    write_file(b / "t", b"tt")
+    ev.ops()
+    os.setxattr(b / "t", "user.s3.tag.color", b"red")
+    os.setxattr(b / "t", "user.other", b"x")          # not a tag
+    os.removexattr(b / "t", "user.other")
+    os.removexattr(b / "t", "user.s3.tag.color")
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectTagging:Put", "alpha", "t"),
+                          ("s3:ObjectTagging:Delete", "alpha", "t")]
+    check_record(got[0], "s3:ObjectTagging:Put", "alpha", "t", size=2,
+                 content=b"tt", pid=os.getpid())
+    check_record(got[1], "s3:ObjectTagging:Delete", "alpha", "t", size=2,
+                 content=b"tt", pid=os.getpid())
+
+
+def test_chmod_chown_are_acl_put(ev):
+    b = ev.m.bucket()
+    write_file(b / "acl", b"a")
+    (b / "dir").mkdir()
+    ev.ops()
+    os.chmod(b / "acl", 0o600)
+    os.chown(b / "acl", 1000, 1000)
+    os.chmod(b / "dir", 0o700)               # a prefix: no event
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectAcl:Put", "alpha", "acl")] * 2
+    for r in got:
+        # the caller (root), not the new owner
+        check_record(r, "s3:ObjectAcl:Put", "alpha", "acl", size=1,
+                     content=b"a", uid=0, pid=os.getpid())
+
+
+# ---- record fields -------------------------------------------------------
+
+
+def test_user_metadata_from_meta_xattrs(ev):
+    b = ev.m.bucket()
+    p = b / "m.txt"
+    write_file(p, b"")
+    os.setxattr(p, "user.s3.meta.color", b"blue")
+    os.setxattr(p, "user.s3.meta.owner", "zoë".encode())
+    os.setxattr(p, "user.s3.tagish", b"no")      # not metadata
+    ev.ops()
+    write_file(p, b"body", os.O_WRONLY | os.O_TRUNC)
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "m.txt")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "m.txt", size=4,
+                 content=b"body", ctype="text/plain",
+                 meta={"X-Amz-Meta-color": "blue", "X-Amz-Meta-owner": "zoë"})
+
+
+@pytest.mark.parametrize("key,ctype", [
+    ("a b.txt", "text/plain"),
+    ("dir/sub/x+y.csv", "text/csv"),
+    ("tilde~star*.JPG", "image/jpeg"),
+    ("é/ü ñ.json", "application/json"),
+    ("noext", "application/octet-stream"),
+    ("dir.d/.hidden", "application/octet-stream"),
+])
+def test_key_encoding_and_content_type(ev_off, key, ctype):
+    ev = ev_off
+    p = ev.m.bucket() / key
+    p.parent.mkdir(parents=True, exist_ok=True)
+    write_file(p, b"k")
+    got = ev.ops()
+    assert len(got) == 1, names(got)
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", key, size=1,
+                 content=b"k", ctype=ctype)
+    assert got[0]["s3"]["object"]["key"] == aws_key(key)
+
+
+def test_principal_and_user_agent_of_another_user(mount_factory):
+    """principalId is the caller's uid, userAgent its command and pid."""
+    ev = Ev(mount_factory(opts=["passthrough=off", "allow_other"]))
+    d = ev.m.bucket() / "shared"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    ev.ops()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                   # child
+        try:
+            os.close(r)
+            os.chdir(d)
+            os.setgroups([])
+            os.setgid(1000)
+            os.setuid(1000)
+            write_file("u.txt", b"mine")
+            os.unlink("u.txt")
+            os.write(w, b"ok")
+        except BaseException as e:
+            os.write(w, repr(e).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    assert os.read(r, 10) == b"ok"
+    os.close(r)
+    os.waitpid(pid, 0)
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "shared/u.txt"),
+                          ("s3:ObjectRemoved:Delete", "alpha", "shared/u.txt")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "shared/u.txt",
+                 size=4, content=b"mine", ctype="text/plain", uid=1000,
+                 pid=pid)
+    check_record(got[1], "s3:ObjectRemoved:Delete", "alpha", "shared/u.txt",
+                 uid=1000, pid=pid)
+    ev.close()
+
+
+def test_sequencers_strictly_increasing(ev):
+    b = ev.m.bucket()
+    for i in range(30):
+        write_file(b / f"s{i}", b"x" * (i + 1))
+        if i % 3 == 0:
+            os.rename(b / f"s{i}", b / f"r{i}")
+    got = ev.ops()
+    seqs = [r["s3"]["object"]["sequencer"] for r in got]
+    assert len(seqs) == 50
+    assert all(SEQ_RE.match(s) for s in seqs)
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+def test_request_id_names_the_record(ev):
+    """responseElements.x-amz-request-id correlates a record with its
+    request: the serialiser writes the sequencer there, so it must be the
+    record's real sequencer (unique per record), not a placeholder."""
+    b = ev.m.bucket()
+    write_file(b / "r1", b"1")
+    write_file(b / "r2", b"2")
+    got = ev.ops()
+    assert len(got) == 2
+    ids = [r["responseElements"]["x-amz-request-id"] for r in got]
+    assert ids == [r["s3"]["object"]["sequencer"] for r in got], ids
