@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# fs_events.sh - what events cost at the FUSE level (issue 3, not a test).
+#
+# The small-file workload of tests/bench/fs (N files of FSIZE bytes:
+# create+write+close, then open+read+close (GET), then unlink), through
+# bucketfs, in one run, with these rule sets (global rules on the mount
+# root, set with setfattr before the workload):
+#
+#   a_none    rules that subscribe nothing the workload does
+#             (s3:ObjectRestore:* only): one bit test per operation
+#   b_commit  the default rule to `local` (s3:ObjectCreated:*,
+#             s3:ObjectRemoved:*) plus s3:ObjectAccessed:Get, so GET has
+#             something to record; -o durability=commit (the default)
+#   c_none    the same rules, -o durability=none
+#   d_nomatch the same events, filtered to prefix no-such/: every
+#             operation is matched and nothing is recorded
+#
+# Rounds are interleaved (the config order rotates each round, every mount
+# is fresh); the medians and the ratios to a_none are printed with the bars
+# of issue 3: b >= 0.85, c >= 0.95, d >= 0.98 (x a_none).
+#
+# usage: tests/bench/events/fs_events.sh
+# env knobs [defaults]:
+#   RUNS=5  NFILES=10000  FSIZE=4096
+#   CONFIGS="a_none b_commit c_none d_nomatch"
+#   PASSTHROUGH=auto      -o passthrough= for every mount
+#   BUCKETFS_BIN=...      default: a release build in build-bench/
+#   BENCH_DIR=/var/tmp    where the work directories go
+#   KEEP_RAW=FILE         keep the raw "round config metric value" samples
+# Smoke run:  RUNS=1 NFILES=500 tests/bench/events/fs_events.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../../.." && pwd)
+RUNS=${RUNS:-5}; NFILES=${NFILES:-10000}; FSIZE=${FSIZE:-4096}
+CONFIGS=${CONFIGS:-"a_none b_commit c_none d_nomatch"}
+PASSTHROUGH=${PASSTHROUGH:-auto}
+BENCH_DIR=${BENCH_DIR:-/var/tmp}
+
+log() { echo "fs_events.sh: $*" >&2; }
+for t in cc fusermount3 mountpoint setfattr; do
+	command -v "$t" >/dev/null || { log "$t missing"; exit 2; }
+done
+
+W=$(mktemp -d "$BENCH_DIR/bucketfs-evbench.XXXXXX")
+PID=
+cleanup() {
+	mountpoint -q "$W/mnt" 2>/dev/null && fusermount3 -u -z "$W/mnt"
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+# ---- the workload: create, GET, unlink; one "metric ops/s" line each -----
+cat > "$W/evwork.c" <<'EOF'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4)
+		return 2;
+	const char *d = argv[1];
+	int n = atoi(argv[2]);
+	size_t fs = strtoul(argv[3], NULL, 10);
+	char *buf = malloc(fs ? fs : 1), p[4096];
+	if (!buf || n <= 0)
+		return 2;
+	memset(buf, 'x', fs);
+	double t0 = now();
+	for (int i = 0; i < n; i++) { /* PUT */
+		snprintf(p, sizeof p, "%s/f%07d", d, i);
+		int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, buf, fs) != (ssize_t)fs || close(fd)) {
+			perror(p);
+			return 1;
+		}
+	}
+	printf("create_ops %.0f\n", n / (now() - t0));
+	t0 = now();
+	for (int i = 0; i < n; i++) { /* GET */
+		snprintf(p, sizeof p, "%s/f%07d", d, i);
+		int fd = open(p, O_RDONLY);
+		if (fd < 0) {
+			perror(p);
+			return 1;
+		}
+		while (read(fd, buf, fs ? fs : 1) > 0) {
+		}
+		close(fd);
+	}
+	printf("get_ops %.0f\n", n / (now() - t0));
+	t0 = now();
+	for (int i = 0; i < n; i++) { /* DELETE */
+		snprintf(p, sizeof p, "%s/f%07d", d, i);
+		if (unlink(p)) {
+			perror(p);
+			return 1;
+		}
+	}
+	printf("unlink_ops %.0f\n", n / (now() - t0));
+	return 0;
+}
+EOF
+cc -O2 -Wall -o "$W/evwork" "$W/evwork.c"
+
+if [ -z "${BUCKETFS_BIN:-}" ]; then
+	b="$top/build-bench"
+	[ -f "$b/build.ninja" ] || meson setup "$b" --buildtype=release -Dtests=false -Dwerror=false >&2
+	ninja -C "$b" fs/bucketfs >&2
+	BUCKETFS_BIN="$b/fs/bucketfs"
+fi
+[ -x "$BUCKETFS_BIN" ] || { log "no bucketfs binary at $BUCKETFS_BIN"; exit 2; }
+
+# ---- rule sets ----------------------------------------------------------
+LOCAL=arn:bucketfs:sqs::local:sqlite
+xml() { # [prefix] event...
+	local pre=$1; shift
+	printf '<NotificationConfiguration><QueueConfiguration><Id>bench</Id>'
+	[ -n "$pre" ] && printf '<Filter><S3Key><FilterRule><Name>prefix</Name><Value>%s</Value></FilterRule></S3Key></Filter>' "$pre"
+	printf '<Queue>%s</Queue>' "$LOCAL"
+	for e in "$@"; do printf '<Event>%s</Event>' "$e"; done
+	printf '</QueueConfiguration></NotificationConfiguration>'
+}
+WANTED="s3:ObjectCreated:* s3:ObjectRemoved:* s3:ObjectAccessed:Get"
+# shellcheck disable=SC2086
+rules_of() {
+	case $1 in
+	a_none) xml "" "s3:ObjectRestore:*" ;;
+	b_commit | c_none) xml "" $WANTED ;;
+	d_nomatch) xml "no-such/" $WANTED ;;
+	esac
+}
+opts_of() {
+	case $1 in
+	c_none) echo "passthrough=$PASSTHROUGH,durability=none" ;;
+	*) echo "passthrough=$PASSTHROUGH,durability=commit" ;;
+	esac
+}
+
+# ---- one measurement ----------------------------------------------------
+run_one() { # round config
+	local c=$2 i
+	rm -rf "$W/src" && mkdir -p "$W/src/bench" "$W/mnt"
+	"$BUCKETFS_BIN" "$W/src" "$W/mnt" -f -o "$(opts_of "$c")" 2>"$W/$c.log" &
+	PID=$!
+	for i in $(seq 1000); do
+		mountpoint -q "$W/mnt" && break
+		kill -0 "$PID" 2>/dev/null || { log "$c did not mount"; cat "$W/$c.log" >&2; exit 1; }
+		sleep 0.01
+	done
+	setfattr -n user.s3.notification -v "$(rules_of "$c")" "$W/mnt"
+	sync
+	"$W/evwork" "$W/mnt/bench" "$NFILES" "$FSIZE" | sed "s/^/$1 $c /" >> "$W/raw"
+	fusermount3 -u "$W/mnt" 2>/dev/null || fusermount3 -u -z "$W/mnt"
+	wait "$PID" 2>/dev/null || true
+	PID=
+	# what the log holds after the unmount drained it (sanity: b and c
+	# record every operation, a and d nothing)
+	local n
+	n=$(timeout 60 "$BUCKETFS_BIN" events --state "$W/src/.bucketfs-state" | wc -l)
+	echo "$1 $c logged $n" >> "$W/raw"
+}
+
+read -r -a cfgs <<< "$CONFIGS"
+for r in $(seq "$RUNS"); do
+	k=$(( (r - 1) % ${#cfgs[@]} ))
+	order=("${cfgs[@]:k}" "${cfgs[@]:0:k}")
+	log "round $r/$RUNS: ${order[*]}"
+	for c in "${order[@]}"; do run_one "$r" "$c"; done
+done
+[ -n "${KEEP_RAW:-}" ] && cp "$W/raw" "$KEEP_RAW"
+
+# ---- table --------------------------------------------------------------
+median() { sort -n | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+med() { awk -v c="$1" -v m="$2" '$2==c && $3==m {print $4}' "$W/raw" | median; }
+
+echo
+echo "bucketfs events at the FUSE level: $NFILES x $FSIZE B, $RUNS rounds, medians (ops/s)"
+echo "kernel $(uname -r), $(nproc) CPUs, passthrough=$PASSTHROUGH, $BUCKETFS_BIN"
+printf '%-11s' "metric"; for c in "${cfgs[@]}"; do printf ' %12s' "$c"; done; echo
+for m in create_ops get_ops unlink_ops logged; do
+	printf '%-11s' "$m"; for c in "${cfgs[@]}"; do printf ' %12s' "$(med "$c" "$m")"; done; echo
+done
+echo
+echo "ratio to a_none (bar)"
+fail=0
+for m in create_ops get_ops unlink_ops; do
+	base=$(med a_none "$m")
+	for c in "${cfgs[@]}"; do
+		case $c in b_commit) bar=0.85 ;; c_none) bar=0.95 ;; d_nomatch) bar=0.98 ;; *) continue ;; esac
+		v=$(med "$c" "$m")
+		verdict=$(awk -v v="$v" -v b="$base" -v bar="$bar" 'BEGIN {r = v / b; printf "%.3f %s", r, (r >= bar ? "ok" : "BELOW")}')
+		printf '  %-11s %-10s %s (>= %s)\n' "$m" "$c" "$verdict" "$bar"
+		case $verdict in *BELOW) fail=1 ;; esac
+	done
+done
+exit 0
