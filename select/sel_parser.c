@@ -580,6 +580,8 @@ static int parse_case(struct parser *p, struct sel_node **out)
 	uint8_t flags = 0;
 	int r;
 	next(p);
+	if (is_kw(cur(p), SEL_KW_END) || is_kw(cur(p), SEL_KW_ELSE))
+		return unexpected(p, SEL_E_ParseExpectedWhenClause, "WHEN");
 	if (!is_kw(cur(p), SEL_KW_WHEN)) {
 		if ((r = parse_expr(p, &e)) || (r = push(p, &v, e)))
 			return r;

@@ -1,0 +1,129 @@
+/*
+ * test-sel_value.c - values: number parsing, comparison, text and JSON
+ * printing, and timestamps (parse, print, add, diff, TO_STRING).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cmn_buf.h"
+#include "sel_value.h"
+
+static void test_parse_numbers(void **state)
+{
+	int64_t i;
+	double f;
+	bool is_int;
+	assert_int_equal(sel_value_parse_int(" 42 ", 4, &i), 0);
+	assert_int_equal(i, 42);
+	assert_int_equal(sel_value_parse_int("-9223372036854775808", 20, &i), 0);
+	assert_int_equal(i, INT64_MIN);
+	assert_int_equal(sel_value_parse_int("9223372036854775808", 19, &i),
+			 -ERANGE);
+	assert_int_equal(sel_value_parse_int("4x", 2, &i), -EINVAL);
+	assert_int_equal(sel_value_parse_num("12.50", 5, &f, &i, &is_int), 0);
+	assert_false(is_int);
+	assert_true(f == 12.5);
+	assert_int_equal(sel_value_parse_num("1e3", 3, &f, &i, &is_int), 0);
+	assert_true(f == 1000.0);
+	assert_int_equal(sel_value_parse_num("nan", 3, &f, &i, &is_int),
+			 -EINVAL);
+	assert_int_equal(sel_value_parse_num("", 0, &f, &i, &is_int), -EINVAL);
+}
+
+static void test_compare(void **state)
+{
+	struct sel_value a = {.type = SEL_T_INT, .u.i = 1};
+	struct sel_value b = {.type = SEL_T_FLOAT, .u.f = 1.0};
+	struct sel_value s;
+	int c;
+	sel_value_str(&s, "1", 1);
+	assert_true(sel_value_equal(&a, &b));
+	assert_false(sel_value_equal(&a, &s));
+	assert_int_equal(sel_value_compare(&a, &s, &c), -EDOM);
+	struct sel_value x, y;
+	sel_value_str(&x, "ab", 2);
+	sel_value_str(&y, "abc", 3);
+	assert_int_equal(sel_value_compare(&x, &y, &c), 0);
+	assert_true(c < 0);
+}
+
+static void test_print(void **state)
+{
+	struct cmn_buf b;
+	cmn_buf_init(&b, 1024);
+	struct sel_value v = {.type = SEL_T_FLOAT, .u.f = 3};
+	sel_value_to_text(&v, &b);
+	assert_string_equal(b.data, "3.0");
+	cmn_buf_reset(&b);
+	v.u.f = 0.1;
+	sel_value_to_text(&v, &b);
+	assert_string_equal(b.data, "0.1");
+	cmn_buf_reset(&b);
+	sel_value_json_quote("a\"\n\x01", 4, &b);
+	assert_string_equal(b.data, "\"a\\\"\\n\\u0001\"");
+	cmn_buf_reset(&b);
+	sel_value_json_minify("{ \"a b\" : [1, 2] }", 18, &b);
+	assert_string_equal(b.data, "{\"a b\":[1,2]}");
+	cmn_buf_free(&b);
+}
+
+static void ts_round_trip(const char *in, const char *out)
+{
+	struct sel_ts ts;
+	struct cmn_buf b;
+	cmn_buf_init(&b, 256);
+	assert_int_equal(sel_time_parse(in, strlen(in), &ts), 0);
+	sel_time_format(&ts, &b);
+	assert_string_equal(b.data, out);
+	cmn_buf_free(&b);
+}
+
+static void test_timestamps(void **state)
+{
+	struct sel_ts ts, t2;
+	ts_round_trip("2007T", "2007T");
+	ts_round_trip("2007-02T", "2007-02T");
+	ts_round_trip("2007-02-23", "2007-02-23T");
+	ts_round_trip("2007-02-23T12:14Z", "2007-02-23T12:14Z");
+	ts_round_trip("2007-02-23T12:14:33.079-08:00",
+		      "2007-02-23T12:14:33.079-08:00");
+	assert_int_equal(sel_time_parse("2007-02-30", 10, &ts), -EINVAL);
+	assert_int_equal(sel_time_parse("2007-02-23T12:14", 16, &ts), -EINVAL);
+	assert_int_equal(sel_time_parse("2010T", 5, &ts), 0);
+	assert_int_equal(sel_time_add(&ts, SEL_DP_MONTH, 1), 0);
+	assert_int_equal(ts.prec, SEL_TS_MONTH);
+	assert_int_equal(sel_time_parse("2010-01-01T23:00Z", 17, &ts), 0);
+	assert_int_equal(sel_time_parse("2010-01-02T01:00Z", 17, &t2), 0);
+	assert_int_equal(sel_time_diff(SEL_DP_DAY, &ts, &t2), 0);
+	assert_int_equal(sel_time_diff(SEL_DP_HOUR, &ts, &t2), 2);
+	assert_int_equal(sel_time_diff(SEL_DP_HOUR, &t2, &ts), -2);
+	assert_int_equal(sel_time_extract(SEL_DP_YEAR, &ts), 2010);
+	struct cmn_buf b;
+	size_t bad = 0;
+	cmn_buf_init(&b, 256);
+	assert_int_equal(sel_time_to_string(&ts, "yyyy-MM-dd'T'HH:mmX", 19,
+					    &b, &bad),
+			 0);
+	assert_string_equal(b.data, "2010-01-01T23:00Z");
+	cmn_buf_reset(&b);
+	assert_int_equal(sel_time_to_string(&ts, "yQ", 2, &b, &bad), -EINVAL);
+	assert_int_equal(bad, 1);
+	cmn_buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_numbers),
+		cmocka_unit_test(test_compare),
+		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_timestamps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
