@@ -97,6 +97,13 @@ def test_create_write_close_sends_no_getxattr(dfs):
     assert "GETXATTR" not in ops, f"create+write+close sent {ops}"
 
 
+def test_create_close_sends_no_getxattr(dfs):
+    """An empty PUT (create+close, no write) never asks for xattrs."""
+    mk = put(dfs, dfs.bucket() / "empty", b"")
+    ops = dfs.ops_since(mk)
+    assert "GETXATTR" not in ops, ops
+
+
 def test_rewrite_sends_no_getxattr(dfs):
     p = dfs.bucket() / "new"
     put(dfs, p)

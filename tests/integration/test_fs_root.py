@@ -204,3 +204,11 @@ def test_root_statfs_and_attrs(fs_off):
     # chmod of the root passes to SRC like any directory
     os.chmod(fs_off.mnt, 0o751)
     assert stat.S_IMODE(os.stat(fs_off.src).st_mode) == 0o751
+
+
+def test_control_version_matches_cli(fs_off, run_daemon):
+    p = run_daemon(["--version"])
+    assert p.returncode == 0, p.stderr
+    text = (fs_off.mnt / ".bucketfs" / "version").read_text()
+    ver = text.split()[0] if text.split() else ""
+    assert ver and ver in (p.stdout + p.stderr), (text, p.stdout, p.stderr)

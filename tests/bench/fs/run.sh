@@ -26,7 +26,7 @@
 #   CONFIGS="native bfs_pt bfs_nopt pll rclone"
 #   TESTS="seqwrite seqread_cold seqread_warm randread meta"
 #   BUCKETFS_BIN=...  bucketfs binary (default: build a release build in
-#                     build-bench/ at the top of the checkout)
+#                     build-bench-fs/ at the top of the checkout)
 #   BENCH_DIR=/var/tmp  where the work directories go (must be the ext4
 #                     the comparison is about)
 #   KEEP_RAW=FILE     keep the raw "config metric value" samples
@@ -81,7 +81,7 @@ fi
 
 if [[ " $CONFIGS " == *" bfs_"* ]]; then
 	if [ -z "${BUCKETFS_BIN:-}" ]; then
-		b="$top/build-bench"
+		b="$top/build-bench-fs"   # our own: other benchmarks rebuild theirs
 		# werror off: this is a measurement build, not the CI gate
 		[ -f "$b/build.ninja" ] || meson setup "$b" --buildtype=release -Db_ndebug=true -Dwerror=false -Dtests=false >&2
 		ninja -C "$b" >&2
@@ -182,6 +182,7 @@ for r in $(seq "$RUNS"); do
 			bench_once "$c" "$DIR" "$RAW"
 			rm -f "$DIR/seq.dat" 2>/dev/null || true
 			umount_cfg "$c"
+			rm -rf "$W/src-$c"   # fresh SRC (and state) every round
 		fi
 	done
 done
