@@ -533,9 +533,14 @@ class EventStream:
         return out
 
     def close(self):
+        """Close; a dead daemon (ENOTCONN) is reported by the mount's own
+        teardown, with its log."""
         if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+            fd, self.fd = self.fd, -1
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def ev_brief(r):
