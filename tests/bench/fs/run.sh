@@ -9,6 +9,9 @@
 #              /usr/share/doc/libfuse3-dev/examples, -o cache=always,writeback
 #              (86400 s timeouts, keep_cache, cache_readdir, writeback cache)
 #   rclone     rclone mount SRC MNT --vfs-cache-mode off
+#   (optional) bfs_pt_dnone, bfs_nopt_dnone: bucketfs with -o durability=none
+#              (events recorded asynchronously), to separate the cost of the
+#              embedded event log from the FUSE layer's
 #
 # and prints, per metric, the median of RUNS runs for each config, the
 # ratios to native and to each peer, and the issue's acceptance bars.
@@ -109,6 +112,8 @@ mount_cfg() {
 	native) DIR="$src/bench"; return 0 ;;
 	bfs_pt) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=on 2>"$W/$c.log" & PID=$! ;;
 	bfs_nopt) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=off 2>"$W/$c.log" & PID=$! ;;
+	bfs_pt_dnone) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=on,durability=none 2>"$W/$c.log" & PID=$! ;;
+	bfs_nopt_dnone) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=off,durability=none 2>"$W/$c.log" & PID=$! ;;
 	pll) "$W/bin/passthrough_ll" -f -o "source=$src,cache=always,writeback" "$mnt" 2>"$W/$c.log" & PID=$! ;;
 	rclone) : > "$W/rclone.conf"
 		rclone mount --config "$W/rclone.conf" "$src" "$mnt" --vfs-cache-mode off 2>"$W/$c.log" & PID=$! ;;
@@ -208,7 +213,7 @@ done
 echo
 echo "# ratios (ours / reference, same units: for _ms rows lower is better)"
 refs=""; for c in native pll rclone; do [[ " $CONFIGS " == *" $c "* ]] && refs="$refs $c"; done
-ours=""; for c in bfs_pt bfs_nopt; do [[ " $CONFIGS " == *" $c "* ]] && ours="$ours $c"; done
+ours=""; for c in $CONFIGS; do [[ $c == bfs_* ]] && ours="$ours $c"; done
 printf "%-18s" metric
 for o in $ours; do for ref in $refs; do printf " %17s" "$o/$ref"; done; done; echo
 for m in $metrics; do
@@ -251,7 +256,7 @@ for o in $ours; do
 	done
 done
 echo "# runs=$RUNS size=${SIZE_MB}MiB nfiles=$NFILES fsize=$FSIZE rr_secs=$RR_SECS kernel=$(uname -r) ($(nproc) cpus) fs=$(stat -f -c %T "$W")"
-for c in bfs_pt bfs_nopt; do
+for c in $ours; do
 	[ -s "$W/$c.log" ] && grep -E "ERROR|runtime error" "$W/$c.log" >&2 && log "$c logged errors (see above)"
 done
 exit 0
