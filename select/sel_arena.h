@@ -13,8 +13,8 @@ struct sel_arena_chunk;
 
 struct sel_arena {
 	struct sel_arena_chunk *head; /* current chunk, owned */
-	size_t used;                  /* bytes handed out, over all chunks */
-	size_t max;                   /* ceiling for used */
+	size_t used;		      /* bytes handed out, over all chunks */
+	size_t max;		      /* ceiling for used */
 };
 
 /* Prepare an empty arena that may hand out up to max bytes. */

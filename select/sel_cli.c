@@ -133,9 +133,9 @@ static int build(const struct cli *c, struct sel_request *rq,
 	else if (c->output && strcmp(c->output, "csv") != 0)
 		return sel_err_set(err, SEL_E_InvalidRequestParameter, 0, 0,
 				   "--output takes json or csv");
-	if (c->out_json && (r = sel_opts_parse_out(c->out_json,
-						   strlen(c->out_json),
-						   &rq->out, err)))
+	if (c->out_json &&
+	    (r = sel_opts_parse_out(c->out_json, strlen(c->out_json), &rq->out,
+				    err)))
 		return r;
 	if (c->range && (r = sel_opts_parse_range(c->range, strlen(c->range),
 						  &rq->range, err)))

@@ -73,8 +73,8 @@ static int find_end(const struct sel_reader *r, const char *b, size_t from,
 
 /* The next raw record [*s, *e) of the window; advances src->start.
  * Returns 1, 0 at the end of input, or -errno. */
-static int raw_record(struct sel_reader *r, struct csv *c, size_t *s,
-		      size_t *e, struct sel_error *err)
+static int raw_record(struct sel_reader *r, struct csv *c, size_t *s, size_t *e,
+		      struct sel_error *err)
 {
 	struct sel_src *src = r->src;
 	for (;;) {
@@ -138,7 +138,8 @@ static const char *quoted(const struct sel_in_opts *o, struct csv *c,
 			seg = p;
 		} else if (ch == q) {
 			if (esc == q && p + 1 < e && p[1] == q) {
-				cmn_buf_add(&c->scratch, seg, (size_t)(p - seg));
+				cmn_buf_add(&c->scratch, seg,
+					    (size_t)(p - seg));
 				cmn_buf_addc(&c->scratch, q);
 				copied = true;
 				p += 2;
@@ -146,7 +147,8 @@ static const char *quoted(const struct sel_in_opts *o, struct csv *c,
 				continue;
 			}
 			if (copied) {
-				cmn_buf_add(&c->scratch, seg, (size_t)(p - seg));
+				cmn_buf_add(&c->scratch, seg,
+					    (size_t)(p - seg));
 				f->p = c->scratch.data + out0;
 				f->len = (uint32_t)(c->scratch.len - out0);
 			} else {
@@ -183,14 +185,16 @@ static int split(struct sel_reader *r, struct csv *c, const char *b, size_t n,
 		if (qc >= 0 && p < e && (unsigned char)*p == qc) {
 			const char *after = quoted(o, c, p, e, f);
 			if (!after)
-				return sel_err_set(err, SEL_E_CSVParsingError, 0,
-						   0, "unterminated quoted field "
-						      "in CSV record");
+				return sel_err_set(err, SEL_E_CSVParsingError,
+						   0, 0,
+						   "unterminated quoted field "
+						   "in CSV record");
 			if (after < e && !(after + fd->len <= e &&
 					   memcmp(after, fd->s, fd->len) == 0))
-				return sel_err_set(err, SEL_E_CSVParsingError, 0,
-						   0, "unexpected character "
-						      "after a quoted field");
+				return sel_err_set(err, SEL_E_CSVParsingError,
+						   0, 0,
+						   "unexpected character "
+						   "after a quoted field");
 			d = after < e ? after : NULL;
 		} else {
 			d = fd->len == 1 ? memchr(p, fd->s[0], (size_t)(e - p))
@@ -221,13 +225,15 @@ static int next_line(struct sel_reader *r, struct csv *c, const char **b,
 			return 0;
 		const char *p = r->src->buf + s;
 		size_t len = e - s;
-		if (len && p[len - 1] == '\r' && r->opts->record_delim.len == 1 &&
+		if (len && p[len - 1] == '\r' &&
+		    r->opts->record_delim.len == 1 &&
 		    r->opts->record_delim.s[0] == '\n')
 			len--;
 		if (len > SEL_MAX_RECORD)
-			return sel_err_set(err, SEL_E_OverMaxRecordSize, 0, 0,
-					   "a record is longer than the maximum "
-					   "of maxCharsPerRecord of 1 MB");
+			return sel_err_set(
+				err, SEL_E_OverMaxRecordSize, 0, 0,
+				"a record is longer than the maximum "
+				"of maxCharsPerRecord of 1 MB");
 		if (len == 0)
 			continue;
 		const struct sel_delim *cm = &r->opts->comments;

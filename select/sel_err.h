@@ -14,7 +14,7 @@
 #include "select.h"
 
 #define SEL_EC_CLIENT 0
-#define SEL_EC_DATA 1
+#define SEL_EC_DATA   1
 
 #define SEL_ERROR_CODES(X)                                                     \
 	X(ParseSelectFailure, SEL_EC_CLIENT)                                   \
@@ -105,7 +105,8 @@ const char *sel_err_name(enum sel_ec ec);
 
 /* Fill err (may be NULL) with ec, the position (0 when unknown) and a
  * printf-formatted message.  Returns the errno class of ec: -EINVAL for a
- * client error, -EIO for a data error, so callers can `return sel_err_set(..)`. */
+ * client error, -EIO for a data error, so callers can `return sel_err_set(..)`.
+ */
 int sel_err_set(struct sel_error *err, enum sel_ec ec, int line, int col,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

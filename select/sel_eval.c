@@ -46,8 +46,8 @@ struct like {
 	size_t ntok;
 };
 
-#define ERR(x, n, code, ...)                                                   \
-	sel_err_set((x)->err, SEL_E_##code, (n) ? (n)->line : 0,               \
+#define ERR(x, n, code, ...)                                     \
+	sel_err_set((x)->err, SEL_E_##code, (n) ? (n)->line : 0, \
 		    (n) ? (n)->col : 0, __VA_ARGS__)
 
 static int ev(struct sel_eval *x, const struct sel_node *n,
@@ -93,7 +93,8 @@ static bool is_alias(const struct sel_stmt *st, const struct sel_step *s)
 	return name_eq(s, st->alias, st->alias_len, st->alias_quoted) ||
 	       (!s->quoted && s->len == 8 &&
 		strncasecmp(s->name, "s3object", 8) == 0) ||
-	       (s->quoted && s->len == 8 && memcmp(s->name, "S3Object", 8) == 0);
+	       (s->quoted && s->len == 8 &&
+		memcmp(s->name, "S3Object", 8) == 0);
 }
 
 /* "_N": returns N (>= 0) or -1 when the name is not positional. */
@@ -122,7 +123,8 @@ static int bind_csv_col(struct sel_eval *x, struct sel_node *n,
 			   "CSV columns are named, not indexed");
 	if (x->header_mode == SEL_HDR_USE)
 		for (uint32_t i = 0; i < x->nheader; i++)
-			if (name_eq(s, x->header[i].p, x->header[i].len, false)) {
+			if (name_eq(s, x->header[i].p, x->header[i].len,
+				    false)) {
 				matches++;
 				col = (int32_t)i;
 			}
@@ -145,11 +147,12 @@ static int bind_csv_col(struct sel_eval *x, struct sel_node *n,
 			return ERR(x, n, MissingHeaderName,
 				   "no header column is named \"%s\"", s->name);
 		if (pos < 0)
-			return ERR(x, n, EvaluatorBindingDoesNotExist,
-				   "column '%s' does not exist%s", s->name,
-				   x->header_mode == SEL_HDR_USE
-					   ? ""
-					   : " (use _N, or FileHeaderInfo USE)");
+			return ERR(
+				x, n, EvaluatorBindingDoesNotExist,
+				"column '%s' does not exist%s", s->name,
+				x->header_mode == SEL_HDR_USE
+					? ""
+					: " (use _N, or FileHeaderInfo USE)");
 		col = (int32_t)(pos - 1);
 	}
 	n->col_index = col;
@@ -320,7 +323,8 @@ static int index_members(struct sel_eval *x, const struct sel_node *n)
 			if (x->cap_members >= SEL_MAX_COLUMNS)
 				return ERR(x, n, OverMaxColumn,
 					   "a JSON object has more than %d "
-					   "members", SEL_MAX_COLUMNS);
+					   "members",
+					   SEL_MAX_COLUMNS);
 			uint32_t nc = x->cap_members ? 2 * x->cap_members : 32;
 			struct sel_member *nm =
 				realloc(x->members, nc * sizeof(*nm));
@@ -337,8 +341,7 @@ static int index_members(struct sel_eval *x, const struct sel_node *n)
 	}
 	if (r < 0)
 		return ERR(x, n, JSONParsingError,
-			   "invalid JSON record at byte %" PRIu64,
-			   rec->offset);
+			   "invalid JSON record at byte %" PRIu64, rec->offset);
 	return 0;
 }
 
@@ -451,8 +454,7 @@ static int need_num(struct sel_eval *x, const struct sel_node *n,
 {
 	if (sel_value_is_num(v))
 		return 0;
-	return ERR(x, n, InvalidDataType,
-		   "arithmetic needs numbers, not %s%s",
+	return ERR(x, n, InvalidDataType, "arithmetic needs numbers, not %s%s",
 		   sel_value_type_name(v->type),
 		   v->type == SEL_T_STRING ? " (CSV fields are strings: use "
 					     "CAST)"
@@ -465,9 +467,15 @@ static int arith_int(struct sel_eval *x, const struct sel_node *n, int64_t a,
 	int64_t r = 0;
 	bool ovf = false;
 	switch (n->op) {
-	case '+': ovf = __builtin_add_overflow(a, b, &r); break;
-	case '-': ovf = __builtin_sub_overflow(a, b, &r); break;
-	case '*': ovf = __builtin_mul_overflow(a, b, &r); break;
+	case '+':
+		ovf = __builtin_add_overflow(a, b, &r);
+		break;
+	case '-':
+		ovf = __builtin_sub_overflow(a, b, &r);
+		break;
+	case '*':
+		ovf = __builtin_mul_overflow(a, b, &r);
+		break;
 	case '/':
 	case '%':
 		if (b == 0) {
@@ -509,9 +517,15 @@ static int ev_arith(struct sel_eval *x, const struct sel_node *n,
 		return arith_int(x, n, a.u.i, b.u.i, out);
 	double p = sel_value_as_double(&a), q = sel_value_as_double(&b), v = 0;
 	switch (n->op) {
-	case '+': v = p + q; break;
-	case '-': v = p - q; break;
-	case '*': v = p * q; break;
+	case '+':
+		v = p + q;
+		break;
+	case '-':
+		v = p - q;
+		break;
+	case '*':
+		v = p * q;
+		break;
 	case '/':
 	case '%':
 		if (q == 0) {
@@ -608,18 +622,25 @@ static int compare(struct sel_eval *x, const struct sel_node *n, int op,
 	}
 	int c;
 	if (sel_value_compare(a, b, &c) < 0)
-		return ERR(x, n, InvalidDataType,
-			   "cannot compare %s with %s%s",
+		return ERR(x, n, InvalidDataType, "cannot compare %s with %s%s",
 			   sel_value_type_name(a->type),
 			   sel_value_type_name(b->type),
 			   (a->type == SEL_T_STRING || b->type == SEL_T_STRING)
 				   ? " (CSV fields are strings: use CAST)"
 				   : "");
 	switch (op) {
-	case SEL_CMP_LT: out->u.b = c < 0; break;
-	case SEL_CMP_LE: out->u.b = c <= 0; break;
-	case SEL_CMP_GT: out->u.b = c > 0; break;
-	default: out->u.b = c >= 0; break;
+	case SEL_CMP_LT:
+		out->u.b = c < 0;
+		break;
+	case SEL_CMP_LE:
+		out->u.b = c <= 0;
+		break;
+	case SEL_CMP_GT:
+		out->u.b = c > 0;
+		break;
+	default:
+		out->u.b = c >= 0;
+		break;
 	}
 	return 0;
 }
@@ -826,8 +847,7 @@ static int compile_like(struct sel_eval *x, const struct sel_node *n,
 		ec = (unsigned char)esc->u.s[0];
 	}
 	struct like *lk = sel_arena_zalloc(a, sizeof(*lk));
-	struct like_tok *tk =
-		sel_arena_alloc(a, (pat->len + 1) * sizeof(*tk));
+	struct like_tok *tk = sel_arena_alloc(a, (pat->len + 1) * sizeof(*tk));
 	char *lit = sel_arena_alloc(a, pat->len + 1);
 	if (!lk || !tk || !lit)
 		return ERR(x, n, OverMaxRecordSize, "LIKE pattern too long");
@@ -838,7 +858,8 @@ static int compile_like(struct sel_eval *x, const struct sel_node *n,
 		unsigned char c = (unsigned char)pat->u.s[i];
 		if ((int)c == ec) {
 			if (i + 1 >= pat->len ||
-			    !(pat->u.s[i + 1] == '%' || pat->u.s[i + 1] == '_' ||
+			    !(pat->u.s[i + 1] == '%' ||
+			      pat->u.s[i + 1] == '_' ||
 			      (unsigned char)pat->u.s[i + 1] == ec))
 				return ERR(x, n, LikeInvalidInputs,
 					   "the escape character must be "
@@ -1230,7 +1251,8 @@ static int fn_to_string(struct sel_eval *x, const struct sel_node *n,
 	cmn_buf_reset(&x->text);
 	r = sel_time_to_string(&ts, a[1].u.s, a[1].len, &x->text, &bad);
 	if (r == -ENOENT)
-		return ERR(x, n, EvaluatorUnterminatedTimestampFormatPatternToken,
+		return ERR(x, n,
+			   EvaluatorUnterminatedTimestampFormatPatternToken,
 			   "unterminated quoted text in pattern '%.*s'",
 			   (int)a[1].len, a[1].u.s);
 	if (r == -EINVAL)
@@ -1643,8 +1665,7 @@ int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 				      &partial);
 	if (!e)
 		return ERR(x, (const struct sel_node *)NULL, JSONParsingError,
-			   "invalid JSON record at byte %" PRIu64,
-			   rec->offset);
+			   "invalid JSON record at byte %" PRIu64, rec->offset);
 	int r = index_members(x, NULL);
 	if (r)
 		return r;

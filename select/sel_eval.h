@@ -29,9 +29,9 @@ struct sel_agg;
 
 struct sel_eval {
 	struct sel_stmt *st;
-	struct sel_arena *arena; /* query arena (borrowed) */
+	struct sel_arena *arena;  /* query arena (borrowed) */
 	struct sel_arena scratch; /* per record */
-	int format;               /* SEL_FMT_CSV / SEL_FMT_JSON */
+	int format;		  /* SEL_FMT_CSV / SEL_FMT_JSON */
 	int header_mode;
 	const struct sel_field *header; /* borrowed from the reader */
 	uint32_t nheader;

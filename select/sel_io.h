@@ -35,7 +35,7 @@ struct sel_src {
 	bool z_init, bz_init, raw_eof;
 	unsigned char *zin; /* compressed input buffer */
 	size_t zin_len, zin_pos;
-	char *buf;  /* window: valid bytes are buf[start..end) */
+	char *buf; /* window: valid bytes are buf[start..end) */
 	size_t cap, start, end;
 	uint64_t base; /* object offset of buf[0] (after decompression) */
 	bool eof;
@@ -69,7 +69,7 @@ enum sel_rec_kind { SEL_REC_CSV = 0, SEL_REC_JSON };
 /* A record, valid until the next call of next_record. */
 struct sel_record {
 	uint8_t kind;
-	bool missing; /* JSON: the FROM path matched nothing (MISSING) */
+	bool missing;	  /* JSON: the FROM path matched nothing (MISSING) */
 	uint32_t nfields; /* CSV: fields split (all when want_all) */
 	const struct sel_field *fields;
 	const char *json; /* JSON: the value's raw text */
@@ -151,7 +151,7 @@ struct sel_writer {
 	size_t rec_start;
 	uint32_t nfield;
 	uint64_t returned;
-	struct cmn_buf tmp; /* text of one value */
+	struct cmn_buf tmp;   /* text of one value */
 	uint8_t special[256]; /* CSV bytes that force quoting */
 };
 

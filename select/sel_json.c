@@ -205,14 +205,30 @@ static int unescape(const char *p, size_t n, char *o, size_t *olen)
 		char c = *p++;
 		unsigned cp, lo;
 		switch (c) {
-		case 'n': o[k++] = '\n'; break;
-		case 't': o[k++] = '\t'; break;
-		case 'r': o[k++] = '\r'; break;
-		case 'b': o[k++] = '\b'; break;
-		case 'f': o[k++] = '\f'; break;
-		case '/': o[k++] = '/'; break;
-		case '\\': o[k++] = '\\'; break;
-		case '"': o[k++] = '"'; break;
+		case 'n':
+			o[k++] = '\n';
+			break;
+		case 't':
+			o[k++] = '\t';
+			break;
+		case 'r':
+			o[k++] = '\r';
+			break;
+		case 'b':
+			o[k++] = '\b';
+			break;
+		case 'f':
+			o[k++] = '\f';
+			break;
+		case '/':
+			o[k++] = '/';
+			break;
+		case '\\':
+			o[k++] = '\\';
+			break;
+		case '"':
+			o[k++] = '"';
+			break;
 		case 'u':
 			if (hex4(p, e, &cp))
 				return -EINVAL;
@@ -507,9 +523,10 @@ static int next_line(struct sel_reader *r, struct jr *j, const char **p,
 		if (r->range.has_end && j->root_off > r->range.end)
 			return 0;
 		if (len > SEL_MAX_RECORD)
-			return sel_err_set(err, SEL_E_OverMaxRecordSize, 0, 0,
-					   "a record is longer than the maximum "
-					   "of maxCharsPerRecord of 1 MB");
+			return sel_err_set(
+				err, SEL_E_OverMaxRecordSize, 0, 0,
+				"a record is longer than the maximum "
+				"of maxCharsPerRecord of 1 MB");
 		const char *t = ws(b, b + len);
 		if (t == b + len)
 			continue;
@@ -544,13 +561,13 @@ static int next_doc(struct sel_reader *r, const char **p, size_t *n,
 			continue;
 		}
 		if (!e)
-			return sel_err_set(err, SEL_E_JSONParsingError, 0, 0,
-					   "invalid JSON at byte %llu",
-					   (unsigned long long)(s->base +
-								s->start));
+			return sel_err_set(
+				err, SEL_E_JSONParsingError, 0, 0,
+				"invalid JSON at byte %llu",
+				(unsigned long long)(s->base + s->start));
 		/* A number at the very end of the window may be cut. */
-		if (e == s->buf + s->end && !s->eof && *b != '{' &&
-		    *b != '[' && *b != '"') {
+		if (e == s->buf + s->end && !s->eof && *b != '{' && *b != '[' &&
+		    *b != '"') {
 			ssize_t m = sel_src_more(s, err);
 			if (m < 0)
 				return (int)m;

@@ -110,10 +110,10 @@ static int csv_in(json_t *o, struct sel_in_opts *in, struct sel_error *err)
 			else if (s && strcasecmp(s, "USE") == 0)
 				in->header = SEL_HDR_USE;
 			else
-				return sel_err_set(err,
-						   SEL_E_InvalidFileHeaderInfo,
-						   0, 0, "FileHeaderInfo must be "
-							 "NONE, IGNORE or USE");
+				return sel_err_set(
+					err, SEL_E_InvalidFileHeaderInfo, 0, 0,
+					"FileHeaderInfo must be "
+					"NONE, IGNORE or USE");
 		} else if (strcmp(key, "Comments") == 0) {
 			r = get_delim(v, key, &in->comments, true,
 				      SEL_MAX_DELIM, err);
@@ -196,14 +196,15 @@ static int in_members(json_t *root, struct sel_in_opts *in,
 				return r;
 			continue;
 		}
-		int f = strcmp(key, "CSV") == 0       ? SEL_FMT_CSV
+		int f = strcmp(key, "CSV") == 0	      ? SEL_FMT_CSV
 			: strcmp(key, "JSON") == 0    ? SEL_FMT_JSON
 			: strcmp(key, "Parquet") == 0 ? SEL_FMT_PARQUET
 						      : 0;
 		if (!f)
 			return sel_err_set(err, SEL_E_MalformedXML, 0, 0,
 					   "unknown InputSerialization member "
-					   "%s", key);
+					   "%s",
+					   key);
 		if (!json_is_object(v))
 			return sel_err_set(err, SEL_E_MalformedXML, 0, 0,
 					   "%s must be an object", key);
@@ -259,9 +260,10 @@ static int csv_out(json_t *o, struct sel_out_opts *out, struct sel_error *err)
 			else if (s && strcasecmp(s, "ASNEEDED") == 0)
 				out->quote_always = false;
 			else
-				return sel_err_set(err, SEL_E_InvalidQuoteFields,
-						   0, 0, "QuoteFields must be "
-							 "ALWAYS or ASNEEDED");
+				return sel_err_set(
+					err, SEL_E_InvalidQuoteFields, 0, 0,
+					"QuoteFields must be "
+					"ALWAYS or ASNEEDED");
 		} else if (strcmp(key, "QuoteEscapeCharacter") == 0) {
 			r = get_delim(v, key, &out->quote_escape, true, 1, err);
 		} else if (strcmp(key, "RecordDelimiter") == 0) {
@@ -283,17 +285,16 @@ static int csv_out(json_t *o, struct sel_out_opts *out, struct sel_error *err)
 	return 0;
 }
 
-static int json_out(json_t *o, struct sel_out_opts *out,
-		    struct sel_error *err)
+static int json_out(json_t *o, struct sel_out_opts *out, struct sel_error *err)
 {
 	const char *key;
 	json_t *v;
 	json_object_foreach(o, key, v)
 	{
 		if (strcmp(key, "RecordDelimiter") != 0)
-			return sel_err_set(err, SEL_E_InvalidRequestParameter,
-					   0, 0, "unknown JSON output option %s",
-					   key);
+			return sel_err_set(
+				err, SEL_E_InvalidRequestParameter, 0, 0,
+				"unknown JSON output option %s", key);
 		int r = get_delim(v, key, &out->record_delim, true,
 				  SEL_MAX_DELIM, err);
 		if (r)

@@ -15,8 +15,12 @@
 
 struct sel_error;
 
-enum sel_format { SEL_FMT_NONE = 0, SEL_FMT_CSV, SEL_FMT_JSON,
-		  SEL_FMT_PARQUET };
+enum sel_format {
+	SEL_FMT_NONE = 0,
+	SEL_FMT_CSV,
+	SEL_FMT_JSON,
+	SEL_FMT_PARQUET
+};
 enum sel_comp { SEL_COMP_NONE = 0, SEL_COMP_GZIP, SEL_COMP_BZIP2 };
 enum sel_header { SEL_HDR_NONE = 0, SEL_HDR_IGNORE, SEL_HDR_USE };
 
@@ -27,7 +31,7 @@ struct sel_delim {
 };
 
 struct sel_in_opts {
-	int format;      /* enum sel_format */
+	int format;	 /* enum sel_format */
 	int compression; /* enum sel_comp */
 	/* CSV */
 	int header; /* enum sel_header */

@@ -153,7 +153,8 @@ int sel_writer_end(struct sel_writer *w, struct sel_error *err)
 	if (o->format == SEL_FMT_JSON)
 		r = cmn_buf_addc(&w->buf, '}');
 	if (r == 0)
-		r = cmn_buf_add(&w->buf, o->record_delim.s, o->record_delim.len);
+		r = cmn_buf_add(&w->buf, o->record_delim.s,
+				o->record_delim.len);
 	if (r || w->buf.len - w->rec_start > SEL_MAX_RECORD)
 		return sel_err_set(err, SEL_E_OverMaxRecordSize, 0, 0,
 				   "a result record is longer than the maximum "

@@ -61,14 +61,13 @@ static const struct fn_def {
 const char *sel_parser_fn_name(int fn)
 {
 	static const char *const up[] = {
-		"COUNT",     "SUM",       "AVG",          "MIN",
-		"MAX",       "COALESCE",  "NULLIF",       "CHAR_LENGTH",
-		"LOWER",     "UPPER",     "SUBSTRING",    "TRIM",
-		"DATE_ADD",  "DATE_DIFF", "EXTRACT",      "TO_STRING",
+		"COUNT",	"SUM",	     "AVG",	  "MIN",
+		"MAX",		"COALESCE",  "NULLIF",	  "CHAR_LENGTH",
+		"LOWER",	"UPPER",     "SUBSTRING", "TRIM",
+		"DATE_ADD",	"DATE_DIFF", "EXTRACT",	  "TO_STRING",
 		"TO_TIMESTAMP", "UTCNOW",
 	};
-	return fn >= 0 && fn < (int)(sizeof(up) / sizeof(up[0])) ? up[fn]
-								   : "?";
+	return fn >= 0 && fn < (int)(sizeof(up) / sizeof(up[0])) ? up[fn] : "?";
 }
 
 static const struct fn_def *find_fn(const struct sel_token *t)
@@ -117,9 +116,10 @@ static bool accept(struct parser *p, int tok)
 	return true;
 }
 
-__attribute__((format(printf, 4, 5))) static int
-perr(struct parser *p, enum sel_ec ec, const struct sel_token *t,
-     const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int perr(struct parser *p,
+						      enum sel_ec ec,
+						      const struct sel_token *t,
+						      const char *fmt, ...)
 {
 	char msg[400];
 	va_list ap;
@@ -141,8 +141,8 @@ static int unexpected(struct parser *p, enum sel_ec ec, const char *want)
 	struct sel_token *t = cur(p);
 	if (t->type == SEL_TK_EOF)
 		return perr(p, ec, t, "expected %s, found end of query", want);
-	return perr(p, ec, t, "expected %s, found '%.*s'", want,
-		    tokdesc_len(t), t->p);
+	return perr(p, ec, t, "expected %s, found '%.*s'", want, tokdesc_len(t),
+		    t->p);
 }
 
 static struct sel_node *mk(struct parser *p, int kind,
@@ -169,8 +169,10 @@ static int finish(struct parser *p, struct sel_node *n)
 	n->height = (uint16_t)(h + 1);
 	if (n->height > SEL_MAX_HEIGHT)
 		return sel_err_set(p->err, SEL_E_ParseSelectFailure, n->line,
-				   n->col, "expression is more than %d levels "
-				   "deep", SEL_MAX_HEIGHT);
+				   n->col,
+				   "expression is more than %d levels "
+				   "deep",
+				   SEL_MAX_HEIGHT);
 	return 0;
 }
 
@@ -184,7 +186,6 @@ static int set_kids(struct parser *p, struct sel_node *n,
 	n->nkids = nk;
 	return finish(p, n) ? -EINVAL : 0;
 }
-
 
 /* A growable node array in the arena. */
 struct nvec {
@@ -212,9 +213,8 @@ static int push(struct parser *p, struct nvec *vec, struct sel_node *e)
 	return 0;
 }
 
-static int node2(struct parser *p, int kind, int op,
-		 const struct sel_token *t, struct sel_node *a,
-		 struct sel_node *b, struct sel_node **out)
+static int node2(struct parser *p, int kind, int op, const struct sel_token *t,
+		 struct sel_node *a, struct sel_node *b, struct sel_node **out)
 {
 	struct sel_node *n = mk(p, kind, t);
 	struct sel_node *k[2] = {a, b};
@@ -516,11 +516,11 @@ static int type_name(struct parser *p, uint8_t *type)
 		const char *n;
 		uint8_t t;
 	} types[] = {
-		{"bool", SEL_T_BOOL},       {"boolean", SEL_T_BOOL},
-		{"int", SEL_T_INT},         {"integer", SEL_T_INT},
-		{"bigint", SEL_T_INT},      {"smallint", SEL_T_INT},
+		{"bool", SEL_T_BOOL},	    {"boolean", SEL_T_BOOL},
+		{"int", SEL_T_INT},	    {"integer", SEL_T_INT},
+		{"bigint", SEL_T_INT},	    {"smallint", SEL_T_INT},
 		{"string", SEL_T_STRING},   {"varchar", SEL_T_STRING},
-		{"float", SEL_T_FLOAT},     {"real", SEL_T_FLOAT},
+		{"float", SEL_T_FLOAT},	    {"real", SEL_T_FLOAT},
 		{"double", SEL_T_FLOAT},    {"decimal", SEL_T_DECIMAL},
 		{"numeric", SEL_T_DECIMAL}, {"timestamp", SEL_T_TIMESTAMP},
 	};
@@ -564,9 +564,9 @@ static int parse_cast(struct parser *p, struct sel_node **out)
 	if ((r = type_name(p, &ty)))
 		return r;
 	if (!accept(p, SEL_TK_RPAREN))
-		return unexpected(p,
-				  SEL_E_ParseExpectedRightParenBuiltinFunctionCall,
-				  "')'");
+		return unexpected(
+			p, SEL_E_ParseExpectedRightParenBuiltinFunctionCall,
+			"')'");
 	if ((r = node2(p, SEL_N_CAST, ty, t, e, NULL, out)))
 		return r;
 	return 0;
@@ -734,8 +734,9 @@ static int parse_call(struct parser *p, const struct fn_def *f,
 	n->op = f->fn;
 	next(p);
 	if (!accept(p, SEL_TK_LPAREN))
-		return unexpected(p, SEL_E_ParseExpectedLeftParenBuiltinFunctionCall,
-				  "'('");
+		return unexpected(
+			p, SEL_E_ParseExpectedLeftParenBuiltinFunctionCall,
+			"'('");
 	if (f->agg) {
 		if (p->in_agg)
 			return perr(p, SEL_E_InvalidQuery, t,
@@ -756,7 +757,8 @@ static int parse_call(struct parser *p, const struct fn_def *f,
 	if (!accept(p, SEL_TK_RPAREN)) {
 		if (cur(p)->type == SEL_TK_EOF || f->max <= nk)
 			return unexpected(
-				p, SEL_E_ParseExpectedRightParenBuiltinFunctionCall,
+				p,
+				SEL_E_ParseExpectedRightParenBuiltinFunctionCall,
 				"')'");
 		return unexpected(p, SEL_E_ParseExpectedArgumentDelimiter,
 				  "',' or ')'");
@@ -886,7 +888,7 @@ static int parse_mul(struct parser *p, struct sel_node **out)
 	int r = parse_unary(p, out);
 	while (r == 0) {
 		struct sel_token *t = cur(p);
-		int op = t->type == SEL_TK_STAR      ? '*'
+		int op = t->type == SEL_TK_STAR	     ? '*'
 			 : t->type == SEL_TK_SLASH   ? '/'
 			 : t->type == SEL_TK_PERCENT ? '%'
 						     : 0;
@@ -905,9 +907,10 @@ static int parse_add(struct parser *p, struct sel_node **out)
 	int r = parse_mul(p, out);
 	while (r == 0) {
 		struct sel_token *t = cur(p);
-		int kind = t->type == SEL_TK_CONCAT ? SEL_N_CONCAT : SEL_N_ARITH;
-		int op = t->type == SEL_TK_PLUS    ? '+'
-			 : t->type == SEL_TK_MINUS ? '-'
+		int kind =
+			t->type == SEL_TK_CONCAT ? SEL_N_CONCAT : SEL_N_ARITH;
+		int op = t->type == SEL_TK_PLUS	    ? '+'
+			 : t->type == SEL_TK_MINUS  ? '-'
 			 : t->type == SEL_TK_CONCAT ? '|'
 						    : 0;
 		if (!op)
@@ -950,8 +953,8 @@ static int parse_in(struct parser *p, struct sel_node **out)
 	n->neg = neg;
 	if (cur(p)->type == SEL_TK_LPAREN) {
 		if (is_kw(peek(p, 1), SEL_KW_SELECT))
-			return perr(p, SEL_E_UnsupportedSqlStructure, peek(p, 1),
-				    "subqueries are not supported");
+			return perr(p, SEL_E_UnsupportedSqlStructure,
+				    peek(p, 1), "subqueries are not supported");
 		r = list_lit(p, SEL_TK_RPAREN, &rhs);
 	} else {
 		r = parse_add(p, &rhs);
@@ -1037,7 +1040,7 @@ static int parse_rel(struct parser *p, struct sel_node **out)
 			r = parse_is(p, out);
 			continue;
 		}
-		int op = t->type == SEL_TK_LT   ? SEL_CMP_LT
+		int op = t->type == SEL_TK_LT	? SEL_CMP_LT
 			 : t->type == SEL_TK_LE ? SEL_CMP_LE
 			 : t->type == SEL_TK_GT ? SEL_CMP_GT
 			 : t->type == SEL_TK_GE ? SEL_CMP_GE
@@ -1057,7 +1060,7 @@ static int parse_eq(struct parser *p, struct sel_node **out)
 	int r = parse_rel(p, out);
 	while (r == 0) {
 		struct sel_token *t = cur(p);
-		int op = t->type == SEL_TK_EQ   ? SEL_CMP_EQ
+		int op = t->type == SEL_TK_EQ	? SEL_CMP_EQ
 			 : t->type == SEL_TK_NE ? SEL_CMP_NE
 						: -1;
 		if (op < 0)
@@ -1119,10 +1122,10 @@ static int parse_expr(struct parser *p, struct sel_node **out)
 static bool unsupported_clause(const struct sel_token *t)
 {
 	static const uint8_t kws[] = {
-		SEL_KW_GROUP,  SEL_KW_ORDER, SEL_KW_HAVING, SEL_KW_UNION,
-		SEL_KW_INTERSECT, SEL_KW_EXCEPT, SEL_KW_JOIN, SEL_KW_INNER,
-		SEL_KW_LEFT,   SEL_KW_RIGHT, SEL_KW_OUTER, SEL_KW_CROSS,
-		SEL_KW_FULL,   SEL_KW_OFFSET, SEL_KW_ON,   SEL_KW_PIVOT,
+		SEL_KW_GROUP,	  SEL_KW_ORDER,	 SEL_KW_HAVING, SEL_KW_UNION,
+		SEL_KW_INTERSECT, SEL_KW_EXCEPT, SEL_KW_JOIN,	SEL_KW_INNER,
+		SEL_KW_LEFT,	  SEL_KW_RIGHT,	 SEL_KW_OUTER,	SEL_KW_CROSS,
+		SEL_KW_FULL,	  SEL_KW_OFFSET, SEL_KW_ON,	SEL_KW_PIVOT,
 	};
 	if (t->type != SEL_TK_KEYWORD)
 		return false;
@@ -1142,8 +1145,8 @@ static int alias(struct parser *p, const char **name, uint32_t *len,
 	    (as && t->type == SEL_TK_STRING)) {
 		*name = t->type == SEL_TK_IDENT
 				? sel_arena_strndup(p->a, t->p, t->len)
-				: unquote(p, t, t->type == SEL_TK_QIDENT ? '"'
-									 : '\'',
+				: unquote(p, t,
+					  t->type == SEL_TK_QIDENT ? '"' : '\'',
 					  len);
 		if (!*name)
 			return -ENOMEM;
@@ -1192,15 +1195,21 @@ static int select_list(struct parser *p, struct sel_stmt *st)
 		struct sel_token *t = cur(p);
 		if (star_item(p)) {
 			if (st->star || st->nitems)
-				return perr(p, SEL_E_ParseCannotMixSqbAndWildcardInSelectList,
-					    t, "'*' cannot be mixed with "
-					       "other items in the SELECT list");
+				return perr(
+					p,
+					SEL_E_ParseCannotMixSqbAndWildcardInSelectList,
+					t,
+					"'*' cannot be mixed with "
+					"other items in the SELECT list");
 			st->star = true;
 		} else {
 			if (st->star)
-				return perr(p, SEL_E_ParseCannotMixSqbAndWildcardInSelectList,
-					    t, "'*' cannot be mixed with "
-					       "other items in the SELECT list");
+				return perr(
+					p,
+					SEL_E_ParseCannotMixSqbAndWildcardInSelectList,
+					t,
+					"'*' cannot be mixed with "
+					"other items in the SELECT list");
 			if (st->nitems == cap) {
 				if (cap >= SEL_MAX_LIST_ITEMS)
 					return perr(p, SEL_E_ParseSelectFailure,
@@ -1215,8 +1224,8 @@ static int select_list(struct parser *p, struct sel_stmt *st)
 			}
 			struct sel_item *it = &st->items[st->nitems++];
 			int r = parse_expr(p, &it->expr);
-			if (r || (r = alias(p, &it->alias, &it->alias_len,
-					    NULL)))
+			if (r ||
+			    (r = alias(p, &it->alias, &it->alias_len, NULL)))
 				return r;
 		}
 		if (!accept(p, SEL_TK_COMMA))

@@ -25,24 +25,30 @@ enum sel_nk {
 	SEL_N_PATH,
 	SEL_N_NEG,
 	SEL_N_NOT,
-	SEL_N_ARITH,  /* op: '+', '-', '*', '/', '%' */
+	SEL_N_ARITH, /* op: '+', '-', '*', '/', '%' */
 	SEL_N_CONCAT,
-	SEL_N_CMP,    /* op: enum sel_cmp */
+	SEL_N_CMP, /* op: enum sel_cmp */
 	SEL_N_AND,
 	SEL_N_OR,
-	SEL_N_LIKE,   /* kids: value, pattern[, escape] */
+	SEL_N_LIKE, /* kids: value, pattern[, escape] */
 	SEL_N_BETWEEN,
-	SEL_N_IN,     /* kids: value, list items... or value, path */
-	SEL_N_IS,     /* op: SEL_T_NULL or SEL_T_MISSING */
-	SEL_N_CASE,   /* kids: [operand], when, then, ..., [else] */
-	SEL_N_CAST,   /* op: target enum sel_type */
-	SEL_N_FUNC,   /* op: enum sel_fn */
-	SEL_N_AGG,    /* op: enum sel_fn (COUNT..MAX) */
-	SEL_N_LIST,   /* [a, b] or (a, b) */
+	SEL_N_IN,   /* kids: value, list items... or value, path */
+	SEL_N_IS,   /* op: SEL_T_NULL or SEL_T_MISSING */
+	SEL_N_CASE, /* kids: [operand], when, then, ..., [else] */
+	SEL_N_CAST, /* op: target enum sel_type */
+	SEL_N_FUNC, /* op: enum sel_fn */
+	SEL_N_AGG,  /* op: enum sel_fn (COUNT..MAX) */
+	SEL_N_LIST, /* [a, b] or (a, b) */
 };
 
-enum sel_cmp { SEL_CMP_EQ, SEL_CMP_NE, SEL_CMP_LT, SEL_CMP_LE, SEL_CMP_GT,
-	       SEL_CMP_GE };
+enum sel_cmp {
+	SEL_CMP_EQ,
+	SEL_CMP_NE,
+	SEL_CMP_LT,
+	SEL_CMP_LE,
+	SEL_CMP_GT,
+	SEL_CMP_GE
+};
 
 enum sel_fn {
 	SEL_FN_COUNT = 0,
@@ -67,7 +73,7 @@ enum sel_fn {
 
 enum sel_step_kind {
 	SEL_STEP_NAME = 0, /* .name, ."Name", ['name'] */
-	SEL_STEP_INDEX,    /* [3] */
+	SEL_STEP_INDEX,	   /* [3] */
 	SEL_STEP_WILD_IDX, /* [*] */
 	SEL_STEP_WILD_KEY, /* .* */
 };
@@ -86,21 +92,21 @@ enum { SEL_TRIM_BOTH = 0, SEL_TRIM_LEADING, SEL_TRIM_TRAILING };
 struct sel_node {
 	uint8_t kind; /* enum sel_nk */
 	uint8_t op;
-	uint8_t neg;   /* NOT LIKE / NOT BETWEEN / NOT IN / IS NOT */
-	uint8_t flags; /* CASE: 1 operand, 2 else; TRIM side; date part;
-			  COUNT(*) */
+	uint8_t neg;	 /* NOT LIKE / NOT BETWEEN / NOT IN / IS NOT */
+	uint8_t flags;	 /* CASE: 1 operand, 2 else; TRIM side; date part;
+			    COUNT(*) */
 	uint16_t height; /* 1 + the tallest kid: bounds evaluator recursion */
 	int line, col;
 	uint32_t nkids;
 	struct sel_node **kids;
-	struct sel_value lit;    /* SEL_N_LIT */
-	struct sel_step *steps;  /* SEL_N_PATH */
+	struct sel_value lit;	/* SEL_N_LIT */
+	struct sel_step *steps; /* SEL_N_PATH */
 	uint32_t nsteps;
 	/* Filled by the binder. */
 	int32_t col_index;  /* CSV column, or -1 */
 	int32_t first_step; /* index of the first step after the alias */
-	int32_t slot;       /* aggregate slot */
-	void *aux;          /* compiled LIKE pattern */
+	int32_t slot;	    /* aggregate slot */
+	void *aux;	    /* compiled LIKE pattern */
 };
 
 struct sel_item {

@@ -39,7 +39,8 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 
 static int month_days(int64_t y, int m)
 {
-	static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int md[] = {31, 28, 31, 30, 31, 30,
+				 31, 31, 30, 31, 30, 31};
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	return m == 2 && leap ? 29 : md[m - 1];
 }
@@ -106,8 +107,7 @@ static int parse_time(const char *p, size_t n, size_t *k, struct sel_tm *tm,
 		      struct sel_ts *ts)
 {
 	if (digits(p, n, k, 2, &tm->hour) || *k >= n || p[(*k)++] != ':' ||
-	    digits(p, n, k, 2, &tm->minute) || tm->hour > 23 ||
-	    tm->minute > 59)
+	    digits(p, n, k, 2, &tm->minute) || tm->hour > 23 || tm->minute > 59)
 		return -EINVAL;
 	ts->prec = SEL_TS_MINUTE;
 	if (*k < n && p[*k] == ':') {
@@ -233,7 +233,7 @@ void sel_time_now(struct sel_ts *ts)
 int sel_time_part(const char *p, size_t n)
 {
 	static const char *const names[] = {
-		"year",   "month",  "day",           "hour",
+		"year",	  "month",  "day",	     "hour",
 		"minute", "second", "timezone_hour", "timezone_minute",
 	};
 	for (int i = 0; i < 8; i++)
@@ -309,9 +309,13 @@ static int64_t diff_months(const struct sel_ts *a, const struct sel_ts *b)
 	sel_time_to_tm(b, &tb);
 	int64_t m = (tb.year * 12 + tb.month) - (ta.year * 12 + ta.month);
 	int64_t ra = ((int64_t)ta.day * 86400 + ta.hour * 3600 +
-		      ta.minute * 60 + ta.second) * 1000000000LL + ta.nsec;
+		      ta.minute * 60 + ta.second) *
+			     1000000000LL +
+		     ta.nsec;
 	int64_t rb = ((int64_t)tb.day * 86400 + tb.hour * 3600 +
-		      tb.minute * 60 + tb.second) * 1000000000LL + tb.nsec;
+		      tb.minute * 60 + tb.second) *
+			     1000000000LL +
+		     tb.nsec;
 	if (m > 0 && rb < ra)
 		m--;
 	else if (m < 0 && rb > ra)
@@ -349,21 +353,29 @@ int64_t sel_time_extract(int part, const struct sel_ts *ts)
 	struct sel_tm tm;
 	sel_time_to_tm(ts, &tm);
 	switch (part) {
-	case SEL_DP_YEAR: return tm.year;
-	case SEL_DP_MONTH: return tm.month;
-	case SEL_DP_DAY: return tm.day;
-	case SEL_DP_HOUR: return tm.hour;
-	case SEL_DP_MINUTE: return tm.minute;
-	case SEL_DP_SECOND: return tm.second;
-	case SEL_DP_TIMEZONE_HOUR: return ts->off_min / 60;
-	case SEL_DP_TIMEZONE_MINUTE: return ts->off_min % 60;
+	case SEL_DP_YEAR:
+		return tm.year;
+	case SEL_DP_MONTH:
+		return tm.month;
+	case SEL_DP_DAY:
+		return tm.day;
+	case SEL_DP_HOUR:
+		return tm.hour;
+	case SEL_DP_MINUTE:
+		return tm.minute;
+	case SEL_DP_SECOND:
+		return tm.second;
+	case SEL_DP_TIMEZONE_HOUR:
+		return ts->off_min / 60;
+	case SEL_DP_TIMEZONE_MINUTE:
+		return ts->off_min % 60;
 	}
 	return 0;
 }
 
 static const char *const month_names[] = {
-	"January", "February", "March",     "April",   "May",      "June",
-	"July",    "August",   "September", "October", "November", "December",
+	"January", "February", "March",	    "April",   "May",	   "June",
+	"July",	   "August",   "September", "October", "November", "December",
 };
 
 static int fmt_zone(const struct sel_ts *ts, char sym, int cnt,
@@ -387,14 +399,15 @@ static int fmt_zone(const struct sel_ts *ts, char sym, int cnt,
 }
 
 /* One run of cnt copies of the pattern letter sym. */
-static int fmt_field(const struct sel_ts *ts, const struct sel_tm *tm,
-		     char sym, int cnt, struct cmn_buf *out)
+static int fmt_field(const struct sel_ts *ts, const struct sel_tm *tm, char sym,
+		     int cnt, struct cmn_buf *out)
 {
 	int h12 = tm->hour % 12 == 0 ? 12 : tm->hour % 12;
 	switch (sym) {
 	case 'y':
 		if (cnt == 2)
-			return cmn_buf_printf(out, "%02d", (int)(tm->year % 100));
+			return cmn_buf_printf(out, "%02d",
+					      (int)(tm->year % 100));
 		return cmn_buf_printf(out, "%0*" PRId64, cnt, tm->year);
 	case 'M':
 		if (cnt <= 2)
@@ -413,7 +426,8 @@ static int fmt_field(const struct sel_ts *ts, const struct sel_tm *tm,
 		return cnt == 1 ? cmn_buf_adds(out, tm->hour < 12 ? "AM" : "PM")
 				: -EINVAL;
 	case 'h':
-		return cnt <= 2 ? cmn_buf_printf(out, "%0*d", cnt, h12) : -EINVAL;
+		return cnt <= 2 ? cmn_buf_printf(out, "%0*d", cnt, h12)
+				: -EINVAL;
 	case 'H':
 		return cnt <= 2 ? cmn_buf_printf(out, "%0*d", cnt, tm->hour)
 				: -EINVAL;

@@ -15,11 +15,10 @@
 const char *sel_value_type_name(enum sel_type t)
 {
 	static const char *const names[] = {
-		"MISSING", "NULL",   "BOOL",      "INT",  "FLOAT",
+		"MISSING", "NULL",   "BOOL",	  "INT",  "FLOAT",
 		"DECIMAL", "STRING", "TIMESTAMP", "JSON",
 	};
-	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t]
-							      : "?";
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
 double sel_value_as_double(const struct sel_value *v)
@@ -70,7 +69,7 @@ int sel_value_parse_int(const char *p, size_t n, int64_t *out)
 }
 
 static const double pow10tab[] = {
-	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+	1e0,  1e1,  1e2,  1e3,	1e4,  1e5,  1e6,  1e7,	1e8,  1e9,  1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
@@ -271,13 +270,27 @@ int sel_value_json_quote(const char *s, size_t n, struct cmn_buf *out)
 		char esc[7] = {'\\', 0};
 		size_t el = 2;
 		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
 		default:
 			memcpy(esc + 1, "u00", 3);
 			esc[4] = hex[c >> 4];

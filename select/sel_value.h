@@ -41,10 +41,10 @@ enum sel_ts_prec {
 };
 
 struct sel_ts {
-	int64_t secs;    /* UTC seconds since 1970-01-01 */
-	int32_t nsec;    /* 0..999999999 */
-	int16_t off_min; /* local offset, minutes east of UTC */
-	uint8_t prec;    /* enum sel_ts_prec */
+	int64_t secs;	     /* UTC seconds since 1970-01-01 */
+	int32_t nsec;	     /* 0..999999999 */
+	int16_t off_min;     /* local offset, minutes east of UTC */
+	uint8_t prec;	     /* enum sel_ts_prec */
 	uint8_t fdigits : 4; /* digits of fraction when prec == SEL_TS_FRAC */
 	uint8_t off_unknown : 1; /* offset "-00:00" (unknown local offset) */
 };
@@ -159,8 +159,7 @@ int sel_time_part(const char *p, size_t n);
 int sel_time_add(struct sel_ts *ts, int part, int64_t n);
 
 /* Whole parts from a to b (negative when a is later). */
-int64_t sel_time_diff(int part, const struct sel_ts *a,
-		      const struct sel_ts *b);
+int64_t sel_time_diff(int part, const struct sel_ts *a, const struct sel_ts *b);
 
 /* EXTRACT(part FROM ts). */
 int64_t sel_time_extract(int part, const struct sel_ts *ts);

@@ -17,10 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const queries[] = {
 	"SELECT * FROM S3Object",
-	"SELECT s.a, s.b.c[1], s.\"x y\", s.a[0].b FROM S3Object s "
-	"WHERE s.d IS NOT MISSING OR 2 IN s.v",
+	("SELECT s.a, s.b.c[1], s.\"x y\", s.a[0].b FROM S3Object s "
+	 "WHERE s.d IS NOT MISSING OR 2 IN s.v"),
 	"SELECT r.id, _1 FROM S3Object[*].Rules[*] r",
-	"SELECT COUNT(*), SUM(s.n), AVG(s.n), MIN(s.t), MAX(s.t) FROM S3Object s",
+	"SELECT COUNT(*), SUM(s.n), AVG(s.n), MIN(s.t), MAX(s.t) FROM S3Object "
+	"s",
 	"SELECT s.* FROM S3Object[*].*[*] s",
 	"SELECT CAST(s.n AS STRING) || s.t, CHAR_LENGTH(s.t) FROM S3Object s",
 	"SELECT s FROM S3Object s",
@@ -43,12 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rq.range.start = size / 3;
 		rq.range.end = size;
 	}
-	const char *sql = queries[(o >> 3) % (sizeof(queries) / sizeof(char *))];
+	const char *sql =
+		queries[(o >> 3) % (sizeof(queries) / sizeof(char *))];
 	rq.sql = sql;
 	rq.sql_len = strlen(sql);
 	int in = memfd_create("fuzz-in", 0), out = memfd_create("fuzz-out", 0);
 	if (in >= 0 && out >= 0 &&
-	    (size == 1 || write(in, data + 1, size - 1) == (ssize_t)(size - 1)) &&
+	    (size == 1 ||
+	     write(in, data + 1, size - 1) == (ssize_t)(size - 1)) &&
 	    lseek(in, 0, SEEK_SET) == 0)
 		sel_query_run(&rq, in, out, NULL, &err);
 	if (in >= 0)

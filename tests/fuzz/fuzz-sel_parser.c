@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sel_query_check(sql, size, &err) == 0 && size < 4096) {
 		run(sql, size, SEL_FMT_CSV, "a,b,c\n1,x,2010T\n,\"q\"\"\",3\n");
 		run(sql, size, SEL_FMT_JSON,
-		    "{\"a\":1,\"b\":{\"c\":[1,\"x\"]},\"d\":null}\n[1,2]\n\"s\"\n");
+		    "{\"a\":1,\"b\":{\"c\":[1,\"x\"]},\"d\":null}\n[1,2]"
+		    "\n\"s\"\n");
 	}
 	free(sql);
 	return 0;

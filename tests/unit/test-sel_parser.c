@@ -78,9 +78,9 @@ static void test_precedence(void **state)
 {
 	struct sel_arena a;
 	struct sel_error err;
-	struct sel_stmt *st =
-		parse(&a, "SELECT 1 + 2 * 3, NOT a = b AND c OR d FROM S3Object",
-		      &err);
+	struct sel_stmt *st = parse(
+		&a, "SELECT 1 + 2 * 3, NOT a = b AND c OR d FROM S3Object",
+		&err);
 	assert_non_null(st);
 	assert_int_equal(st->nitems, 2);
 	struct sel_node *e = st->items[0].expr;
@@ -99,10 +99,11 @@ static void test_statement(void **state)
 {
 	struct sel_arena a;
 	struct sel_error err;
-	struct sel_stmt *st = parse(
-		&a, "select s.a[0].\"b\" AS x FROM S3Object[*].r[*] AS s "
-		    "WHERE s.a IS NOT MISSING LIMIT 5;",
-		&err);
+	struct sel_stmt *st =
+		parse(&a,
+		      "select s.a[0].\"b\" AS x FROM S3Object[*].r[*] AS s "
+		      "WHERE s.a IS NOT MISSING LIMIT 5;",
+		      &err);
 	assert_non_null(st);
 	assert_int_equal(st->limit, 5);
 	assert_true(st->has_from_path);
@@ -124,10 +125,11 @@ static void test_special_forms(void **state)
 	struct sel_arena a;
 	struct sel_error err;
 	struct sel_stmt *st = parse(
-		&a, "SELECT SUBSTRING(x FROM 2 FOR 3), TRIM(LEADING 'a' FROM x), "
-		    "EXTRACT(YEAR FROM x), DATE_ADD(day, 1, x), COUNT(*), "
-		    "CASE x WHEN 1 THEN 2 ELSE 3 END, CAST(x AS DECIMAL(10, 2)) "
-		    "FROM S3Object",
+		&a,
+		"SELECT SUBSTRING(x FROM 2 FOR 3), TRIM(LEADING 'a' FROM x), "
+		"EXTRACT(YEAR FROM x), DATE_ADD(day, 1, x), COUNT(*), "
+		"CASE x WHEN 1 THEN 2 ELSE 3 END, CAST(x AS DECIMAL(10, 2)) "
+		"FROM S3Object",
 		&err);
 	assert_non_null(st);
 	assert_int_equal(st->items[0].expr->nkids, 3);
@@ -180,8 +182,8 @@ static void test_parse_errors(void **state)
 	expect_error("DELETE FROM S3Object", "UnsupportedSqlOperation", 1);
 	expect_error("SELECT a FROM S3Object.x", "DataSourcePathUnsupported",
 		     23);
-	expect_error("SELECT a\nFROM S3Object\nWHERE (1", "ParseExpectedTokenType",
-		     0);
+	expect_error("SELECT a\nFROM S3Object\nWHERE (1",
+		     "ParseExpectedTokenType", 0);
 }
 
 static void test_depth_limits(void **state)

@@ -66,8 +66,9 @@ static void test_parse_errors(void **state)
 	assert_null(s);
 	assert_string_equal(err.code, "ParseExpectedExpression");
 	assert_int_equal(err.line, 3);
-	const char *opts = "-- input: {\"CSV\":{\"FileHeaderInfo\":\"MAYBE\"}}\n"
-			   "SELECT * FROM S3Object";
+	const char *opts =
+		"-- input: {\"CSV\":{\"FileHeaderInfo\":\"MAYBE\"}}\n"
+		"SELECT * FROM S3Object";
 	assert_int_equal(sel_script_parse(opts, strlen(opts), &s, &err),
 			 -EINVAL);
 	assert_string_equal(err.code, "InvalidFileHeaderInfo");

@@ -21,7 +21,8 @@ static void test_parse_numbers(void **state)
 	bool is_int;
 	assert_int_equal(sel_value_parse_int(" 42 ", 4, &i), 0);
 	assert_int_equal(i, 42);
-	assert_int_equal(sel_value_parse_int("-9223372036854775808", 20, &i), 0);
+	assert_int_equal(sel_value_parse_int("-9223372036854775808", 20, &i),
+			 0);
 	assert_int_equal(i, INT64_MIN);
 	assert_int_equal(sel_value_parse_int("9223372036854775808", 19, &i),
 			 -ERANGE);
@@ -107,9 +108,9 @@ static void test_timestamps(void **state)
 	struct cmn_buf b;
 	size_t bad = 0;
 	cmn_buf_init(&b, 256);
-	assert_int_equal(sel_time_to_string(&ts, "yyyy-MM-dd'T'HH:mmX", 19,
-					    &b, &bad),
-			 0);
+	assert_int_equal(
+		sel_time_to_string(&ts, "yyyy-MM-dd'T'HH:mmX", 19, &b, &bad),
+		0);
 	assert_string_equal(b.data, "2010-01-01T23:00Z");
 	cmn_buf_reset(&b);
 	assert_int_equal(sel_time_to_string(&ts, "yQ", 2, &b, &bad), -EINVAL);

@@ -18,12 +18,13 @@ static uint32_t rnd(void)
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {
-		"alice", "bob", "carol", "dave", "erin", "frank", "grace",
-		"heidi", "ivan", "judy", "alina", "mallory", "oscar", "peggy",
-		"alix", "trent", "victor", "walter", "sybil", "aline",
+		"alice", "bob",	    "carol",  "dave",  "erin",
+		"frank", "grace",   "heidi",  "ivan",  "judy",
+		"alina", "mallory", "oscar",  "peggy", "alix",
+		"trent", "victor",  "walter", "sybil", "aline",
 	};
 	static const char *const cities[] = {
-		"Paris", "London", "Berlin", "Madrid", "Rome", "Oslo",
+		"Paris",  "London", "Berlin", "Madrid", "Rome",	  "Oslo",
 		"Vienna", "Lisbon", "Dublin", "Prague", "Warsaw", "Athens",
 	};
 	if (argc != 4)
@@ -38,10 +39,12 @@ int main(int argc, char **argv)
 		unsigned age = 18 + rnd() % 70, sc = rnd() % 100000;
 		unsigned d = rnd() % 28 + 1, mo = rnd() % 12 + 1;
 		unsigned h = rnd() % 24, mi = rnd() % 60;
-		fprintf(c, "%ld,%s,%s,%u,%u.%02u,2023-%02u-%02uT%02u:%02u:00Z\n",
+		fprintf(c,
+			"%ld,%s,%s,%u,%u.%02u,2023-%02u-%02uT%02u:%02u:00Z\n",
 			i, n, ci, age, sc / 100, sc % 100, mo, d, h, mi);
 		fprintf(j,
-			"{\"id\":%ld,\"name\":\"%s\",\"city\":\"%s\",\"age\":%u,"
+			"{\"id\":%ld,\"name\":\"%s\",\"city\":\"%s\",\"age\":%"
+			"u,"
 			"\"score\":%u.%02u,\"ts\":\"2023-%02u-%02uT%02u:%02u:"
 			"00Z\"}\n",
 			i, n, ci, age, sc / 100, sc % 100, mo, d, h, mi);
