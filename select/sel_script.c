@@ -147,6 +147,21 @@ const char *sel_script_query(const struct sel_script *s)
 	return s->sql;
 }
 
+/* The input serialization of a script without an "-- input:" line, from
+ * the source's extension.  Unlike S3 (and `bucketfs select`), whose
+ * FileHeaderInfo defaults to NONE, an inferred CSV or TSV input uses its
+ * first line as the header: a file of people's data almost always has one,
+ * and `SELECT s.name FROM S3Object s` is what people write against it. */
+static int infer_input(const char *source_name, struct sel_in_opts *in)
+{
+	int r = sel_opts_infer(source_name, in);
+	if (r < 0)
+		return r;
+	if (in->format == SEL_FMT_CSV)
+		in->header = SEL_HDR_USE;
+	return 0;
+}
+
 int sel_script_run(const struct sel_script *s, const char *source_name,
 		   int in_fd, int out_fd, struct sel_error *err)
 {
@@ -158,7 +173,7 @@ int sel_script_run(const struct sel_script *s, const char *source_name,
 		.range = s->range,
 	};
 	memset(err, 0, sizeof(*err));
-	if (!rq.in.set && sel_opts_infer(source_name, &rq.in) < 0)
+	if (!rq.in.set && infer_input(source_name, &rq.in) < 0)
 		return sel_err_set(err, SEL_E_InvalidDataSource, 0, 0,
 				   "cannot tell the input format of '%s': add "
 				   "an \"-- input:\" line",

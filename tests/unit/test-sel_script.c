@@ -113,6 +113,35 @@ static void test_run_errors(void **state)
 	assert_string_equal(err.code, "JSONParsingError");
 }
 
+/* An inferred CSV/TSV input uses its first line as the header; an explicit
+ * "-- input:" keeps S3's FileHeaderInfo default (NONE). */
+static void test_infer_header(void **state)
+{
+	struct sel_error err;
+	int rc;
+	const char *q = "SELECT s.name FROM S3Object s "
+			"WHERE CAST(s.age AS INT) > 30";
+	char *out = run(q, "people.csv", "name,age\nann,40\nbob,20\n", &rc,
+			&err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "ann\n");
+	out = run(q, "people.tsv", "name\tage\nann\t40\nbob\t31\n", &rc,
+		  &err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "ann\nbob\n");
+	out = run("SELECT COUNT(*) FROM S3Object", "p.csv", "h\n1\n2\n", &rc,
+		  &err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "2\n");
+	out = run("-- input: {\"CSV\":{}}\nSELECT COUNT(*) FROM S3Object",
+		  "p.csv", "h\n1\n2\n", &rc, &err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "3\n");
+	run("-- input: {\"CSV\":{}}\nSELECT s.name FROM S3Object s", "p.csv",
+	    "name\nann\n", &rc, &err);
+	assert_int_equal(rc, -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +149,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_run_csv),
 		cmocka_unit_test(test_run_errors),
+		cmocka_unit_test(test_infer_header),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
