@@ -6,6 +6,7 @@
 #include "fs_cli.h"
 #include "select.h"
 #include "ntf_cli.h"
+#include "ntf_dlcli.h"
 #include "ntf_evcli.h"
 
 #include <stdio.h>
@@ -24,6 +25,8 @@ static const struct fs_cli_cmd cmds[] = {
 	{"match", ntf_cli_match,
 	 "list the targets an event on a key would reach"},
 	{"events", ntf_evcli_main, "replay and follow the embedded event log"},
+	{"deadletter", ntf_dlcli_main,
+	 "list, retry or purge events a delivery target refused"},
 	{NULL, NULL, NULL},
 };
 

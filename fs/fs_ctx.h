@@ -23,6 +23,7 @@ struct fuse_session;
 struct fuse_lowlevel_ops;
 struct ntf_pipeline;
 struct fs_ev_state;
+struct ntf_dlctl;
 struct fs_etag;
 struct fs_select;
 
@@ -42,6 +43,8 @@ struct fs_ctx {
 	char *state_name;            /* owned; NULL when not at the root */
 	struct ntf_pipeline *pipeline; /* events: rules, store, live ring */
 	struct fs_ev_state *ev;      /* fs_ev.c's own state */
+	struct ntf_dlctl *dlctl;     /* delivery targets (fs_mount.c) */
+	bool dlv_global;             /* tgt_registry_init done */
 	struct fs_etag *etag;        /* the eTag hasher thread */
 	struct fs_select *select;    /* .select result cache */
 	/* Control directory nodes: [0] is .bucketfs itself. */

@@ -18,6 +18,7 @@
 #include "fs_ctx.h"
 #include "fs_inode.h"
 #include "fs_opts.h"
+#include "ntf_dlctl.h"
 #include "ntf_pipeline.h"
 
 /* Inode numbers of control nodes: far above what ext4 or xfs hand out, so
@@ -37,11 +38,28 @@ static int render_state(struct fs_ctx *ctx, struct cmn_buf *out)
 	return cmn_buf_printf(out, "%s\n", ctx->opts->state);
 }
 
+/* Delivery targets as JSON (ntf_deliver_render_targets). */
+static int render_targets(struct fs_ctx *ctx, struct cmn_buf *out)
+{
+	return ntf_dlctl_render_targets(ctx->dlctl, out);
+}
+
+/* Prometheus text: the pipeline's event counters, then the targets'. */
+static int render_metrics(struct fs_ctx *ctx, struct cmn_buf *out)
+{
+	int rc = ctx->pipeline ? ntf_pipeline_render_metrics(ctx->pipeline,
+							      out)
+			       : 0;
+	return rc ? rc : ntf_dlctl_render_metrics(ctx->dlctl, out);
+}
+
 static const struct fs_magic magic_table[] = {
 	{FS_MAGIC_DIR, S_IFDIR | 0555, false, NULL},
 	{"version", S_IFREG | 0444, false, render_version},
 	{"state", S_IFREG | 0444, false, render_state},
 	{"events", S_IFREG | 0444, true, NULL},
+	{"targets", S_IFREG | 0444, false, render_targets},
+	{"metrics", S_IFREG | 0444, false, render_metrics},
 };
 
 /* An open control file: a rendered snapshot, or a live reader. */

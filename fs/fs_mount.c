@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,8 @@
 #include "fs_inode.h"
 #include "fs_magic.h"
 #include "fs_opts.h"
+#include "ntf_dlctl.h"
+#include "tgt_registry.h"
 #include "fs_select.h"
 
 /* Kernel caches hold names and attributes this long; changes made through
@@ -94,6 +98,69 @@ static int check_passthrough(const struct fs_opts *o)
 	return 0;
 }
 
+/* The delivery controller's reload eventfd, for the SIGHUP handler (a
+ * signal handler can reach nothing else); -1 when there is none. */
+static volatile sig_atomic_t reload_fd = -1;
+
+/* SIGHUP: ask the controller's thread to reload the target configuration.
+ * Only async-signal-safe work here: one write(2). */
+static void on_sighup(int sig)
+{
+	int saved = errno;
+	uint64_t one = 1;
+	int fd = reload_fd;
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+		errno = saved;
+	errno = saved;
+}
+
+/* libfuse's handlers make SIGHUP end the session; ours reloads instead. */
+static int install_sighup(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sighup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	return sigaction(SIGHUP, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+/* Load the target configuration: a bad one refuses the mount. */
+static int delivery_load(struct fs_ctx *ctx)
+{
+	const struct fs_opts *o = ctx->opts;
+	struct ntf_dlctl_opts d = {
+		.config_path = o->config,
+		.insecure = o->insecure_config,
+		.environ = environ,
+		.types = tgt_registry,
+		.state_dir = o->state,
+		.region = o->region,
+	};
+	char err[512] = "";
+	int rc = tgt_registry_init(err, sizeof(err));
+	if (rc == 0)
+		rc = ntf_dlctl_load(&d, &ctx->dlctl, err, sizeof(err));
+	else
+		return cmn_err("cannot set up delivery targets: %s", err), rc;
+	ctx->dlv_global = true;
+	if (rc < 0)
+		cmn_err("bad target configuration: %s", err);
+	return rc;
+}
+
+static int delivery_start(struct fs_ctx *ctx)
+{
+	char err[512] = "";
+	int rc = ntf_dlctl_start(ctx->dlctl, ctx->pipeline, err, sizeof(err));
+	if (rc < 0) {
+		cmn_err("cannot start delivery: %s", err);
+		return rc;
+	}
+	reload_fd = ntf_dlctl_reload_fd(ctx->dlctl);
+	return 0;
+}
+
 static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -115,7 +182,11 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	if (rc == 0)
 		rc = fs_magic_init(ctx);
 	if (rc == 0)
+		rc = delivery_load(ctx);
+	if (rc == 0)
 		rc = fs_ev_start(ctx);
+	if (rc == 0)
+		rc = delivery_start(ctx);
 	if (rc == 0)
 		rc = fs_etag_start(ctx);
 	if (rc == 0)
@@ -125,12 +196,18 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 
 static void ctx_free(struct fs_ctx *ctx)
 {
+	reload_fd = -1;
+	ntf_dlctl_free(ctx->dlctl); /* workers stop before the store closes */
+	ctx->dlctl = NULL;
 	fs_select_free(ctx);
 	fs_etag_stop(ctx);
 	fs_ev_stop(ctx);
 	fs_magic_free(ctx);
 	fs_inode_table_free(ctx->inodes);
 	free(ctx->state_name);
+	if (ctx->dlv_global)
+		tgt_registry_cleanup();
+	ctx->dlv_global = false;
 }
 
 static int serve(struct fs_ctx *ctx, struct fuse_session *se)
@@ -179,6 +256,8 @@ int fs_mount_run(const struct fs_opts *o)
 	ctx.se = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
+	if (install_sighup() != 0)
+		goto out_signals;
 	if (fuse_session_mount(se, o->mnt) != 0)
 		goto out_signals;
 	if ((rc = fs_pt_install(&ctx.pt, se)) != 0) {

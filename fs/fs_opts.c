@@ -23,6 +23,7 @@ enum {
 	KEY_VERSION,
 	KEY_NONEMPTY,
 	KEY_RO,
+	KEY_INSECURE_CONFIG,
 };
 
 struct parse_state {
@@ -33,6 +34,7 @@ struct parse_state {
 	char *max_events;
 	char *max_age;
 	char *region;
+	char *config;
 	char *err;
 	size_t errlen;
 	int npos;
@@ -49,6 +51,8 @@ static const struct fuse_opt spec[] = {
 	OPT("log_max_events=%s", max_events),
 	OPT("log_max_age=%s", max_age),
 	OPT("region=%s", region),
+	OPT("config=%s", config),
+	FUSE_OPT_KEY("insecure_config", KEY_INSECURE_CONFIG),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
@@ -140,6 +144,9 @@ static int proc(void *data, const char *arg, int key, struct fuse_args *out)
 		return 0;
 	case KEY_NONEMPTY:
 		o->nonempty = true;
+		return 0;
+	case KEY_INSECURE_CONFIG:
+		o->insecure_config = true;
 		return 0;
 	case KEY_RO:
 		o->read_only = true;
@@ -260,6 +267,22 @@ static int resolve_state(struct parse_state *ps)
 	return 0;
 }
 
+/* config=FILE, made absolute (the daemon may chdir before a reload). */
+static int resolve_config(struct parse_state *ps)
+{
+	char cwd[PATH_MAX];
+	if (!ps->config[0])
+		return fail(ps, "%s", "config=: expected a file name");
+	if (ps->config[0] == '/')
+		ps->o->config = strdup(ps->config);
+	else if (!getcwd(cwd, sizeof(cwd)) ||
+		 asprintf(&ps->o->config, "%s/%s", cwd, ps->config) < 0)
+		ps->o->config = NULL;
+	return ps->o->config ? 0
+			     : fail(ps, "config=%s: cannot resolve",
+				    ps->config);
+}
+
 static enum fs_opts_result finish(struct parse_state *ps)
 {
 	struct fs_opts *o = ps->o;
@@ -286,6 +309,8 @@ static enum fs_opts_result finish(struct parse_state *ps)
 	o->region = strdup(ps->region ? ps->region : "us-east-1");
 	if (!o->region)
 		return fail(ps, "%s", "out of memory"), FS_OPTS_ERROR;
+	if (ps->config && resolve_config(ps) != 0)
+		return FS_OPTS_ERROR;
 	if (fuse_opt_add_arg(&o->fuse_args, "-odefault_permissions") != 0 ||
 	    fuse_opt_add_arg(&o->fuse_args, "-osubtype=bucketfs") != 0)
 		return fail(ps, "%s", "out of memory"), FS_OPTS_ERROR;
@@ -312,6 +337,7 @@ enum fs_opts_result fs_opts_parse(int argc, char **argv, struct fs_opts *o,
 	free(ps.max_events);
 	free(ps.max_age);
 	free(ps.region);
+	free(ps.config);
 	return r;
 }
 
@@ -420,6 +446,12 @@ void fs_opts_usage(void *fp)
 	      "(seconds, or 90m, 12h, 7d)\n"
 	      "  region=NAME         the region in ARNs and records "
 	      "(default us-east-1)\n"
+	      "  config=FILE         delivery targets (default "
+	      "$XDG_CONFIG_HOME/bucketfs/bucketfs.conf,\n"
+	      "                      ~/.config/bucketfs/bucketfs.conf, "
+	      "/etc/bucketfs/bucketfs.conf)\n"
+	      "  insecure_config     accept a config file with secrets "
+	      "that others can read (warns)\n"
 	      "\n"
 	      "generic mount options (-o), passed to the kernel:\n"
 	      "  ro, rw, allow_other, auto_unmount, nosuid, nodev, noexec, "
@@ -436,6 +468,7 @@ void fs_opts_free(struct fs_opts *o)
 	free(o->mnt);
 	free(o->state);
 	free(o->region);
+	free(o->config);
 	fuse_opt_free_args(&o->fuse_args);
 	memset(o, 0, sizeof(*o));
 }

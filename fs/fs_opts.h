@@ -37,6 +37,8 @@ struct fs_opts {
 	uint64_t log_max_events;    /* log_max_events=N; 0: unlimited */
 	int64_t log_max_age_ms;     /* log_max_age=DURATION; 0: unlimited */
 	char *region;               /* owned; region=NAME (us-east-1) */
+	char *config;               /* owned, absolute; config=FILE or NULL */
+	bool insecure_config;       /* insecure_config: warn, not refuse */
 	struct fuse_args fuse_args; /* what is passed on to libfuse */
 };
 

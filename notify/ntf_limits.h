@@ -90,4 +90,38 @@
 #define NTF_LIMIT_RING_BYTES (4 * 1024 * 1024)
 #define NTF_LIMIT_RING_LINES 16384
 
+/* Delivery targets (ntf_config.c, ntf_deliver.c). */
+
+/* Longest target ID in bytes.  It is part of every queue row's key and of
+ * the ARN (NTF_LIMIT_ARN_BYTES), so it stays short. */
+#define NTF_LIMIT_TARGET_ID 64
+
+/* Most configured targets.  Each has a worker thread and a queue scan;
+ * a few dozen is already a large deployment. */
+#define NTF_LIMIT_TARGETS 64
+
+/* Largest queue_limit: ten million queued records of about 1 KiB is
+ * 10 GB of store, more than a sane backlog. */
+#define NTF_LIMIT_QUEUE_MAX 10000000
+
+/* Most records in one delivery batch (batch_size): a batch is held in
+ * memory twice (rows and the message), 1000 records is about 2 MB. */
+#define NTF_LIMIT_DELIVER_BATCH 1000
+
+/* Longest configuration value (an endpoint, a token, a path). */
+#define NTF_LIMIT_CONFIG_VALUE 4096
+
+/* Largest configuration file read: far above NTF_LIMIT_TARGETS sections
+ * of a few keys, and it bounds what an untrusted file can make us hold. */
+#define NTF_LIMIT_CONFIG_BYTES (1024 * 1024)
+
+/* s3:TestEvent messages waiting per target (sent when a rule set naming
+ * the target is installed); more are dropped and counted as failed, since
+ * a flood of rule changes must not grow memory. */
+#define NTF_LIMIT_TEST_EVENTS 16
+
+/* Largest HTTP response body a target reads (an error text for the log);
+ * the rest is discarded so a hostile endpoint cannot fill memory. */
+#define NTF_LIMIT_RESPONSE_BYTES 4096
+
 #endif

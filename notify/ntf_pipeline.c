@@ -13,8 +13,10 @@
 #include "ntf_pipeline.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +64,18 @@ struct ntf_pipeline {
 
 	struct ntf_target_id local_target;
 	struct ntf_rules_env env;
+
+	/* Delivery (ntf_pipeline_set_delivery), read under lock. */
+	const struct ntf_pipeline_delivery *dlv;
+	void *dlv_arg;
+	/* Target lists handed out by ntf_pipeline_env; an old one may still
+	 * be in a caller's hands, so they are freed only at close. */
+	struct ntf_target_id **env_lists;
+	size_t n_env_lists;
+	/* Per event name: reached emit, matched a target, refused by a
+	 * target's queue_limit. */
+	_Atomic uint64_t ev_emitted[NTF_EV_COUNT], ev_matched[NTF_EV_COUNT],
+		ev_dropped[NTF_EV_COUNT];
 };
 
 static size_t slot_of(const char *bucket)
@@ -145,6 +159,9 @@ void ntf_pipeline_close(struct ntf_pipeline *p)
 	ntf_rules_free(p->global);
 	ntf_rules_free(p->deflt);
 	pthread_rwlock_destroy(&p->lock);
+	for (size_t i = 0; i < p->n_env_lists; i++)
+		free(p->env_lists[i]);
+	free(p->env_lists);
 	free(p->region);
 	free(p);
 }
@@ -190,6 +207,22 @@ static int set_bucket_rules(struct ntf_pipeline *p, const char *bucket,
 	return 0;
 }
 
+/* AWS sends s3:TestEvent to every target a new configuration names.
+ * Lock held (rules belongs to p now). */
+static void send_test_events(struct ntf_pipeline *p,
+			     const struct ntf_rules *rules, const char *bucket)
+{
+	for (size_t i = 0; i < ntf_rules_target_count(rules); i++) {
+		struct ntf_target_id t = ntf_rules_target(rules, i);
+		char name[2 * NTF_LIMIT_ARN_BYTES];
+		if (strcmp(t.id, PIPE_LOCAL_ID) == 0 &&
+		    strcmp(t.type, PIPE_LOCAL_TYPE) == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s:%s", t.id, t.type);
+		p->dlv->test_event(p->dlv_arg, name, bucket);
+	}
+}
+
 int ntf_pipeline_set_rules(struct ntf_pipeline *p, const char *bucket,
 			   struct ntf_rules *rules)
 {
@@ -206,6 +239,8 @@ int ntf_pipeline_set_rules(struct ntf_pipeline *p, const char *bucket,
 		p->global = rules;
 	}
 	update_mask(p);
+	if (rc == 0 && rules && p->dlv)
+		send_test_events(p, rules, bucket ? bucket : "");
 	pthread_rwlock_unlock(&p->lock);
 	return rc;
 }
@@ -250,6 +285,24 @@ struct group {
 	const char *targets[NTF_LIMIT_STORE_TARGETS];
 	size_t n;
 };
+
+/* May ev be queued for target?  A target at its queue_limit refuses; the
+ * drop is counted here by name and by the delivery side per target. */
+static bool admit(struct ntf_pipeline *p, const struct ntf_event *ev,
+		  const char *target)
+{
+	if (strcmp(target, NTF_STORE_LOCAL) == 0)
+		return true;
+	pthread_rwlock_rdlock(&p->lock);
+	const struct ntf_pipeline_delivery *d = p->dlv;
+	void *arg = p->dlv_arg;
+	pthread_rwlock_unlock(&p->lock);
+	if (!d || d->admit(arg, target))
+		return true;
+	if ((size_t)ev->name < NTF_EV_COUNT)
+		atomic_fetch_add(&p->ev_dropped[ev->name], 1);
+	return false;
+}
 
 /* Match ev and copy the results into groups (strings into names, so the
  * rule sets can change as soon as the lock is dropped).  Returns the
@@ -299,6 +352,8 @@ static int match_groups(struct ntf_pipeline *p, const struct ntf_event *ev,
 	for (int i = 0; i < n; i++) {
 		const char *target = names->data + offs[i][0];
 		const char *cid = names->data + offs[i][1];
+		if (!admit(p, ev, target))
+			continue;
 		int j = 0;
 		while (j < ng && strcmp(g[j].config_id, cid) != 0)
 			j++;
@@ -410,6 +465,8 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 	int rc;
 
 	atomic_fetch_add(&p->emitted, 1);
+	if ((size_t)ev->name < NTF_EV_COUNT)
+		atomic_fetch_add(&p->ev_emitted[ev->name], 1);
 	if (!ntf_pipeline_wants(p, ev->name))
 		return 0;
 	if (!ev->time_ms)
@@ -428,6 +485,8 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 	}
 	if (ng > 0)
 		atomic_fetch_add(&p->matched, 1);
+	if (ng > 0 && (size_t)ev->name < NTF_EV_COUNT)
+		atomic_fetch_add(&p->ev_matched[ev->name], 1);
 	bool live = atomic_load(&p->readers) > 0;
 	if (ng == 0) {
 		/* Nobody stores it, but live readers see it. */
@@ -566,4 +625,124 @@ void ntf_pipeline_stats(struct ntf_pipeline *p, struct ntf_pipeline_stats *st)
 	st->records = atomic_load(&p->records);
 	st->failed = atomic_load(&p->failed);
 	st->last_seq = ntf_store_last_seq(p->store);
+}
+
+void ntf_pipeline_set_delivery(struct ntf_pipeline *p,
+			       const struct ntf_pipeline_delivery *d, void *arg)
+{
+	pthread_rwlock_wrlock(&p->lock);
+	p->dlv = d;
+	p->dlv_arg = arg;
+	pthread_rwlock_unlock(&p->lock);
+}
+
+int ntf_pipeline_set_targets(struct ntf_pipeline *p,
+			     const struct ntf_target_id *t, size_t n)
+{
+	struct ntf_target_id *list = calloc(n + 1, sizeof(*list));
+	struct ntf_target_id **lists =
+		realloc(p->env_lists, (p->n_env_lists + 1) * sizeof(*lists));
+	if (lists)
+		p->env_lists = lists;
+	if (!list || !lists) {
+		free(list);
+		return -ENOMEM;
+	}
+	/* The strings are the caller's: they must outlive p (see .h). */
+	list[0] = p->local_target;
+	if (n)
+		memcpy(list + 1, t, n * sizeof(*t));
+	pthread_rwlock_wrlock(&p->lock);
+	p->env_lists[p->n_env_lists++] = list;
+	p->env.targets = list;
+	p->env.n_targets = n + 1;
+	pthread_rwlock_unlock(&p->lock);
+	return 0;
+}
+
+struct ntf_store *ntf_pipeline_store(struct ntf_pipeline *p)
+{
+	return p->store;
+}
+
+/* Is t one of the targets validation accepts now?  Lock held. */
+static bool env_has(const struct ntf_pipeline *p, struct ntf_target_id t)
+{
+	for (size_t i = 0; i < p->env.n_targets; i++)
+		if (strcmp(p->env.targets[i].id, t.id) == 0 &&
+		    strcmp(p->env.targets[i].type, t.type) == 0)
+			return true;
+	return false;
+}
+
+static size_t missing_in(struct ntf_pipeline *p, const struct ntf_rules *r,
+			 const char *bucket, ntf_pipeline_missing_fn fn,
+			 void *arg)
+{
+	size_t n = 0;
+	for (size_t i = 0; r && i < ntf_rules_target_count(r); i++) {
+		struct ntf_target_id t = ntf_rules_target(r, i);
+		if (env_has(p, t))
+			continue;
+		fn(arg, bucket, t.id, t.type);
+		n++;
+	}
+	return n;
+}
+
+size_t ntf_pipeline_missing(struct ntf_pipeline *p, ntf_pipeline_missing_fn fn,
+			    void *arg)
+{
+	pthread_rwlock_rdlock(&p->lock);
+	size_t n = missing_in(p, p->global, "", fn, arg);
+	for (size_t i = 0; i < PIPE_SLOTS; i++)
+		for (struct bucket_rules *b = p->slots[i]; b; b = b->next)
+			n += missing_in(p, b->rules, b->bucket, fn, arg);
+	pthread_rwlock_unlock(&p->lock);
+	return n;
+}
+
+static int metric_by_name(struct cmn_buf *out, const char *name,
+			  const char *help, _Atomic uint64_t *v)
+{
+	int rc = cmn_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name,
+				help, name);
+	for (size_t e = 0; rc == 0 && e < NTF_EV_COUNT; e++) {
+		uint64_t n = atomic_load(&v[e]);
+		if (n)
+			rc = cmn_buf_printf(out,
+					    "%s{event=\"%s\"} %" PRIu64 "\n",
+					    name, ntf_event_str(e), n);
+	}
+	return rc;
+}
+
+int ntf_pipeline_render_metrics(struct ntf_pipeline *p, struct cmn_buf *out)
+{
+	int rc = metric_by_name(out, "bucketfs_events_emitted_total",
+				"events that reached the pipeline",
+				p->ev_emitted);
+	if (rc == 0)
+		rc = metric_by_name(out, "bucketfs_events_matched_total",
+				    "events that matched at least one target",
+				    p->ev_matched);
+	if (rc == 0)
+		rc = metric_by_name(out, "bucketfs_events_dropped_total",
+				    "events a target refused at queue_limit",
+				    p->ev_dropped);
+	struct ntf_store_stats st;
+	ntf_store_stats(p->store, &st);
+	if (rc == 0)
+		rc = cmn_buf_printf(
+			out,
+			"# HELP bucketfs_store_committed_total records "
+			"committed to the event store\n"
+			"# TYPE bucketfs_store_committed_total counter\n"
+			"bucketfs_store_committed_total %" PRIu64 "\n"
+			"# HELP bucketfs_store_failed_total records lost to "
+			"store errors\n"
+			"# TYPE bucketfs_store_failed_total counter\n"
+			"bucketfs_store_failed_total %" PRIu64 "\n",
+			st.committed, st.failed + st.dropped);
+	return rc;
 }

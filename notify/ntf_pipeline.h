@@ -29,6 +29,8 @@ struct ntf_pipeline;
 struct ntf_event;
 struct ntf_rules;
 struct ntf_rules_env;
+struct ntf_target_id;
+struct cmn_buf;
 
 struct ntf_pipeline_opts {
 	const char *state_dir;         /* borrowed for the open call */
@@ -115,6 +117,47 @@ int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,
 			     void *arg, struct ntf_ring_reader **out);
 void ntf_pipeline_reader_close(struct ntf_pipeline *p,
 			       struct ntf_ring_reader *rd);
+
+/* Delivery hooks (ntf_deliver.c), so the pipeline need not know it. */
+struct ntf_pipeline_delivery {
+	/* May one more event be queued for target "ID:TYPE"?  false: the
+	 * target is at its queue_limit; the event is not queued for it and
+	 * counted as dropped.  FUSE threads; must not block. */
+	bool (*admit)(void *arg, const char *target);
+	/* A rule set naming target was installed for bucket ("" = the mount
+	 * root): send it s3:TestEvent.  Called with the pipeline's lock held:
+	 * must not call back into the pipeline. */
+	void (*test_event)(void *arg, const char *target, const char *bucket);
+};
+
+/* Install (or, with d NULL, remove) the delivery hooks; d and arg must
+ * outlive their use (until replaced or p is closed).  Any thread. */
+void ntf_pipeline_set_delivery(struct ntf_pipeline *p,
+			       const struct ntf_pipeline_delivery *d,
+			       void *arg);
+
+/* Make the targets rules are validated against local:sqlite plus t[0..n).
+ * The array is copied, the strings are borrowed and must outlive p (the
+ * daemon keeps every configuration it applied until exit).  Returns 0 or
+ * -ENOMEM.  Any thread; ntf_pipeline_env() then returns the new list. */
+int ntf_pipeline_set_targets(struct ntf_pipeline *p,
+			     const struct ntf_target_id *t, size_t n);
+
+/* The store (for the delivery workers); borrowed, valid while p is. */
+struct ntf_store *ntf_pipeline_store(struct ntf_pipeline *p);
+
+/* Call fn for every target named by an installed rule set that is not in
+ * the current target list (bucket "" = the mount root); returns how many.
+ * fn runs with the pipeline's read lock held. */
+typedef void (*ntf_pipeline_missing_fn)(void *arg, const char *bucket,
+					const char *id, const char *type);
+size_t ntf_pipeline_missing(struct ntf_pipeline *p, ntf_pipeline_missing_fn fn,
+			    void *arg);
+
+/* Append the pipeline's Prometheus series (events emitted, matched and
+ * dropped by event name; store commits and losses) to out.  Returns 0 or
+ * -E2BIG/-ENOMEM.  Any thread. */
+int ntf_pipeline_render_metrics(struct ntf_pipeline *p, struct cmn_buf *out);
 
 /* Counters for .bucketfs/ files and metrics. */
 struct ntf_pipeline_stats {

@@ -238,6 +238,12 @@ struct ntf_store {
 	int64_t oldest_ms;  /* time of the oldest logged row, or below */
 	pthread_t writer;
 	bool writer_started;
+
+	/* hook_mu is held while the commit hook runs, so clearing the hook
+	 * waits for a call in progress. */
+	pthread_mutex_t hook_mu;
+	ntf_store_commit_fn hook;
+	void *hook_arg;
 };
 
 #define OLDEST_UNKNOWN INT64_MIN
@@ -718,6 +724,47 @@ static struct batch *take_batch(struct ntf_store *s)
 	return b;
 }
 
+/* Tell the commit hook which targets the committed batch b queued for:
+ * each distinct name once, or NULL once when there are too many to
+ * track.  Writer thread, no store lock held; b is still referenced. */
+static void run_hook(struct ntf_store *s, const struct batch *b)
+{
+	const char *seen[16];
+	size_t n = 0;
+	bool all = false;
+	pthread_mutex_lock(&s->hook_mu);
+	for (size_t i = 0; s->hook && !all && i < b->n; i++) {
+		const struct item *it = &b->items[i];
+		const char *t = b->arena + it->targets;
+		for (size_t k = 0; k < it->n_targets; k++, t += strlen(t) + 1) {
+			size_t j = 0;
+			while (j < n && strcmp(seen[j], t) != 0)
+				j++;
+			if (j < n)
+				continue;
+			if (n == sizeof(seen) / sizeof(*seen)) {
+				all = true;
+				break;
+			}
+			seen[n++] = t;
+		}
+	}
+	if (s->hook && all)
+		s->hook(s->hook_arg, NULL);
+	for (size_t j = 0; s->hook && !all && j < n; j++)
+		s->hook(s->hook_arg, seen[j]);
+	pthread_mutex_unlock(&s->hook_mu);
+}
+
+void ntf_store_set_commit_hook(struct ntf_store *s, ntf_store_commit_fn fn,
+			       void *arg)
+{
+	pthread_mutex_lock(&s->hook_mu);
+	s->hook = fn;
+	s->hook_arg = arg;
+	pthread_mutex_unlock(&s->hook_mu);
+}
+
 static void *writer_main(void *arg)
 {
 	struct ntf_store *s = arg;
@@ -734,6 +781,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&s->db_mu);
 		int err = commit_batch(s, b);
 		pthread_mutex_unlock(&s->db_mu);
+		if (!err) /* before batch_finish, which may free b */
+			run_hook(s, b);
 		pthread_mutex_lock(&s->mu);
 		bool wake = batch_finish(s, b, err);
 		pthread_mutex_unlock(&s->mu);
@@ -861,6 +910,7 @@ static int init_seq(struct ntf_store *s, char **errmsg)
 static int store_init_sync(struct ntf_store *s)
 {
 	if (pthread_mutex_init(&s->mu, NULL) ||
+	    pthread_mutex_init(&s->hook_mu, NULL) ||
 	    pthread_mutex_init(&s->seq_mu, NULL) ||
 	    pthread_mutex_init(&s->db_mu, NULL))
 		return -ENOMEM;
@@ -907,6 +957,36 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 	return 0;
 }
 
+int ntf_store_admin_open(const char *state_dir, struct ntf_store **out,
+			 char **errmsg)
+{
+	if (errmsg)
+		*errmsg = NULL;
+	*out = NULL;
+	char *path = db_path(state_dir);
+	if (!path)
+		return -ENOMEM;
+	int err = access(path, F_OK) == 0 ? 0 : -errno;
+	free(path);
+	if (err) {
+		ntf_store_set_err(errmsg, state_dir, "no event store there");
+		return err;
+	}
+	struct ntf_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->dirfd = -1;
+	err = store_init_sync(s);
+	if (!err)
+		err = open_db(s, state_dir, errmsg);
+	if (err) {
+		ntf_store_close(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
 void ntf_store_close(struct ntf_store *s)
 {
 	if (!s)
@@ -934,6 +1014,7 @@ void ntf_store_close(struct ntf_store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->seq_mu);
 	pthread_mutex_destroy(&s->db_mu);
+	pthread_mutex_destroy(&s->hook_mu);
 	free(s);
 }
 
@@ -1307,6 +1388,12 @@ int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
 		err = txn_end(s, err);
 	}
 	pthread_mutex_unlock(&s->db_mu);
+	if (!err) { /* the rows just became visible to queue workers */
+		pthread_mutex_lock(&s->hook_mu);
+		if (s->hook)
+			s->hook(s->hook_arg, NULL);
+		pthread_mutex_unlock(&s->hook_mu);
+	}
 	return err;
 }
 

@@ -83,6 +83,15 @@ struct ntf_store_stats {
 int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 		   struct ntf_store **out, char **errmsg);
 
+/* Open the store in state_dir for the queue and dead-letter calls only
+ * (the `bucketfs deadletter` command), alongside a daemon that may have
+ * it open: no lock, no writer, no sequencer; ntf_store_append must not be
+ * called on the result.  SQLite serialises the writes of the two
+ * processes.  Returns 0, -ENOENT when there is no store, or -errno
+ * (*errmsg as for ntf_store_open).  Close with ntf_store_close. */
+int ntf_store_admin_open(const char *state_dir, struct ntf_store **out,
+			 char **errmsg);
+
 /* Drain every accepted entry, stop the writer and close.  Accepts NULL.  No
  * other call on s may be running or follow. */
 void ntf_store_close(struct ntf_store *s);
@@ -134,6 +143,19 @@ int ntf_store_queue_ack(struct ntf_store *s, const char *target,
  * attempt count, -ENOENT when it is not queued, or -errno. */
 int ntf_store_queue_attempt(struct ntf_store *s, const char *target,
 			    uint64_t seq);
+
+/* Called after a commit made queue entries visible: once per distinct
+ * target of the committed batch, or with target NULL when it may concern
+ * any target (too many to list, or a finalisation).  Runs on the store's
+ * writer thread or the finalising thread, with no store lock held but
+ * under the hook's own mutex: it must be quick and must not call back
+ * into the store. */
+typedef void (*ntf_store_commit_fn)(void *arg, const char *target);
+
+/* Install fn (NULL removes it).  When this returns, no call of the
+ * previous hook is running.  Thread-safe. */
+void ntf_store_set_commit_hook(struct ntf_store *s, ntf_store_commit_fn fn,
+			       void *arg);
 
 /* Number of entries queued for target (>= 0) or -errno. */
 int64_t ntf_store_queue_count(struct ntf_store *s, const char *target);

@@ -1,0 +1,201 @@
+/*
+ * ntf_dlcli.c - `bucketfs deadletter`; see ntf_dlcli.h.
+ *
+ * Works on STATE/events.db through ntf_store_admin_open, which shares
+ * the database with a running daemon (SQLite serialises the two writers),
+ * then touches STATE/deliver.kick so the daemon notices at once.
+ */
+#include "ntf_dlcli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmn_time.h"
+#include "ntf_store.h"
+
+struct dlcli {
+	const char *cmd, *state, *mnt, *target;
+	size_t limit;
+};
+
+static int usage(const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "bucketfs deadletter: %s\n", msg);
+	fputs("usage: bucketfs deadletter list|retry|purge (--state DIR | "
+	      "MNT)\n"
+	      "                           [--target ID:TYPE] [--limit N]\n",
+	      stderr);
+	return 2;
+}
+
+static int parse_limit(const char *s, size_t *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct dlcli *c)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has_val = i + 1 < argc;
+		if (strcmp(a, "--state") == 0 && has_val) {
+			c->state = argv[++i];
+		} else if (strcmp(a, "--target") == 0 && has_val) {
+			c->target = argv[++i];
+		} else if (strcmp(a, "--limit") == 0 && has_val) {
+			if (parse_limit(argv[++i], &c->limit) < 0)
+				return usage("--limit takes a number");
+		} else if (a[0] == '-') {
+			return usage("unknown option");
+		} else if (!c->cmd) {
+			c->cmd = a;
+		} else if (!c->mnt) {
+			c->mnt = a;
+		} else {
+			return usage("too many arguments");
+		}
+	}
+	if (!c->cmd || (strcmp(c->cmd, "list") != 0 &&
+			strcmp(c->cmd, "retry") != 0 &&
+			strcmp(c->cmd, "purge") != 0))
+		return usage("give list, retry or purge");
+	if (!c->state == !c->mnt)
+		return usage("give --state DIR or a mount point, not both");
+	if (c->target && !strchr(c->target, ':'))
+		return usage("--target takes ID:TYPE");
+	return 0;
+}
+
+/* Read MNT/.bucketfs/state.  Returns a malloc'ed path or NULL after
+ * printing why. */
+static char *state_of_mount(const char *mnt)
+{
+	char path[PATH_MAX], buf[PATH_MAX + 2];
+	if (snprintf(path, sizeof(path), "%s/.bucketfs/state", mnt) >=
+	    (int)sizeof(path)) {
+		fprintf(stderr, "bucketfs deadletter: %s: path too long\n",
+			mnt);
+		return NULL;
+	}
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr,
+			"bucketfs deadletter: %s is not a bucketfs mount "
+			"(%s: %s)\n",
+			mnt, path, strerror(errno));
+		return NULL;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (buf[0] != '/' || memchr(buf, '\n', n)) {
+		fprintf(stderr, "bucketfs deadletter: %s: bad state path\n",
+			path);
+		return NULL;
+	}
+	return strdup(buf);
+}
+
+static int print_dead(void *arg, const char *target,
+		      const struct ntf_store_entry *e, unsigned attempts,
+		      int64_t failed_ms, const char *error)
+{
+	char t[CMN_TIME_ISO_SIZE];
+	cmn_time_iso_ms(failed_ms, t);
+	json_t *rec = json_loadb(e->record, e->record_len, 0, NULL);
+	json_t *o = json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:o*}",
+			      "target", target, "seq", (json_int_t)e->seq,
+			      "attempts", (int)attempts, "failedTime", t,
+			      "error", error ? error : "", "eventName",
+			      e->event_name, "bucket", e->bucket, "key",
+			      e->key, "record", rec);
+	if (!o)
+		return -ENOMEM;
+	int rc = json_dumpf(o, stdout, JSON_COMPACT) == 0 ? 0 : -EIO;
+	json_decref(o);
+	if (rc == 0 && putchar('\n') == EOF)
+		rc = -EIO;
+	return rc;
+}
+
+/* Tell a running daemon (if any) that the store changed. */
+static void kick(const char *state)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/%s", state, NTF_DLCLI_KICK) >=
+	    (int)sizeof(path))
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
+static int run(const struct dlcli *c, struct ntf_store *s)
+{
+	int64_t n;
+	if (strcmp(c->cmd, "list") == 0) {
+		int rc = ntf_store_deadletter_list(s, c->target, c->limit,
+						   print_dead, NULL);
+		if (rc < 0)
+			fprintf(stderr, "bucketfs deadletter: %s\n",
+				strerror(-rc));
+		return rc < 0 ? 1 : 0;
+	}
+	bool retry = strcmp(c->cmd, "retry") == 0;
+	n = retry ? ntf_store_deadletter_retry(s, c->target)
+		  : ntf_store_deadletter_purge(s, c->target);
+	if (n < 0) {
+		fprintf(stderr, "bucketfs deadletter: %s\n", strerror((int)-n));
+		return 1;
+	}
+	printf("%" PRId64 " dead letters %s\n", n,
+	       retry ? "queued again" : "deleted");
+	return 0;
+}
+
+int ntf_dlcli_main(int argc, char **argv)
+{
+	struct dlcli c = {0};
+	int rc = parse_args(argc, argv, &c);
+	if (rc)
+		return rc;
+	char *state = NULL;
+	if (c.mnt && !(state = state_of_mount(c.mnt)))
+		return 1;
+	if (state)
+		c.state = state;
+	struct ntf_store *s = NULL;
+	char *msg = NULL;
+	int err = ntf_store_admin_open(c.state, &s, &msg);
+	if (err < 0) {
+		fprintf(stderr, "bucketfs deadletter: %s: %s\n", c.state,
+			msg ? msg : strerror(-err));
+		free(msg);
+		free(state);
+		return 1;
+	}
+	rc = run(&c, s);
+	ntf_store_close(s);
+	if (rc == 0 && strcmp(c.cmd, "list") != 0)
+		kick(c.state);
+	free(state);
+	return rc;
+}
