@@ -760,7 +760,7 @@ static int build(struct builder *b, const char *text, size_t len,
 }
 
 int ntf_config_parse(const char *text, size_t len, const char *name,
-		     char *const *environ, ntf_config_types types,
+		     char *const *env, ntf_config_types types,
 		     struct ntf_config **out, struct ntf_config_error *err)
 {
 	struct ntf_config_error dummy;
@@ -768,7 +768,7 @@ int ntf_config_parse(const char *text, size_t len, const char *name,
 			    .err = err ? err : &dummy};
 	memset(b.err, 0, sizeof(*b.err));
 	*out = NULL;
-	int rc = build(&b, text, len, environ, out);
+	int rc = build(&b, text, len, env, out);
 	builder_free(&b);
 	return rc;
 }

@@ -105,7 +105,7 @@ int ntf_config_load(const struct ntf_config_source *src,
  * name is what errors call the file.  Same results as ntf_config_load
  * without the permission check. */
 int ntf_config_parse(const char *text, size_t len, const char *name,
-		     char *const *environ, ntf_config_types types,
+		     char *const *env, ntf_config_types types,
 		     struct ntf_config **out, struct ntf_config_error *err);
 
 /* The default file: $XDG_CONFIG_HOME/bucketfs/bucketfs.conf, else
