@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +35,10 @@ import pytest
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parent.parent
 TIMEOUT = float(os.environ.get("BUCKETFS_TEST_TIMEOUT", "20"))
+# A hung daemon blocks the test inside a syscall no Python timeout can
+# interrupt; after this many seconds the watchdog SIGKILLs the test's daemons
+# (the kernel then fails the blocked request with ENOTCONN) and fails the test.
+TEST_DEADLINE = float(os.environ.get("BUCKETFS_TEST_DEADLINE", "150"))
 SANITIZER_PATTERNS = ("ERROR: AddressSanitizer", "runtime error:",
                       "LeakSanitizer", "ERROR: ThreadSanitizer",
                       "WARNING: ThreadSanitizer")
@@ -153,6 +158,53 @@ def fusermount_u(mnt, lazy=True):
     return subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
 
 
+# daemons of the running test, for the watchdog: callables returning a pid
+_watched = []
+
+
+def watch_daemon(get_pid):
+    """Register a daemon (a callable returning its pid or None) with the
+    per-test watchdog."""
+    _watched.append(get_pid)
+
+
+def _threads_of(pid):
+    out = []
+    try:
+        for t in sorted(os.listdir(f"/proc/{pid}/task")):
+            with open(f"/proc/{pid}/task/{t}/wchan") as f:
+                out.append(f"{t}:{f.read().strip() or '-'}")
+    except OSError:
+        pass
+    return " ".join(out)
+
+
+@pytest.fixture(autouse=True)
+def _watchdog(request):
+    fired = []
+
+    def fire():
+        for get in list(_watched):
+            pid = get()
+            if pid:
+                fired.append(f"pid {pid} threads [{_threads_of(pid)}]")
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if not fired:
+            fired.append("no daemon registered")
+    timer = threading.Timer(TEST_DEADLINE, fire)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
+    _watched.clear()
+    if fired:
+        pytest.fail(f"test exceeded {TEST_DEADLINE}s (daemon hung?); killed: "
+                    + "; ".join(fired), pytrace=False)
+
+
 class Mount:
     """One bucketfs daemon on a temporary SRC/MNT pair."""
 
@@ -201,6 +253,8 @@ class Mount:
                                          stdout=logf, stderr=subprocess.STDOUT,
                                          env=daemon_env())
         self.checked_exit = False
+        proc = self.proc
+        watch_daemon(lambda: proc.pid if proc.poll() is None else None)
         if wait:
             self.wait_mounted(dev0)
         return self

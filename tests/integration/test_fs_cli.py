@@ -5,12 +5,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
 from conftest import (TIMEOUT, bucketfs_bin, daemon_env, errno_of,
-                      fusermount_u, is_mounted, sanitizer_report, wait_for)
+                      fusermount_u, is_mounted, sanitizer_report, wait_for,
+                      watch_daemon, _threads_of)
 
 
 def clear_error(p, *words):
@@ -221,6 +223,7 @@ def helper_env(tmp_path):
                       "UBSAN_OPTIONS": f"print_stacktrace=1:halt_on_error=1:log_path={asan}/ubsan"})
     (tmp_path / "src" / "bkt").mkdir(parents=True)
     (tmp_path / "mnt").mkdir()
+    watch_daemon(lambda: find_daemon(tmp_path / "mnt"))
     yield env, tmp_path / "src", tmp_path / "mnt"
     mnt = tmp_path / "mnt"
     pid = find_daemon(mnt)
@@ -243,9 +246,24 @@ def helper_mount(cmd, env, mnt):
     assert p.returncode == 0, f"{cmd} failed: {p.stderr}"
     wait_for(lambda: is_mounted(mnt), what="helper mount")
     assert find_daemon(mnt), "no daemonized bucketfs found"
-    assert os.listdir(mnt) == [".bucketfs", "bkt"] or sorted(os.listdir(mnt)) == [".bucketfs", "bkt"]
-    (mnt / "bkt" / "f").write_bytes(b"through helper")
+    assert sorted(os.listdir(mnt)) == [".bucketfs", "bkt"]
+    write_with_deadline(mnt)
     return p
+
+
+def write_with_deadline(mnt):
+    # write from a child with a deadline: a daemon that hangs (e.g. threads
+    # started before it forked into the background) must fail, not block
+    code = f"open({str(mnt / 'bkt' / 'f')!r}, 'wb').write(b'through helper')"
+    try:
+        subprocess.run([sys.executable, "-c", code], timeout=TIMEOUT, check=True)
+    except subprocess.TimeoutExpired:
+        pid = find_daemon(mnt)
+        threads = _threads_of(pid) if pid else "?"
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"write through the daemonized bucketfs hung for {TIMEOUT}s "
+                    f"(daemon threads: {threads})", pytrace=False)
 
 
 def test_mount_fuse3_hash_form(helper_env):
@@ -294,5 +312,7 @@ def test_daemonizes_without_f(helper_env):
     assert is_mounted(mnt)
     pid = find_daemon(mnt)
     assert pid
+    write_with_deadline(mnt)
+    assert (src / "bkt" / "f").read_bytes() == b"through helper"
     fusermount_u(mnt, lazy=False)
     wait_for(lambda: not os.path.exists(f"/proc/{pid}"), what="daemon exit")
