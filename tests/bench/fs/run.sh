@@ -190,6 +190,7 @@ for r in $(seq "$RUNS"); do
 			rm -rf "$W/src-$c"   # fresh SRC (and state) every round
 		fi
 	done
+	[ -n "${KEEP_RAW:-}" ] && cp "$RAW" "$KEEP_RAW"   # survives an interrupted run
 done
 [ -n "${KEEP_RAW:-}" ] && cp "$RAW" "$KEEP_RAW"
 
