@@ -161,13 +161,46 @@ static int bind_csv_col(struct sel_eval *x, struct sel_node *n,
 	return 0;
 }
 
+/* The index of the JSON key a path's first step names, adding it to
+ * x->keys when new; -1 when the path starts otherwise. */
+static int bind_json_key(struct sel_eval *x, struct sel_node *n)
+{
+	const struct sel_step *s = &n->steps[n->first_step];
+	n->col_index = -1;
+	if ((uint32_t)n->first_step >= n->nsteps || s->kind != SEL_STEP_NAME)
+		return 0;
+	for (uint32_t i = 0; i < x->nkeys; i++)
+		if (x->keys[i].len == s->len &&
+		    x->keys[i].exact == (bool)s->quoted &&
+		    memcmp(x->keys[i].name, s->name, s->len) == 0) {
+			n->col_index = (int32_t)i;
+			return 0;
+		}
+	if (x->nkeys == x->cap_keys) {
+		if (x->cap_keys >= SEL_MAX_COLUMNS)
+			return ERR(x, n, OverMaxColumn,
+				   "the query names more than %d members",
+				   SEL_MAX_COLUMNS);
+		uint32_t nc = x->cap_keys ? 2 * x->cap_keys : 8;
+		struct sel_jkey *nk = realloc(x->keys, nc * sizeof(*nk));
+		if (!nk)
+			return ERR(x, n, InternalError, "out of memory");
+		x->keys = nk;
+		x->cap_keys = nc;
+	}
+	x->keys[x->nkeys] = (struct sel_jkey){
+		.name = s->name, .len = s->len, .exact = s->quoted};
+	n->col_index = (int32_t)x->nkeys++;
+	return 0;
+}
+
 static int bind_path(struct sel_eval *x, struct sel_node *n, int32_t *max_col)
 {
 	n->first_step = 0;
 	if (is_alias(x->st, &n->steps[0]))
 		n->first_step = 1;
 	if (x->format != SEL_FMT_CSV)
-		return 0;
+		return bind_json_key(x, n);
 	if ((uint32_t)n->first_step == n->nsteps)
 		return ERR(x, n, InvalidQuery,
 			   "a whole CSV record cannot be used as a value");
@@ -289,6 +322,8 @@ void sel_eval_free(struct sel_eval *x)
 		cmn_buf_free(&x->aggs[i].keep);
 	free(x->aggs);
 	free(x->members);
+	free(x->keys);
+	x->keys = NULL;
 	sel_arena_free(&x->scratch);
 	cmn_buf_free(&x->text);
 	x->aggs = NULL;
@@ -359,6 +394,18 @@ static int first_member(struct sel_eval *x, const struct sel_node *n,
 			const struct sel_step *s, const char **vp, size_t *vn)
 {
 	int r;
+	const struct sel_jslot *sl = x->rec->slots && n->col_index >= 0
+					     ? &x->rec->slots[n->col_index]
+					     : NULL;
+	if (sl) {
+		/* Resolved by the reader while it validated the record. */
+		if (sl->count > 1 && !s->quoted)
+			return ERR(x, n, AmbiguousFieldName,
+				   "field name '%s' is ambiguous", s->name);
+		*vp = sl->v;
+		*vn = sl->vn;
+		return sl->count ? 1 : 0;
+	}
 	if (!x->indexed && (r = index_members(x, n)))
 		return r;
 	int found = 0;

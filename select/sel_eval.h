@@ -36,6 +36,8 @@ struct sel_eval {
 	const struct sel_field *header; /* borrowed from the reader */
 	uint32_t nheader;
 	const struct sel_record *rec;
+	struct sel_jkey *keys; /* JSON: top-level names the paths start with */
+	uint32_t nkeys, cap_keys;
 	struct sel_member *members; /* top-level members of a JSON record */
 	uint32_t nmembers, cap_members;
 	bool indexed;
@@ -56,6 +58,10 @@ int sel_eval_bind(struct sel_eval *x, struct sel_stmt *st,
 		  struct sel_arena *arena, int format, int header_mode,
 		  const struct sel_field *header, uint32_t nheader,
 		  int32_t *max_col, struct sel_error *err);
+
+/* After bind, x->keys[0..nkeys) lists the distinct top-level member names
+ * the JSON paths of the statement start with (owned by x, valid until
+ * sel_eval_free); the JSON reader resolves them in each record. */
 
 /* Free what bind and evaluation allocated (not the arena). */
 void sel_eval_free(struct sel_eval *x);

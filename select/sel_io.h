@@ -66,6 +66,24 @@ struct sel_field {
 
 enum sel_rec_kind { SEL_REC_CSV = 0, SEL_REC_JSON };
 
+/* A top-level member name the query refers to.  The JSON reader finds
+ * these while it validates a record, so the evaluator never walks the
+ * record again.  exact: compared case-sensitively (a quoted name). */
+struct sel_jkey {
+	const char *name; /* borrowed from the AST */
+	uint32_t len;
+	bool exact;
+};
+
+/* Where the member named by the sel_jkey of the same index is: the value
+ * text of the first match, and how many members matched (more than one
+ * makes an unquoted name ambiguous; 0: MISSING). */
+struct sel_jslot {
+	const char *v;
+	uint32_t vn;
+	uint32_t count;
+};
+
 /* A record, valid until the next call of next_record. */
 struct sel_record {
 	uint8_t kind;
@@ -74,6 +92,9 @@ struct sel_record {
 	const struct sel_field *fields;
 	const char *json; /* JSON: the value's raw text */
 	uint32_t json_len;
+	/* JSON: one slot per sel_jkey of the reader, or NULL when the
+	 * reader did not resolve them (FROM paths). */
+	const struct sel_jslot *slots;
 	uint64_t offset; /* object offset of the record's first byte */
 };
 
@@ -106,6 +127,10 @@ struct sel_reader {
 	bool has_from_path;
 	const struct sel_step *from;
 	uint32_t nfrom;
+	/* JSON: the top-level members to resolve in each record (set by the
+	 * driver after binding; borrowed). */
+	const struct sel_jkey *keys;
+	uint32_t nkeys;
 	void *priv; /* format state */
 };
 
@@ -119,6 +144,13 @@ extern const struct sel_reader_ops sel_json_reader;
  * *partial set when the value runs past end. */
 const char *sel_json_skip(const char *p, const char *end, int depth,
 			  bool *partial);
+
+/* Check that p[0..n) is exactly one well-formed JSON value (blanks around
+ * it allowed) in one pass, and when it is an object fill slots[i] (nkeys
+ * of them, caller-owned) with the top-level member keys[i] names.  Returns
+ * 0, or -EINVAL when the text is not valid JSON (slots then undefined). */
+int sel_json_scan(const char *p, size_t n, const struct sel_jkey *keys,
+		  uint32_t nkeys, struct sel_jslot *slots);
 
 /* Convert the JSON value text p[0..n) to a value: scalars become typed
  * values (strings unescaped into scratch when they contain escapes),

@@ -402,6 +402,258 @@ int sel_json_element(const char *p, size_t n, int64_t idx, const char **vp,
 	}
 }
 
+/* The record scanner: one pass over a record that checks it is exactly one
+ * well-formed JSON value and, when it is an object, notes where the
+ * top-level members the query refers to are.  Nothing is built or copied;
+ * values no key names are skipped byte by byte. */
+
+/* Bytes that end the fast loop inside a string: the quote, the escape and
+ * the control characters JSON does not allow raw. */
+static const unsigned char str_stop[256] = {
+	[0 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+};
+
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* A mask with the high bit of (at least) the first byte of w that is a
+ * quote, a backslash or a control character; 0 when there is none.  The
+ * lowest set bit is exact (borrows only run upwards). */
+static inline uint64_t stop_mask(uint64_t w)
+{
+	uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+	return ((q - ONES) & ~q & HIGHS) | ((b - ONES) & ~b & HIGHS) |
+	       ((w - ONES * 0x20) & ~w & HIGHS);
+}
+
+/* The first byte at or after p that ends a run of plain string bytes:
+ * eight at a time while eight are left, then one by one. */
+static inline const char *string_stop(const char *p, const char *e)
+{
+	while (e - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t m = stop_mask(w);
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+	while (p < e && !str_stop[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+/* The escape sequence at p (a backslash or a raw control character, which
+ * JSON does not allow): past it, or NULL.  Out of line: it is rare. */
+__attribute__((noinline)) static const char *string_escape(const char *p,
+							   const char *e)
+{
+	unsigned cp;
+	if (p >= e || *p != '\\' || e - p < 2)
+		return NULL;
+	if (p[1] == 'u')
+		return hex4(p + 2, e, &cp) ? NULL : p + 6;
+	if (p[1] && strchr("\"\\/bfnrt", p[1]))
+		return p + 2;
+	return NULL;
+}
+
+/* Past the closing quote of the string whose body starts at p, or NULL. */
+static inline const char *scan_string(const char *p, const char *e)
+{
+	for (;;) {
+		p = string_stop(p, e);
+		if (p < e && *p == '"')
+			return p + 1;
+		if (!(p = string_escape(p, e)))
+			return NULL;
+	}
+}
+
+/* Blanks between tokens: usually none, so test the first byte inline. */
+static inline const char *blank(const char *p, const char *e)
+{
+	if (p < e && (unsigned char)*p > ' ')
+		return p;
+	return ws(p, e);
+}
+
+static const char *scan_digits(const char *p, const char *e)
+{
+	const char *s = p;
+	while (p < e && *p >= '0' && *p <= '9')
+		p++;
+	return p > s ? p : NULL;
+}
+
+/* A number by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ */
+static const char *scan_number(const char *p, const char *e)
+{
+	if (p < e && *p == '-')
+		p++;
+	if (p < e && *p == '0')
+		p++;
+	else if (!(p = scan_digits(p, e)))
+		return NULL;
+	if (p < e && *p == '.' && !(p = scan_digits(p + 1, e)))
+		return NULL;
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < e && (*p == '+' || *p == '-'))
+			p++;
+		if (!(p = scan_digits(p, e)))
+			return NULL;
+	}
+	return p;
+}
+
+static const char *scan_container(const char *p, const char *e, int depth);
+
+/* The value at p (no blanks before it): scalars inline, containers out of
+ * line, so the flat records of the common case make no calls. */
+static inline const char *scan_value(const char *p, const char *e, int depth)
+{
+	if (p >= e)
+		return NULL;
+	switch (*p) {
+	case '"':
+		return scan_string(p + 1, e);
+	case '{':
+	case '[':
+		return depth >= SEL_MAX_JSON_DEPTH
+			       ? NULL
+			       : scan_container(p, e, depth);
+	case 't':
+		return e - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+	case 'f':
+		return e - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+	case 'n':
+		return e - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+	default:
+		return scan_number(p, e);
+	}
+}
+
+/* The members or elements of the container opening at p; the caller has
+ * checked depth. */
+static const char *scan_container(const char *p, const char *e, int depth)
+{
+	bool obj = *p == '{';
+	char close = obj ? '}' : ']';
+	p = blank(p + 1, e);
+	if (p < e && *p == close)
+		return p + 1;
+	for (;;) {
+		if (obj) {
+			if (p >= e || *p != '"' || !(p = scan_string(p + 1, e)))
+				return NULL;
+			p = blank(p, e);
+			if (p >= e || *p != ':')
+				return NULL;
+			p = blank(p + 1, e);
+		}
+		if (!(p = scan_value(p, e, depth + 1)))
+			return NULL;
+		p = blank(p, e);
+		if (p >= e)
+			return NULL;
+		if (*p == close)
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = blank(p + 1, e);
+	}
+}
+
+static inline bool key_eq(const struct sel_jkey *k, const char *p, size_t n)
+{
+	if (k->len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char a = (unsigned char)k->name[i];
+		unsigned char b = (unsigned char)p[i];
+		if (a == b)
+			continue;
+		if (k->exact || (a | 0x20) != (b | 0x20) ||
+		    (unsigned)((a | 0x20) - 'a') > 'z' - 'a')
+			return false;
+	}
+	return true;
+}
+
+/* Note the member key p[0..kn) with value v[0..vn) in the slots it names. */
+static void note_member(const struct sel_jkey *keys, uint32_t nkeys,
+			struct sel_jslot *slots, const char *p, size_t kn,
+			const char *v, size_t vn)
+{
+	for (uint32_t i = 0; i < nkeys; i++) {
+		if (!key_eq(&keys[i], p, kn))
+			continue;
+		/* The first match is kept; a second one makes an unquoted
+		 * name ambiguous, which the evaluator reports when (and only
+		 * when) the path is evaluated. */
+		if (slots[i].count++ == 0) {
+			slots[i].v = v;
+			slots[i].vn = (uint32_t)vn;
+		}
+	}
+}
+
+/* The top-level object at p: like scan_container, and each member is
+ * offered to the slots. */
+static const char *scan_top_object(const char *p, const char *e,
+				   const struct sel_jkey *keys, uint32_t nkeys,
+				   struct sel_jslot *slots)
+{
+	p = blank(p + 1, e);
+	if (p < e && *p == '}')
+		return p + 1;
+	for (;;) {
+		if (p >= e || *p != '"')
+			return NULL;
+		const char *k = p + 1;
+		if (!(p = scan_string(k, e)))
+			return NULL;
+		size_t kn = (size_t)(p - 1 - k);
+		p = blank(p, e);
+		if (p >= e || *p != ':')
+			return NULL;
+		const char *v = blank(p + 1, e);
+		if (!(p = scan_value(v, e, 1)))
+			return NULL;
+		if (nkeys)
+			note_member(keys, nkeys, slots, k, kn, v,
+				    (size_t)(p - v));
+		p = blank(p, e);
+		if (p >= e)
+			return NULL;
+		if (*p == '}')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = blank(p + 1, e);
+	}
+}
+
+int sel_json_scan(const char *p, size_t n, const struct sel_jkey *keys,
+		  uint32_t nkeys, struct sel_jslot *slots)
+{
+	const char *e = p + n, *q;
+	if (nkeys)
+		memset(slots, 0, nkeys * sizeof(*slots));
+	p = blank(p, e);
+	if (p < e && *p == '{')
+		q = scan_top_object(p, e, keys, nkeys, slots);
+	else
+		q = scan_value(p, e, 0);
+	if (!q || ws(q, e) != e)
+		return -EINVAL;
+	return 0;
+}
+
 /* The reader. */
 
 struct match {
@@ -418,6 +670,7 @@ struct jr {
 	const struct sel_step *from;
 	uint32_t nfrom;
 	uint64_t root_off;
+	struct sel_jslot *slots; /* r->nkeys of them, for FROM-less records */
 };
 
 static int add_match(struct jr *j, const char *p, size_t n)
@@ -580,6 +833,30 @@ static int next_doc(struct sel_reader *r, const char **p, size_t *n,
 	}
 }
 
+/* A whole record p[0..n) just read: validate it (AWS rejects a malformed
+ * line even when the query looks at nothing in it) and, in the same pass,
+ * resolve the members the query names; or, with a FROM path, collect what
+ * the path selects.  0 or -errno. */
+static int take_record(struct sel_reader *r, struct jr *j, const char *p,
+		       size_t n)
+{
+	int rr;
+	if (r->has_from_path) {
+		if ((rr = sel_json_scan(p, n, NULL, 0, NULL)) ||
+		    (rr = walk(j, 0, p, n)))
+			return rr;
+		if (j->nm == 0)
+			j->pending_missing = true;
+		return 0;
+	}
+	if (r->nkeys && !j->slots &&
+	    !(j->slots = calloc(r->nkeys, sizeof(*j->slots))))
+		return -ENOMEM;
+	if ((rr = sel_json_scan(p, n, r->keys, r->nkeys, j->slots)))
+		return rr;
+	return add_match(j, p, n);
+}
+
 static int json_next(struct sel_reader *r, struct sel_record *rec,
 		     struct sel_error *err)
 {
@@ -591,6 +868,7 @@ static int json_next(struct sel_reader *r, struct sel_record *rec,
 		if (j->pos < j->nm) {
 			rec->json = j->m[j->pos].p;
 			rec->json_len = j->m[j->pos].n;
+			rec->slots = r->has_from_path ? NULL : j->slots;
 			rec->missing = false;
 			rec->offset = j->root_off;
 			j->pos++;
@@ -600,6 +878,7 @@ static int json_next(struct sel_reader *r, struct sel_record *rec,
 			j->pending_missing = false;
 			rec->json = NULL;
 			rec->json_len = 0;
+			rec->slots = NULL;
 			rec->missing = true;
 			return 1;
 		}
@@ -616,13 +895,9 @@ static int json_next(struct sel_reader *r, struct sel_record *rec,
 		if (r->opts->json_document)
 			j->root_off = r->src->base + (size_t)(p - r->src->buf);
 		j->nm = j->pos = 0;
-		if (!r->has_from_path) {
-			rr = add_match(j, p, n);
-		} else {
-			rr = walk(j, 0, p, n);
-			if (rr == 0 && j->nm == 0)
-				j->pending_missing = true;
-		}
+		if ((rr = take_record(r, j, p, n)) == -ENOMEM)
+			return sel_err_set(err, SEL_E_InternalError, 0, 0,
+					   "out of memory");
 		if (rr < 0)
 			return sel_err_set(err, SEL_E_JSONParsingError, 0, 0,
 					   "invalid JSON record at byte %llu",
@@ -636,6 +911,7 @@ static void json_close(struct sel_reader *r)
 	if (!j)
 		return;
 	free(j->m);
+	free(j->slots);
 	free(j);
 	r->priv = NULL;
 }

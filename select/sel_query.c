@@ -155,6 +155,8 @@ static int run(struct run *q, int in_fd)
 	if (r)
 		return r;
 	q->rd.want = max_col == INT32_MAX ? -1 : (max_col < 0 ? 0 : max_col);
+	q->rd.keys = q->ev.keys;
+	q->rd.nkeys = q->ev.nkeys;
 	if ((r = loop(q)))
 		return r;
 	return sel_eval_finish(&q->ev, &q->w);
