@@ -167,6 +167,10 @@ int sel_cli_main(int argc, char **argv)
 	int r = sel_query_run(&rq, fd, 1, &st, &err);
 	if (fd != 0)
 		close(fd);
+	/* The error comes first: scripts read the code from stderr's first
+	 * line, with or without --stats. */
+	if (r)
+		report(&err, c.sql);
 	if (c.stats)
 		fprintf(stderr,
 			"<Stats><BytesScanned>%" PRIu64
@@ -174,9 +178,5 @@ int sel_cli_main(int argc, char **argv)
 			"</BytesProcessed><BytesReturned>%" PRIu64
 			"</BytesReturned></Stats>\n",
 			st.scanned, st.processed, st.returned);
-	if (r) {
-		report(&err, c.sql);
-		return 1;
-	}
-	return 0;
+	return r ? 1 : 0;
 }

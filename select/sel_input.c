@@ -108,6 +108,18 @@ static int refill_zin(struct sel_src *s, struct sel_error *err)
 	return 0;
 }
 
+/* The input ran out inside a compressed stream: the object was cut. */
+static int truncated(struct sel_error *err, const char *what)
+{
+	return sel_err_set(err, SEL_E_TruncatedInput, 0, 0,
+			   "the %s data ends in the middle of a stream: the "
+			   "object is truncated",
+			   what);
+}
+
+/* Decompress into dst.  Runs the decoder once more after the raw input
+ * ends while a stream is open, since zlib may still hold output; a stream
+ * that never reaches its end is TruncatedInput. */
 static ssize_t more_gzip(struct sel_src *s, char *dst, size_t room,
 			 struct sel_error *err)
 {
@@ -115,7 +127,8 @@ static ssize_t more_gzip(struct sel_src *s, char *dst, size_t room,
 		int r = refill_zin(s, err);
 		if (r < 0)
 			return r;
-		if (s->zin_pos == s->zin_len && s->raw_eof)
+		bool dry = s->zin_pos == s->zin_len && s->raw_eof;
+		if (dry && !s->mid)
 			return 0;
 		s->z.next_in = s->zin + s->zin_pos;
 		s->z.avail_in = (uInt)(s->zin_len - s->zin_pos);
@@ -127,13 +140,18 @@ static ssize_t more_gzip(struct sel_src *s, char *dst, size_t room,
 		if (zr == Z_STREAM_END) {
 			/* Another member may follow (concatenated gzip). */
 			inflateReset(&s->z);
+			s->mid = false;
 		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
 			return sel_err_set(err, SEL_E_InvalidCompressionFormat,
 					   0, 0, "GZIP data is corrupt: %s",
 					   s->z.msg ? s->z.msg : "inflate");
+		} else {
+			s->mid = true;
 		}
 		if (got)
 			return (ssize_t)got;
+		if (dry && s->mid)
+			return truncated(err, "GZIP");
 	}
 }
 
@@ -144,7 +162,8 @@ static ssize_t more_bzip2(struct sel_src *s, char *dst, size_t room,
 		int r = refill_zin(s, err);
 		if (r < 0)
 			return r;
-		if (s->zin_pos == s->zin_len && s->raw_eof)
+		bool dry = s->zin_pos == s->zin_len && s->raw_eof;
+		if (dry && !s->mid)
 			return 0;
 		s->bz.next_in = (char *)s->zin + s->zin_pos;
 		s->bz.avail_in = (unsigned)(s->zin_len - s->zin_pos);
@@ -156,6 +175,7 @@ static ssize_t more_bzip2(struct sel_src *s, char *dst, size_t room,
 		if (br == BZ_STREAM_END) {
 			BZ2_bzDecompressEnd(&s->bz);
 			memset(&s->bz, 0, sizeof(s->bz));
+			s->mid = false;
 			if (BZ2_bzDecompressInit(&s->bz, 0, 0) != BZ_OK)
 				return sel_err_set(err, SEL_E_InternalError, 0,
 						   0, "bzip2 init failed");
@@ -163,9 +183,13 @@ static ssize_t more_bzip2(struct sel_src *s, char *dst, size_t room,
 			return sel_err_set(err, SEL_E_InvalidCompressionFormat,
 					   0, 0, "BZIP2 data is corrupt (%d)",
 					   br);
+		} else {
+			s->mid = true;
 		}
 		if (got)
 			return (ssize_t)got;
+		if (dry && s->mid)
+			return truncated(err, "BZIP2");
 	}
 }
 

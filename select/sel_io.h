@@ -33,6 +33,7 @@ struct sel_src {
 	z_stream z;
 	bz_stream bz;
 	bool z_init, bz_init, raw_eof;
+	bool mid; /* inside a compressed stream whose end was not seen yet */
 	unsigned char *zin; /* compressed input buffer */
 	size_t zin_len, zin_pos;
 	char *buf; /* window: valid bytes are buf[start..end) */

@@ -9,6 +9,8 @@ A file holds blocks that start with "=== name".  Block lines:
   out: {"JSON":{}}           --output-serialization
   file: name.ext             name of the input file (default data.csv)
   compress: gzip|bzip2       compress the input first
+  cut: N                     drop the last N bytes of the (compressed)
+                             object, to test truncated input
 Sections (a line "--- NAME [flags]"; flags: escaped = Python escapes,
 noeol = no newline after the last line):
   --- input                  the object (trailing blank lines dropped;
@@ -79,7 +81,7 @@ def parse(path):
                 cur["args"] += ["--input-serialization", val]
             elif key == "out":
                 cur["args"] += ["--output-serialization", val]
-            elif key in ("file", "compress"):
+            elif key in ("file", "compress", "cut"):
                 cur[key] = val
             else:
                 raise SystemExit(f"{path}:{no}: unknown line {line!r}")
@@ -95,6 +97,8 @@ def run(binary, tmp, case, sql):
         data = gzip.compress(data)
     elif case.get("compress") == "bzip2":
         data = bz2.compress(data)
+    if case.get("cut"):
+        data = data[:max(0, len(data) - int(case["cut"]))]
     path = os.path.join(tmp, case["file"])
     with open(path, "wb") as f:
         f.write(data)
