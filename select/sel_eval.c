@@ -425,6 +425,105 @@ static int first_member(struct sel_eval *x, const struct sel_node *n,
 	return found;
 }
 
+static int collect_wild(struct sel_eval *x, const struct sel_node *n,
+			uint32_t i, const char *vp, size_t vn,
+			struct cmn_buf *b);
+
+static int path_err(struct sel_eval *x, const struct sel_node *n,
+		    const struct sel_step *s, int r)
+{
+	if (r == -EEXIST)
+		return ERR(x, n, AmbiguousFieldName,
+			   "field name '%s' is ambiguous", s->name);
+	return ERR(x, n, JSONParsingError,
+		   "invalid JSON in record at byte %" PRIu64, x->rec->offset);
+}
+
+/* Append to b (a JSON array being built) every value steps i.. of path n
+ * select under the value v[0..vn), flattening wildcards: `[*]` stands for
+ * each element of an array, `.*` for each member value of an object, and
+ * what they select is spliced into one list, as S3 does.  MISSING results
+ * are left out.  Recursion only follows wildcards into nested containers,
+ * so it is no deeper than SEL_MAX_JSON_DEPTH. */
+static int collect(struct sel_eval *x, const struct sel_node *n, uint32_t i,
+		   const char *vp, size_t vn, struct cmn_buf *b)
+{
+	for (; i < n->nsteps; i++) {
+		const struct sel_step *s = &n->steps[i];
+		int r = 0;
+		if (s->kind == SEL_STEP_NAME)
+			r = sel_json_member(vp, vn, s->name, s->len, s->quoted,
+					    &vp, &vn);
+		else if (s->kind == SEL_STEP_INDEX)
+			r = sel_json_element(vp, vn, s->index, &vp, &vn);
+		else
+			return collect_wild(x, n, i, vp, vn, b);
+		if (r < 0)
+			return path_err(x, n, s, r);
+		if (r == 0)
+			return 0;
+	}
+	if (b->len > 1 && cmn_buf_addc(b, ',') < 0)
+		return -E2BIG;
+	return cmn_buf_add(b, vp, vn) < 0 ? -E2BIG : 0;
+}
+
+static int collect_wild(struct sel_eval *x, const struct sel_node *n,
+			uint32_t i, const char *vp, size_t vn,
+			struct cmn_buf *b)
+{
+	const char *t = vp, *kp, *ep;
+	size_t it = 0, kn, en;
+	char want = n->steps[i].kind == SEL_STEP_WILD_IDX ? '[' : '{';
+	int r;
+	while (t < vp + vn && (*t == ' ' || *t == '\t' || *t == '\n'))
+		t++;
+	if (t >= vp + vn || *t != want)
+		return 0;
+	while ((r = sel_json_iter(vp, vn, &it, &kp, &kn, &ep, &en)) == 1)
+		if ((r = collect(x, n, i + 1, ep, en, b)))
+			return r;
+	return r < 0 ? path_err(x, n, &n->steps[i], r) : 0;
+}
+
+/* A path with a wildcard step at i: the JSON array of what it selects;
+ * MISSING when the value the wildcard applies to is not an array (`[*]`)
+ * or an object (`.*`). */
+static int ev_wild(struct sel_eval *x, const struct sel_node *n, uint32_t i,
+		   const char *vp, size_t vn, struct sel_value *out)
+{
+	const char *t = vp;
+	while (t < vp + vn && (*t == ' ' || *t == '\t' || *t == '\n'))
+		t++;
+	if (t >= vp + vn ||
+	    *t != (n->steps[i].kind == SEL_STEP_WILD_IDX ? '[' : '{')) {
+		out->type = SEL_T_MISSING;
+		return 0;
+	}
+	struct cmn_buf b;
+	cmn_buf_init(&b, SEL_MAX_COLUMN_LEN);
+	int r = cmn_buf_addc(&b, '[') < 0 ? -E2BIG : 0;
+	if (r == 0)
+		r = collect_wild(x, n, i, vp, vn, &b);
+	if (r == 0 && cmn_buf_addc(&b, ']') < 0)
+		r = -E2BIG;
+	if (r == -E2BIG)
+		r = ERR(x, n, ColumnTooLong,
+			"the values a wildcard path selects are longer than "
+			"1 MB");
+	char *p = r ? NULL : scratch(x, n, b.len);
+	if (r == 0 && !p)
+		r = -E2BIG;
+	if (r == 0) {
+		memcpy(p, b.data, b.len);
+		out->type = SEL_T_JSON;
+		out->u.s = p;
+		out->len = (uint32_t)b.len;
+	}
+	cmn_buf_free(&b);
+	return r;
+}
+
 static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
 			struct sel_value *out)
 {
@@ -459,14 +558,9 @@ static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
 		else if (s->kind == SEL_STEP_INDEX)
 			r = sel_json_element(vp, vn, s->index, &vp, &vn);
 		else
-			continue; /* [*] and .* keep the container */
-		if (r == -EEXIST)
-			return ERR(x, n, AmbiguousFieldName,
-				   "field name '%s' is ambiguous", s->name);
+			return ev_wild(x, n, i, vp, vn, out);
 		if (r < 0)
-			return ERR(x, n, JSONParsingError,
-				   "invalid JSON in record at byte %" PRIu64,
-				   rec->offset);
+			return path_err(x, n, s, r);
 		if (r == 0) {
 			out->type = SEL_T_MISSING;
 			return 0;
