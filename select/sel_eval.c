@@ -1102,11 +1102,46 @@ static bool like_match(const struct like *lk, const char *s, size_t n)
 	}
 }
 
+/* LIKE 'lit%' on a top-level JSON member the reader resolved, decided on
+ * the raw bytes: unescaping only shortens a string, so when the raw text
+ * holds no backslash within the first litlen bytes those bytes are the
+ * string's own.  Returns 1 when decided (*m set), 0 to take the general
+ * path (not a string, MISSING, ambiguous, or an escape in the prefix). */
+static int like_raw_prefix(const struct sel_eval *x, const struct like *lk,
+			   const struct sel_node *path, bool *m)
+{
+	const struct sel_record *rec = x->rec;
+	if (lk->shape != LK_PREFIX || x->format != SEL_FMT_JSON ||
+	    path->kind != SEL_N_PATH || path->col_index < 0 ||
+	    (uint32_t)path->first_step + 1 != path->nsteps || rec->missing ||
+	    !rec->slots)
+		return 0;
+	const struct sel_jslot *sl = &rec->slots[path->col_index];
+	if (sl->count != 1 || sl->vn < 2 || sl->v[0] != '"')
+		return 0;
+	const char *body = sl->v + 1;
+	size_t bn = sl->vn - 2;
+	if (bn < lk->litlen) {
+		*m = false;
+		return 1;
+	}
+	if (memchr(body, '\\', lk->litlen))
+		return 0;
+	*m = memcmp(body, lk->lit, lk->litlen) == 0;
+	return 1;
+}
+
 static int ev_like(struct sel_eval *x, const struct sel_node *n,
 		   struct sel_value *out)
 {
 	struct sel_value v, pat, esc;
+	bool raw;
 	int r;
+	if (n->aux && like_raw_prefix(x, n->aux, n->kids[0], &raw)) {
+		out->type = SEL_T_BOOL;
+		out->u.b = n->neg ? !raw : raw;
+		return 0;
+	}
 	if ((r = ev(x, n->kids[0], &v)))
 		return r;
 	const struct like *lk = n->aux;

@@ -251,6 +251,25 @@ static int unescape(const char *p, size_t n, char *o, size_t *olen)
 	return 0;
 }
 
+/* The common integer, -?[0-9]{1,18}, without the general number parser.
+ * Returns true with *out an INT, false to take the general path. */
+static bool small_int(const char *p, size_t len, struct sel_value *out)
+{
+	size_t k = p[0] == '-';
+	if (len - k < 1 || len - k > 18)
+		return false;
+	int64_t v = 0;
+	for (size_t i = k; i < len; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+		if (d > 9)
+			return false;
+		v = v * 10 + d;
+	}
+	out->type = SEL_T_INT;
+	out->u.i = k ? -v : v;
+	return true;
+}
+
 int sel_json_value(const char *p, size_t n, struct sel_arena *scratch,
 		   struct sel_value *out)
 {
@@ -298,6 +317,8 @@ int sel_json_value(const char *p, size_t n, struct sel_arena *scratch,
 		double f;
 		int64_t i;
 		bool is_int;
+		if (small_int(p, len, out))
+			return 0;
 		if (sel_value_parse_num(p, len, &f, &i, &is_int))
 			return -EINVAL;
 		if (is_int) {
@@ -480,31 +501,35 @@ static inline const char *blank(const char *p, const char *e)
 	return ws(p, e);
 }
 
-static const char *scan_digits(const char *p, const char *e)
+/* Past a run of decimal digits (possibly empty). */
+static inline const char *digits(const char *p, const char *e)
 {
-	const char *s = p;
-	while (p < e && *p >= '0' && *p <= '9')
+	while (p < e && (unsigned)(*p - '0') <= 9)
 		p++;
-	return p > s ? p : NULL;
+	return p;
 }
 
 /* A number by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
- */
-static const char *scan_number(const char *p, const char *e)
+ * Past it, or NULL. */
+static inline const char *scan_number(const char *p, const char *e)
 {
 	if (p < e && *p == '-')
 		p++;
-	if (p < e && *p == '0')
-		p++;
-	else if (!(p = scan_digits(p, e)))
+	const char *d = p;
+	p = digits(p, e);
+	if (p == d || (*d == '0' && p - d > 1))
 		return NULL;
-	if (p < e && *p == '.' && !(p = scan_digits(p + 1, e)))
-		return NULL;
+	if (p < e && *p == '.') {
+		d = p + 1;
+		if ((p = digits(d, e)) == d)
+			return NULL;
+	}
 	if (p < e && (*p == 'e' || *p == 'E')) {
 		p++;
 		if (p < e && (*p == '+' || *p == '-'))
 			p++;
-		if (!(p = scan_digits(p, e)))
+		d = p;
+		if ((p = digits(d, e)) == d)
 			return NULL;
 	}
 	return p;
@@ -608,6 +633,12 @@ static const char *scan_top_object(const char *p, const char *e,
 				   const struct sel_jkey *keys, uint32_t nkeys,
 				   struct sel_jslot *slots)
 {
+	/* Bit L set: some key is L bytes long, so most members are passed
+	 * over without comparing names.  Lengths of 63 and more share bit
+	 * 63 and are always compared. */
+	uint64_t lens = 0;
+	for (uint32_t i = 0; i < nkeys; i++)
+		lens |= 1ull << (keys[i].len < 63 ? keys[i].len : 63);
 	p = blank(p + 1, e);
 	if (p < e && *p == '}')
 		return p + 1;
@@ -624,7 +655,7 @@ static const char *scan_top_object(const char *p, const char *e,
 		const char *v = blank(p + 1, e);
 		if (!(p = scan_value(v, e, 1)))
 			return NULL;
-		if (nkeys)
+		if ((lens >> (kn < 63 ? kn : 63)) & 1)
 			note_member(keys, nkeys, slots, k, kn, v,
 				    (size_t)(p - v));
 		p = blank(p, e);

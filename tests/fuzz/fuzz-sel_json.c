@@ -26,6 +26,9 @@ static const char *const queries[] = {
 	"SELECT CAST(s.n AS STRING) || s.t, CHAR_LENGTH(s.t) FROM S3Object s",
 	"SELECT s FROM S3Object s",
 	"SELECT s.a FROM S3Object[*][1].b s",
+	("SELECT s.a[*].b, s.o.*, s.n[*][*], s.\"A\" FROM S3Object s "
+	 "WHERE s.name LIKE 'ali%' OR 8.5 IN s.n[*][*]"),
+	"SELECT s.id, s.name FROM S3Object s WHERE CAST(s.age AS INT) > 60",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
