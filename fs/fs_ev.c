@@ -97,6 +97,13 @@ static void comm_of(struct fs_ev_state *st, pid_t pid, char out[17])
 	pthread_mutex_unlock(&st->lock);
 }
 
+void fs_ev_comm(struct fs_ctx *ctx, pid_t pid, char out[17])
+{
+	out[0] = '\0';
+	if (pid > 0)
+		comm_of(ctx->ev, pid, out);
+}
+
 bool fs_ev_wants(struct fs_ctx *ctx, enum ntf_event_name ev)
 {
 	return ctx->pipeline && ntf_pipeline_wants(ctx->pipeline, ev);
@@ -128,16 +135,19 @@ static size_t read_meta(const char *proc, struct ntf_meta *meta,
 		const char *name = names + i;
 		if (strncmp(name, FS_EV_XATTR_META, plen) != 0 || !name[plen])
 			continue;
-		if (used >= cap)
+		/* store holds "NAME\0VALUE\0" pairs: names[] dies with us. */
+		size_t nlen = strlen(name + plen) + 1;
+		if (used + nlen + 1 >= cap)
 			break;
-		ssize_t v = getxattr(proc, name, store + used, cap - used - 1);
+		memcpy(store + used, name + plen, nlen);
+		ssize_t v = getxattr(proc, name, store + used + nlen,
+				     cap - used - nlen - 1);
 		if (v < 0)
 			continue;
-		store[used + (size_t)v] = '\0';
-		meta[count].name = name + plen;
-		meta[count].value = store + used;
-		/* names[] outlives the record; the value lives in store. */
-		used += (size_t)v + 1;
+		store[used + nlen + (size_t)v] = '\0';
+		meta[count].name = store + used;
+		meta[count].value = store + used + nlen;
+		used += nlen + (size_t)v + 1;
 		count++;
 	}
 	return count;
@@ -152,7 +162,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	char comm[17] = "";
 	ev->uid = uid;
 	ev->pid = (int32_t)pid;
-	if (pid > 0) {
+	if (!ev->comm && pid > 0) {
 		comm_of(ctx->ev, pid, comm);
 		ev->comm = comm;
 	}
@@ -178,14 +188,14 @@ void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
 		  const struct stat *st, const char *copy_source)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	fs_ev_object_as(ctx, fc->uid, fc->pid, name, dir, child, st,
+	fs_ev_object_as(ctx, fc->uid, fc->pid, NULL, name, dir, child, st,
 			copy_source);
 }
 
 void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		     enum ntf_event_name name, struct fs_inode *dir,
-		     const char *child, const struct stat *st,
-		     const char *copy_source)
+		     const char *comm, enum ntf_event_name name,
+		     struct fs_inode *dir, const char *child,
+		     const struct stat *st, const char *copy_source)
 {
 	if (!fs_ev_wants(ctx, name) || dir->magic)
 		return;
@@ -195,7 +205,8 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	char *slash = strchr(path, '/');
 	*slash = '\0';
 	struct ntf_event ev = {.name = name, .bucket = path, .key = slash + 1,
-			       .size = -1, .copy_source = copy_source};
+			       .size = -1, .copy_source = copy_source,
+			       .comm = comm};
 	struct ntf_meta meta[META_MAX];
 	char *metastore = NULL;
 	char etag[33];

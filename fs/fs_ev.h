@@ -47,11 +47,15 @@ void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
 		  struct fs_inode *dir, const char *child,
 		  const struct stat *st, const char *copy_source);
 
-/* The same for a caller identified explicitly (RELEASE carries no pid). */
+/* The same for a caller identified explicitly (RELEASE carries no pid,
+ * and its opener may be gone): comm NULL looks the command name up. */
 void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		     enum ntf_event_name ev, struct fs_inode *dir,
-		     const char *child, const struct stat *st,
-		     const char *copy_source);
+		     const char *comm, enum ntf_event_name ev,
+		     struct fs_inode *dir, const char *child,
+		     const struct stat *st, const char *copy_source);
+
+/* The command name of pid (cached), "" when unknown. */
+void fs_ev_comm(struct fs_ctx *ctx, pid_t pid, char out[17]);
 
 /* Emit a bucket event (BucketCreated/BucketRemoved) for `bucket`. */
 void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,

@@ -250,7 +250,18 @@ void fs_magic_read(struct fs_ctx *ctx, fuse_req_t req, size_t size, off_t off,
 		return;
 	}
 	size_t n = b->len - (size_t)off;
-	fuse_reply_buf(req, b->data + off, n < size ? n : size);
+	n = n < size ? n : size;
+	/* Reply from a copy: RELEASE may free the snapshot on another thread
+	 * as soon as the kernel has the data, while this thread is still
+	 * returning from the reply. */
+	char *copy = malloc(n);
+	if (!copy) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(copy, b->data + off, n);
+	fuse_reply_buf(req, copy, n);
+	free(copy);
 }
 
 void fs_magic_release(struct fs_ctx *ctx, fuse_req_t req,

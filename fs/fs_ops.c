@@ -49,6 +49,7 @@ struct fs_file {
 	struct timespec mtime; /* see whether a flush follows a change */
 	uid_t uid;          /* who opened it: RELEASE does not say */
 	pid_t pid;
+	char comm[17];
 };
 
 /* An open directory: a stream of the backing directory, or for the root
@@ -651,6 +652,8 @@ static void track_writes(struct fs_ctx *ctx, fuse_req_t req,
 	f->dirty = dirty;
 	f->uid = fuse_req_ctx(req)->uid;
 	f->pid = fuse_req_ctx(req)->pid;
+	if (fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT))
+		fs_ev_comm(ctx, f->pid, f->comm);
 	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT) || dirty)
 		return;
 	if (fstat(f->fd, &st) == 0) {
@@ -841,8 +844,9 @@ static void op_release(fuse_req_t req, fuse_ino_t id,
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_file *f = file_of(fi);
 	if (f->writer && f->dirty)
-		fs_ev_object_as(ctx, f->uid, f->pid, NTF_EV_OBJECT_CREATED_PUT,
-				f->ino, NULL, NULL, NULL);
+		fs_ev_object_as(ctx, f->uid, f->pid, f->comm,
+				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, NULL,
+				NULL);
 	file_free(ctx, f);
 	fuse_reply_err(req, 0);
 }

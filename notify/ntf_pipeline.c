@@ -33,11 +33,21 @@
 #define PIPE_LOCAL_ID "local"
 #define PIPE_LOCAL_TYPE "sqlite"
 
+/* A record on its way to live readers.  Records enter the gate in
+ * sequence order (under the store's sequencing lock) and leave it in that
+ * order: one waiting for its eTag holds back those behind it, so readers
+ * see sequencers increase and every key's events in order. */
+struct gate_item {
+	char *line;                 /* owned; the eTag placeholder until ready */
+	size_t len;
+	bool ready;
+	struct gate_item *next;
+};
+
 struct ntf_pending {
 	uint64_t seqs[PIPE_GROUPS];
 	size_t n;
-	char *line;          /* the first record, for live readers; owned */
-	size_t len;
+	struct gate_item *gate;     /* borrowed from the gate, or NULL */
 };
 
 struct bucket_rules {
@@ -57,6 +67,10 @@ struct ntf_pipeline {
 	struct ntf_rules *deflt;      /* applies while nothing is set */
 	struct bucket_rules *slots[PIPE_SLOTS];
 	size_t n_configured;          /* bucket rule sets + global */
+
+	pthread_mutex_t gate_lock;    /* guards the gate list */
+	struct gate_item *gate_head, *gate_tail;
+	size_t gate_len;
 
 	_Atomic uint64_t any_mask;
 	atomic_uint readers;
@@ -116,6 +130,7 @@ int ntf_pipeline_open(const struct ntf_pipeline_opts *o,
 	if (!p)
 		return -ENOMEM;
 	pthread_rwlock_init(&p->lock, NULL);
+	pthread_mutex_init(&p->gate_lock, NULL);
 	p->durability = o->durability;
 	p->region = strdup(o->region ? o->region : "us-east-1");
 	p->local_target = (struct ntf_target_id){PIPE_LOCAL_ID,
@@ -158,6 +173,12 @@ void ntf_pipeline_close(struct ntf_pipeline *p)
 	}
 	ntf_rules_free(p->global);
 	ntf_rules_free(p->deflt);
+	for (struct gate_item *g = p->gate_head, *next; g; g = next) {
+		next = g->next;
+		free(g->line);
+		free(g);
+	}
+	pthread_mutex_destroy(&p->gate_lock);
 	pthread_rwlock_destroy(&p->lock);
 	for (size_t i = 0; i < p->n_env_lists; i++)
 		free(p->env_lists[i]);
@@ -377,79 +398,161 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Offset of the 16 hex digits of "sequencer" in a record, or 0. */
-static size_t seq_offset(const char *json, size_t len)
+/* Offset of the 16 hex digits after tag in a record, or 0.  The record
+ * writes the sequencer twice: as "sequencer" and as the request id. */
+static size_t seq_offset(const char *json, size_t len, const char *tag)
 {
-	static const char tag[] = "\"sequencer\":\"";
-	const char *p = memmem(json, len, tag, sizeof(tag) - 1);
-	if (!p || (size_t)(p - json) + sizeof(tag) - 1 + 16 > len)
+	size_t tl = strlen(tag);
+	const char *p = memmem(json, len, tag, tl);
+	if (!p || (size_t)(p - json) + tl + 16 > len)
 		return 0;
-	return (size_t)(p - json) + sizeof(tag) - 1;
+	return (size_t)(p - json) + tl;
+}
+
+#define SEQ_TAG "\"sequencer\":\""
+#define REQ_TAG "\"x-amz-request-id\":\""
+
+/* The serialised records of one event, one per group, and what happens
+ * when their sequence numbers are assigned. */
+struct lines {
+	struct ntf_pipeline *p;
+	struct cmn_buf *rec;
+	size_t off[PIPE_GROUPS], len[PIPE_GROUPS];
+	size_t seq1[PIPE_GROUPS], seq2[PIPE_GROUPS]; /* 0: absent */
+	int n;
+	bool publish;   /* the first line goes to live readers */
+	bool pending;   /* ... once its eTag is in */
+	struct gate_item *gate; /* out: its place in the gate */
+};
+
+static void patch_seq(struct lines *l, int i, uint64_t seq)
+{
+	char hex[17];
+	ntf_record_sequencer(seq, hex);
+	char *line = l->rec->data + l->off[i];
+	if (l->seq1[i])
+		memcpy(line + l->seq1[i], hex, 16);
+	if (l->seq2[i])
+		memcpy(line + l->seq2[i], hex, 16);
+}
+
+/* Publish the ready records at the head of the gate.  gate_lock held. */
+static void gate_drain(struct ntf_pipeline *p)
+{
+	struct gate_item *g;
+	while ((g = p->gate_head) && (g->ready || p->gate_len >
+						    NTF_LIMIT_RING_LINES)) {
+		/* A gate this full means a hash is taking very long: let the
+		 * head go as it is rather than hold everyone back. */
+		if (!g->ready)
+			g->len = 0;
+		p->gate_head = g->next;
+		if (!p->gate_head)
+			p->gate_tail = NULL;
+		p->gate_len--;
+		if (g->len)
+			ntf_ring_publish(p->ring, g->line, g->len);
+		free(g->line);
+		if (g->ready)
+			free(g);
+		else
+			g->line = NULL; /* its pending handle frees it */
+	}
+}
+
+/* Runs under the store's sequencing lock: records enter the gate in
+ * sequence order. */
+static void on_assigned(void *arg, uint64_t first, size_t n)
+{
+	struct lines *l = arg;
+	for (int i = 0; i < l->n && (size_t)i < n; i++)
+		patch_seq(l, i, first + (uint64_t)i);
+	if (!l->publish || l->n == 0)
+		return;
+	struct gate_item *g = calloc(1, sizeof(*g));
+	if (g && !(g->line = malloc(l->len[0]))) {
+		free(g);
+		g = NULL;
+	}
+	if (!g)
+		return; /* out of memory: live readers miss this one */
+	memcpy(g->line, l->rec->data + l->off[0], l->len[0]);
+	g->len = l->len[0];
+	g->ready = !l->pending;
+	struct ntf_pipeline *p = l->p;
+	pthread_mutex_lock(&p->gate_lock);
+	if (p->gate_tail)
+		p->gate_tail->next = g;
+	else
+		p->gate_head = g;
+	p->gate_tail = g;
+	p->gate_len++;
+	l->gate = l->pending ? g : NULL;
+	gate_drain(p);
+	pthread_mutex_unlock(&p->gate_lock);
+}
+
+/* Serialise one record per group into l->rec. */
+static int format_lines(struct ntf_event *ev, struct group *g, int ng,
+			struct lines *l)
+{
+	int rc = 0;
+	struct group none = {.config_id = ""};
+	l->n = ng ? ng : 1;
+	for (int i = 0; rc == 0 && i < l->n; i++) {
+		l->off[i] = l->rec->len;
+		rc = ntf_record_json(ev, (ng ? &g[i] : &none)->config_id,
+				     l->rec);
+		l->len[i] = l->rec->len - l->off[i];
+		if (rc == 0)
+			rc = cmn_buf_addc(l->rec, '\n');
+	}
+	for (int i = 0; rc == 0 && i < l->n; i++) {
+		const char *json = l->rec->data + l->off[i];
+		l->seq1[i] = seq_offset(json, l->len[i], SEQ_TAG);
+		l->seq2[i] = seq_offset(json, l->len[i], REQ_TAG);
+	}
+	return rc;
 }
 
 static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
-			struct group *g, int ng, struct cmn_buf *rec,
-			size_t *rec_off, size_t *rec_len, bool pending,
-			uint64_t *seqs)
+			struct group *g, int ng, struct lines *l,
+			bool pending, uint64_t *seqs)
 {
 	struct ntf_store_entry e[PIPE_GROUPS];
 	const char *name = ntf_event_str(ev->name);
-	int rc = 0;
-
-	for (int i = 0; rc == 0 && i < ng; i++) {
-		rec_off[i] = rec->len;
-		rc = ntf_record_json(ev, g[i].config_id, rec);
-		rec_len[i] = rec->len - rec_off[i];
-		if (rc == 0)
-			rc = cmn_buf_addc(rec, '\n');
-	}
-	for (int i = 0; rc == 0 && i < ng; i++) {
-		const char *json = rec->data + rec_off[i];
+	for (int i = 0; i < ng; i++) {
 		e[i] = (struct ntf_store_entry){
 			.time_ms = ev->time_ms,
 			.event_name = name,
 			.bucket = ev->bucket,
 			.key = ev->key ? ev->key : "",
-			.record = json,
-			.record_len = rec_len[i],
-			.seq_offset = seq_offset(json, rec_len[i]),
+			.record = l->rec->data + l->off[i],
+			.record_len = l->len[i],
+			.seq_offset = l->seq1[i],
+			.seq_offset2 = l->seq2[i],
 			.pending = pending,
 			.targets = g[i].targets,
 			.n_targets = g[i].n,
 		};
 	}
-	if (rc == 0)
-		rc = ntf_store_append(p->store, e, (size_t)ng, p->durability);
-	/* The ring gets the first record with its real sequencer. */
-	for (int i = 0; rc == 0 && i < ng; i++) {
-		char hex[17];
-		if (!e[i].seq_offset)
-			continue;
-		ntf_record_sequencer(e[i].seq, hex);
-		memcpy(rec->data + rec_off[i] + e[i].seq_offset, hex, 16);
-	}
+	int rc = ntf_store_append_ex(p->store, e, (size_t)ng, p->durability,
+				     on_assigned, l);
 	for (int i = 0; rc == 0 && i < ng; i++)
 		seqs[i] = e[i].seq;
 	return rc;
 }
 
-/* Keep what finalisation needs: the seqs and the first record line. */
+/* Keep what finalisation needs: the seqs and the record's gate item. */
 static struct ntf_pending *make_pending(const uint64_t *seqs, size_t n,
-					const char *line, size_t len)
+					struct gate_item *gate)
 {
 	struct ntf_pending *pd = calloc(1, sizeof(*pd));
 	if (!pd)
 		return NULL;
 	memcpy(pd->seqs, seqs, n * sizeof(*seqs));
 	pd->n = n;
-	pd->line = len ? malloc(len) : NULL;
-	if (len && !pd->line) {
-		free(pd);
-		return NULL;
-	}
-	if (len)
-		memcpy(pd->line, line, len);
-	pd->len = len;
+	pd->gate = gate;
 	return pd;
 }
 
@@ -459,14 +562,12 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 		       struct ntf_pending **out)
 {
 	struct group g[PIPE_GROUPS];
-	size_t rec_off[PIPE_GROUPS], rec_len[PIPE_GROUPS];
 	uint64_t seqs[PIPE_GROUPS];
 	struct cmn_buf names, rec;
+	struct lines l = {.p = p, .rec = &rec};
 	int rc;
 
 	atomic_fetch_add(&p->emitted, 1);
-	if ((size_t)ev->name < NTF_EV_COUNT)
-		atomic_fetch_add(&p->ev_emitted[ev->name], 1);
 	if (!ntf_pipeline_wants(p, ev->name))
 		return 0;
 	if (!ev->time_ms)
@@ -485,31 +586,26 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 	}
 	if (ng > 0)
 		atomic_fetch_add(&p->matched, 1);
-	if (ng > 0 && (size_t)ev->name < NTF_EV_COUNT)
-		atomic_fetch_add(&p->ev_matched[ev->name], 1);
 	bool live = atomic_load(&p->readers) > 0;
-	if (ng == 0) {
-		/* Nobody stores it, but live readers see it. */
-		rc = live ? ntf_record_json(ev, "", &rec) : 0;
-		rec_off[0] = 0;
-		rec_len[0] = rec.len;
-	} else {
-		rc = store_groups(p, ev, g, ng, &rec, rec_off, rec_len,
-				  out != NULL, seqs);
-		if (rc < 0)
-			atomic_fetch_add(&p->failed, 1);
-		else
-			atomic_fetch_add(&p->records, (uint64_t)ng);
-	}
-	if (rc < 0 || (ng == 0 && !live))
+	if (ng == 0 && !live) {
+		rc = 0;
 		goto out;
-	if (out) {
-		*out = make_pending(seqs, (size_t)ng, rec.data + rec_off[0],
-				    rec_len[0]);
+	}
+	rc = format_lines(ev, g, ng, &l);
+	l.publish = live;
+	l.pending = out != NULL;
+	if (rc == 0 && ng == 0) {
+		/* Nobody stores it, but live readers see it, numbered. */
+		rc = ntf_store_sequence(p->store, on_assigned, &l, &seqs[0]);
+	} else if (rc == 0) {
+		rc = store_groups(p, ev, g, ng, &l, out != NULL, seqs);
+		atomic_fetch_add(rc < 0 ? &p->failed : &p->records,
+				 rc < 0 ? 1 : (uint64_t)ng);
+	}
+	if (rc == 0 && out) {
+		*out = make_pending(seqs, (size_t)ng, l.gate);
 		if (!*out)
 			rc = -ENOMEM;
-	} else if (live) {
-		ntf_ring_publish(p->ring, rec.data + rec_off[0], rec_len[0]);
 	}
 out:
 	cmn_buf_free(&names);
@@ -529,13 +625,13 @@ int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 	return emit_common(p, ev, out);
 }
 
-/* Put the eTag into the live copy: replace the 32 zeros, or drop the
+/* Put the eTag into a live line: replace the 32 zeros, or drop the
  * field. */
-static void finalize_line(struct ntf_pending *pd, const char *etag)
+static void finalize_line(struct gate_item *g, const char *etag)
 {
 	static const char ph[] = "\"eTag\":\"" NTF_ETAG_PENDING "\"";
-	char *at = pd->line ? memmem(pd->line, pd->len, ph, sizeof(ph) - 1)
-			    : NULL;
+	char *at = g->line ? memmem(g->line, g->len, ph, sizeof(ph) - 1)
+			   : NULL;
 	if (!at)
 		return;
 	if (etag) {
@@ -543,10 +639,10 @@ static void finalize_line(struct ntf_pending *pd, const char *etag)
 		return;
 	}
 	size_t cut = sizeof(ph) - 1;
-	if ((size_t)(at - pd->line) + cut < pd->len && at[cut] == ',')
+	if ((size_t)(at - g->line) + cut < g->len && at[cut] == ',')
 		cut++;
-	memmove(at, at + cut, pd->len - (size_t)(at - pd->line) - cut);
-	pd->len -= cut;
+	memmove(at, at + cut, g->len - (size_t)(at - g->line) - cut);
+	g->len -= cut;
 }
 
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
@@ -556,17 +652,25 @@ void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 		return;
 	if (pd->n && ntf_store_finalize(p->store, pd->seqs, pd->n, etag) < 0)
 		atomic_fetch_add(&p->failed, 1);
-	finalize_line(pd, etag);
-	if (pd->line && atomic_load(&p->readers) > 0)
-		ntf_ring_publish(p->ring, pd->line, pd->len);
+	struct gate_item *g = pd->gate;
+	pd->gate = NULL;
+	if (g) {
+		pthread_mutex_lock(&p->gate_lock);
+		if (g->line) {
+			finalize_line(g, etag);
+			g->ready = true;
+			gate_drain(p);
+		} else {
+			free(g); /* already let go by a full gate */
+		}
+		pthread_mutex_unlock(&p->gate_lock);
+	}
 	ntf_pipeline_pending_free(pd);
 }
 
 void ntf_pipeline_pending_free(struct ntf_pending *pd)
 {
-	if (!pd)
-		return;
-	free(pd->line);
+	/* A gate item still held is freed with the pipeline. */
 	free(pd);
 }
 
@@ -579,7 +683,7 @@ static int recover_one(void *arg, uint64_t seq, const char *bucket,
 		       const char *key)
 {
 	struct recover_ctx *rc = arg;
-	struct ntf_pending *pd = make_pending(&seq, 1, NULL, 0);
+	struct ntf_pending *pd = make_pending(&seq, 1, NULL);
 	if (!pd)
 		return -ENOMEM;
 	rc->fn(rc->arg, bucket, key, pd);

@@ -74,9 +74,18 @@ struct item {
 	bool pending;
 };
 
+/* A pending record to finalise in the next transaction. */
+struct fin {
+	uint64_t seq;
+	bool has_etag;
+	char etag[33];
+};
+
 struct batch {
 	struct item *items;
 	size_t n, cap;
+	struct fin *fin;  /* finalisations, applied after the inserts */
+	size_t nfin, capfin;
 	char *arena;
 	size_t len, acap;
 	bool fsync;	  /* some appender asked for FSYNC */
@@ -371,6 +380,7 @@ static void batch_free(struct batch *b)
 	if (!b)
 		return;
 	pthread_cond_destroy(&b->cv);
+	free(b->fin);
 	free(b->items);
 	free(b->arena);
 	free(b);
@@ -383,7 +393,7 @@ static void batch_recycle(struct ntf_store *s, struct batch *b)
 		batch_free(b);
 		return;
 	}
-	b->n = b->len = 0;
+	b->n = b->len = b->nfin = 0;
 	b->fsync = b->done = false;
 	b->result = 0;
 	b->next_free = s->free_list;
@@ -477,6 +487,8 @@ static void batch_put(struct batch *b, const struct ntf_store_entry *e,
 	it->pending = e->pending;
 	if (e->seq_offset && e->seq_offset + 16 <= e->record_len)
 		put_hex16(b->arena + it->record + e->seq_offset, seq);
+	if (e->seq_offset2 && e->seq_offset2 + 16 <= e->record_len)
+		put_hex16(b->arena + it->record + e->seq_offset2, seq);
 	it->targets = b->len;
 	it->n_targets = 0;
 	it->logged = e->n_targets == 0;
@@ -556,6 +568,17 @@ static int insert_item(struct ntf_store *s, const struct batch *b,
 	return step_done(ins);
 }
 
+/* Put the eTag into a pending record (or drop the field).  Writer
+ * thread, db_mu held, in the batch's transaction. */
+static int apply_fin(struct ntf_store *s, const struct fin *f)
+{
+	sqlite3_stmt *st = s->st[f->has_etag ? ST_FINALIZE : ST_FINALIZE_NONE];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)f->seq);
+	if (f->has_etag)
+		sqlite3_bind_text(st, 2, f->etag, -1, SQLITE_STATIC);
+	return step_done(st);
+}
+
 /* Commit b in one transaction.  Called on the writer thread, db_mu held. */
 static int commit_batch(struct ntf_store *s, struct batch *b)
 {
@@ -571,6 +594,8 @@ static int commit_batch(struct ntf_store *s, struct batch *b)
 		if (b->items[i].logged && !logged++)
 			first_ms = b->items[i].time_ms;
 	}
+	for (size_t i = 0; i < b->nfin && !err; i++)
+		err = apply_fin(s, &b->fin[i]);
 	if (!err)
 		err = step_done(s->st[ST_COMMIT]);
 	if (err) {
@@ -702,7 +727,7 @@ static void batch_unref(struct ntf_store *s, struct batch *b)
  * when closing with nothing left. */
 static struct batch *take_batch(struct ntf_store *s)
 {
-	while (s->cur->n == 0) {
+	while (s->cur->n == 0 && s->cur->nfin == 0) {
 		if (s->closing)
 			return NULL;
 		s->writer_idle = true;
@@ -1098,6 +1123,24 @@ static int check_entries(const struct ntf_store_entry *e, size_t n,
 int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
 		     size_t n, enum ntf_durability durability)
 {
+	return ntf_store_append_ex(s, entries, n, durability, NULL, NULL);
+}
+
+int ntf_store_sequence(struct ntf_store *s, ntf_store_assigned_fn fn,
+		       void *arg, uint64_t *seq)
+{
+	pthread_mutex_lock(&s->mu);
+	int err = take_seqs(s, 1, seq);
+	if (!err && fn)
+		fn(arg, *seq, 1);
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+int ntf_store_append_ex(struct ntf_store *s, struct ntf_store_entry *entries,
+			size_t n, enum ntf_durability durability,
+			ntf_store_assigned_fn fn, void *arg)
+{
 	size_t bytes;
 	int err = check_entries(entries, n, s->batch_max, &bytes);
 	if (err || n == 0)
@@ -1117,6 +1160,8 @@ int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
 		entries[i].seq = seq + i;
 		batch_put(b, &entries[i], seq + i);
 	}
+	if (fn)
+		fn(arg, seq, n);
 	b->fsync |= durability == NTF_DURABILITY_FSYNC;
 	if (was_empty && s->writer_idle)
 		pthread_cond_signal(&s->work_cv);
@@ -1371,29 +1416,38 @@ out:
 
 /* ---- pending eTags ---- */
 
+/* Finalisations ride in the batch being filled, so they commit after the
+ * inserts of the records they finalise (which were appended earlier, into
+ * this batch or an earlier one). */
 int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
 		       const char *etag)
 {
-	sqlite3_stmt *st = s->st[etag ? ST_FINALIZE : ST_FINALIZE_NONE];
-	pthread_mutex_lock(&s->db_mu);
-	int err = step_done(s->st[ST_BEGIN]);
-	if (!err) {
-		for (size_t i = 0; !err && i < n; i++) {
-			sqlite3_bind_int64(st, 1, (sqlite3_int64)seqs[i]);
-			if (etag)
-				sqlite3_bind_text(st, 2, etag, -1,
-						  SQLITE_STATIC);
-			err = step_done(st);
+	int err = 0;
+	pthread_mutex_lock(&s->mu);
+	struct batch *b = s->cur;
+	if (b->nfin + n > b->capfin) {
+		size_t cap = b->capfin ? b->capfin : 64;
+		while (cap < b->nfin + n)
+			cap *= 2;
+		struct fin *f = realloc(b->fin, cap * sizeof(*f));
+		if (!f) {
+			err = -ENOMEM;
+			goto out;
 		}
-		err = txn_end(s, err);
+		b->fin = f;
+		b->capfin = cap;
 	}
-	pthread_mutex_unlock(&s->db_mu);
-	if (!err) { /* the rows just became visible to queue workers */
-		pthread_mutex_lock(&s->hook_mu);
-		if (s->hook)
-			s->hook(s->hook_arg, NULL);
-		pthread_mutex_unlock(&s->hook_mu);
+	for (size_t i = 0; i < n; i++) {
+		struct fin *f = &b->fin[b->nfin++];
+		f->seq = seqs[i];
+		f->has_etag = etag != NULL;
+		if (etag)
+			snprintf(f->etag, sizeof(f->etag), "%s", etag);
 	}
+	if (s->writer_idle)
+		pthread_cond_signal(&s->work_cv);
+out:
+	pthread_mutex_unlock(&s->mu);
 	return err;
 }
 

@@ -46,6 +46,7 @@ struct ntf_store_entry {
 	 * record's "sequencer"), so the caller can serialise before the
 	 * seq is known. */
 	size_t seq_offset;
+	size_t seq_offset2; /* a second place to write it (0: none) */
 	/* The record carries the placeholder "eTag":"000…0" (32 zeros) and is
 	 * pending: stored durably now, but invisible to log readers and queue
 	 * workers (and everything after it, to keep seq order) until
@@ -107,6 +108,24 @@ void ntf_store_close(struct ntf_store *s);
  * Thread-safe; called by any number of threads. */
 int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
 		     size_t n, enum ntf_durability durability);
+
+/* Called by the two functions below with the first of n sequence numbers
+ * just assigned, under the lock that assigns them: whatever fn does
+ * happens in sequence order across threads.  It must be quick and must
+ * not call into the store. */
+typedef void (*ntf_store_assigned_fn)(void *arg, uint64_t first, size_t n);
+
+/* ntf_store_append(), calling fn (may be NULL) once the seqs are
+ * assigned and before waiting for the commit. */
+int ntf_store_append_ex(struct ntf_store *s, struct ntf_store_entry *entries,
+			size_t n, enum ntf_durability durability,
+			ntf_store_assigned_fn fn, void *arg);
+
+/* Take one sequence number that no entry will carry (for records only
+ * live readers see), calling fn (may be NULL) as above.  Returns 0 or
+ * -errno. */
+int ntf_store_sequence(struct ntf_store *s, ntf_store_assigned_fn fn,
+		       void *arg, uint64_t *seq);
 
 /* The highest sequence number handed out so far (0 before the first).
  * Thread-safe. */
@@ -232,7 +251,8 @@ int ntf_store_reader_wait(struct ntf_store_reader *r);
 
 /* Finalise pending records: replace the eTag placeholder by etag (32 hex
  * digits), or remove the field when etag is NULL (the content could not
- * be hashed).  One transaction.  Returns 0 or -errno.  Any thread. */
+ * be hashed).  Queued into the next group commit, after the records'
+ * own inserts; does not wait for it.  Returns 0 or -ENOMEM.  Any thread. */
 int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
 		       const char *etag);
 
