@@ -390,6 +390,39 @@ static int json_scalar(struct sel_eval *x, const struct sel_node *n,
 	return 0;
 }
 
+/* The raw value of the top-level JSON member a one-step path names, when
+ * the reader resolved it to exactly one member; NULL otherwise (CSV, FROM
+ * paths, longer paths, MISSING or ambiguous names take the general path). */
+static const struct sel_jslot *raw_member(const struct sel_eval *x,
+					  const struct sel_node *path)
+{
+	const struct sel_record *rec = x->rec;
+	if (x->format != SEL_FMT_JSON || path->kind != SEL_N_PATH ||
+	    path->col_index < 0 ||
+	    (uint32_t)path->first_step + 1 != path->nsteps || rec->missing ||
+	    !rec->slots)
+		return NULL;
+	const struct sel_jslot *sl = &rec->slots[path->col_index];
+	return sl->count == 1 ? sl : NULL;
+}
+
+/* A raw JSON integer token -?[0-9]{1,18} (the reader validated it). */
+static bool raw_int(const char *p, size_t n, int64_t *out)
+{
+	size_t k = n && p[0] == '-';
+	if (n - k < 1 || n - k > 18)
+		return false;
+	int64_t v = 0;
+	for (size_t i = k; i < n; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+		if (d > 9)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = k ? -v : v;
+	return true;
+}
+
 static int first_member(struct sel_eval *x, const struct sel_node *n,
 			const struct sel_step *s, const char **vp, size_t *vn)
 {
@@ -786,11 +819,55 @@ static int compare(struct sel_eval *x, const struct sel_node *n, int op,
 	return 0;
 }
 
+/* `member <op> INT` and `CAST(member AS INT) <op> INT` when the member's
+ * raw text is an integer: both sides are INTs, so compare the numbers
+ * without building values.  Returns 1 when decided, 0 otherwise. */
+static int cmp_raw_int(const struct sel_eval *x, const struct sel_node *n,
+		       struct sel_value *out)
+{
+	const struct sel_node *a = n->kids[0], *lit = n->kids[1];
+	int64_t v;
+	if (lit->kind != SEL_N_LIT || lit->lit.type != SEL_T_INT)
+		return 0;
+	if (a->kind == SEL_N_CAST && a->op == SEL_T_INT)
+		a = a->kids[0];
+	const struct sel_jslot *sl = raw_member(x, a);
+	if (!sl || !raw_int(sl->v, sl->vn, &v))
+		return 0;
+	int64_t b = lit->lit.u.i;
+	bool t;
+	switch (n->op) {
+	case SEL_CMP_EQ:
+		t = v == b;
+		break;
+	case SEL_CMP_NE:
+		t = v != b;
+		break;
+	case SEL_CMP_LT:
+		t = v < b;
+		break;
+	case SEL_CMP_LE:
+		t = v <= b;
+		break;
+	case SEL_CMP_GT:
+		t = v > b;
+		break;
+	default:
+		t = v >= b;
+		break;
+	}
+	out->type = SEL_T_BOOL;
+	out->u.b = t;
+	return 1;
+}
+
 static int ev_cmp(struct sel_eval *x, const struct sel_node *n,
 		  struct sel_value *out)
 {
 	struct sel_value a, b;
 	int r;
+	if (cmp_raw_int(x, n, out))
+		return 0;
 	if ((r = ev(x, n->kids[0], &a)) || (r = ev(x, n->kids[1], &b)))
 		return r;
 	return compare(x, n, n->op, &a, &b, out);
@@ -1110,14 +1187,9 @@ static bool like_match(const struct like *lk, const char *s, size_t n)
 static int like_raw_prefix(const struct sel_eval *x, const struct like *lk,
 			   const struct sel_node *path, bool *m)
 {
-	const struct sel_record *rec = x->rec;
-	if (lk->shape != LK_PREFIX || x->format != SEL_FMT_JSON ||
-	    path->kind != SEL_N_PATH || path->col_index < 0 ||
-	    (uint32_t)path->first_step + 1 != path->nsteps || rec->missing ||
-	    !rec->slots)
-		return 0;
-	const struct sel_jslot *sl = &rec->slots[path->col_index];
-	if (sl->count != 1 || sl->vn < 2 || sl->v[0] != '"')
+	const struct sel_jslot *sl =
+		lk->shape == LK_PREFIX ? raw_member(x, path) : NULL;
+	if (!sl || sl->vn < 2 || sl->v[0] != '"')
 		return 0;
 	const char *body = sl->v + 1;
 	size_t bn = sl->vn - 2;
@@ -1874,6 +1946,22 @@ int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 	return 0;
 }
 
+/* A top-level JSON string member written to CSV output as it is: with no
+ * escape in its raw text, the raw bytes are the string.  Returns 1 with *r
+ * set when written, 0 to take the general path. */
+static int raw_csv_field(struct sel_eval *x, struct sel_writer *w,
+			 const struct sel_node *e, int *r)
+{
+	if (w->opts->format != SEL_FMT_CSV)
+		return 0;
+	const struct sel_jslot *sl = raw_member(x, e);
+	if (!sl || sl->vn < 2 || sl->v[0] != '"' ||
+	    memchr(sl->v + 1, '\\', sl->vn - 2))
+		return 0;
+	*r = sel_writer_str(w, NULL, 0, sl->v + 1, sl->vn - 2);
+	return 1;
+}
+
 static int items(struct sel_eval *x, struct sel_writer *w)
 {
 	char tmp[24];
@@ -1882,7 +1970,13 @@ static int items(struct sel_eval *x, struct sel_writer *w)
 		struct sel_value v;
 		const char *nm;
 		size_t nl;
-		int r = ev(x, it->expr, &v);
+		int r;
+		if (raw_csv_field(x, w, it->expr, &r)) {
+			if (r)
+				return out_err(x, r);
+			continue;
+		}
+		r = ev(x, it->expr, &v);
 		if (r)
 			return r;
 		item_name(it, i, tmp, sizeof(tmp), &nm, &nl);

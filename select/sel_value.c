@@ -230,6 +230,22 @@ int sel_value_fmt_double(double d, bool force_point, struct cmn_buf *out)
 	return r;
 }
 
+/* Decimal text of an int64 without the printf machinery (one output
+ * field per record makes it hot). */
+static int put_int(int64_t i, struct cmn_buf *out)
+{
+	char tmp[24];
+	size_t k = sizeof(tmp);
+	uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+	do {
+		tmp[--k] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (i < 0)
+		tmp[--k] = '-';
+	return cmn_buf_add(out, tmp + k, sizeof(tmp) - k);
+}
+
 int sel_value_to_text(const struct sel_value *v, struct cmn_buf *out)
 {
 	switch (v->type) {
@@ -239,7 +255,7 @@ int sel_value_to_text(const struct sel_value *v, struct cmn_buf *out)
 	case SEL_T_BOOL:
 		return cmn_buf_adds(out, v->u.b ? "true" : "false");
 	case SEL_T_INT:
-		return cmn_buf_printf(out, "%" PRId64, v->u.i);
+		return put_int(v->u.i, out);
 	case SEL_T_FLOAT:
 		return sel_value_fmt_double(v->u.f, true, out);
 	case SEL_T_DECIMAL:
