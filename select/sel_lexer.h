@@ -48,19 +48,19 @@ enum sel_tok {
 
 /* Keywords the grammar itself uses; every other reserved word lexes as
  * SEL_KW_OTHER (still reserved: it may not be used as a bare name). */
-#define SEL_KEYWORDS(X)                                                        \
-	X(SELECT)                                                              \
-	X(FROM)                                                                \
-	X(WHERE) X(LIMIT) X(AS) X(AND) X(OR) X(NOT) X(LIKE) X(ESCAPE) X(       \
-		BETWEEN) X(IN) X(IS) X(NULL) X(MISSING) X(TRUE) X(FALSE)       \
-		X(CASE) X(WHEN) X(THEN) X(ELSE) X(END) X(CAST) X(LEADING) X(   \
-			TRAILING) X(BOTH) X(FOR) X(DISTINCT) X(GROUP) X(ORDER) \
-			X(HAVING) X(UNION) X(INTERSECT) X(EXCEPT) X(JOIN) X(   \
-				INNER) X(LEFT) X(RIGHT) X(OUTER) X(CROSS)      \
-				X(FULL) X(OFFSET) X(TOP) X(ALL) X(ON) X(VALUE) \
-					X(INSERT) X(UPDATE) X(DELETE)          \
-						X(CREATE) X(DROP) X(WITH)      \
-							X(PIVOT)
+#define SEL_KEYWORDS(X)                                                       \
+	X(SELECT)                                                             \
+	X(FROM) X(WHERE) X(LIMIT) X(AS) X(AND) X(OR) X(NOT) X(LIKE) X(        \
+		ESCAPE) X(BETWEEN) X(IN) X(IS) X(NULL) X(MISSING) X(TRUE)     \
+		X(FALSE) X(CASE) X(WHEN) X(THEN) X(ELSE) X(END) X(CAST) X(    \
+			LEADING) X(TRAILING) X(BOTH) X(FOR) X(DISTINCT)       \
+			X(GROUP) X(ORDER) X(HAVING) X(UNION) X(INTERSECT) X(  \
+				EXCEPT) X(JOIN) X(INNER) X(LEFT) X(RIGHT)     \
+				X(OUTER) X(CROSS) X(FULL) X(OFFSET) X(TOP)    \
+					X(ALL) X(ON) X(VALUE) X(INSERT)       \
+						X(UPDATE) X(DELETE) X(CREATE) \
+							X(DROP) X(WITH)       \
+								X(PIVOT)
 
 enum sel_kw {
 	SEL_KW_OTHER = 0,
