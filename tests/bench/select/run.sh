@@ -7,7 +7,11 @@
 #
 #   tests/bench/select/run.sh [SEL_RUN_BINARY]
 # Environment: SEL_BENCH_ROWS (default 10000000), SEL_BENCH_DIR (default
-# /tmp/sel-bench), SEL_BENCH_SKIP="duckdb miller" to leave peers out.
+# /tmp/sel-bench), SEL_BENCH_SKIP="duckdb miller" to leave peers out,
+# SEL_BENCH_ROUNDS (default 3): every engine but Miller runs that many times
+# per query and the table shows the median time and the highest RSS
+# (Miller, the slowest by far, runs once).  The load average before and
+# after is printed: other work on the machine skews every number.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -15,6 +19,7 @@ rows=${SEL_BENCH_ROWS:-10000000}
 dir=${SEL_BENCH_DIR:-/tmp/sel-bench}
 skip=${SEL_BENCH_SKIP:-}
 sel=${1:-}
+rounds=${SEL_BENCH_ROUNDS:-3}
 mkdir -p "$dir"
 
 if [ -z "$sel" ]; then
@@ -79,13 +84,27 @@ mlr_args() { # fmt query
 	esac
 }
 
-# measure CMD... -> "seconds maxrss_kib"
-measure() {
+# measure1 CMD... -> "seconds maxrss_kib"
+measure1() {
 	/usr/bin/time -f '%e %M' -o "$dir/time.out" "$@" >/dev/null 2>"$dir/err.out" ||
 		{ echo "FAILED: $*" >&2; cat "$dir/err.out" >&2; }
-	cat "$dir/time.out" | tail -1
+	tail -1 "$dir/time.out"
 }
 
+# measure CMD... -> "median_seconds max_rss_kib" over $rounds runs
+measure() {
+	local i out=""
+	for ((i = 0; i < rounds; i++)); do
+		out+="$(measure1 "$@")"$'\n'
+	done
+	# Sorted by time: the middle line's time, the largest RSS.
+	printf '%s' "$out" | sort -n -k1,1 | awk 'NF == 2 { s[n++] = $1; if ($2 > r) r = $2 }
+		END { if (!n) exit
+		      m = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+		      printf "%.2f %d\n", m, r }'
+}
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); rounds: $rounds (median)"
 printf '%-7s %-3s %-8s %8s %10s %9s %9s\n' format q engine seconds "MB/s" "vs duckdb" "RSS MiB"
 fail=0
 for fmt in csv ndjson; do
@@ -100,7 +119,7 @@ for fmt in csv ndjson; do
 		fi
 		if [ -n "$mlr" ]; then
 			# shellcheck disable=SC2046
-			read -r ms mr < <(measure $mlr $(mlr_args $fmt $q) "$file")
+			read -r ms mr < <(measure1 $mlr $(mlr_args $fmt $q) "$file")
 		fi
 		for e in bucketfs duckdb miller wc; do
 			case $e in
@@ -125,4 +144,5 @@ for fmt in csv ndjson; do
 	done
 done
 echo "data: $rows rows; CSV $(stat -c %s "$csv") bytes, NDJSON $(stat -c %s "$nd") bytes"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $fail
