@@ -45,6 +45,20 @@ void sel_writer_begin(struct sel_writer *w)
 		cmn_buf_addc(&w->buf, '{');
 }
 
+/* Append to the output buffer: a plain copy while it has room (the common
+ * case, once per field), cmn_buf_add (growth, the ceiling) otherwise. */
+static inline int put(struct sel_writer *w, const char *p, size_t n)
+{
+	struct cmn_buf *b = &w->buf;
+	if (b->data && b->cap - b->len > n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return cmn_buf_add(b, p, n);
+}
+
 static int csv_put(struct sel_writer *w, const char *p, size_t n)
 {
 	const struct sel_out_opts *o = w->opts;
@@ -56,7 +70,7 @@ static int csv_put(struct sel_writer *w, const char *p, size_t n)
 				break;
 			}
 	if (!q)
-		return cmn_buf_add(&w->buf, p, n);
+		return put(w, p, n);
 	char qc = o->quote.s[0];
 	char ec = o->quote_escape.len ? o->quote_escape.s[0] : qc;
 	int r = cmn_buf_addc(&w->buf, qc);
@@ -87,8 +101,7 @@ static int sep(struct sel_writer *w, const char *name, size_t nlen)
 		if (r == 0)
 			r = cmn_buf_addc(&w->buf, ':');
 	} else if (w->nfield) {
-		r = cmn_buf_add(&w->buf, w->opts->field_delim.s,
-				w->opts->field_delim.len);
+		r = put(w, w->opts->field_delim.s, w->opts->field_delim.len);
 	}
 	w->nfield++;
 	return r;
@@ -153,8 +166,7 @@ int sel_writer_end(struct sel_writer *w, struct sel_error *err)
 	if (o->format == SEL_FMT_JSON)
 		r = cmn_buf_addc(&w->buf, '}');
 	if (r == 0)
-		r = cmn_buf_add(&w->buf, o->record_delim.s,
-				o->record_delim.len);
+		r = put(w, o->record_delim.s, o->record_delim.len);
 	if (r || w->buf.len - w->rec_start > SEL_MAX_RECORD)
 		return sel_err_set(err, SEL_E_OverMaxRecordSize, 0, 0,
 				   "a result record is longer than the maximum "
