@@ -512,6 +512,16 @@ static inline const char *scan_string(const char *p, const char *e)
 	}
 }
 
+/* Past the byte c at p, with blanks before it skipped; NULL when the next
+ * byte is not c.  Compact JSON has no blanks, so that case comes first. */
+static inline const char *expect(const char *p, const char *e, char c)
+{
+	if (p < e && *p == c)
+		return p + 1;
+	p = ws(p, e);
+	return p < e && *p == c ? p + 1 : NULL;
+}
+
 /* Blanks between tokens: usually none, so test the first byte inline. */
 static inline const char *blank(const char *p, const char *e)
 {
@@ -670,10 +680,9 @@ static const char *scan_top_object(const char *p, const char *e,
 		if (!(p = scan_string(k, e)))
 			return NULL;
 		size_t kn = (size_t)(p - 1 - k);
-		p = blank(p, e);
-		if (p >= e || *p != ':')
+		if (!(p = expect(p, e, ':')))
 			return NULL;
-		const char *v = blank(p + 1, e);
+		const char *v = blank(p, e);
 		if (!(p = scan_value(v, e, 1)))
 			return NULL;
 		/* The first-byte bit is case-folded: a filter, never a
@@ -682,12 +691,14 @@ static const char *scan_top_object(const char *p, const char *e,
 		    (kn == 0 || ((firsts >> ((k[0] | 0x20) & 63)) & 1)))
 			note_member(keys, nkeys, slots, k, kn, v,
 				    (size_t)(p - v));
-		p = blank(p, e);
-		if (p >= e)
-			return NULL;
-		if (*p == '}')
+		if (p < e && *p == ',') {
+			p = blank(p + 1, e);
+			continue;
+		}
+		p = ws(p, e);
+		if (p < e && *p == '}')
 			return p + 1;
-		if (*p != ',')
+		if (p >= e || *p != ',')
 			return NULL;
 		p = blank(p + 1, e);
 	}
