@@ -67,7 +67,7 @@ class HookServer:
         self.delay = delay
         self.hits = []
         self.count = 0
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.cv = threading.Condition(self.lock)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.httpd.daemon_threads = True
