@@ -252,18 +252,24 @@ def helper_mount(cmd, env, mnt):
 
 
 def write_with_deadline(mnt):
-    # write from a child with a deadline: a daemon that hangs (e.g. threads
-    # started before it forked into the background) must fail, not block
+    """Write a file from a child with a deadline: a daemon that hangs (e.g.
+    threads started before it forked into the background) must fail the
+    test, not block it.  A child stuck on a request the daemon has already
+    read cannot be killed, so the daemon goes first."""
     code = f"open({str(mnt / 'bkt' / 'f')!r}, 'wb').write(b'through helper')"
+    child = subprocess.Popen([sys.executable, "-c", code])
     try:
-        subprocess.run([sys.executable, "-c", code], timeout=TIMEOUT, check=True)
+        rc = child.wait(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         pid = find_daemon(mnt)
         threads = _threads_of(pid) if pid else "?"
         if pid:
             os.kill(pid, signal.SIGKILL)
+        child.kill()
+        child.wait(timeout=TIMEOUT)
         pytest.fail(f"write through the daemonized bucketfs hung for {TIMEOUT}s "
                     f"(daemon threads: {threads})", pytrace=False)
+    assert rc == 0
 
 
 def test_mount_fuse3_hash_form(helper_env):

@@ -64,7 +64,9 @@ def snapshot(root, times=True):
             try:
                 xa = {k: os.getxattr(p, k, follow_symlinks=False)
                       for k in os.listxattr(p, follow_symlinks=False)
-                      if k.startswith("user.")}
+                      if k.startswith("user.")
+                      # the daemon's eTag cache on backing files
+                      and not k.startswith("user.bucketfs.")}
             except OSError:
                 xa = None
             # tools preserve the mtime of regular files; rsync leaves fifos'
