@@ -101,9 +101,9 @@ static void test_slots(void **state)
 	assert_int_equal(sel_json_scan("[1]", 3, keys, 4, sl), 0);
 	assert_int_equal(sl[0].count + sl[1].count + sl[2].count, 0);
 	/* Invalid after a match is still invalid. */
-	assert_int_equal(sel_json_scan("{\"name\":1,\"x\":tru}", 18, keys, 4,
-				       sl),
-			 -EINVAL);
+	assert_int_equal(
+		sel_json_scan("{\"name\":1,\"x\":tru}", 18, keys, 4, sl),
+		-EINVAL);
 }
 
 int main(void)
