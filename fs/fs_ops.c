@@ -1241,29 +1241,50 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 	free(buf);
 }
 
+/* The backing list is read whole (it holds the daemon's private names,
+ * which are dropped before the caller sees the list or its size). */
+static ssize_t list_visible(const char *path, char **out)
+{
+	*out = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = listxattr(path, NULL, 0);
+		if (n <= 0)
+			return n;
+		char *buf = malloc((size_t)n);
+		if (!buf) {
+			errno = ENOMEM;
+			return -1;
+		}
+		ssize_t m = listxattr(path, buf, (size_t)n);
+		if (m >= 0) {
+			*out = buf;
+			return (ssize_t)drop_private(buf, (size_t)m);
+		}
+		free(buf);
+		if (errno != ERANGE) /* ERANGE: it grew meanwhile, again */
+			return -1;
+	}
+	errno = ERANGE;
+	return -1;
+}
+
 static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 {
 	struct fs_inode *ino = inode_of(req, id);
-	char p[64];
-	char *buf = size ? malloc(size) : NULL;
-	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
+	char p[64], *buf = NULL;
+	ssize_t n = 0;
+	if (!ino->magic && !S_ISLNK(ino->type)) {
+		proc_path(p, sizeof(p), ino->fd);
+		n = list_visible(p, &buf);
 	}
-	proc_path(p, sizeof(p), ino->fd);
-	ssize_t n = (ino->magic || S_ISLNK(ino->type)) ? 0 :
-							 listxattr(p, buf, size);
-	if (n > 0 && !buf) {
-		/* Size query: measure what will be shown. */
-		char *tmp = malloc((size_t)n);
-		ssize_t m = tmp ? listxattr(p, tmp, (size_t)n) : -1;
-		if (m >= 0)
-			n = (ssize_t)drop_private(tmp, (size_t)m);
-		free(tmp);
-	} else if (n > 0) {
-		n = (ssize_t)drop_private(buf, (size_t)n);
-	}
-	reply_xattr(req, size, n, buf);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else if ((size_t)n > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
 }
 
