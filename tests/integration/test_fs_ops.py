@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import errno_of, same, wait_for
+from conftest import errname, errno_of, same, wait_for
 
 libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
@@ -736,25 +736,54 @@ def test_xattrs(fs):
     assert os.getxattr(fs.backing() / "dir", "user.onDir") == b"d"
 
 
-def test_xattr_size_probe_and_erange(fs):
-    """getxattr/listxattr with a too-small buffer -> ERANGE (via ctypes)."""
-    p = fs.bucket() / "x"
-    write_file(p, b"")
-    os.setxattr(p, "user.k", b"0123456789")
+def _xattr_calls():
     libc.getxattr.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p,
                               ctypes.c_size_t]
     libc.getxattr.restype = ctypes.c_ssize_t
     libc.listxattr.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]
     libc.listxattr.restype = ctypes.c_ssize_t
+
+
+def test_xattr_size_probe_and_erange(fs):
+    """getxattr/listxattr with a too-small buffer -> ERANGE (via ctypes)."""
+    _xattr_calls()
+    p = fs.bucket() / "x"
+    write_file(p, b"")
+    os.setxattr(p, "user.k", b"0123456789")
     for path in (p, fs.backing() / "x"):
         bp = os.fsencode(str(path))
         assert libc.getxattr(bp, b"user.k", None, 0) == 10
         buf = ctypes.create_string_buffer(4)
         assert libc.getxattr(bp, b"user.k", buf, 4) == -1
         assert ctypes.get_errno() == errno.ERANGE
-        assert libc.listxattr(bp, None, 0) == len(b"user.k\0")
         assert libc.listxattr(bp, buf, 2) == -1
         assert ctypes.get_errno() == errno.ERANGE
+    assert libc.listxattr(os.fsencode(str(p)), None, 0) == len(b"user.k\0")
+
+
+def test_listxattr_probe_then_exact_buffer(fs):
+    """What cp -a, rsync -X and tar --xattrs do: listxattr(NULL, 0) for the
+    size, then listxattr with exactly that size must succeed, also once the
+    daemon keeps its own xattrs on the backing file (eTag cache)."""
+    _xattr_calls()
+    p = fs.bucket() / "probe"
+    write_file(p, b"some content")
+    os.setxattr(p, "user.color", b"blue")
+    read_file(p)                                   # GET: may cache an eTag
+    try:
+        wait_for(lambda: len(os.listxattr(fs.backing() / "probe")) > 1,
+                 timeout=3, what="daemon xattr on the backing file")
+    except TimeoutError:
+        pass
+    bp = os.fsencode(str(p))
+    n = libc.listxattr(bp, None, 0)
+    assert n > 0
+    buf = ctypes.create_string_buffer(n)
+    got = libc.listxattr(bp, buf, n)
+    err = ctypes.get_errno() if got < 0 else 0
+    assert got == n, f"listxattr(buf, {n}) after a size probe of {n}: {got} ({errname(err)})"
+    assert buf.raw[:got].split(b"\0")[:-1] == [b"user.color"]
+    assert os.listxattr(p) == ["user.color"]
 
 
 def test_xattr_symlink_nofollow(fs):
