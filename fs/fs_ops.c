@@ -26,8 +26,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <linux/limits.h>
 #include <unistd.h>
 
+#include "cmn_buf.h"
 #include "cmn_log.h"
 #include "fs_bucket.h"
 #include "fs_ctx.h"
@@ -1288,6 +1290,54 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 	free(buf);
 }
 
+/* The eTag cache must never cost the user xattr space.  Once it is gone,
+ * ext4 may still hold the user's other xattrs outside the inode, where the
+ * cache pushed them; writing them again lets it lay them out as it would
+ * have without the cache, and then the new one is set.  Returns 0 or an
+ * errno. */
+static int make_room(const char *p, const char *name, const char *value,
+		     size_t size, int flags)
+{
+	if (setxattr(p, name, value, size, flags) == 0)
+		return 0;
+	if (errno != ENOSPC && errno != E2BIG)
+		return errno;
+	char *names = NULL;
+	ssize_t n = list_visible(p, &names);
+	struct cmn_buf vals;
+	cmn_buf_init(&vals, 1 << 20);
+	size_t *lens = calloc((size_t)(n > 0 ? n : 1), sizeof(*lens));
+	char *v = malloc(XATTR_SIZE_MAX);
+	int rc = n < 0 || !lens || !v ? ENOMEM : 0, k = 0;
+	/* Save every other user xattr, remove it, then restore in order. */
+	for (ssize_t i = 0; rc == 0 && i < n; i += (ssize_t)strlen(names + i) + 1) {
+		const char *nm = names + i;
+		ssize_t vl = strncmp(nm, "user.", 5) || !strcmp(nm, name) ? -1 :
+			     getxattr(p, nm, v, XATTR_SIZE_MAX);
+		lens[k++] = vl < 0 ? (size_t)-1 : (size_t)vl;
+		if (vl >= 0 && (cmn_buf_add(&vals, v, (size_t)vl) < 0 ||
+				removexattr(p, nm) != 0))
+			rc = errno ? errno : ENOMEM;
+	}
+	size_t off = 0;
+	k = 0;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1, k++) {
+		if (lens[k] == (size_t)-1)
+			continue;
+		if (setxattr(p, names + i, vals.data + off, lens[k], 0) != 0 &&
+		    rc == 0)
+			rc = errno;
+		off += lens[k];
+	}
+	if (rc == 0 && setxattr(p, name, value, size, flags) != 0)
+		rc = errno;
+	free(v);
+	free(lens);
+	free(names);
+	cmn_buf_free(&vals);
+	return rc;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -1305,6 +1355,9 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 		proc_path(p, sizeof(p), ino->fd);
 		if (setxattr(p, name, value, size, flags) != 0)
 			rc = errno;
+		if ((rc == ENOSPC || rc == E2BIG) &&
+		    removexattr(p, FS_EV_XATTR_ETAG) == 0)
+			rc = make_room(p, name, value, size, flags);
 	}
 	if (rc == 0 && is_tag(name) && !S_ISDIR(ino->type))
 		fs_ev_object(ctx, req, NTF_EV_OBJECT_TAGGING_PUT, ino, NULL,
