@@ -184,13 +184,23 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	if (rc == 0)
 		rc = delivery_load(ctx);
 	if (rc == 0)
-		rc = fs_ev_start(ctx);
+		rc = fs_select_init(ctx);
+	/* Open the store once now, so a bad state directory is reported to
+	 * the terminal before mounting; it starts for real in ctx_start. */
+	if (rc == 0 && (rc = fs_ev_start(ctx)) == 0)
+		fs_ev_stop(ctx);
+	return rc;
+}
+
+/* Everything that runs threads starts here, after fuse_daemonize(): a
+ * fork keeps only the calling thread. */
+static int ctx_start(struct fs_ctx *ctx)
+{
+	int rc = fs_ev_start(ctx);
 	if (rc == 0)
 		rc = delivery_start(ctx);
 	if (rc == 0)
 		rc = fs_etag_start(ctx);
-	if (rc == 0)
-		rc = fs_select_init(ctx);
 	return rc;
 }
 
@@ -266,6 +276,10 @@ int fs_mount_run(const struct fs_opts *o)
 	}
 	if (fuse_daemonize(o->foreground) != 0)
 		goto out_unmount;
+	if ((rc = ctx_start(&ctx)) != 0) {
+		cmn_err("cannot start the event pipeline: %s", strerror(-rc));
+		goto out_unmount;
+	}
 	rc = serve(&ctx, se);
 	if (o->passthrough == FS_PT_ON && !ctx.pt.active)
 		rc = -ENOTSUP; /* op_init said why and ended the session */
