@@ -819,45 +819,91 @@ static int compare(struct sel_eval *x, const struct sel_node *n, int op,
 	return 0;
 }
 
-/* `member <op> INT` and `CAST(member AS INT) <op> INT` when the member's
- * raw text is an integer: both sides are INTs, so compare the numbers
- * without building values.  Returns 1 when decided, 0 otherwise. */
-static int cmp_raw_int(const struct sel_eval *x, const struct sel_node *n,
-		       struct sel_value *out)
+/* The raw bytes of a CSV field a one-step path names, or NULL when the
+ * path is not one (the general path then gives NULL or MISSING). */
+static const struct sel_field *raw_field(const struct sel_eval *x,
+					 const struct sel_node *path)
+{
+	if (x->format != SEL_FMT_CSV || path->kind != SEL_N_PATH ||
+	    (uint32_t)path->first_step + 1 != path->nsteps ||
+	    (uint32_t)path->col_index >= x->rec->nfields)
+		return NULL;
+	return &x->rec->fields[path->col_index];
+}
+
+/* The integer a comparison operand a stands for when its raw text says
+ * so: a JSON member holding an integer, bare or under CAST AS INT, or a
+ * CSV field under CAST AS INT (CSV fields are strings until CAST).
+ * Anything else, e.g. " 61" that CAST would trim, takes the general
+ * path. */
+static bool raw_int_operand(const struct sel_eval *x, const struct sel_node *a,
+			    int64_t *v)
+{
+	bool cast = a->kind == SEL_N_CAST && a->op == SEL_T_INT;
+	if (cast)
+		a = a->kids[0];
+	if (x->format == SEL_FMT_CSV) {
+		const struct sel_field *f = cast ? raw_field(x, a) : NULL;
+		return f && raw_int(f->p, f->len, v);
+	}
+	const struct sel_jslot *sl = raw_member(x, a);
+	return sl && raw_int(sl->v, sl->vn, v);
+}
+
+static bool order(int op, int c)
+{
+	switch (op) {
+	case SEL_CMP_EQ:
+		return c == 0;
+	case SEL_CMP_NE:
+		return c != 0;
+	case SEL_CMP_LT:
+		return c < 0;
+	case SEL_CMP_LE:
+		return c <= 0;
+	case SEL_CMP_GT:
+		return c > 0;
+	default:
+		return c >= 0;
+	}
+}
+
+/* `operand <op> INT` on raw integers, and `field = 'str'` / `<>` on raw
+ * string bytes (a CSV field, or a JSON string member without escapes):
+ * the general path would build the same values and compare the same
+ * numbers or bytes.  Returns 1 when decided (*out set), 0 otherwise. */
+static int cmp_raw(const struct sel_eval *x, const struct sel_node *n,
+		   struct sel_value *out)
 {
 	const struct sel_node *a = n->kids[0], *lit = n->kids[1];
+	const char *p = NULL;
+	size_t len = 0;
 	int64_t v;
-	if (lit->kind != SEL_N_LIT || lit->lit.type != SEL_T_INT)
+	int c;
+	if (lit->kind != SEL_N_LIT)
 		return 0;
-	if (a->kind == SEL_N_CAST && a->op == SEL_T_INT)
-		a = a->kids[0];
-	const struct sel_jslot *sl = raw_member(x, a);
-	if (!sl || !raw_int(sl->v, sl->vn, &v))
+	if (lit->lit.type == SEL_T_INT && raw_int_operand(x, a, &v)) {
+		c = v < lit->lit.u.i ? -1 : v > lit->lit.u.i;
+	} else if (lit->lit.type == SEL_T_STRING &&
+		   (n->op == SEL_CMP_EQ || n->op == SEL_CMP_NE)) {
+		const struct sel_field *f = raw_field(x, a);
+		const struct sel_jslot *sl = f ? NULL : raw_member(x, a);
+		if (f) {
+			p = f->p;
+			len = f->len;
+		} else if (sl && sl->vn >= 2 && sl->v[0] == '"' &&
+			   !memchr(sl->v + 1, '\\', sl->vn - 2)) {
+			p = sl->v + 1;
+			len = sl->vn - 2;
+		} else {
+			return 0;
+		}
+		c = !(len == lit->lit.len && memcmp(p, lit->lit.u.s, len) == 0);
+	} else {
 		return 0;
-	int64_t b = lit->lit.u.i;
-	bool t;
-	switch (n->op) {
-	case SEL_CMP_EQ:
-		t = v == b;
-		break;
-	case SEL_CMP_NE:
-		t = v != b;
-		break;
-	case SEL_CMP_LT:
-		t = v < b;
-		break;
-	case SEL_CMP_LE:
-		t = v <= b;
-		break;
-	case SEL_CMP_GT:
-		t = v > b;
-		break;
-	default:
-		t = v >= b;
-		break;
 	}
 	out->type = SEL_T_BOOL;
-	out->u.b = t;
+	out->u.b = order(n->op, c);
 	return 1;
 }
 
@@ -866,7 +912,7 @@ static int ev_cmp(struct sel_eval *x, const struct sel_node *n,
 {
 	struct sel_value a, b;
 	int r;
-	if (cmp_raw_int(x, n, out))
+	if (cmp_raw(x, n, out))
 		return 0;
 	if ((r = ev(x, n->kids[0], &a)) || (r = ev(x, n->kids[1], &b)))
 		return r;
@@ -1946,14 +1992,19 @@ int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 	return 0;
 }
 
-/* A top-level JSON string member written to CSV output as it is: with no
- * escape in its raw text, the raw bytes are the string.  Returns 1 with *r
+/* A CSV field, or a top-level JSON string member with no escape in its
+ * raw text, written to CSV output as the bytes it is.  Returns 1 with *r
  * set when written, 0 to take the general path. */
 static int raw_csv_field(struct sel_eval *x, struct sel_writer *w,
 			 const struct sel_node *e, int *r)
 {
 	if (w->opts->format != SEL_FMT_CSV)
 		return 0;
+	const struct sel_field *f = raw_field(x, e);
+	if (f) {
+		*r = sel_writer_str(w, NULL, 0, f->p, f->len);
+		return 1;
+	}
 	const struct sel_jslot *sl = raw_member(x, e);
 	if (!sl || sl->vn < 2 || sl->v[0] != '"' ||
 	    memchr(sl->v + 1, '\\', sl->vn - 2))
