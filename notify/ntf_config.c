@@ -49,8 +49,8 @@ const struct ntf_target_opt ntf_config_common[] = {
 	[NTF_CFG_BATCH_SIZE] = {"batch_size", NTF_OPT_UINT, false, "1", 1,
 				NTF_LIMIT_DELIVER_BATCH, NULL,
 				"records per message (types that batch)"},
-	[NTF_CFG_COMMENT] = {"comment", NTF_OPT_STRING, false, NULL, 0, 0,
-			     NULL, "free text"},
+	[NTF_CFG_COMMENT] = {"comment", NTF_OPT_STRING, false, NULL, 0, 0, NULL,
+			     "free text"},
 	[NTF_CFG_N_COMMON] = {NULL, 0, false, NULL, 0, 0, NULL, NULL},
 };
 
@@ -177,7 +177,10 @@ static int parse_duration(const char *s, uint64_t *ms)
 	static const struct {
 		const char *unit;
 		uint64_t mul;
-	} units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000},
+	} units[] = {{"", 1000},
+		     {"ms", 1},
+		     {"s", 1000},
+		     {"m", 60000},
 		     {"h", 3600000}};
 	const char *end;
 	uint64_t v;
@@ -261,8 +264,8 @@ static void draft_free(struct draft *d)
 }
 
 static struct draft *find_draft(struct builder *b,
-				const struct ntf_target_type *t,
-				const char *id, size_t len)
+				const struct ntf_target_type *t, const char *id,
+				size_t len)
 {
 	for (size_t i = 0; i < b->n; i++)
 		if (b->d[i].type == t && strlen(b->d[i].id) == len &&
@@ -340,9 +343,8 @@ static int begin_section(struct builder *b, const char *section)
 	const struct ntf_target_type *t = find_type(b->types, type, tlen);
 	if (!t) {
 		set_err(b->err, b->file, b->line, "",
-			"unknown target type \"%.*s\"", (int)(tlen > 32 ? 32
-								       : tlen),
-			type);
+			"unknown target type \"%.*s\"",
+			(int)(tlen > 32 ? 32 : tlen), type);
 		return 0;
 	}
 	if (!valid_id(id, ilen)) {
@@ -488,8 +490,8 @@ static void upper(char *dst, const char *src, size_t cap)
 {
 	size_t i = 0;
 	for (; src[i] && i + 1 < cap; i++)
-		dst[i] = (src[i] >= 'a' && src[i] <= 'z') ? src[i] - 32
-							    : src[i];
+		dst[i] =
+			(src[i] >= 'a' && src[i] <= 'z') ? src[i] - 32 : src[i];
 	dst[i] = '\0';
 }
 
@@ -748,7 +750,8 @@ static int build(struct builder *b, const char *text, size_t len,
 			return -EINVAL;
 		if (rc != 0) {
 			set_err(b->err, b->file, rc > 0 ? rc : 0, "",
-				rc > 0 ? "syntax error (expected [TYPE \"ID\"], "
+				rc > 0 ? "syntax error (expected [TYPE "
+					 "\"ID\"], "
 					 "key = value, or a comment)"
 				       : "cannot read the file");
 			return -EINVAL;
@@ -764,7 +767,8 @@ int ntf_config_parse(const char *text, size_t len, const char *name,
 		     struct ntf_config **out, struct ntf_config_error *err)
 {
 	struct ntf_config_error dummy;
-	struct builder b = {.types = types, .file = name ? name : "",
+	struct builder b = {.types = types,
+			    .file = name ? name : "",
 			    .err = err ? err : &dummy};
 	memset(b.err, 0, sizeof(*b.err));
 	*out = NULL;
@@ -875,9 +879,9 @@ static int load_file(const struct ntf_config_source *src, const char *path,
 	return rc;
 }
 
-int ntf_config_load(const struct ntf_config_source *src,
-		    ntf_config_types types, struct ntf_config **out,
-		    char **warning, struct ntf_config_error *err)
+int ntf_config_load(const struct ntf_config_source *src, ntf_config_types types,
+		    struct ntf_config **out, char **warning,
+		    struct ntf_config_error *err)
 {
 	struct ntf_config_error dummy;
 	if (!err)
@@ -892,8 +896,8 @@ int ntf_config_load(const struct ntf_config_source *src,
 	if (path) {
 		rc = load_file(src, path, types, out, warning, err);
 	} else {
-		struct builder b = {.types = types, .file = ENV_ORIGIN,
-				    .err = err};
+		struct builder b = {
+			.types = types, .file = ENV_ORIGIN, .err = err};
 		rc = build(&b, NULL, 0, src->environ, out);
 		builder_free(&b);
 	}
@@ -919,10 +923,11 @@ static char *candidate(const char *dir, const char *sub)
 
 char *ntf_config_default_path(void)
 {
-	char *p = candidate(getenv("XDG_CONFIG_HOME"),
-			    "/bucketfs/bucketfs.conf");
+	char *p =
+		candidate(getenv("XDG_CONFIG_HOME"), "/bucketfs/bucketfs.conf");
 	if (!p)
-		p = candidate(getenv("HOME"), "/.config/bucketfs/bucketfs.conf");
+		p = candidate(getenv("HOME"),
+			      "/.config/bucketfs/bucketfs.conf");
 	if (!p)
 		p = candidate("/etc", "/bucketfs/bucketfs.conf");
 	return p;
@@ -951,8 +956,7 @@ bool ntf_config_target_equal(const struct ntf_config_target *a,
 	return true;
 }
 
-const char *ntf_config_get(const struct ntf_config_target *t,
-			   const char *key)
+const char *ntf_config_get(const struct ntf_config_target *t, const char *key)
 {
 	for (size_t i = 0; t->type->opts && t->type->opts[i].name; i++)
 		if (strcmp(t->type->opts[i].name, key) == 0)
@@ -963,8 +967,8 @@ const char *ntf_config_get(const struct ntf_config_target *t,
 static const char *type_word(enum ntf_opt_type t)
 {
 	static const char *const words[] = {
-		[NTF_OPT_STRING] = "text",    [NTF_OPT_SECRET] = "secret",
-		[NTF_OPT_BOOL] = "on|off",    [NTF_OPT_UINT] = "number",
+		[NTF_OPT_STRING] = "text",	 [NTF_OPT_SECRET] = "secret",
+		[NTF_OPT_BOOL] = "on|off",	 [NTF_OPT_UINT] = "number",
 		[NTF_OPT_DURATION] = "duration", [NTF_OPT_PATH] = "path",
 	};
 	return words[t];
@@ -989,8 +993,8 @@ void ntf_config_usage(ntf_config_types types, void *fp)
 	usage_table(f, "keys of every target:", ntf_config_common);
 	for (size_t i = 0; types && types[i]; i++) {
 		char title[96];
-		snprintf(title, sizeof(title), "keys of [%s \"ID\"]:",
-			 types[i]->name);
+		snprintf(title, sizeof(title),
+			 "keys of [%s \"ID\"]:", types[i]->name);
 		usage_table(f, title, types[i]->opts);
 	}
 }

@@ -82,8 +82,8 @@ const char *ntf_config_error_str(const struct ntf_config_error *e, char *out,
 
 /* What to load. */
 struct ntf_config_source {
-	const char *path; /* -o config=FILE (must exist), or NULL: the
-			     default file if one exists */
+	const char *path;     /* -o config=FILE (must exist), or NULL: the
+				 default file if one exists */
 	char *const *environ; /* NULL: no environment */
 	bool insecure;	      /* accept a file others can read, with a
 				 warning in *warning, instead of refusing */
@@ -97,9 +97,9 @@ typedef const struct ntf_target_type *const *ntf_config_types;
  * note for the log or NULL.  On failure returns -EINVAL (bad content),
  * -EACCES (a file with secrets readable by others, refused), -ENOENT (an
  * explicit file is missing) or -ENOMEM, with err filled. */
-int ntf_config_load(const struct ntf_config_source *src,
-		    ntf_config_types types, struct ntf_config **out,
-		    char **warning, struct ntf_config_error *err);
+int ntf_config_load(const struct ntf_config_source *src, ntf_config_types types,
+		    struct ntf_config **out, char **warning,
+		    struct ntf_config_error *err);
 
 /* Parse an INI document from memory (the fuzz harness and the tests);
  * name is what errors call the file.  Same results as ntf_config_load
@@ -127,8 +127,7 @@ bool ntf_config_target_equal(const struct ntf_config_target *a,
 
 /* The value of the type's option called key (NULL when unset or
  * unknown).  For the common keys use vals[NTF_CFG_...]. */
-const char *ntf_config_get(const struct ntf_config_target *t,
-			   const char *key);
+const char *ntf_config_get(const struct ntf_config_target *t, const char *key);
 
 /* Write the reference of every key of every type (what `bucketfs
  * --help-targets` and the README show) to f, a FILE *. */

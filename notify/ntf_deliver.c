@@ -59,12 +59,9 @@ enum wstate {
 };
 
 static const char *const state_names[] = {
-	[W_IDLE] = "idle",
-	[W_DELIVERING] = "delivering",
-	[W_RETRYING] = "retrying",
-	[W_UNREACHABLE] = "unreachable",
-	[W_REMOVED] = "removed",
-	[W_MISSING] = "missing",
+	[W_IDLE] = "idle",	   [W_DELIVERING] = "delivering",
+	[W_RETRYING] = "retrying", [W_UNREACHABLE] = "unreachable",
+	[W_REMOVED] = "removed",   [W_MISSING] = "missing",
 };
 
 /* Counters of one target name; outlives its worker (a removed target's
@@ -102,11 +99,11 @@ struct worker {
 	size_t n_tests;
 
 	/* worker thread only */
-	unsigned failures;	/* consecutive failed rounds */
-	bool unreachable;	/* the last failure never reached the far end */
-	int64_t retry_at;	/* monotonic ms; 0: not backing off */
-	uint32_t rnd;		/* xorshift state for jitter */
-	struct cmn_buf rows;	/* the group's records */
+	unsigned failures;   /* consecutive failed rounds */
+	bool unreachable;    /* the last failure never reached the far end */
+	int64_t retry_at;    /* monotonic ms; 0: not backing off */
+	uint32_t rnd;	     /* xorshift state for jitter */
+	struct cmn_buf rows; /* the group's records */
 	struct ntf_target_event *ev;
 	int64_t *ev_time;
 	unsigned *ev_attempts;
@@ -120,7 +117,7 @@ struct ntf_deliver {
 	struct worker **w;
 	size_t n;
 	struct tstats *stats;
-	struct ntf_config *cfg;	    /* owned; the running configuration */
+	struct ntf_config *cfg;	     /* owned; the running configuration */
 	struct ntf_config **retired; /* earlier configurations, freed at end */
 	size_t n_retired;
 };
@@ -648,9 +645,8 @@ static int worker_alloc(struct worker *w)
 }
 
 /* Create and open (not start) the worker of configured target t. */
-static int worker_new(struct ntf_deliver *d,
-		      const struct ntf_config_target *t, struct worker **out,
-		      char *err, size_t errlen)
+static int worker_new(struct ntf_deliver *d, const struct ntf_config_target *t,
+		      struct worker **out, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -808,8 +804,8 @@ static int retire(struct ntf_deliver *d, struct ntf_config *old)
 	return 0;
 }
 
-int ntf_deliver_apply(struct ntf_deliver *d, struct ntf_config *cfg,
-		      char *err, size_t errlen)
+int ntf_deliver_apply(struct ntf_deliver *d, struct ntf_config *cfg, char *err,
+		      size_t errlen)
 {
 	struct worker **nw = calloc(cfg->n + 1, sizeof(*nw));
 	if (!nw || retire(d, NULL) < 0) {
@@ -868,8 +864,7 @@ struct ntf_target_id *ntf_deliver_ids(struct ntf_deliver *d, size_t *n)
 	size_t bytes = 0, k = d->n;
 	for (size_t i = 0; i < k; i++)
 		bytes += strlen(d->w[i]->st->name) + 1;
-	struct ntf_target_id *ids =
-		k ? malloc(k * sizeof(*ids) + bytes) : NULL;
+	struct ntf_target_id *ids = k ? malloc(k * sizeof(*ids) + bytes) : NULL;
 	char *p = ids ? (char *)(ids + k) : NULL;
 	for (size_t i = 0; ids && i < k; i++) {
 		size_t len = strlen(d->w[i]->st->name) + 1;
@@ -913,7 +908,7 @@ static int json_str(struct cmn_buf *b, const char *s)
 			rc = cmn_buf_addc(b, '\\');
 		if (rc == 0)
 			rc = cmn_buf_addc(b, c < 0x20 || c >= 0x7f ? '?'
-								     : (char)c);
+								   : (char)c);
 	}
 	return rc ? rc : cmn_buf_addc(b, '"');
 }
@@ -1003,8 +998,8 @@ int ntf_deliver_render_targets(struct ntf_deliver *d, struct cmn_buf *out)
 	return rc ? rc : cmn_buf_adds(out, n ? "\n]\n" : "]\n");
 }
 
-static int metric_head(struct cmn_buf *out, const char *name,
-		       const char *type, const char *help)
+static int metric_head(struct cmn_buf *out, const char *name, const char *type,
+		       const char *help)
 {
 	return cmn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
 			      name, type);
@@ -1018,14 +1013,15 @@ static int metric_family(struct cmn_buf *out, struct tstats **a, size_t n,
 	int rc = metric_head(out, name, type, help);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct tstats *s = a[i];
-		uint64_t v = field == 0	  ? atomic_load(&s->delivered)
-			     : field == 1 ? atomic_load(&s->failed)
-			     : field == 2 ? atomic_load(&s->dropped)
-			     : field == 3 ? atomic_load(&s->dead)
-					  : (uint64_t)(atomic_load(&s->queued) > 0
-							       ? atomic_load(
-									 &s->queued)
-							       : 0);
+		uint64_t v =
+			field == 0   ? atomic_load(&s->delivered)
+			: field == 1 ? atomic_load(&s->failed)
+			: field == 2 ? atomic_load(&s->dropped)
+			: field == 3
+				? atomic_load(&s->dead)
+				: (uint64_t)(atomic_load(&s->queued) > 0
+						     ? atomic_load(&s->queued)
+						     : 0);
 		rc = cmn_buf_printf(out, "%s{target=\"%s\"} %" PRIu64 "\n",
 				    name, s->name, v);
 	}
@@ -1055,10 +1051,8 @@ static int metric_latency(struct cmn_buf *out, struct tstats **a, size_t n)
 					"%" PRIu64 "\n%s_sum{target=\"%s\"} "
 					"%.3f\n%s_count{target=\"%s\"} "
 					"%" PRIu64 "\n",
-					name, a[i]->name, cum, name,
-					a[i]->name,
-					atomic_load(&a[i]->lat_sum_ms) /
-						1000.0,
+					name, a[i]->name, cum, name, a[i]->name,
+					atomic_load(&a[i]->lat_sum_ms) / 1000.0,
 					name, a[i]->name, cum);
 		}
 	}

@@ -52,8 +52,8 @@ void ntf_deliver_free(struct ntf_deliver *d);
  * stop; their queued events stay in the store, are shown with state
  * "removed", and are delivered if the target comes back.  On success d
  * takes ownership of cfg.  Control thread. */
-int ntf_deliver_apply(struct ntf_deliver *d, struct ntf_config *cfg,
-		      char *err, size_t errlen);
+int ntf_deliver_apply(struct ntf_deliver *d, struct ntf_config *cfg, char *err,
+		      size_t errlen);
 
 /* The targets that exist now (for rule validation): a malloc'ed array of
  * *n entries whose strings live in the same allocation; caller frees

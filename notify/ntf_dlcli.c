@@ -71,9 +71,9 @@ static int parse_args(int argc, char **argv, struct dlcli *c)
 			return usage("too many arguments");
 		}
 	}
-	if (!c->cmd || (strcmp(c->cmd, "list") != 0 &&
-			strcmp(c->cmd, "retry") != 0 &&
-			strcmp(c->cmd, "purge") != 0))
+	if (!c->cmd ||
+	    (strcmp(c->cmd, "list") != 0 && strcmp(c->cmd, "retry") != 0 &&
+	     strcmp(c->cmd, "purge") != 0))
 		return usage("give list, retry or purge");
 	if (!c->state == !c->mnt)
 		return usage("give --state DIR or a mount point, not both");
@@ -121,12 +121,12 @@ static int print_dead(void *arg, const char *target,
 	char t[CMN_TIME_ISO_SIZE];
 	cmn_time_iso_ms(failed_ms, t);
 	json_t *rec = json_loadb(e->record, e->record_len, 0, NULL);
-	json_t *o = json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:o*}",
-			      "target", target, "seq", (json_int_t)e->seq,
-			      "attempts", (int)attempts, "failedTime", t,
-			      "error", error ? error : "", "eventName",
-			      e->event_name, "bucket", e->bucket, "key",
-			      e->key, "record", rec);
+	json_t *o =
+		json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:o*}",
+			  "target", target, "seq", (json_int_t)e->seq,
+			  "attempts", (int)attempts, "failedTime", t, "error",
+			  error ? error : "", "eventName", e->event_name,
+			  "bucket", e->bucket, "key", e->key, "record", rec);
 	if (!o)
 		return -ENOMEM;
 	int rc = json_dumpf(o, stdout, JSON_COMPACT) == 0 ? 0 : -EIO;

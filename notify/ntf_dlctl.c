@@ -43,8 +43,8 @@ struct ntf_dlctl {
 	pthread_mutex_t mu; /* one reload at a time */
 };
 
-static int load_config(struct ntf_dlctl *c, struct ntf_config **cfg,
-		       char *err, size_t errlen)
+static int load_config(struct ntf_dlctl *c, struct ntf_config **cfg, char *err,
+		       size_t errlen)
 {
 	struct ntf_config_source src = {c->config_path, c->o.environ,
 					c->o.insecure};
@@ -93,10 +93,10 @@ int ntf_dlctl_load(const struct ntf_dlctl_opts *o, struct ntf_dlctl **out,
 	c->config_path = o->config_path ? strdup(o->config_path) : NULL;
 	c->state_dir = strdup(o->state_dir);
 	c->region = strdup(o->region ? o->region : "");
-	int rc = c->state_dir && c->region &&
-				 (!o->config_path || c->config_path)
-			 ? 0
-			 : -ENOMEM;
+	int rc =
+		c->state_dir && c->region && (!o->config_path || c->config_path)
+			? 0
+			: -ENOMEM;
 	if (rc == 0)
 		rc = load_config(c, &c->loaded, err, errlen);
 	if (rc == 0)
@@ -146,7 +146,8 @@ static void report_missing(void *arg, const char *bucket, const char *id,
 /* Drain the inotify descriptor; true when deliver.kick was written. */
 static bool kicked(int fd)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	bool hit = false;
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -182,8 +183,8 @@ static int start_thread(struct ntf_dlctl *c, char *err, size_t errlen)
 {
 	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (c->ino >= 0 && inotify_add_watch(c->ino, c->state_dir,
-					     IN_CLOSE_WRITE) < 0) {
+	if (c->ino >= 0 &&
+	    inotify_add_watch(c->ino, c->state_dir, IN_CLOSE_WRITE) < 0) {
 		close(c->ino);
 		c->ino = -1;
 	}

@@ -35,11 +35,11 @@ enum ntf_opt_type {
 
 /* One configuration key.  A table of these ends with a {NULL} row. */
 struct ntf_target_opt {
-	const char *name;	/* lower case, as in the file: "endpoint" */
+	const char *name; /* lower case, as in the file: "endpoint" */
 	enum ntf_opt_type type;
-	bool required;		/* must be given (no default) */
-	const char *deflt;	/* default as text, or NULL: unset */
-	uint64_t min, max;	/* UINT and DURATION bounds (ms) */
+	bool required;	   /* must be given (no default) */
+	const char *deflt; /* default as text, or NULL: unset */
+	uint64_t min, max; /* UINT and DURATION bounds (ms) */
 	/* Optional extra check of the text; returns NULL when fine or a
 	 * static message ("must be an http:// or https:// URL"). */
 	const char *(*validate)(const char *value);
@@ -58,9 +58,9 @@ struct ntf_target_val {
 
 /* One event of a batch.  The strings are borrowed for the send call. */
 struct ntf_target_event {
-	uint64_t id;	  /* the store seq: stable across retries and
-			     restarts, for de-duplication */
-	const char *event_name; /* "s3:ObjectCreated:Put" */
+	uint64_t id;		  /* the store seq: stable across retries and
+				     restarts, for de-duplication */
+	const char *event_name;	  /* "s3:ObjectCreated:Put" */
 	const char *bucket, *key; /* raw (decoded) names */
 	const char *body;	  /* the record JSON, or the whole message */
 	size_t body_len;
@@ -76,9 +76,9 @@ enum {
 };
 
 struct ntf_target_type {
-	const char *name;     /* "webhook": the TYPE of ID:TYPE and ARNs */
-	unsigned caps;	      /* NTF_TARGET_CAP_* */
-	size_t priv_size;     /* bytes of private state, zeroed by the core */
+	const char *name; /* "webhook": the TYPE of ID:TYPE and ARNs */
+	unsigned caps;	  /* NTF_TARGET_CAP_* */
+	size_t priv_size; /* bytes of private state, zeroed by the core */
 	const struct ntf_target_opt *opts; /* the type's own keys; the
 					      common keys are the core's */
 

@@ -59,25 +59,23 @@ static const char *check_url(const char *v)
 }
 
 static const struct ntf_target_opt webhook_opts[] = {
-	[O_ENDPOINT] = {"endpoint", NTF_OPT_STRING, true, NULL, 0, 0,
-			check_url, "http:// or https:// URL to POST to"},
-	[O_AUTH_TOKEN] = {"auth_token", NTF_OPT_SECRET, false, NULL, 0, 0,
-			  NULL,
+	[O_ENDPOINT] = {"endpoint", NTF_OPT_STRING, true, NULL, 0, 0, check_url,
+			"http:// or https:// URL to POST to"},
+	[O_AUTH_TOKEN] = {"auth_token", NTF_OPT_SECRET, false, NULL, 0, 0, NULL,
 			  "sent as \"Authorization: Bearer TOKEN\" (verbatim "
 			  "when it is two words)"},
 	[O_SECRET] = {"secret", NTF_OPT_SECRET, false, NULL, 0, 0, NULL,
 		      "HMAC-SHA256 key: X-Bucketfs-Signature: sha256=HEX"},
-	[O_CLIENT_CERT] = {"client_cert", NTF_OPT_PATH, false, NULL, 0, 0,
-			   NULL, "PEM client certificate (mutual TLS)"},
+	[O_CLIENT_CERT] = {"client_cert", NTF_OPT_PATH, false, NULL, 0, 0, NULL,
+			   "PEM client certificate (mutual TLS)"},
 	[O_CLIENT_KEY] = {"client_key", NTF_OPT_PATH, false, NULL, 0, 0, NULL,
 			  "PEM key of client_cert"},
 	[O_TLS_CA] = {"tls_ca", NTF_OPT_PATH, false, NULL, 0, 0, NULL,
 		      "PEM CA bundle to verify the server with"},
-	[O_TLS_SKIP_VERIFY] = {"tls_skip_verify", NTF_OPT_BOOL, false, "off",
-			       0, 1, NULL,
-			       "do not verify the server certificate"},
-	[O_CONNECT_TIMEOUT] = {"connect_timeout", NTF_OPT_DURATION, false,
-			       "5s", 10, 300 * 1000, NULL,
+	[O_TLS_SKIP_VERIFY] = {"tls_skip_verify", NTF_OPT_BOOL, false, "off", 0,
+			       1, NULL, "do not verify the server certificate"},
+	[O_CONNECT_TIMEOUT] = {"connect_timeout", NTF_OPT_DURATION, false, "5s",
+			       10, 300 * 1000, NULL,
 			       "TCP + TLS connect timeout"},
 	[O_TIMEOUT] = {"timeout", NTF_OPT_DURATION, false, "30s", 10,
 		       3600 * 1000, NULL, "whole-request timeout"},
@@ -118,9 +116,9 @@ static struct curl_slist *add_auth(struct curl_slist *h, const char *token)
 			 !strpbrk(sp + strspn(sp, " \t"), " \t");
 	struct cmn_buf b;
 	cmn_buf_init(&b, NTF_LIMIT_CONFIG_VALUE + 64);
-	int rc = two_words
-			 ? cmn_buf_printf(&b, "Authorization: %s", token)
-			 : cmn_buf_printf(&b, "Authorization: Bearer %s", token);
+	int rc = two_words ? cmn_buf_printf(&b, "Authorization: %s", token)
+			   : cmn_buf_printf(&b, "Authorization: Bearer %s",
+					    token);
 	struct curl_slist *n = rc == 0 ? curl_slist_append(h, b.data) : NULL;
 	/* The header held the secret: wipe our copy. */
 	if (b.data)
@@ -131,13 +129,12 @@ static struct curl_slist *add_auth(struct curl_slist *h, const char *token)
 	return n;
 }
 
-static int set_tls(struct webhook *w, const struct ntf_target_val *v,
-		   char *err, size_t errlen)
+static int set_tls(struct webhook *w, const struct ntf_target_val *v, char *err,
+		   size_t errlen)
 {
 	CURL *c = w->curl;
 	if ((v[O_CLIENT_CERT].s == NULL) != (v[O_CLIENT_KEY].s == NULL)) {
-		snprintf(err, errlen,
-			 "client_cert and client_key go together");
+		snprintf(err, errlen, "client_cert and client_key go together");
 		return -EINVAL;
 	}
 	static const int keys[] = {O_CLIENT_CERT, O_CLIENT_KEY, O_TLS_CA};

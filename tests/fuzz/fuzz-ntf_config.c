@@ -37,8 +37,7 @@ static const struct ntf_target_opt none[] = {
 static const struct ntf_target_type webhook = {
 	.name = "webhook", .caps = NTF_TARGET_CAP_BATCH, .opts = opts};
 static const struct ntf_target_type plain = {.name = "plain", .opts = none};
-static const struct ntf_target_type *const types[] = {&webhook, &plain,
-						       NULL};
+static const struct ntf_target_type *const types[] = {&webhook, &plain, NULL};
 
 #define MAX_ENV 64
 

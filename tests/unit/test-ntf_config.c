@@ -118,12 +118,12 @@ static void test_bad_files(void **state)
 		"bogus", "unknown key");
 	refused("[demo \"a\"]\nauth_token = hunter2\n", NULL, 1, "endpoint",
 		"required");
-	refused("[demo \"a\"]\nendpoint = ftp://hunter2\n", NULL, 2,
-		"endpoint", "http://");
+	refused("[demo \"a\"]\nendpoint = ftp://hunter2\n", NULL, 2, "endpoint",
+		"http://");
 	refused("[demo \"a\"]\nendpoint = http://x\nqueue_limit = -1\n", NULL,
 		3, "queue_limit", "whole number");
-	refused("[demo \"a\"]\nendpoint = http://x\nqueue_limit = 0\n", NULL,
-		3, "queue_limit", "range");
+	refused("[demo \"a\"]\nendpoint = http://x\nqueue_limit = 0\n", NULL, 3,
+		"queue_limit", "range");
 	refused("[demo \"a\"]\nendpoint = http://x\ntimeout = 5 weeks\n", NULL,
 		3, "timeout", "duration");
 	refused("[demo \"a\"]\nendpoint = http://x\nverbose = perhaps\n", NULL,
@@ -209,8 +209,7 @@ static void test_env_refusals(void **state)
 {
 	char *typo[] = {"BUCKETFS_NOTIFY_DEMO_ENABLE_X=on",
 			"BUCKETFS_NOTIFY_DEMO_ENDPIONT_X=http://x", NULL};
-	refused("", typo, 0, "BUCKETFS_NOTIFY_DEMO_ENDPIONT_X",
-		"names no key");
+	refused("", typo, 0, "BUCKETFS_NOTIFY_DEMO_ENDPIONT_X", "names no key");
 	char *bad[] = {"BUCKETFS_NOTIFY_DEMO_ENABLE_X=sure", NULL};
 	refused("", bad, 0, "BUCKETFS_NOTIFY_DEMO_ENABLE_X", "on or off");
 	char *missing[] = {"BUCKETFS_NOTIFY_DEMO_ENABLE_X=on", NULL};
@@ -218,9 +217,8 @@ static void test_env_refusals(void **state)
 	char *off[] = {"BUCKETFS_NOTIFY_DEMO_ENABLE_a=off", NULL};
 	struct ntf_config *c;
 	struct ntf_config_error e;
-	assert_int_equal(parse("[demo \"a\"]\nendpoint = http://x\n", off, &c,
-			       &e),
-			 0);
+	assert_int_equal(
+		parse("[demo \"a\"]\nendpoint = http://x\n", off, &c, &e), 0);
 	assert_int_equal(c->n, 0); /* the environment turned it off */
 	ntf_config_free(c);
 	char *val[] = {"BUCKETFS_NOTIFY_DEMO_ENABLE_X=on",
@@ -248,8 +246,9 @@ static void test_permissions(void **state)
 	char *warning;
 	struct ntf_config_source src = {path, NULL, false};
 
-	write_file(path, "[demo \"a\"]\nendpoint = http://x\n"
-			 "auth_token = hunter2\n",
+	write_file(path,
+		   "[demo \"a\"]\nendpoint = http://x\n"
+		   "auth_token = hunter2\n",
 		   0644);
 	assert_int_equal(ntf_config_load(&src, types, &c, &warning, &e),
 			 -EACCES);

@@ -128,9 +128,9 @@ static void apply(struct env *e, const char *text)
 {
 	struct ntf_config *c;
 	struct ntf_config_error ce;
-	assert_int_equal(ntf_config_parse(text, strlen(text), "t", NULL, types,
-					  &c, &ce),
-			 0);
+	assert_int_equal(
+		ntf_config_parse(text, strlen(text), "t", NULL, types, &c, &ce),
+		0);
 	char err[256];
 	assert_int_equal(ntf_deliver_apply(e->d, c, err, sizeof(err)), 0);
 }
@@ -192,8 +192,7 @@ static void wait_queue(struct env *e, const char *target, int64_t n)
 static void test_backoff(void **state)
 {
 	assert_int_equal(ntf_deliver_backoff_ms(100, 10000, 1, 0), 50);
-	assert_int_equal(ntf_deliver_backoff_ms(100, 10000, 1, UINT32_MAX),
-			 99);
+	assert_int_equal(ntf_deliver_backoff_ms(100, 10000, 1, UINT32_MAX), 99);
 	assert_int_equal(ntf_deliver_backoff_ms(100, 10000, 2, 0), 100);
 	assert_int_equal(ntf_deliver_backoff_ms(100, 10000, 4, 0), 400);
 	assert_int_equal(ntf_deliver_backoff_ms(100, 10000, 30, 0), 5000);
@@ -221,12 +220,14 @@ static void test_order_and_ack(void **state)
 	struct cmn_buf b;
 	cmn_buf_init(&b, 1 << 20);
 	assert_int_equal(ntf_deliver_render_targets(e->d, &b), 0);
-	assert_non_null(strstr(b.data, "\"arn\":\"arn:bucketfs:sqs:r1:a:fake\""));
+	assert_non_null(
+		strstr(b.data, "\"arn\":\"arn:bucketfs:sqs:r1:a:fake\""));
 	assert_non_null(strstr(b.data, "\"delivered\":100"));
 	cmn_buf_reset(&b);
 	assert_int_equal(ntf_deliver_render_metrics(e->d, &b), 0);
-	assert_non_null(
-		strstr(b.data, "bucketfs_target_delivered_total{target=\"a:fake\"} 100"));
+	assert_non_null(strstr(
+		b.data,
+		"bucketfs_target_delivered_total{target=\"a:fake\"} 100"));
 	assert_non_null(strstr(b.data, "le=\"+Inf\"} 100"));
 	cmn_buf_free(&b);
 }
