@@ -14,6 +14,9 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <pthread.h>
+
+#include "fs_handle.h"
 #include "fs_pt.h"
 
 struct fs_opts;
@@ -39,6 +42,8 @@ struct fs_ctx {
 	bool writeback;              /* writeback cache negotiated */
 	bool is_root;                /* daemon runs as root: chown creations */
 	struct timespec started;     /* mount time: times of control nodes */
+	pthread_mutex_t handles_lock;
+	struct fs_handle handles;    /* open handles (list head) */
 	/* The state directory, when it lives directly in SRC: hidden. */
 	char *state_name;            /* owned; NULL when not at the root */
 	struct ntf_pipeline *pipeline; /* events: rules, store, live ring */

@@ -64,6 +64,7 @@ static const struct fs_magic magic_table[] = {
 
 /* An open control file: a rendered snapshot, or a live reader. */
 struct magic_handle {
+	struct fs_handle h;           /* first: on the open-handle list */
 	struct cmn_buf snap;
 	struct ntf_ring_reader *rd;
 	pthread_mutex_t lock;         /* guards ph */
@@ -74,6 +75,7 @@ static void handle_free(struct fs_ctx *ctx, struct magic_handle *h)
 {
 	if (!h)
 		return;
+	fs_handle_untrack(ctx, &h->h);
 	if (h->rd)
 		ntf_pipeline_reader_close(ctx->pipeline, h->rd);
 	if (h->ph)
@@ -81,6 +83,11 @@ static void handle_free(struct fs_ctx *ctx, struct magic_handle *h)
 	pthread_mutex_destroy(&h->lock);
 	cmn_buf_free(&h->snap);
 	free(h);
+}
+
+static void handle_teardown(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	handle_free(ctx, (struct magic_handle *)h);
 }
 
 /* The ring calls this on the publishing thread when data arrives for a
@@ -202,6 +209,7 @@ void fs_magic_open(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->noflush = 1;
+	fs_handle_track(ctx, &h->h, handle_teardown);
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(ctx, h);
 }

@@ -170,6 +170,8 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	ctx->timeout = FS_CACHE_TIMEOUT;
 	ctx->is_root = geteuid() == 0;
 	clock_gettime(CLOCK_REALTIME, &ctx->started);
+	pthread_mutex_init(&ctx->handles_lock, NULL);
+	ctx->handles.next = ctx->handles.prev = &ctx->handles;
 	int fd = open(o->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -206,6 +208,10 @@ static int ctx_start(struct fs_ctx *ctx)
 
 static void ctx_free(struct fs_ctx *ctx)
 {
+	/* Handles the kernel never released: their Puts first, while the
+	 * pipeline still runs. */
+	if (ctx->handles.next)
+		fs_handle_close_all(ctx);
 	reload_fd = -1;
 	ntf_dlctl_free(ctx->dlctl); /* workers stop before the store closes */
 	ctx->dlctl = NULL;

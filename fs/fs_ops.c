@@ -42,6 +42,7 @@
 
 /* An open regular file. */
 struct fs_file {
+	struct fs_handle h;  /* first: on the open-handle list */
 	int fd;
 	struct fs_inode *ino;
 	bool passthrough;   /* holds a reference on ino->backing_id */
@@ -64,12 +65,15 @@ struct fs_dirent {
 };
 
 struct fs_dir {
+	struct fs_handle h;  /* first: on the open-handle list */
 	DIR *dp;
 	struct dirent *entry;
 	off_t offset;
 	struct fs_dirent *snap; /* root only */
 	size_t nsnap;
 };
+
+static void file_teardown(struct fs_ctx *ctx, struct fs_handle *h);
 
 static struct fs_ctx *ctx_of(fuse_req_t req)
 {
@@ -623,6 +627,7 @@ static int prepare_open(struct fs_ctx *ctx, struct fs_file *f,
 			struct fuse_file_info *fi)
 {
 	fi->fh = (uint64_t)(uintptr_t)f;
+	fs_handle_track(ctx, &f->h, file_teardown);
 	int id = pt_attach(ctx, f);
 	if (!id) {
 		fi->keep_cache = 1;
@@ -637,9 +642,26 @@ static int prepare_open(struct fs_ctx *ctx, struct fs_file *f,
 
 static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 {
+	fs_handle_untrack(ctx, &f->h);
 	pt_detach(ctx, f);
 	close(f->fd);
 	free(f);
+}
+
+/* Teardown of a file the kernel never released: record the Put its
+ * changes owe (no close() is waiting any more), then free it. */
+static void file_teardown(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	struct fs_file *f = (struct fs_file *)h;
+	struct stat st;
+	if (f->writer && fstat(f->fd, &st) == 0 &&
+	    (f->dirty || st.st_size != f->size ||
+	     st.st_mtim.tv_sec != f->mtime.tv_sec ||
+	     st.st_mtim.tv_nsec != f->mtime.tv_nsec))
+		fs_ev_object_as(ctx, f->uid, f->pid, f->comm,
+				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, &st,
+				NULL);
+	file_free(ctx, f);
 }
 
 /* A handle opened for writing remembers size and mtime, so its flush can
@@ -683,6 +705,7 @@ static void open_select(struct fs_ctx *ctx, fuse_req_t req,
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;
 	fi->noflush = 1;
+	fs_handle_track(ctx, &f->h, file_teardown);
 	fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_GET, ino, NULL, NULL,
 		     NULL);
 	if (fuse_reply_open(req, fi) != 0)
@@ -923,16 +946,22 @@ static void op_lseek(fuse_req_t req, fuse_ino_t id, off_t off, int whence,
 
 /* ---- directories --------------------------------------------------- */
 
-static void dir_free(struct fs_dir *d)
+static void dir_free(struct fs_ctx *ctx, struct fs_dir *d)
 {
 	if (!d)
 		return;
+	fs_handle_untrack(ctx, &d->h);
 	if (d->dp)
 		closedir(d->dp);
 	for (size_t i = 0; i < d->nsnap; i++)
 		free(d->snap[i].name);
 	free(d->snap);
 	free(d);
+}
+
+static void dir_teardown(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	dir_free(ctx, (struct fs_dir *)h);
 }
 
 /* The root's listing: ".", "..", ".bucketfs", then the buckets, without
@@ -991,15 +1020,16 @@ static void op_opendir(fuse_req_t req, fuse_ino_t id,
 	if (rc == 0 && fs_inode_is_root(ino))
 		rc = snapshot_root(ctx, d);
 	if (rc < 0) {
-		dir_free(d);
+		dir_free(ctx, d);
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
+	fs_handle_track(ctx, &d->h, dir_teardown);
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
-		dir_free(d);
+		dir_free(ctx, d);
 }
 
 /* Next entry of an open directory; offsets are the backing d_off, or for
@@ -1136,7 +1166,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t id, size_t size,
 static void op_releasedir(fuse_req_t req, fuse_ino_t id,
 			  struct fuse_file_info *fi)
 {
-	dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+	dir_free(ctx_of(req), (struct fs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
