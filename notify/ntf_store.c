@@ -230,6 +230,11 @@ struct ntf_store {
 	struct batch *free_list;
 	unsigned n_free;
 	bool writer_idle, closing;
+	/* A batch is being committed, by the writer or by an appender that
+	 * took the lead: batches commit one at a time, in order, so a
+	 * reader following seqs never sees a later batch before an earlier
+	 * one. */
+	bool committing;
 	unsigned room_waiters;
 	uint64_t next_seq; /* next seq to hand out */
 	uint64_t hwm;	   /* seqs below it may be handed out */
@@ -727,8 +732,11 @@ static void batch_unref(struct ntf_store *s, struct batch *b)
  * when closing with nothing left. */
 static struct batch *take_batch(struct ntf_store *s)
 {
-	while (s->cur->n == 0 && s->cur->nfin == 0) {
-		if (s->closing)
+	for (;;) {
+		bool work = s->cur->n || s->cur->nfin;
+		if (work && !s->committing)
+			break;
+		if (!work && !s->committing && s->closing)
 			return NULL;
 		s->writer_idle = true;
 		pthread_cond_wait(&s->work_cv, &s->mu);
@@ -756,7 +764,8 @@ static void run_hook(struct ntf_store *s, const struct batch *b)
 {
 	const char *seen[16];
 	size_t n = 0;
-	bool all = false;
+	/* A finalisation makes rows of any target visible. */
+	bool all = b->fin != NULL;
 	pthread_mutex_lock(&s->hook_mu);
 	for (size_t i = 0; s->hook && !all && i < b->n; i++) {
 		const struct item *it = &b->items[i];
@@ -802,6 +811,7 @@ static void *writer_main(void *arg)
 		struct batch *b = take_batch(s);
 		if (!b)
 			break;
+		s->committing = true;
 		pthread_mutex_unlock(&s->mu);
 		pthread_mutex_lock(&s->db_mu);
 		int err = commit_batch(s, b);
@@ -809,6 +819,7 @@ static void *writer_main(void *arg)
 		if (!err) /* before batch_finish, which may free b */
 			run_hook(s, b);
 		pthread_mutex_lock(&s->mu);
+		s->committing = false;
 		bool wake = batch_finish(s, b, err);
 		pthread_mutex_unlock(&s->mu);
 		if (wake)
@@ -1120,6 +1131,47 @@ static int check_entries(const struct ntf_store_entry *e, size_t n,
 	return *bytes > NTF_LIMIT_STORE_BATCH_BYTES ? -E2BIG : 0;
 }
 
+/* An appender that must wait for its commit commits the batch itself
+ * when nobody is committing: the hand-over to the writer thread and back
+ * costs two wake-ups, which on a small VM are most of a commit's latency.
+ * Called and returns with mu held; may drop it meanwhile. */
+static int lead_or_wait(struct ntf_store *s, struct batch *b)
+{
+	struct batch *fresh;
+	if (s->committing || b != s->cur || !(fresh = batch_get(s)))
+		return wait_commit(s, b);
+	s->cur = fresh;
+	if (s->room_waiters)
+		pthread_cond_broadcast(&s->room_cv);
+	s->committing = true;
+	pthread_mutex_unlock(&s->mu);
+
+	pthread_mutex_lock(&s->db_mu);
+	int err = commit_batch(s, b);
+	pthread_mutex_unlock(&s->db_mu);
+	if (!err)
+		run_hook(s, b);
+
+	pthread_mutex_lock(&s->mu);
+	s->committing = false;
+	bool wake = batch_finish(s, b, err);
+	if (s->writer_idle)
+		pthread_cond_signal(&s->work_cv); /* leftovers */
+	pthread_mutex_unlock(&s->mu);
+	if (wake)
+		pthread_cond_broadcast(&b->cv);
+	/* The writer's tidy-up, done here since the writer did not run. */
+	pthread_mutex_lock(&s->db_mu);
+	if (retention_due(s))
+		apply_retention(s);
+	pthread_mutex_unlock(&s->db_mu);
+	extend_hwm(s);
+	pthread_mutex_lock(&s->mu);
+	if (wake)
+		batch_unref(s, b);
+	return err;
+}
+
 int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
 		     size_t n, enum ntf_durability durability)
 {
@@ -1166,7 +1218,7 @@ int ntf_store_append_ex(struct ntf_store *s, struct ntf_store_entry *entries,
 	if (was_empty && s->writer_idle)
 		pthread_cond_signal(&s->work_cv);
 	if (durability != NTF_DURABILITY_NONE)
-		err = wait_commit(s, b);
+		err = lead_or_wait(s, b);
 out:
 	pthread_mutex_unlock(&s->mu);
 	return err;
