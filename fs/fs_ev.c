@@ -204,6 +204,10 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		return;
 	char *slash = strchr(path, '/');
 	*slash = '\0';
+	if (!ntf_pipeline_matches(ctx->pipeline, name, path, slash + 1)) {
+		free(path);
+		return;
+	}
 	struct ntf_event ev = {.name = name, .bucket = path, .key = slash + 1,
 			       .size = -1, .copy_source = copy_source,
 			       .comm = comm};

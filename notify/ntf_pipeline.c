@@ -300,6 +300,33 @@ bool ntf_pipeline_wants(struct ntf_pipeline *p, enum ntf_event_name ev)
 		NTF_EV_BIT(ev)) != 0;
 }
 
+bool ntf_pipeline_matches(struct ntf_pipeline *p, enum ntf_event_name ev,
+			  const char *bucket, const char *key)
+{
+	if (!ntf_pipeline_wants(p, ev))
+		return false;
+	if (atomic_load(&p->readers) > 0)
+		return true;
+	struct ntf_match m[NTF_LIMIT_MATCH];
+	size_t klen = key ? strlen(key) : 0;
+	int n;
+	key = key ? key : "";
+	pthread_rwlock_rdlock(&p->lock);
+	if (p->n_configured == 0) {
+		n = ntf_rules_match(p->deflt, ev, key, klen, m, 0,
+				    NTF_LIMIT_MATCH);
+	} else {
+		n = ntf_rules_match(p->global, ev, key, klen, m, 0,
+				    NTF_LIMIT_MATCH);
+		struct bucket_rules *b = bucket ? *find_slot(p, bucket) : NULL;
+		if (n == 0 && b)
+			n = ntf_rules_match(b->rules, ev, key, klen, m, 0,
+					    NTF_LIMIT_MATCH);
+	}
+	pthread_rwlock_unlock(&p->lock);
+	return n != 0; /* errors (-E2BIG) count as a match: never lose one */
+}
+
 /* One record to store: the matches sharing a configuration id. */
 struct group {
 	const char *config_id;      /* in the names buffer */

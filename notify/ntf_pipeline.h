@@ -71,6 +71,13 @@ void ntf_pipeline_move_rules(struct ntf_pipeline *p, const char *from,
  * want events called ev?  When false the caller builds nothing. */
 bool ntf_pipeline_wants(struct ntf_pipeline *p, enum ntf_event_name ev);
 
+/* Does event ev on bucket/key match any rule, or is a live reader open?
+ * The caller asks this before gathering what a record needs (stat,
+ * xattrs), so an event that matches nothing costs a match and no
+ * syscall.  Any thread. */
+bool ntf_pipeline_matches(struct ntf_pipeline *p, enum ntf_event_name ev,
+			  const char *bucket, const char *key);
+
 /* Record ev: match it, serialise one record per configuration that
  * matched, store them (waiting as the durability mode says) and publish
  * to live readers.  ev->sequencer is assigned here; ev->time_ms and
