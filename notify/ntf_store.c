@@ -765,7 +765,7 @@ static void run_hook(struct ntf_store *s, const struct batch *b)
 	const char *seen[16];
 	size_t n = 0;
 	/* A finalisation makes rows of any target visible. */
-	bool all = b->fin != NULL;
+	bool all = b->nfin > 0;
 	pthread_mutex_lock(&s->hook_mu);
 	for (size_t i = 0; s->hook && !all && i < b->n; i++) {
 		const struct item *it = &b->items[i];

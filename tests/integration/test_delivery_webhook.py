@@ -94,13 +94,17 @@ def test_envelope_records_headers(mount_factory, tmp_path, hook):
 
 
 def test_per_key_order_and_batches(mount_factory, tmp_path, hook):
-    srv = hook()
+    # The receiver starts after the writes, so a backlog is batched.
+    port = free_port()
     m = make_target_mount(mount_factory, tmp_path, {"primary": {
-        "endpoint": srv.url, "batch_size": 20}})
+        "endpoint": f"http://127.0.0.1:{port}/hook", "batch_size": 20,
+        "retry_min": "50ms", "retry_max": "100ms"}})
     subscribe(m)
     b = m.bucket()
     for i in range(60):
         (b / f"k{i % 3}").write_text(str(i))
+    wait_target(m, lambda t: t.get("queued") == 60, "the backlog")
+    srv = hook(port=port)
     srv.wait(60)
     recs = srv.records()
     per_key = {}
