@@ -303,11 +303,19 @@ def test_events_follow_sees_new_events(fs_off):
     p = subprocess.Popen([bucketfs_bin(), "events", "--state", str(m.state),
                           "--follow"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=daemon_env())
+    buf = [b""]
     try:
         def line():
-            r, _, _ = select.select([p.stdout], [], [], TIMEOUT)
-            assert r, "bucketfs events --follow printed nothing"
-            return json.loads(p.stdout.readline())
+            # raw reads: several records may arrive in one write, and a
+            # buffered readline would hide the rest from select()
+            while b"\n" not in buf[0]:
+                r, _, _ = select.select([p.stdout], [], [], TIMEOUT)
+                assert r, "bucketfs events --follow printed nothing"
+                chunk = os.read(p.stdout.fileno(), 65536)
+                assert chunk, "bucketfs events --follow ended"
+                buf[0] += chunk
+            ln, buf[0] = buf[0].split(b"\n", 1)
+            return json.loads(ln)
         assert ev_brief(line()) == ("s3:ObjectCreated:Put", "alpha", "old")
         time.sleep(0.2)
         put(m.bucket() / "new1")
