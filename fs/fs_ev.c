@@ -28,6 +28,7 @@
 #include "fs_etag.h"
 #include "fs_inode.h"
 #include "fs_opts.h"
+#include "ntf_dlctl.h"
 #include "ntf_limits.h"
 #include "ntf_pipeline.h"
 #include "ntf_record.h"
@@ -602,6 +603,12 @@ int fs_ev_start(struct fs_ctx *ctx)
 		free(msg);
 		return rc;
 	}
+	/* Stored rules may name configured targets: make them known first. */
+	size_t n = 0;
+	const struct ntf_target_id *t =
+		ctx->dlctl ? ntf_dlctl_targets(ctx->dlctl, &n) : NULL;
+	if (n && (rc = ntf_pipeline_set_targets(ctx->pipeline, t, n)) < 0)
+		return rc;
 	load_all_rules(ctx);
 	return 0;
 }

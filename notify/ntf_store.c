@@ -124,6 +124,11 @@ enum stmt_id {
 	ST_COUNT_
 };
 
+/* How a follower waits for a commit to finish after hearing its WAL
+ * write: quiet for NTF_STORE_SETTLE_MS, at most this many times. */
+#define NTF_STORE_SETTLE_MS 10
+#define NTF_STORE_SETTLE_ROUNDS 20
+
 /* The eTag placeholder of a pending record (see ntf_store_finalize). */
 #define PENDING_ETAG "\"eTag\":\"00000000000000000000000000000000\""
 
@@ -1675,6 +1680,27 @@ static int drain_inotify(int fd)
 	}
 }
 
+/* A commit writes the WAL (which inotify sees) and then the WAL index in
+ * shared memory (which it does not): a reader that scans right after the
+ * first can miss the commit and hear nothing more.  So after a wake-up,
+ * wait until the log has been quiet for a moment (bounded), which lets a
+ * commit in progress finish before the caller scans. */
+static int settle(int fd)
+{
+	for (int i = 0; i < NTF_STORE_SETTLE_ROUNDS; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = poll(&p, 1, NTF_STORE_SETTLE_MS);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		if (n == 0)
+			return 0;
+		int hit = drain_inotify(fd);
+		if (hit < 0)
+			return hit;
+	}
+	return 0;
+}
+
 int ntf_store_reader_wait(struct ntf_store_reader *r)
 {
 	int fd = ntf_store_reader_fd(r);
@@ -1682,8 +1708,10 @@ int ntf_store_reader_wait(struct ntf_store_reader *r)
 		return fd;
 	for (;;) {
 		int hit = drain_inotify(fd);
+		if (hit < 0)
+			return hit;
 		if (hit)
-			return hit < 0 ? hit : 0;
+			return settle(fd);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (poll(&p, 1, -1) < 0)
 			return -errno;
