@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cmn_time.h"
+#include "ntf_cliutil.h"
 #include "ntf_store.h"
 
 struct dlcli {
@@ -38,15 +39,11 @@ static int usage(const char *msg)
 
 static int parse_limit(const char *s, size_t *out)
 {
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = (size_t)v;
-	return 0;
+	uint64_t v;
+	int rc = ntf_cliutil_parse_u64(s, &v);
+	if (rc == 0)
+		*out = (size_t)v;
+	return rc;
 }
 
 static int parse_args(int argc, char **argv, struct dlcli *c)
@@ -84,35 +81,6 @@ static int parse_args(int argc, char **argv, struct dlcli *c)
 
 /* Read MNT/.bucketfs/state.  Returns a malloc'ed path or NULL after
  * printing why. */
-static char *state_of_mount(const char *mnt)
-{
-	char path[PATH_MAX], buf[PATH_MAX + 2];
-	if (snprintf(path, sizeof(path), "%s/.bucketfs/state", mnt) >=
-	    (int)sizeof(path)) {
-		fprintf(stderr, "bucketfs deadletter: %s: path too long\n",
-			mnt);
-		return NULL;
-	}
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		fprintf(stderr,
-			"bucketfs deadletter: %s is not a bucketfs mount "
-			"(%s: %s)\n",
-			mnt, path, strerror(errno));
-		return NULL;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	if (buf[0] != '/' || memchr(buf, '\n', n)) {
-		fprintf(stderr, "bucketfs deadletter: %s: bad state path\n",
-			path);
-		return NULL;
-	}
-	return strdup(buf);
-}
 
 static int print_dead(void *arg, const char *target,
 		      const struct ntf_store_entry *e, unsigned attempts,
@@ -178,7 +146,7 @@ int ntf_dlcli_main(int argc, char **argv)
 	if (rc)
 		return rc;
 	char *state = NULL;
-	if (c.mnt && !(state = state_of_mount(c.mnt)))
+	if (c.mnt && !(state = ntf_cliutil_state_of_mount("deadletter", c.mnt)))
 		return 1;
 	if (state)
 		c.state = state;

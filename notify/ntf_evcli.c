@@ -8,6 +8,7 @@
  * "sleep in poll() until the WAL changes": no timer, no busy loop.
  */
 #include "ntf_evcli.h"
+#include "ntf_cliutil.h"
 #include "ntf_store.h"
 
 #include <errno.h>
@@ -40,18 +41,6 @@ static int usage(const char *msg)
 	return 2;
 }
 
-static int parse_seq(const char *s, uint64_t *out)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 /* Parse argv into c.  Returns 0 or the usage exit status. */
 static int parse_args(int argc, char **argv, struct evcli *c)
@@ -73,7 +62,7 @@ static int parse_args(int argc, char **argv, struct evcli *c)
 		} else if (strcmp(a, "--event") == 0) {
 			c->filter.event = argv[++i];
 		} else if (strcmp(a, "--since") == 0) {
-			if (parse_seq(argv[++i], &c->filter.since))
+			if (ntf_cliutil_parse_u64(argv[++i], &c->filter.since))
 				return usage("--since needs a sequence number "
 					     "(a non-negative integer)");
 		} else if (a[0] == '-') {
@@ -92,34 +81,6 @@ static int parse_args(int argc, char **argv, struct evcli *c)
 
 /* Read MNT/.bucketfs/state (an absolute path and a newline).  Returns a
  * malloc'ed path or NULL after printing why. */
-static char *state_of_mount(const char *mnt)
-{
-	char path[PATH_MAX], buf[PATH_MAX + 2];
-	if (snprintf(path, sizeof(path), "%s/.bucketfs/state", mnt) >=
-	    (int)sizeof(path)) {
-		fprintf(stderr, "bucketfs events: %s: path too long\n", mnt);
-		return NULL;
-	}
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		fprintf(stderr,
-			"bucketfs events: %s is not a bucketfs mount (%s: "
-			"%s)\n",
-			mnt, path, strerror(errno));
-		return NULL;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	if (buf[0] != '/' || n >= PATH_MAX || memchr(buf, '\n', n)) {
-		fprintf(stderr, "bucketfs events: %s: not a state directory\n",
-			path);
-		return NULL;
-	}
-	return strdup(buf);
-}
 
 static int print_record(void *arg, const struct ntf_store_entry *e,
 			unsigned attempts)
@@ -190,7 +151,7 @@ int ntf_evcli_main(int argc, char **argv)
 	if (rc)
 		return rc;
 	char *state = NULL;
-	if (c.mnt && !(state = state_of_mount(c.mnt)))
+	if (c.mnt && !(state = ntf_cliutil_state_of_mount("events", c.mnt)))
 		return 1;
 	if (state)
 		c.state = state;
