@@ -1110,16 +1110,6 @@ static int take_seqs(struct ntf_store *s, size_t n, uint64_t *first)
 	return 0;
 }
 
-/* Called with mu held; the caller waits on b afterwards when asked to. */
-static int wait_commit(struct ntf_store *s, struct batch *b)
-{
-	b->waiters++;
-	while (!b->done)
-		pthread_cond_wait(&b->cv, &s->mu);
-	int err = b->result;
-	batch_unref(s, b);
-	return err;
-}
 
 static int check_entries(const struct ntf_store_entry *e, size_t n,
 			 size_t batch_max, size_t *bytes)
@@ -1136,15 +1126,10 @@ static int check_entries(const struct ntf_store_entry *e, size_t n,
 	return *bytes > NTF_LIMIT_STORE_BATCH_BYTES ? -E2BIG : 0;
 }
 
-/* An appender that must wait for its commit commits the batch itself
- * when nobody is committing: the hand-over to the writer thread and back
- * costs two wake-ups, which on a small VM are most of a commit's latency.
- * Called and returns with mu held; may drop it meanwhile. */
-static int lead_or_wait(struct ntf_store *s, struct batch *b)
+/* Commit b, taken from s->cur, on this appender's thread.  Called and
+ * returns with mu held; drops it meanwhile. */
+static int lead(struct ntf_store *s, struct batch *b, struct batch *fresh)
 {
-	struct batch *fresh;
-	if (s->committing || b != s->cur || !(fresh = batch_get(s)))
-		return wait_commit(s, b);
 	s->cur = fresh;
 	if (s->room_waiters)
 		pthread_cond_broadcast(&s->room_cv);
@@ -1160,8 +1145,12 @@ static int lead_or_wait(struct ntf_store *s, struct batch *b)
 	pthread_mutex_lock(&s->mu);
 	s->committing = false;
 	bool wake = batch_finish(s, b, err);
-	if (s->writer_idle)
-		pthread_cond_signal(&s->work_cv); /* leftovers */
+	/* Whoever waits on the batch that filled meanwhile takes the lead
+	 * for it; the writer only handles what nobody waits for. */
+	if (s->cur->waiters)
+		pthread_cond_broadcast(&s->cur->cv);
+	else if (s->writer_idle)
+		pthread_cond_signal(&s->work_cv);
 	pthread_mutex_unlock(&s->mu);
 	if (wake)
 		pthread_cond_broadcast(&b->cv);
@@ -1175,6 +1164,29 @@ static int lead_or_wait(struct ntf_store *s, struct batch *b)
 	if (wake)
 		batch_unref(s, b);
 	return err;
+}
+
+/* An appender that must wait for its commit commits the batch itself
+ * when nobody is committing: the hand-over to the writer thread and back
+ * costs two wake-ups, which on a small VM are most of a commit's latency.
+ * While someone commits, appenders gather in the next batch, and when
+ * that commit ends one of them leads the whole group (group commit).
+ * Called and returns with mu held. */
+static int lead_or_wait(struct ntf_store *s, struct batch *b)
+{
+	for (;;) {
+		struct batch *fresh;
+		if (!s->committing && b == s->cur && (fresh = batch_get(s)))
+			return lead(s, b, fresh);
+		b->waiters++;
+		pthread_cond_wait(&b->cv, &s->mu);
+		if (b->done) {
+			int err = b->result;
+			batch_unref(s, b);
+			return err;
+		}
+		b->waiters--; /* woken to take the lead, or spuriously */
+	}
 }
 
 int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
