@@ -804,6 +804,44 @@ void ntf_store_set_commit_hook(struct ntf_store *s, ntf_store_commit_fn fn,
 	pthread_mutex_unlock(&s->hook_mu);
 }
 
+/* Commit b, already taken out of s->cur, on the calling thread (the
+ * writer, or an appender that took the lead), then wake whoever waits on
+ * it, hand the next batch to its waiters (one of them leads it) or to the
+ * writer, and tidy up (retention, sequence reservation) while the next
+ * batch fills.  Called and returns with mu held; drops it meanwhile. */
+static int commit_taken(struct ntf_store *s, struct batch *b)
+{
+	s->committing = true;
+	pthread_mutex_unlock(&s->mu);
+
+	pthread_mutex_lock(&s->db_mu);
+	int err = commit_batch(s, b);
+	pthread_mutex_unlock(&s->db_mu);
+	if (!err) /* before batch_finish, which may free b */
+		run_hook(s, b);
+
+	pthread_mutex_lock(&s->mu);
+	s->committing = false;
+	bool wake = batch_finish(s, b, err);
+	if (s->cur->waiters)
+		pthread_cond_broadcast(&s->cur->cv);
+	else if (s->writer_idle)
+		pthread_cond_signal(&s->work_cv);
+	pthread_mutex_unlock(&s->mu);
+	if (wake)
+		pthread_cond_broadcast(&b->cv);
+
+	pthread_mutex_lock(&s->db_mu);
+	if (retention_due(s))
+		apply_retention(s);
+	pthread_mutex_unlock(&s->db_mu);
+	extend_hwm(s);
+	pthread_mutex_lock(&s->mu);
+	if (wake)
+		batch_unref(s, b);
+	return err;
+}
+
 static void *writer_main(void *arg)
 {
 	struct ntf_store *s = arg;
@@ -816,29 +854,7 @@ static void *writer_main(void *arg)
 		struct batch *b = take_batch(s);
 		if (!b)
 			break;
-		s->committing = true;
-		pthread_mutex_unlock(&s->mu);
-		pthread_mutex_lock(&s->db_mu);
-		int err = commit_batch(s, b);
-		pthread_mutex_unlock(&s->db_mu);
-		if (!err) /* before batch_finish, which may free b */
-			run_hook(s, b);
-		pthread_mutex_lock(&s->mu);
-		s->committing = false;
-		bool wake = batch_finish(s, b, err);
-		pthread_mutex_unlock(&s->mu);
-		if (wake)
-			pthread_cond_broadcast(&b->cv);
-		/* Appenders are already awake; tidy up while the next batch
-		 * fills. */
-		pthread_mutex_lock(&s->db_mu);
-		if (retention_due(s))
-			apply_retention(s);
-		pthread_mutex_unlock(&s->db_mu);
-		extend_hwm(s);
-		pthread_mutex_lock(&s->mu);
-		if (wake)
-			batch_unref(s, b);
+		commit_taken(s, b);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -1126,44 +1142,13 @@ static int check_entries(const struct ntf_store_entry *e, size_t n,
 	return *bytes > NTF_LIMIT_STORE_BATCH_BYTES ? -E2BIG : 0;
 }
 
-/* Commit b, taken from s->cur, on this appender's thread.  Called and
- * returns with mu held; drops it meanwhile. */
+/* Take b (which is s->cur) and commit it on this appender's thread. */
 static int lead(struct ntf_store *s, struct batch *b, struct batch *fresh)
 {
 	s->cur = fresh;
 	if (s->room_waiters)
 		pthread_cond_broadcast(&s->room_cv);
-	s->committing = true;
-	pthread_mutex_unlock(&s->mu);
-
-	pthread_mutex_lock(&s->db_mu);
-	int err = commit_batch(s, b);
-	pthread_mutex_unlock(&s->db_mu);
-	if (!err)
-		run_hook(s, b);
-
-	pthread_mutex_lock(&s->mu);
-	s->committing = false;
-	bool wake = batch_finish(s, b, err);
-	/* Whoever waits on the batch that filled meanwhile takes the lead
-	 * for it; the writer only handles what nobody waits for. */
-	if (s->cur->waiters)
-		pthread_cond_broadcast(&s->cur->cv);
-	else if (s->writer_idle)
-		pthread_cond_signal(&s->work_cv);
-	pthread_mutex_unlock(&s->mu);
-	if (wake)
-		pthread_cond_broadcast(&b->cv);
-	/* The writer's tidy-up, done here since the writer did not run. */
-	pthread_mutex_lock(&s->db_mu);
-	if (retention_due(s))
-		apply_retention(s);
-	pthread_mutex_unlock(&s->db_mu);
-	extend_hwm(s);
-	pthread_mutex_lock(&s->mu);
-	if (wake)
-		batch_unref(s, b);
-	return err;
+	return commit_taken(s, b);
 }
 
 /* An appender that must wait for its commit commits the batch itself
