@@ -5,6 +5,7 @@ targets mid-stream, and configuration errors (each with its file, line
 and key; secrets never shown)."""
 import os
 import signal
+import statistics
 import time
 
 import pytest
@@ -104,21 +105,25 @@ def create_rate(m, n=300):
 
 def test_slow_receiver_does_not_slow_the_filesystem(mount_factory, tmp_path,
                                                     hook):
-    slow = hook(delay=2.0)
-    base = mount_factory(opts=["passthrough=off"], name="base")
-    subscribe_local = base  # default rules: the local log only
+    # The same configuration twice, one receiver answering at once and one
+    # taking 2 s per request: what is measured is the slowness of the
+    # target, not the (separate, small) cost of having one at all.
+    slow, fast = hook(delay=2.0), hook()
+    subscribe_local = make_target_mount(mount_factory, tmp_path, {
+        "primary": {"endpoint": fast.url}}, name="fast")
+    subscribe(subscribe_local)
     m = make_target_mount(mount_factory, tmp_path, {"primary": {
         "endpoint": slow.url}}, name="slow")
     subscribe(m)
     (m.bucket() / "warm").write_text("x")
     slow.wait(lambda h: len(h) >= 1, what="the slow receiver busy")
     rates_base, rates_slow = [], []
-    # Interleaved rounds, best of each: the machine's other load moves
-    # single rounds by more than the 10% this checks.
-    for _ in range(6):
+    # Interleaved rounds, medians: the machine's other load moves single
+    # rounds by more than the 10% this checks (a best-of picks outliers).
+    for _ in range(7):
         rates_base.append(create_rate(subscribe_local))
         rates_slow.append(create_rate(m))
-    b, s = max(rates_base), max(rates_slow)
+    b, s = statistics.median(rates_base), statistics.median(rates_slow)
     print(f"rates base {rates_base} slow {rates_slow}")
     assert s >= 0.9 * b, f"with a 2 s receiver {s:.0f}/s vs {b:.0f}/s"
     assert targets(m)["primary:webhook"]["queued"] > 100
