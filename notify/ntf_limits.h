@@ -56,13 +56,13 @@
 
 /* Event store (ntf_store.c). */
 
-/* Most entries in one group-commit transaction (and in one append).  A
- * few thousand rows amortise the commit while a transaction stays a few
- * milliseconds, the longest an appender waits behind a full batch. */
+/* Most entries in one ingest transaction (and in one append).  A few
+ * thousand rows amortise the commit while a transaction stays a few
+ * milliseconds, so queue calls never wait long for the connection. */
 #define NTF_LIMIT_STORE_BATCH 4096
 
-/* Most bytes buffered in one batch.  Two batches exist at a time (one
- * filling, one committing), so this bounds the store's memory. */
+/* Most bytes of one ingest transaction (and of one append, and of one
+ * journal frame): bounds the ingester's memory. */
 #define NTF_LIMIT_STORE_BATCH_BYTES (8 * 1024 * 1024)
 
 /* Longest a durability=none append waits for room when the writer is
@@ -71,6 +71,32 @@
  * per 200 000 in tests/bench/events), short enough that the filesystem
  * never stalls. */
 #define NTF_LIMIT_STORE_NONE_WAIT_MS 200
+
+/* Most bytes of frames appended to the journal and not yet ingested into
+ * events.db before appenders wait (durability=none ones at most
+ * NTF_LIMIT_STORE_NONE_WAIT_MS): bounds the journal's size when the
+ * database cannot keep up or is unwritable for a while. */
+#define NTF_LIMIT_STORE_JOURNAL_LAG (64 * 1024 * 1024)
+
+/* Most bytes of durability=none frames held in memory before they are
+ * written to the journal (by the ingester thread). */
+#define NTF_LIMIT_STORE_NONE_BYTES (4 * 1024 * 1024)
+
+/* How long the ingester lets frames gather after an ingest before it
+ * looks again.  While events flow it wakes once per this delay instead
+ * of once per event (a wake-up per event cost about a third of the
+ * small-file rate on a 2-core VM); an idle store sleeps untimed, and the
+ * first event after a quiet spell is ingested at once. */
+#define NTF_LIMIT_STORE_INGEST_DELAY_MS 3
+
+/* Frames waiting that make appenders wake the ingester before the delay
+ * is up (a burst). */
+#define NTF_LIMIT_STORE_INGEST_KICK (1024 * 1024)
+
+/* The journal file is truncated once everything in it is ingested and it
+ * has grown past this (not after every ingest: a truncation costs a
+ * metadata update of the file system). */
+#define NTF_LIMIT_STORE_JOURNAL_TRUNCATE (4 * 1024 * 1024)
 
 /* Seqs reserved per fsync of the sequencer's high-water mark: one fsync
  * per 65 536 events, and at most that many seqs skipped after a crash. */

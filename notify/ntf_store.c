@@ -1,8 +1,11 @@
 /*
- * ntf_store.c - the durable event store: sequencer, group commit, the
- * embedded log with retention, and the per-target queues.
+ * ntf_store.c - the durable event store: sequencer, journal, ingestion
+ * into the embedded log with retention, and the per-target queues.
  *
  * Files in the state directory:
+ *   events.journal  the write-ahead file appenders write their events to
+ *               (frames of ntf_journal.h); everything in it that events.db
+ *               does not have yet is ingested at open.
  *   events.db   SQLite, WAL mode; the schema below.
  *   events.seq  the sequencer's high-water mark, a decimal number: every seq
  *               ever handed out is below it.  It is written (tmp + fsync +
@@ -24,29 +27,44 @@
  *   queue(target, seq, attempts)           WITHOUT ROWID, PK (target, seq):
  *     a target's queue is a range scan in seq order.
  *   deadletter(target, seq, attempts, failed_ms, error)  same key.
- *   meta(name, value): the schema version.
+ *   meta(name, value): the schema version, and `journal_seq`, the highest
+ *     seq ingested from the journal (replay skips what is below it).
  *
- * Group commit.  ntf_store_append copies entries into the current batch
- * under `mu` (assigning seqs there, so batch order is seq order) and, when
- * the writer sleeps and the batch was empty, signals it; the one writer
- * thread takes the whole batch, commits it in one transaction with prepared
- * statements, and broadcasts the batch's condition variable.  While it
- * commits, the next batch fills: memory is bounded by two batches.  Nothing
- * ever wakes on a timer; an idle store has an idle thread.
+ * Appending.  ntf_store_append encodes the entries as journal frames and,
+ * under `mu`, takes their seqs and writes the frames with one pwrite() at
+ * the journal's end (COMMIT: the event survives a crash of the daemon once
+ * that returns; FSYNC: appenders then share fdatasync()s of the journal,
+ * one at a time, each covering everything written before it started; NONE:
+ * the frames go to a memory buffer the ingester writes out).  Seqs and
+ * frames are taken under the same lock, so the journal is in seq order.
  *
- * Back-pressure.  When the current batch is full, COMMIT and FSYNC
- * appenders wait for the writer to take it (they wait for a commit anyway);
- * NONE appenders wait at most NTF_LIMIT_STORE_NONE_WAIT_MS, then their
- * entries are dropped, counted in stats.dropped, and -EAGAIN is returned,
- * so a stuck disk never blocks a fire-and-forget caller for long.
+ * Ingestion.  One ingester thread reads what was appended since it last
+ * looked, back from the page cache, and inserts it into events.db in one
+ * transaction per NTF_LIMIT_STORE_BATCH entries, then truncates the journal
+ * once it is all in and has grown past NTF_LIMIT_STORE_JOURNAL_TRUNCATE.
+ * Readers of the log and the queues see an event once it is ingested.  The
+ * ingester is never woken per event: an appender wakes it only when it
+ * sleeps idle (the first event after a quiet spell) or when a burst has
+ * piled up NTF_LIMIT_STORE_INGEST_KICK bytes; after each ingest it lets
+ * events gather for NTF_LIMIT_STORE_INGEST_DELAY_MS, and when none came it
+ * sleeps untimed.  An idle store has an idle thread.
  *
- * Retention runs on the writer thread right after a commit, in its own
+ * Back-pressure.  When the journal holds NTF_LIMIT_STORE_JOURNAL_LAG bytes
+ * not yet ingested (the database is slow or failing), COMMIT and FSYNC
+ * appenders wait for the ingester; NONE appenders wait at most
+ * NTF_LIMIT_STORE_NONE_WAIT_MS, then their entries are dropped, counted in
+ * stats.dropped, and -EAGAIN is returned, so a stuck disk never blocks a
+ * fire-and-forget caller for long.  A failed ingest transaction is retried
+ * (with a growing delay): the frames stay in the journal meanwhile.
+ *
+ * Retention runs on the ingester thread right after an ingest, in its own
  * small transaction, only when the log is over log_max_events or its oldest
  * entry is older than log_max_age; one pass removes at most
  * NTF_LIMIT_STORE_RETAIN_CHUNK entries, so the cost stays proportional to
  * the ingest.  With no events arriving nothing ages out (no timer).
  */
 #include "ntf_store.h"
+#include "ntf_journal.h"
 #include "ntf_limits.h"
 
 #include <errno.h>
@@ -62,6 +80,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +100,8 @@ struct fin {
 	char etag[33];
 };
 
+/* One ingest transaction's worth of entries and finalisations, decoded
+ * from the journal.  Owned by the ingester (or by open, for the replay). */
 struct batch {
 	struct item *items;
 	size_t n, cap;
@@ -88,12 +109,7 @@ struct batch {
 	size_t nfin, capfin;
 	char *arena;
 	size_t len, acap;
-	bool fsync;	  /* some appender asked for FSYNC */
-	bool done;	  /* the writer finished with it */
-	int result;	  /* 0 or -errno, valid once done */
-	unsigned waiters; /* appenders waiting on cv */
-	pthread_cond_t cv;
-	struct batch *next_free;
+	uint64_t last_seq; /* highest seq of an item (the replay mark) */
 };
 
 enum stmt_id {
@@ -121,6 +137,7 @@ enum stmt_id {
 	ST_FINALIZE,
 	ST_FINALIZE_NONE,
 	ST_PENDING,
+	ST_MARK,
 	ST_COUNT_
 };
 
@@ -199,6 +216,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 			     "WHERE seq = ?1 AND pending = 1",
 	[ST_PENDING] = "SELECT seq, bucket, key FROM records WHERE "
 		       "pending = 1 ORDER BY seq",
+	[ST_MARK] = "INSERT OR REPLACE INTO meta(name, value) "
+		    "VALUES('journal_seq', ?1)",
 };
 
 static const char schema_sql[] =
@@ -220,6 +239,19 @@ static const char schema_sql[] =
 	"failed_ms INTEGER NOT NULL, error TEXT NOT NULL, "
 	"PRIMARY KEY(target, seq)) WITHOUT ROWID;";
 
+/* What the ingester is doing, so appenders wake it only when needed. */
+enum ingest_state {
+	ING_BUSY,   /* running: it will look at the journal again */
+	ING_LINGER, /* letting frames gather for the ingest delay */
+	ING_IDLE,   /* nothing to do: asleep until woken */
+};
+
+/* Frames of durability=none appends, in memory until written out. */
+struct pbuf {
+	char *data;
+	size_t len, cap;
+};
+
 struct ntf_store {
 	int dirfd; /* the state directory, flock'ed */
 	sqlite3 *db;
@@ -227,19 +259,25 @@ struct ntf_store {
 	struct ntf_store_opts opts;
 	size_t batch_max;
 
-	/* mu guards everything below down to the stats. */
+	/* mu guards the journal positions, the sequencer and the stats.
+	 * Positions count bytes of frames ever appended since open (they
+	 * never go back, truncations included); the journal file's offset
+	 * 0 is position jbase. */
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv; /* writer: a batch has entries, or closing */
-	pthread_cond_t room_cv; /* appenders: cur was taken */
-	struct batch *cur;	/* filling; never NULL while open */
-	struct batch *free_list;
-	unsigned n_free;
-	bool writer_idle, closing;
-	/* A batch is being committed, by the writer or by an appender that
-	 * took the lead: batches commit one at a time, in order, so a
-	 * reader following seqs never sees a later batch before an earlier
-	 * one. */
-	bool committing;
+	pthread_cond_t work_cv; /* ingester: frames to ingest, or closing */
+	pthread_cond_t room_cv; /* appenders waiting for the lag to go down */
+	pthread_cond_t done_cv; /* flushes and fsyncs waiting for progress */
+	int jfd;		/* events.journal */
+	uint64_t jbase;
+	uint64_t jend;	   /* end of what is written to the file */
+	uint64_t ingested; /* everything before it is in events.db */
+	uint64_t synced;   /* everything before it is fdatasync'ed */
+	bool syncing;	   /* an appender runs fdatasync for everyone */
+	bool fsync_seen;   /* FSYNC frames in the file: ingest durably */
+	struct pbuf none;  /* NONE frames, logically after jend */
+	enum ingest_state ing;
+	bool kick;	   /* someone wants the ingester before the delay */
+	bool closing;
 	unsigned room_waiters;
 	uint64_t next_seq; /* next seq to hand out */
 	uint64_t hwm;	   /* seqs below it may be handed out */
@@ -249,12 +287,16 @@ struct ntf_store {
 	pthread_mutex_t seq_mu;
 	uint64_t persisted;
 
-	/* db_mu guards the connection: the writer's commits and the queue
-	 * calls of other threads. */
+	/* db_mu guards the connection: the ingester's transactions and the
+	 * queue calls of other threads. */
 	pthread_mutex_t db_mu;
 	bool sync_full;	    /* current PRAGMA synchronous */
-	uint64_t log_count; /* rows with logged = 1 (writer thread only) */
+	uint64_t log_count; /* rows with logged = 1 (ingester only) */
 	int64_t oldest_ms;  /* time of the oldest logged row, or below */
+	uint64_t mark;	    /* meta journal_seq (ingester only) */
+	struct batch *batch; /* the ingester's */
+	char *rbuf;	     /* the ingester's read buffer */
+	size_t rcap;
 	pthread_t writer;
 	bool writer_started;
 
@@ -377,51 +419,20 @@ static int reserve_seqs(struct ntf_store *s, uint64_t need, uint64_t *hwm)
 
 /* ---- batches ---- */
 
-static struct batch *batch_new(void)
-{
-	struct batch *b = calloc(1, sizeof(*b));
-	if (b)
-		pthread_cond_init(&b->cv, NULL);
-	return b;
-}
-
 static void batch_free(struct batch *b)
 {
 	if (!b)
 		return;
-	pthread_cond_destroy(&b->cv);
 	free(b->fin);
 	free(b->items);
 	free(b->arena);
 	free(b);
 }
 
-/* Called with mu held: b is done and nobody waits on it any more. */
-static void batch_recycle(struct ntf_store *s, struct batch *b)
+static void batch_clear(struct batch *b)
 {
-	if (s->n_free >= 2 || b->acap > 2 * NTF_LIMIT_STORE_BATCH_BYTES) {
-		batch_free(b);
-		return;
-	}
 	b->n = b->len = b->nfin = 0;
-	b->fsync = b->done = false;
-	b->result = 0;
-	b->next_free = s->free_list;
-	s->free_list = b;
-	s->n_free++;
-	if (s->writer_idle)
-		pthread_cond_signal(&s->work_cv); /* it may wait for a batch */
-}
-
-/* Called with mu held. */
-static struct batch *batch_get(struct ntf_store *s)
-{
-	struct batch *b = s->free_list;
-	if (!b)
-		return batch_new();
-	s->free_list = b->next_free;
-	s->n_free--;
-	return b;
+	b->last_seq = 0;
 }
 
 static size_t entry_bytes(const struct ntf_store_entry *e)
@@ -435,7 +446,8 @@ static size_t entry_bytes(const struct ntf_store_entry *e)
 
 static int entry_check(const struct ntf_store_entry *e)
 {
-	if (!e->event_name || !e->record || (e->n_targets && !e->targets))
+	if (!e->event_name || !e->event_name[0] || !e->record ||
+	    (e->n_targets && !e->targets))
 		return -EINVAL;
 	if (memchr(e->record, '\0', e->record_len))
 		return -EINVAL;
@@ -472,46 +484,6 @@ static size_t arena_put(struct batch *b, const char *str, size_t len)
 	return off;
 }
 
-/* Write seq as 16 uppercase hex digits (no NUL). */
-static void put_hex16(char *dst, uint64_t seq)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (int i = 15; i >= 0; i--, seq >>= 4)
-		dst[i] = hex[seq & 15];
-}
-
-/* Copy e into b (room already reserved), with its seq. */
-static void batch_put(struct batch *b, const struct ntf_store_entry *e,
-		      uint64_t seq)
-{
-	struct item *it = &b->items[b->n++];
-	const char *bucket = e->bucket ? e->bucket : "";
-	const char *key = e->key ? e->key : "";
-	it->seq = seq;
-	it->time_ms = e->time_ms;
-	it->name = arena_put(b, e->event_name, strlen(e->event_name));
-	it->bucket = arena_put(b, bucket, strlen(bucket));
-	it->key = arena_put(b, key, strlen(key));
-	it->record = arena_put(b, e->record, e->record_len);
-	it->record_len = e->record_len;
-	it->pending = e->pending;
-	if (e->seq_offset && e->seq_offset + 16 <= e->record_len)
-		put_hex16(b->arena + it->record + e->seq_offset, seq);
-	if (e->seq_offset2 && e->seq_offset2 + 16 <= e->record_len)
-		put_hex16(b->arena + it->record + e->seq_offset2, seq);
-	it->targets = b->len;
-	it->n_targets = 0;
-	it->logged = e->n_targets == 0;
-	for (size_t i = 0; i < e->n_targets; i++) {
-		if (strcmp(e->targets[i], NTF_STORE_LOCAL) == 0) {
-			it->logged = true;
-			continue;
-		}
-		arena_put(b, e->targets[i], strlen(e->targets[i]));
-		it->n_targets++;
-	}
-}
-
 static int batch_room(struct batch *b, size_t n, size_t bytes)
 {
 	if (b->n + n > b->cap) {
@@ -527,7 +499,62 @@ static int batch_room(struct batch *b, size_t n, size_t bytes)
 	return arena_reserve(b, bytes);
 }
 
-/* ---- the writer thread ---- */
+/* Copy the EVENT frame f into b. */
+static int batch_put(struct batch *b, const struct ntf_journal_frame *f)
+{
+	size_t bytes = strlen(f->event_name) + strlen(f->bucket) +
+		       strlen(f->key) + f->record_len + 4;
+	const char *t = f->targets;
+	for (size_t i = 0; i < f->n_targets; i++, t += strlen(t) + 1)
+		bytes += strlen(t) + 1;
+	int err = batch_room(b, 1, bytes);
+	if (err)
+		return err;
+	struct item *it = &b->items[b->n++];
+	it->seq = f->seq;
+	it->time_ms = f->time_ms;
+	it->name = arena_put(b, f->event_name, strlen(f->event_name));
+	it->bucket = arena_put(b, f->bucket, strlen(f->bucket));
+	it->key = arena_put(b, f->key, strlen(f->key));
+	it->record = arena_put(b, f->record, f->record_len);
+	it->record_len = f->record_len;
+	it->pending = f->pending;
+	it->targets = b->len;
+	it->n_targets = 0;
+	it->logged = f->n_targets == 0;
+	t = f->targets;
+	for (size_t i = 0; i < f->n_targets; i++, t += strlen(t) + 1) {
+		if (strcmp(t, NTF_STORE_LOCAL) == 0) {
+			it->logged = true;
+			continue;
+		}
+		arena_put(b, t, strlen(t));
+		it->n_targets++;
+	}
+	if (f->seq > b->last_seq)
+		b->last_seq = f->seq;
+	return 0;
+}
+
+/* Add the FIN frame f to b. */
+static int batch_fin(struct batch *b, const struct ntf_journal_frame *f)
+{
+	if (b->nfin == b->capfin) {
+		size_t cap = b->capfin ? 2 * b->capfin : 64;
+		struct fin *p = realloc(b->fin, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		b->fin = p;
+		b->capfin = cap;
+	}
+	struct fin *x = &b->fin[b->nfin++];
+	x->seq = f->seq;
+	x->has_etag = f->has_etag;
+	memcpy(x->etag, f->etag, sizeof(x->etag));
+	return 0;
+}
+
+/* ---- ingesting into events.db ---- */
 
 static int step_done(sqlite3_stmt *st)
 {
@@ -578,8 +605,8 @@ static int insert_item(struct ntf_store *s, const struct batch *b,
 	return step_done(ins);
 }
 
-/* Put the eTag into a pending record (or drop the field).  Writer
- * thread, db_mu held, in the batch's transaction. */
+/* Put the eTag into a pending record (or drop the field).  Ingester,
+ * db_mu held, in the batch's transaction. */
 static int apply_fin(struct ntf_store *s, const struct fin *f)
 {
 	sqlite3_stmt *st = s->st[f->has_etag ? ST_FINALIZE : ST_FINALIZE_NONE];
@@ -589,10 +616,12 @@ static int apply_fin(struct ntf_store *s, const struct fin *f)
 	return step_done(st);
 }
 
-/* Commit b in one transaction.  Called on the writer thread, db_mu held. */
-static int commit_batch(struct ntf_store *s, struct batch *b)
+/* Commit b in one transaction, synchronous=FULL when full (the journal
+ * is truncated after it, and it held fsync'ed frames).  Ingester (or open),
+ * db_mu held. */
+static int commit_batch(struct ntf_store *s, struct batch *b, bool full)
 {
-	int err = set_sync(s, b->fsync);
+	int err = set_sync(s, full);
 	if (!err)
 		err = step_done(s->st[ST_BEGIN]);
 	if (err)
@@ -606,6 +635,11 @@ static int commit_batch(struct ntf_store *s, struct batch *b)
 	}
 	for (size_t i = 0; i < b->nfin && !err; i++)
 		err = apply_fin(s, &b->fin[i]);
+	if (!err && b->last_seq > s->mark) {
+		sqlite3_bind_int64(s->st[ST_MARK], 1,
+				   (sqlite3_int64)b->last_seq);
+		err = step_done(s->st[ST_MARK]);
+	}
 	if (!err)
 		err = step_done(s->st[ST_COMMIT]);
 	if (err) {
@@ -615,6 +649,8 @@ static int commit_batch(struct ntf_store *s, struct batch *b)
 	if (logged && s->oldest_ms == OLDEST_EMPTY)
 		s->oldest_ms = first_ms;
 	s->log_count += logged;
+	if (b->last_seq > s->mark)
+		s->mark = b->last_seq;
 	return 0;
 }
 
@@ -660,7 +696,7 @@ static int retention_cut(struct ntf_store *s, uint64_t *cut)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ntf_store_errno(rc);
 }
 
-/* One incremental retention pass.  Writer thread, db_mu held. */
+/* One incremental retention pass.  Ingester, db_mu held. */
 static int apply_retention(struct ntf_store *s)
 {
 	uint64_t cut;
@@ -705,63 +741,6 @@ static void extend_hwm(struct ntf_store *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Called with mu held: the writer finished b.  Returns true when appenders
- * wait on it: the writer then holds a reference (so b outlives the
- * broadcast, which it sends after dropping mu, sparing the woken appenders
- * a collision on mu) and drops it with batch_unref. */
-static bool batch_finish(struct ntf_store *s, struct batch *b, int err)
-{
-	b->done = true;
-	b->result = err;
-	s->stats.batches += !err;
-	if (err)
-		s->stats.failed += b->n;
-	else
-		s->stats.committed += b->n;
-	if (!b->waiters) {
-		batch_recycle(s, b);
-		return false;
-	}
-	b->waiters++;
-	return true;
-}
-
-/* Called with mu held: drop a reference taken on a done batch. */
-static void batch_unref(struct ntf_store *s, struct batch *b)
-{
-	if (--b->waiters == 0)
-		batch_recycle(s, b);
-}
-
-/* Called with mu held: wait for work; returns the batch to commit or NULL
- * when closing with nothing left. */
-static struct batch *take_batch(struct ntf_store *s)
-{
-	for (;;) {
-		bool work = s->cur->n || s->cur->nfin;
-		if (work && !s->committing)
-			break;
-		if (!work && !s->committing && s->closing)
-			return NULL;
-		s->writer_idle = true;
-		pthread_cond_wait(&s->work_cv, &s->mu);
-		s->writer_idle = false;
-	}
-	/* Out of memory for the next batch: wait until an appender hands
-	 * one back (the free list normally holds one, so this is rare). */
-	struct batch *fresh;
-	while (!(fresh = batch_get(s))) {
-		s->writer_idle = true;
-		pthread_cond_wait(&s->work_cv, &s->mu);
-		s->writer_idle = false;
-	}
-	struct batch *b = s->cur;
-	s->cur = fresh;
-	if (s->room_waiters)
-		pthread_cond_broadcast(&s->room_cv);
-	return b;
-}
-
 /* Tell the commit hook which targets the committed batch b queued for:
  * each distinct name once, or NULL once when there are too many to
  * track.  Writer thread, no store lock held; b is still referenced. */
@@ -804,57 +783,316 @@ void ntf_store_set_commit_hook(struct ntf_store *s, ntf_store_commit_fn fn,
 	pthread_mutex_unlock(&s->hook_mu);
 }
 
-/* Commit b, already taken out of s->cur, on the calling thread (the
- * writer, or an appender that took the lead), then wake whoever waits on
- * it, hand the next batch to its waiters (one of them leads it) or to the
- * writer, and tidy up (retention, sequence reservation) while the next
- * batch fills.  Called and returns with mu held; drops it meanwhile. */
-static int commit_taken(struct ntf_store *s, struct batch *b)
+/* ---- the journal file ---- */
+
+/* Write n bytes at the journal file's offset off, whole or not at all
+ * (a short write is retried; the caller keeps its position on failure,
+ * so the next write covers what was half written). */
+static int pwrite_all(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	s->committing = true;
-	pthread_mutex_unlock(&s->mu);
+	struct iovec v[2];
+	memcpy(v, iov, (size_t)cnt * sizeof(*v));
+	struct iovec *p = v;
+	while (cnt > 0) {
+		ssize_t w = pwritev(fd, p, cnt, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		off += w;
+		while (cnt > 0 && (size_t)w >= p->iov_len) {
+			w -= (ssize_t)p->iov_len;
+			p++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			p->iov_base = (char *)p->iov_base + w;
+			p->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
 
+/* Write the NONE buffer and then n bytes of frames (may be 0) at the
+ * journal's end.  Called with mu held. */
+static int journal_write(struct ntf_store *s, const char *frames, size_t n)
+{
+	struct iovec iov[2];
+	int cnt = 0;
+	if (s->none.len)
+		iov[cnt++] = (struct iovec){s->none.data, s->none.len};
+	if (n)
+		iov[cnt++] = (struct iovec){(void *)frames, n};
+	if (!cnt)
+		return 0;
+	int err = pwrite_all(s->jfd, iov, cnt, (off_t)(s->jend - s->jbase));
+	if (err)
+		return err;
+	s->jend += s->none.len + n;
+	s->none.len = 0;
+	return 0;
+}
+
+/* Make everything written before `upto` survive power loss: one appender
+ * runs fdatasync() for all, the others wait for it.  mu held. */
+static int journal_sync(struct ntf_store *s, uint64_t upto)
+{
+	while (s->synced < upto) {
+		if (s->syncing) {
+			pthread_cond_wait(&s->done_cv, &s->mu);
+			continue;
+		}
+		uint64_t end = s->jend;
+		s->syncing = true;
+		pthread_mutex_unlock(&s->mu);
+		int err = fdatasync(s->jfd) < 0 ? -errno : 0;
+		pthread_mutex_lock(&s->mu);
+		s->syncing = false;
+		if (!err && end > s->synced)
+			s->synced = end;
+		pthread_cond_broadcast(&s->done_cv);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Everything written is ingested: start the file over once it is big.
+ * mu held. */
+static void journal_maybe_truncate(struct ntf_store *s, uint64_t at_least)
+{
+	if (s->ingested != s->jend || s->none.len ||
+	    s->jend - s->jbase < at_least || s->jend == s->jbase)
+		return;
+	if (ftruncate(s->jfd, 0) == 0) {
+		s->jbase = s->jend;
+		s->fsync_seen = false;
+	}
+}
+
+/* ---- the ingester thread ---- */
+
+/* Read [off, off + n) of the journal file into s->rbuf (grown as needed).
+ * Returns the bytes read (short at the end of the file) or -errno. */
+static ssize_t journal_read(struct ntf_store *s, uint64_t off, size_t n)
+{
+	if (n > s->rcap) {
+		char *p = realloc(s->rbuf, n);
+		if (!p)
+			return -ENOMEM;
+		s->rbuf = p;
+		s->rcap = n;
+	}
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(s->jfd, s->rbuf + got, n - got,
+				  (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Commit the batch and tell the hook; db_mu taken here. */
+static int ingest_commit(struct ntf_store *s, bool full)
+{
+	struct batch *b = s->batch;
+	if (!b->n && !b->nfin)
+		return 0;
 	pthread_mutex_lock(&s->db_mu);
-	int err = commit_batch(s, b);
+	int err = commit_batch(s, b, full);
 	pthread_mutex_unlock(&s->db_mu);
-	if (!err) /* before batch_finish, which may free b */
+	if (!err)
 		run_hook(s, b);
-
 	pthread_mutex_lock(&s->mu);
-	s->committing = false;
-	bool wake = batch_finish(s, b, err);
-	if (s->cur->waiters)
-		pthread_cond_broadcast(&s->cur->cv);
-	else if (s->writer_idle)
-		pthread_cond_signal(&s->work_cv);
+	if (err) {
+		s->stats.retries++;
+	} else {
+		s->stats.committed += b->n;
+		s->stats.batches++;
+	}
 	pthread_mutex_unlock(&s->mu);
-	if (wake)
-		pthread_cond_broadcast(&b->cv);
+	if (!err)
+		batch_clear(b);
+	return err;
+}
+
+static bool batch_full(const struct ntf_store *s, const struct batch *b)
+{
+	return b->n >= s->batch_max || b->len >= NTF_LIMIT_STORE_BATCH_BYTES;
+}
+
+/* Decode the frames in rbuf[0, got) into the batch, committing whenever
+ * it is full and at the end; event frames at or below `skip` are already
+ * in events.db (replay).  *used is set to the bytes of the whole frames
+ * committed.  Returns 0 (the rest of the buffer is the start of a frame,
+ * or nothing), -EBADMSG at a bad frame, or -errno. */
+static int ingest_buffer(struct ntf_store *s, size_t got, uint64_t skip,
+			 bool full, size_t *used)
+{
+	struct batch *b = s->batch;
+	size_t pos = 0;
+	*used = 0;
+	for (;;) {
+		struct ntf_journal_frame f;
+		long k = ntf_journal_decode(s->rbuf + pos, got - pos, &f);
+		int err = k < 0 ? (int)k : 0;
+		if (k > 0) {
+			if (f.kind == NTF_JOURNAL_FIN)
+				err = batch_fin(b, &f);
+			else if (f.seq > skip)
+				err = batch_put(b, &f);
+			if (!err) {
+				pos += (size_t)k;
+				if (!batch_full(s, b))
+					continue;
+			}
+		}
+		int cerr = ingest_commit(s, full);
+		if (cerr) {
+			batch_clear(b); /* read again from *used */
+			return cerr;
+		}
+		*used = pos;
+		if (err || k == 0)
+			return err;
+	}
+}
+
+/* Ingest the journal file's bytes [off, end) (offsets in the file);
+ * *done is set to the offset reached (every whole frame before it is in
+ * events.db).  Returns 0, -EBADMSG when a bad frame stopped it, or
+ * -errno. */
+static int ingest_range(struct ntf_store *s, uint64_t off, uint64_t end,
+			uint64_t skip, bool full, uint64_t *done)
+{
+	/* a frame is at most this long, so a whole one always fits */
+	size_t chunk = NTF_LIMIT_STORE_BATCH_BYTES + NTF_JOURNAL_HEADER;
+	int err = 0;
+	*done = off;
+	while (off < end && !err) {
+		size_t want = end - off < chunk ? (size_t)(end - off) : chunk;
+		ssize_t got = journal_read(s, off, want);
+		if (got < 0)
+			return (int)got;
+		size_t used;
+		err = ingest_buffer(s, (size_t)got, skip, full, &used);
+		off += used;
+		*done = off;
+		if (!err && used == 0)
+			break; /* a torn frame at the end of the file */
+	}
+	return err;
+}
+
+/* Called with mu held: wait for something to ingest.  Returns false when
+ * closing with nothing left.  After an ingest (lingering), frames gather
+ * for the ingest delay unless someone kicks. */
+static bool ingest_wait(struct ntf_store *s, bool linger)
+{
+	if (linger && !s->kick && !s->closing) {
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += NTF_LIMIT_STORE_INGEST_DELAY_MS * 1000000L;
+		dl.tv_sec += dl.tv_nsec / 1000000000L;
+		dl.tv_nsec %= 1000000000L;
+		s->ing = ING_LINGER;
+		pthread_cond_timedwait(&s->work_cv, &s->mu, &dl);
+	}
+	for (;;) {
+		s->ing = ING_BUSY;
+		s->kick = false;
+		if (s->none.len || s->jend > s->ingested)
+			return true;
+		if (s->closing)
+			return false;
+		s->ing = ING_IDLE;
+		pthread_cond_wait(&s->work_cv, &s->mu);
+	}
+}
+
+/* Sleep after a failed ingest: 10 ms, doubling up to 2 s, unless the
+ * store closes. */
+static void ingest_backoff(struct ntf_store *s, unsigned *ms)
+{
+	struct timespec dl;
+	*ms = *ms ? (*ms < 1000 ? *ms * 2 : 2000) : 10;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += *ms / 1000;
+	dl.tv_nsec += (long)(*ms % 1000) * 1000000L;
+	dl.tv_sec += dl.tv_nsec / 1000000000L;
+	dl.tv_nsec %= 1000000000L;
+	s->ing = ING_LINGER;
+	if (!s->closing)
+		pthread_cond_timedwait(&s->work_cv, &s->mu, &dl);
+	s->ing = ING_BUSY;
+}
+
+/* One round: write out the NONE buffer, ingest what the file holds.
+ * Called and returns with mu held; drops it meanwhile. */
+static int ingest_round(struct ntf_store *s)
+{
+	int err = journal_write(s, NULL, 0);
+	if (err) {
+		s->stats.retries++;
+		return err;
+	}
+	uint64_t base = s->jbase, from = s->ingested, to = s->jend;
+	bool full = s->fsync_seen;
+	pthread_mutex_unlock(&s->mu);
+	uint64_t done;
+	err = ingest_range(s, from - base, to - base, 0, full, &done);
+	pthread_mutex_lock(&s->mu);
+	if (err == -EBADMSG) { /* cannot happen but for a bad disk */
+		s->stats.failed++;
+		done = to - base;
+		err = 0;
+	}
+	s->ingested = base + done;
+	journal_maybe_truncate(s, s->closing ? 0
+					     : NTF_LIMIT_STORE_JOURNAL_TRUNCATE);
+	if (s->room_waiters)
+		pthread_cond_broadcast(&s->room_cv);
+	pthread_cond_broadcast(&s->done_cv);
+	pthread_mutex_unlock(&s->mu);
 
 	pthread_mutex_lock(&s->db_mu);
-	if (retention_due(s))
+	if (!err && retention_due(s))
 		apply_retention(s);
 	pthread_mutex_unlock(&s->db_mu);
 	extend_hwm(s);
 	pthread_mutex_lock(&s->mu);
-	if (wake)
-		batch_unref(s, b);
 	return err;
 }
 
 static void *writer_main(void *arg)
 {
 	struct ntf_store *s = arg;
+	unsigned backoff = 0;
 	pthread_mutex_lock(&s->db_mu);
 	if (retention_due(s))
 		apply_retention(s);
 	pthread_mutex_unlock(&s->db_mu);
 	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		struct batch *b = take_batch(s);
-		if (!b)
-			break;
-		commit_taken(s, b);
+	bool linger = false;
+	while (ingest_wait(s, linger)) {
+		int err = ingest_round(s);
+		if (err && !s->closing) {
+			ingest_backoff(s, &backoff);
+			linger = false;
+			continue;
+		}
+		if (err)
+			break; /* closing: what is left stays in the journal */
+		backoff = 0;
+		linger = true;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -975,9 +1213,51 @@ static int store_init_sync(struct ntf_store *s)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	int r = pthread_cond_init(&s->room_cv, &ca) ||
-		pthread_cond_init(&s->work_cv, NULL);
+		pthread_cond_init(&s->work_cv, &ca) ||
+		pthread_cond_init(&s->done_cv, NULL);
 	pthread_condattr_destroy(&ca);
 	return r ? -ENOMEM : 0;
+}
+
+/* Open events.journal and ingest what it holds beyond the database's
+ * mark (what a crash left there), up to a torn frame at its end; then
+ * start it over. */
+static int journal_open(struct ntf_store *s, char **errmsg)
+{
+	struct stat st;
+	uint64_t done = 0;
+	int err = 0;
+	s->jfd = openat(s->dirfd, "events.journal",
+			O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->jfd < 0 || fstat(s->jfd, &st) < 0) {
+		err = -errno;
+		ntf_store_set_err(errmsg, "events.journal", strerror(-err));
+		return err;
+	}
+	if (!(s->batch = calloc(1, sizeof(*s->batch))))
+		return -ENOMEM;
+	if (query_u64(s->db,
+		      "SELECT ifnull((SELECT value FROM meta WHERE "
+		      "name = 'journal_seq'), 0)",
+		      &s->mark))
+		return db_fail(s, SQLITE_ERROR, errmsg);
+	if (st.st_size > 0)
+		err = ingest_range(s, 0, (uint64_t)st.st_size, s->mark, true,
+				   &done);
+	if (err && err != -EBADMSG) {
+		ntf_store_set_err(errmsg, "events.journal: replay",
+				  strerror(-err));
+		return err;
+	}
+	s->stats.torn = (uint64_t)st.st_size - done;
+	if (st.st_size > 0 &&
+	    (ftruncate(s->jfd, 0) < 0 || fdatasync(s->jfd) < 0)) {
+		err = -errno;
+		ntf_store_set_err(errmsg, "events.journal", strerror(-err));
+		return err;
+	}
+	s->stats.replayed = s->stats.committed;
+	return 0;
 }
 
 int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
@@ -989,7 +1269,7 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 	struct ntf_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->dirfd = -1;
+	s->dirfd = s->jfd = -1;
 	if (opts)
 		s->opts = *opts;
 	s->batch_max =
@@ -1000,9 +1280,9 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 	if (!err)
 		err = open_db(s, state_dir, errmsg);
 	if (!err)
+		err = journal_open(s, errmsg);
+	if (!err)
 		err = init_seq(s, errmsg);
-	if (!err && !(s->cur = batch_get(s)))
-		err = -ENOMEM;
 	if (!err && (err = -pthread_create(&s->writer, NULL, writer_main, s)))
 		ntf_store_set_err(errmsg, "writer thread", strerror(-err));
 	if (err) {
@@ -1032,7 +1312,7 @@ int ntf_store_admin_open(const char *state_dir, struct ntf_store **out,
 	struct ntf_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->dirfd = -1;
+	s->dirfd = s->jfd = -1;
 	err = store_init_sync(s);
 	if (!err)
 		err = open_db(s, state_dir, errmsg);
@@ -1054,20 +1334,21 @@ void ntf_store_close(struct ntf_store *s)
 		pthread_cond_signal(&s->work_cv);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->writer, NULL);
+		journal_maybe_truncate(s, 0);
 	}
 	for (int i = 0; i < ST_COUNT_; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
-	batch_free(s->cur);
-	while (s->free_list) {
-		struct batch *b = s->free_list;
-		s->free_list = b->next_free;
-		batch_free(b);
-	}
+	batch_free(s->batch);
+	free(s->rbuf);
+	free(s->none.data);
+	if (s->jfd >= 0)
+		close(s->jfd);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	pthread_cond_destroy(&s->work_cv);
 	pthread_cond_destroy(&s->room_cv);
+	pthread_cond_destroy(&s->done_cv);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->seq_mu);
 	pthread_mutex_destroy(&s->db_mu);
@@ -1077,35 +1358,54 @@ void ntf_store_close(struct ntf_store *s)
 
 /* ---- append ---- */
 
-static bool batch_has_room(const struct ntf_store *s, size_t n, size_t bytes)
+/* Bytes appended and not yet ingested. */
+static uint64_t lag(const struct ntf_store *s)
 {
-	const struct batch *b = s->cur;
-	if (b->n == 0)
-		return true;
-	return b->n + n <= s->batch_max &&
-	       b->len + bytes <= NTF_LIMIT_STORE_BATCH_BYTES;
+	return s->jend + s->none.len - s->ingested;
 }
 
-/* Called with mu held: wait until cur can take the entries.  NONE waits a
- * bounded time; returns -EAGAIN when it expires (or the store closes). */
-static int wait_room(struct ntf_store *s, size_t n, size_t bytes,
-		     enum ntf_durability d)
+static bool has_room(const struct ntf_store *s, size_t bytes)
+{
+	if (lag(s) == 0)
+		return true; /* an append larger than the bounds still goes */
+	return lag(s) + bytes <= NTF_LIMIT_STORE_JOURNAL_LAG;
+}
+
+/* Wake the ingester when it sleeps idle, or when a burst has piled up
+ * while it lingers (see the head comment).  Called with mu held. */
+static void wake_ingester(struct ntf_store *s, bool now)
+{
+	if (s->ing == ING_BUSY)
+		return;
+	if (s->ing == ING_LINGER && !now &&
+	    lag(s) < NTF_LIMIT_STORE_INGEST_KICK)
+		return;
+	s->kick = s->ing == ING_LINGER;
+	s->ing = ING_BUSY; /* one signal is enough */
+	pthread_cond_signal(&s->work_cv);
+}
+
+/* Called with mu held: wait until the journal can take bytes more.  NONE
+ * waits a bounded time; returns -EAGAIN when it expires (or the store
+ * closes). */
+static int wait_room(struct ntf_store *s, size_t bytes, enum ntf_durability d)
 {
 	struct timespec dl;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_nsec += NTF_LIMIT_STORE_NONE_WAIT_MS * 1000000L;
 	dl.tv_sec += dl.tv_nsec / 1000000000L;
 	dl.tv_nsec %= 1000000000L;
-	while (!batch_has_room(s, n, bytes)) {
+	while (!has_room(s, bytes)) {
 		if (s->closing)
 			return -EAGAIN;
+		wake_ingester(s, true);
 		s->room_waiters++;
 		int rc = d == NTF_DURABILITY_NONE
 				 ? pthread_cond_timedwait(&s->room_cv, &s->mu,
 							  &dl)
 				 : pthread_cond_wait(&s->room_cv, &s->mu);
 		s->room_waiters--;
-		if (rc == ETIMEDOUT && !batch_has_room(s, n, bytes))
+		if (rc == ETIMEDOUT && !has_room(s, bytes))
 			return -EAGAIN;
 	}
 	return 0;
@@ -1126,52 +1426,61 @@ static int take_seqs(struct ntf_store *s, size_t n, uint64_t *first)
 	return 0;
 }
 
-
 static int check_entries(const struct ntf_store_entry *e, size_t n,
 			 size_t batch_max, size_t *bytes)
 {
 	if (n > batch_max)
 		return -E2BIG;
+	size_t data = 0;
 	*bytes = 0;
 	for (size_t i = 0; i < n; i++) {
 		int err = entry_check(&e[i]);
 		if (err)
 			return err;
-		*bytes += entry_bytes(&e[i]);
+		data += entry_bytes(&e[i]);
+		*bytes += ntf_journal_event_size(&e[i]);
 	}
-	return *bytes > NTF_LIMIT_STORE_BATCH_BYTES ? -E2BIG : 0;
+	return data > NTF_LIMIT_STORE_BATCH_BYTES ? -E2BIG : 0;
 }
 
-/* Take b (which is s->cur) and commit it on this appender's thread. */
-static int lead(struct ntf_store *s, struct batch *b, struct batch *fresh)
+/* Append frames (n bytes) to the NONE buffer.  mu held, room checked. */
+static int pbuf_add(struct pbuf *p, const char *frames, size_t n)
 {
-	s->cur = fresh;
-	if (s->room_waiters)
-		pthread_cond_broadcast(&s->room_cv);
-	return commit_taken(s, b);
+	if (p->len + n > p->cap) {
+		size_t cap = p->cap ? p->cap : 64 * 1024;
+		while (cap < p->len + n)
+			cap *= 2;
+		char *d = realloc(p->data, cap);
+		if (!d)
+			return -ENOMEM;
+		p->data = d;
+		p->cap = cap;
+	}
+	memcpy(p->data + p->len, frames, n);
+	p->len += n;
+	return 0;
 }
 
-/* An appender that must wait for its commit commits the batch itself
- * when nobody is committing: the hand-over to the writer thread and back
- * costs two wake-ups, which on a small VM are most of a commit's latency.
- * While someone commits, appenders gather in the next batch, and when
- * that commit ends one of them leads the whole group (group commit).
- * Called and returns with mu held. */
-static int lead_or_wait(struct ntf_store *s, struct batch *b)
+/* Encode the entries' frames into buf with seqs from first on. */
+static void encode_entries(char *buf, struct ntf_store_entry *e, size_t n,
+			   uint64_t first)
 {
-	for (;;) {
-		struct batch *fresh;
-		if (!s->committing && b == s->cur && (fresh = batch_get(s)))
-			return lead(s, b, fresh);
-		b->waiters++;
-		pthread_cond_wait(&b->cv, &s->mu);
-		if (b->done) {
-			int err = b->result;
-			batch_unref(s, b);
-			return err;
-		}
-		b->waiters--; /* woken to take the lead, or spuriously */
+	for (size_t i = 0; i < n; i++) {
+		e[i].seq = first + i;
+		buf += ntf_journal_put_event(buf, &e[i], first + i);
 	}
+}
+
+/* Put bytes of frames where durability says; mu held.  NONE frames that
+ * would overflow the memory buffer are written out with it at once. */
+static int place_frames(struct ntf_store *s, const char *frames, size_t n,
+			enum ntf_durability d)
+{
+	if (d == NTF_DURABILITY_NONE &&
+	    s->none.len + n <= NTF_LIMIT_STORE_NONE_BYTES)
+		return pbuf_add(&s->none, frames, n);
+	s->fsync_seen |= d == NTF_DURABILITY_FSYNC;
+	return journal_write(s, frames, n);
 }
 
 int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
@@ -1191,37 +1500,57 @@ int ntf_store_sequence(struct ntf_store *s, ntf_store_assigned_fn fn,
 	return err;
 }
 
+/* Most appends fit a frame buffer on the stack. */
+#define APPEND_STACK 4096
+
 int ntf_store_append_ex(struct ntf_store *s, struct ntf_store_entry *entries,
 			size_t n, enum ntf_durability durability,
 			ntf_store_assigned_fn fn, void *arg)
 {
+	char stack[APPEND_STACK], *buf = stack;
 	size_t bytes;
+	uint64_t seq;
 	int err = check_entries(entries, n, s->batch_max, &bytes);
 	if (err || n == 0)
 		return err;
+	if (bytes > sizeof(stack) && !(buf = malloc(bytes)))
+		return -ENOMEM;
 	pthread_mutex_lock(&s->mu);
-	err = wait_room(s, n, bytes, durability);
-	if (err) {
+	if ((err = wait_room(s, bytes, durability))) {
 		s->stats.dropped += n;
 		goto out;
 	}
-	struct batch *b = s->cur;
-	uint64_t seq;
-	if ((err = batch_room(b, n, bytes)) || (err = take_seqs(s, n, &seq)))
+	if ((err = take_seqs(s, n, &seq)))
 		goto out;
-	bool was_empty = b->n == 0;
-	for (size_t i = 0; i < n; i++) {
-		entries[i].seq = seq + i;
-		batch_put(b, &entries[i], seq + i);
+	encode_entries(buf, entries, n, seq);
+	if ((err = place_frames(s, buf, bytes, durability))) {
+		s->stats.failed += n; /* the seqs are used, the entries lost */
+		goto out;
 	}
 	if (fn)
 		fn(arg, seq, n);
-	b->fsync |= durability == NTF_DURABILITY_FSYNC;
-	if (was_empty && s->writer_idle)
-		pthread_cond_signal(&s->work_cv);
-	if (durability != NTF_DURABILITY_NONE)
-		err = lead_or_wait(s, b);
+	wake_ingester(s, false);
+	if (durability == NTF_DURABILITY_FSYNC)
+		err = journal_sync(s, s->jend);
 out:
+	pthread_mutex_unlock(&s->mu);
+	if (buf != stack)
+		free(buf);
+	return err;
+}
+
+int ntf_store_flush(struct ntf_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t want = s->jend + s->none.len;
+	int err = 0;
+	while (s->ingested < want && !err) {
+		wake_ingester(s, true);
+		if (s->closing)
+			err = -ESHUTDOWN;
+		else
+			pthread_cond_wait(&s->done_cv, &s->mu);
+	}
 	pthread_mutex_unlock(&s->mu);
 	return err;
 }
@@ -1470,38 +1799,30 @@ out:
 
 /* ---- pending eTags ---- */
 
-/* Finalisations ride in the batch being filled, so they commit after the
- * inserts of the records they finalise (which were appended earlier, into
- * this batch or an earlier one). */
+/* Finalisations are journal frames like the events (written with
+ * durability none: a crash before they are out leaves the records pending,
+ * and they are hashed again at the next open); they follow the frames of
+ * the records they finalise, which were appended earlier. */
 int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
 		       const char *etag)
 {
-	int err = 0;
+	size_t one = ntf_journal_fin_size(etag != NULL);
+	char *buf = malloc(n * one + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		ntf_journal_put_fin(buf + i * one, seqs[i], etag);
 	pthread_mutex_lock(&s->mu);
-	struct batch *b = s->cur;
-	if (b->nfin + n > b->capfin) {
-		size_t cap = b->capfin ? b->capfin : 64;
-		while (cap < b->nfin + n)
-			cap *= 2;
-		struct fin *f = realloc(b->fin, cap * sizeof(*f));
-		if (!f) {
-			err = -ENOMEM;
-			goto out;
-		}
-		b->fin = f;
-		b->capfin = cap;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct fin *f = &b->fin[b->nfin++];
-		f->seq = seqs[i];
-		f->has_etag = etag != NULL;
-		if (etag)
-			snprintf(f->etag, sizeof(f->etag), "%s", etag);
-	}
-	if (s->writer_idle)
-		pthread_cond_signal(&s->work_cv);
-out:
+	/* Waits like a COMMIT append: a finalisation is never dropped. */
+	int err = wait_room(s, n * one, NTF_DURABILITY_COMMIT);
+	if (!err)
+		err = place_frames(s, buf, n * one, NTF_DURABILITY_NONE);
+	if (!err)
+		wake_ingester(s, false);
+	else
+		s->stats.failed += n;
 	pthread_mutex_unlock(&s->mu);
+	free(buf);
 	return err;
 }
 
@@ -1537,6 +1858,25 @@ static const char scan_sql[] =
 	"SELECT seq, time_ms, event_name, bucket, key, record FROM records "
 	"WHERE logged = 1 AND seq > ?1 AND seq < " BELOW_PENDING " ORDER BY seq";
 
+/* A journal left behind by a daemon that died holds acknowledged events
+ * the database does not have yet: when no daemon has the store open,
+ * ingest them now (opening the store does), so readers see them.  Errors
+ * are left to the reader's own open. */
+static void reader_replay(const char *state_dir)
+{
+	size_t n = strlen(state_dir) + sizeof("/events.journal");
+	char *path = malloc(n);
+	struct stat st;
+	if (!path)
+		return;
+	snprintf(path, n, "%s/events.journal", state_dir);
+	bool left = stat(path, &st) == 0 && st.st_size > 0;
+	free(path);
+	struct ntf_store *s;
+	if (left && ntf_store_open(state_dir, NULL, &s, NULL) == 0)
+		ntf_store_close(s);
+}
+
 int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
 			  char **errmsg)
 {
@@ -1553,6 +1893,8 @@ int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
 		goto out;
 	}
 	r->ino = -1;
+	if (stat(path, &stb) == 0)
+		reader_replay(state_dir);
 	if (stat(path, &stb) < 0) {
 		err = -errno;
 		ntf_store_set_err(errmsg, path, strerror(errno));

@@ -5,12 +5,15 @@
  *
  * The store knows nothing of the event model: an entry is plain data (a
  * name, a bucket, a key and the already serialised JSON record).  Appenders
- * (FUSE threads) hand entries to one writer thread that commits whole
- * batches in one transaction (group commit); ntf_store_append waits for
- * that commit or not, as the caller's durability asks.
+ * (FUSE threads) write entries to the journal (STATE/events.journal) with
+ * one write() and go on; one ingester thread copies them into the database
+ * in large transactions, a few milliseconds later.  ntf_store_append waits
+ * for the journal write, an fsync of it, or nothing, as the caller's
+ * durability asks.
  *
  * Readers (replay, `bucketfs events`) open the database separately with
- * ntf_store_reader_open, read-only, from any process.
+ * ntf_store_reader_open, read-only, from any process; they see an entry
+ * once it is ingested (ntf_store_flush waits for that).
  */
 #ifndef NTF_STORE_H
 #define NTF_STORE_H
@@ -25,9 +28,10 @@ struct ntf_store_reader;
 /* The target name of the embedded event log. */
 #define NTF_STORE_LOCAL "local"
 
-/* How long ntf_store_append waits.  COMMIT: until the transaction holding
- * the entries is in the WAL (survives a crash of the process).  FSYNC: until
- * the WAL is fsynced as well (survives power loss).  NONE: not at all. */
+/* How long ntf_store_append waits.  COMMIT: until the entries are written
+ * to the journal (they survive a crash of the process).  FSYNC: until the
+ * journal is fsynced as well (survives power loss).  NONE: not at all
+ * (held in memory until the ingester writes them out). */
 enum ntf_durability {
 	NTF_DURABILITY_COMMIT = 0,
 	NTF_DURABILITY_FSYNC,
@@ -68,15 +72,22 @@ struct ntf_store_opts {
 };
 
 struct ntf_store_stats {
-	uint64_t committed; /* entries committed since open */
-	uint64_t dropped; /* NONE entries refused because the writer was behind
+	uint64_t committed; /* entries ingested into the database since open
+			       (replayed ones included) */
+	uint64_t dropped; /* NONE entries refused because the ingester was
+			     behind */
+	uint64_t failed;  /* entries lost: the journal write failed (or a
+			     corrupt frame) */
+	uint64_t batches; /* ingest transactions committed */
+	uint64_t retries; /* ingest transactions that failed and were retried
 			   */
-	uint64_t failed;  /* entries whose transaction failed */
-	uint64_t batches; /* transactions committed */
+	uint64_t replayed; /* entries ingested from the journal at open (what
+			      the last run left there) */
+	uint64_t torn;	   /* bytes of a torn frame dropped at open */
 };
 
 /* Open (creating it, mode 0700, and the database) the store in state_dir
- * and start its writer thread.  opts may be NULL (no retention, defaults).
+ * replay what the journal holds, and start the ingester thread.  opts may be NULL (no retention, defaults).
  * On failure returns -errno (-EIO for a database error) and, when errmsg is
  * not NULL, sets *errmsg to a malloc'ed message the caller frees (or NULL).
  * Only one process may have a store open on a directory at a time (a second
@@ -86,14 +97,15 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 
 /* Open the store in state_dir for the queue and dead-letter calls only
  * (the `bucketfs deadletter` command), alongside a daemon that may have
- * it open: no lock, no writer, no sequencer; ntf_store_append must not be
+ * it open: no lock, no ingester, no sequencer; ntf_store_append must not be
  * called on the result.  SQLite serialises the writes of the two
  * processes.  Returns 0, -ENOENT when there is no store, or -errno
  * (*errmsg as for ntf_store_open).  Close with ntf_store_close. */
 int ntf_store_admin_open(const char *state_dir, struct ntf_store **out,
 			 char **errmsg);
 
-/* Drain every accepted entry, stop the writer and close.  Accepts NULL.  No
+/* Drain every accepted entry into the database, stop the ingester and
+ * close.  Accepts NULL.  No
  * other call on s may be running or follow. */
 void ntf_store_close(struct ntf_store *s);
 
@@ -102,9 +114,9 @@ void ntf_store_close(struct ntf_store *s);
  * across calls, written to entries[i].seq.  Waits as durability says.
  * Returns 0; -EINVAL for a bad entry (nothing appended); -E2BIG when n or an
  * entry exceeds the limits of ntf_limits.h; -EAGAIN (NONE only) when the
- * writer is so far behind that the entries were dropped (counted in
- * stats.dropped, no seqs assigned); -EIO/-ENOSPC when the transaction
- * failed (COMMIT/FSYNC only; the seqs were used but the entries are lost).
+ * ingester is so far behind that the entries were dropped (counted in
+ * stats.dropped, no seqs assigned); -errno (-EIO, -ENOSPC) when writing
+ * the journal failed (the seqs were used but the entries are lost).
  * Thread-safe; called by any number of threads. */
 int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
 		     size_t n, enum ntf_durability durability);
@@ -114,6 +126,11 @@ int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
  * happens in sequence order across threads.  It must be quick and must
  * not call into the store. */
 typedef void (*ntf_store_assigned_fn)(void *arg, uint64_t first, size_t n);
+
+/* Wait until every entry appended before the call is in the database
+ * (readers see it).  Returns 0, or -ESHUTDOWN when the store is closing.
+ * Thread-safe. */
+int ntf_store_flush(struct ntf_store *s);
 
 /* ntf_store_append(), calling fn (may be NULL) once the seqs are
  * assigned and before waiting for the commit. */
@@ -137,8 +154,8 @@ void ntf_store_stats(struct ntf_store *s, struct ntf_store_stats *st);
 /*
  * Queues (one per target).  An entry appended with target T stays in T's
  * queue until acknowledged or moved to the dead letters.  These calls use
- * the writer's connection under a mutex: thread-safe, and they may wait for
- * a batch commit in progress.  They see only committed entries.
+ * the ingester's connection under a mutex: thread-safe, and they may wait
+ * for an ingest in progress.  They see only ingested entries.
  */
 
 /* Called for each entry; e and its strings are borrowed for the call only.
@@ -166,7 +183,7 @@ int ntf_store_queue_attempt(struct ntf_store *s, const char *target,
 /* Called after a commit made queue entries visible: once per distinct
  * target of the committed batch, or with target NULL when it may concern
  * any target (too many to list, or a finalisation).  Runs on the store's
- * writer thread or the finalising thread, with no store lock held but
+ * ingester thread, with no store lock held but
  * under the hook's own mutex: it must be quick and must not call back
  * into the store. */
 typedef void (*ntf_store_commit_fn)(void *arg, const char *target);

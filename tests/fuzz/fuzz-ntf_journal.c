@@ -1,0 +1,68 @@
+/*
+ * fuzz-ntf_journal.c - libFuzzer harness for the event journal's frame
+ * decoder (STATE/events.journal is read back at every open, after crashes
+ * and power losses that can leave anything in it).  The input is a journal
+ * file: frames are decoded one after the other until the first that is
+ * torn or bad, and every frame that decodes must encode back to exactly
+ * its own bytes (the format has one encoding per frame).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ntf_journal.h"
+#include "ntf_limits.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Re-encode the EVENT frame f into out (room for len bytes); returns the
+ * encoded size, or 0 when it would not be len. */
+static size_t encode_event(const struct ntf_journal_frame *f, char *out,
+			   size_t len)
+{
+	const char *targets[NTF_LIMIT_STORE_TARGETS];
+	const char *t = f->targets;
+	for (size_t i = 0; i < f->n_targets; i++, t += strlen(t) + 1)
+		targets[i] = t;
+	struct ntf_store_entry e = {
+		.time_ms = f->time_ms,
+		.event_name = f->event_name,
+		.bucket = f->bucket,
+		.key = f->key,
+		.record = f->record,
+		.record_len = f->record_len,
+		.pending = f->pending,
+		.targets = targets,
+		.n_targets = f->n_targets,
+	};
+	if (ntf_journal_event_size(&e) != len)
+		return 0;
+	return ntf_journal_put_event(out, &e, f->seq);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *buf = (const char *)data;
+	size_t pos = 0;
+	while (pos < size) {
+		struct ntf_journal_frame f;
+		long k = ntf_journal_decode(buf + pos, size - pos, &f);
+		if (k <= 0)
+			break;
+		char *out = malloc((size_t)k);
+		if (!out)
+			abort();
+		size_t n = 0;
+		if (f.kind == NTF_JOURNAL_EVENT)
+			n = encode_event(&f, out, (size_t)k);
+		else if (ntf_journal_fin_size(f.has_etag) == (size_t)k)
+			n = ntf_journal_put_fin(out, f.seq,
+						f.has_etag ? f.etag : NULL);
+		if (n != (size_t)k || memcmp(out, buf + pos, n) != 0)
+			abort(); /* decode and encode disagree */
+		free(out);
+		pos += (size_t)k;
+	}
+	return 0;
+}
