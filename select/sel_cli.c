@@ -25,7 +25,9 @@ static void usage(void)
 	      "  --output-serialization JSON  e.g. '{\"JSON\":{}}'\n"
 	      "  --scan-range Start=N,End=M\n"
 	      "  --csv  --header  --json-lines  --json-document\n"
-	      "  --output json|csv  --stats\n",
+	      "  --output json|csv  --stats\n"
+	      "  --threads N  --chunk-size BYTES  (parallel runs over large\n"
+	      "               uncompressed files; --threads 1: never)\n",
 	      stderr);
 }
 
@@ -60,7 +62,7 @@ static void report(const struct sel_error *err, const char *sql)
 
 struct cli {
 	const char *file, *sql;
-	const char *in_json, *out_json, *range;
+	const char *in_json, *out_json, *range, *threads, *chunk;
 	bool csv, header, json_lines, json_doc, stats;
 	const char *output;
 };
@@ -79,6 +81,10 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			val = &c->range;
 		else if (strcmp(a, "--output") == 0)
 			val = &c->output;
+		else if (strcmp(a, "--threads") == 0)
+			val = &c->threads;
+		else if (strcmp(a, "--chunk-size") == 0)
+			val = &c->chunk;
 		else if (strcmp(a, "--csv") == 0)
 			c->csv = true;
 		else if (strcmp(a, "--header") == 0)
@@ -108,9 +114,22 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	return c->file && c->sql ? 0 : -1;
 }
 
+/* A decimal number in [lo, hi]: 0, or -EINVAL. */
+static int number(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int build(const struct cli *c, struct sel_request *rq,
 		 struct sel_error *err)
 {
+	uint64_t v = 0;
 	int r;
 	rq->sql = c->sql;
 	rq->sql_len = strlen(c->sql);
@@ -140,6 +159,14 @@ static int build(const struct cli *c, struct sel_request *rq,
 	if (c->range && (r = sel_opts_parse_range(c->range, strlen(c->range),
 						  &rq->range, err)))
 		return r;
+	if (c->threads && number(c->threads, 1, 1024, &v) < 0)
+		return sel_err_set(err, SEL_E_InvalidRequestParameter, 0, 0,
+				   "--threads takes a number from 1");
+	rq->threads = c->threads ? (unsigned)v : 0;
+	if (c->chunk && number(c->chunk, 1, UINT64_MAX / 4, &v) < 0)
+		return sel_err_set(err, SEL_E_InvalidRequestParameter, 0, 0,
+				   "--chunk-size takes a number of bytes");
+	rq->chunk = c->chunk ? v : 0;
 	return 0;
 }
 

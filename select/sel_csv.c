@@ -245,21 +245,22 @@ static int next_line(struct sel_reader *r, struct csv *c, const char **b,
 	}
 }
 
-static int keep_header(struct sel_reader *r, struct csv *c, uint32_t n)
+static int keep_header(struct sel_reader *r, struct csv *c,
+		       const struct sel_field *f, uint32_t n)
 {
 	size_t total = 0;
 	for (uint32_t i = 0; i < n; i++)
-		total += c->fields[i].len;
+		total += f[i].len;
 	c->hdr_mem = malloc(total + 1);
 	r->header = malloc((n ? n : 1) * sizeof(*r->header));
 	if (!c->hdr_mem || !r->header)
 		return -ENOMEM;
 	size_t o = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		memcpy(c->hdr_mem + o, c->fields[i].p, c->fields[i].len);
+		memcpy(c->hdr_mem + o, f[i].p, f[i].len);
 		r->header[i].p = c->hdr_mem + o;
-		r->header[i].len = c->fields[i].len;
-		o += c->fields[i].len;
+		r->header[i].len = f[i].len;
+		o += f[i].len;
 	}
 	r->nheader = n;
 	return 0;
@@ -295,7 +296,7 @@ static int header_from_start(struct sel_reader *r, struct csv *c,
 		c->fields = hc.fields;
 		c->cap = hc.cap;
 		hc.fields = NULL;
-		rr = keep_header(r, c, cnt);
+		rr = keep_header(r, c, c->fields, cnt);
 	}
 	free(hc.fields);
 	cmn_buf_free(&hc.scratch);
@@ -323,6 +324,11 @@ static int csv_open(struct sel_reader *r, struct sel_error *err)
 	}
 	if (r->opts->header == SEL_HDR_NONE)
 		return 0;
+	if (ranged && r->given_header)
+		return keep_header(r, c, r->given_header, r->ngiven_header) < 0
+			       ? sel_err_set(err, SEL_E_InternalError, 0, 0,
+					     "out of memory")
+			       : 0;
 	if (ranged)
 		return header_from_start(r, c, err);
 	const char *b = NULL;
@@ -337,7 +343,7 @@ static int csv_open(struct sel_reader *r, struct sel_error *err)
 	r->want = want;
 	if (rr < 0)
 		return rr;
-	if (rr == 0 && keep_header(r, c, cnt) < 0)
+	if (rr == 0 && keep_header(r, c, c->fields, cnt) < 0)
 		return sel_err_set(err, SEL_E_InternalError, 0, 0,
 				   "out of memory");
 	return 0;

@@ -19,13 +19,21 @@
 
 #include "sel_err.h"
 #include "sel_limits.h"
+#include "sel_sum.h"
 
+/* One aggregate's state.  In checked mode (one stream of records in
+ * order) the INT sum fails on overflow as it happens; in partial mode (one
+ * chunk of a parallel run, sel_eval.h) it is kept wider with its prefix
+ * extremes, so the merge can tell whether the records in order would have
+ * overflowed. */
 struct sel_agg {
 	int fn;
 	int64_t count;
-	int64_t isum;
-	double fsum;
-	bool has_float, has_dec, any;
+	int64_t isum;		   /* checked mode */
+	__int128 psum, pmin, pmax; /* partial mode */
+	struct sel_sum fsum;	   /* FLOAT and DECIMAL values, exact */
+	bool has_float, has_dec, has_int, any, nan;
+	uint32_t types; /* MIN/MAX: bit per type of the values compared */
 	struct sel_value best;
 	struct cmn_buf keep;
 };
@@ -54,6 +62,7 @@ static int ev(struct sel_eval *x, const struct sel_node *n,
 	      struct sel_value *out);
 static int ev_list(struct sel_eval *x, const struct sel_node *n,
 		   struct sel_value *out);
+static int new_aggs(int n, struct sel_agg **out);
 
 static void set_null(struct sel_value *v)
 {
@@ -269,11 +278,8 @@ static int bind_aggs(struct sel_eval *x, struct sel_stmt *st)
 {
 	x->aggregate = true;
 	x->nagg = st->nagg;
-	x->aggs = calloc((size_t)st->nagg, sizeof(*x->aggs));
-	if (!x->aggs)
+	if (new_aggs(st->nagg, &x->aggs))
 		return -ENOMEM;
-	for (int i = 0; i < st->nagg; i++)
-		cmn_buf_init(&x->aggs[i].keep, SEL_MAX_COLUMN_LEN);
 	if (has_kind(st->where, SEL_N_AGG))
 		return ERR(x, st->where, InvalidQuery,
 			   "aggregate functions are not allowed in WHERE");
@@ -318,9 +324,7 @@ int sel_eval_bind(struct sel_eval *x, struct sel_stmt *st,
 
 void sel_eval_free(struct sel_eval *x)
 {
-	for (int i = 0; i < x->nagg && x->aggs; i++)
-		cmn_buf_free(&x->aggs[i].keep);
-	free(x->aggs);
+	sel_eval_aggs_free(x->aggs, x->nagg);
 	free(x->members);
 	free(x->keys);
 	x->keys = NULL;
@@ -1690,7 +1694,7 @@ static int agg_value(struct sel_eval *x, const struct sel_node *n,
 	case SEL_FN_SUM:
 		if (g->has_float || g->has_dec) {
 			out->type = g->has_float ? SEL_T_FLOAT : SEL_T_DECIMAL;
-			out->u.f = (double)g->isum + g->fsum;
+			out->u.f = (double)g->isum + sel_sum_value(&g->fsum);
 		} else {
 			out->type = SEL_T_INT;
 			out->u.i = g->isum;
@@ -1702,7 +1706,8 @@ static int agg_value(struct sel_eval *x, const struct sel_node *n,
 			return 0;
 		}
 		out->type = g->has_float ? SEL_T_FLOAT : SEL_T_DECIMAL;
-		out->u.f = ((double)g->isum + g->fsum) / (double)g->count;
+		out->u.f = ((double)g->isum + sel_sum_value(&g->fsum)) /
+			   (double)g->count;
 		return 0;
 	default:
 		if (!g->any)
@@ -1725,6 +1730,19 @@ static int agg_keep(struct sel_eval *x, const struct sel_node *n,
 		return ERR(x, n, ColumnTooLong, "value longer than 1 MB");
 	g->best.u.s = g->keep.data ? g->keep.data : "";
 	return 0;
+}
+
+/* An INT added in partial mode: no overflow is possible in 128 bits
+ * (fewer than 2^63 records), and the extremes of the running sum tell the
+ * merge whether some prefix would leave the INT range. */
+static void sum_partial(struct sel_agg *g, int64_t v)
+{
+	g->has_int = true;
+	g->psum += v;
+	if (g->psum > g->pmax)
+		g->pmax = g->psum;
+	if (g->psum < g->pmin)
+		g->pmin = g->psum;
 }
 
 static int agg_update(struct sel_eval *x, const struct sel_node *n,
@@ -1756,18 +1774,22 @@ static int agg_update(struct sel_eval *x, const struct sel_node *n,
 					     "CAST)"
 					   : "");
 		g->count++;
-		if (v.type == SEL_T_INT) {
-			if (__builtin_add_overflow(g->isum, v.u.i, &g->isum))
-				return ERR(x, n, IntegerOverflow,
-					   "%s overflowed the INT range",
-					   sel_parser_fn_name(n->op));
-		} else {
-			g->fsum += v.u.f;
+		if (v.type != SEL_T_INT) {
+			sel_sum_add(&g->fsum, v.u.f);
 			g->has_float |= v.type == SEL_T_FLOAT;
 			g->has_dec |= v.type == SEL_T_DECIMAL;
+		} else if (x->partial) {
+			sum_partial(g, v.u.i);
+		} else if (__builtin_add_overflow(g->isum, v.u.i, &g->isum)) {
+			return ERR(x, n, IntegerOverflow,
+				   "%s overflowed the INT range",
+				   sel_parser_fn_name(n->op));
 		}
 		return 0;
 	default:
+		g->types |= 1u << v.type;
+		g->nan |= (v.type == SEL_T_FLOAT || v.type == SEL_T_DECIMAL) &&
+			  isnan(v.u.f);
 		if (!g->any)
 			return agg_keep(x, n, g, &v);
 		if (sel_value_compare(&v, &g->best, &c) < 0)
@@ -1788,6 +1810,84 @@ int sel_eval_accumulate(struct sel_eval *x)
 	for (int i = 0; i < x->nagg; i++) {
 		int r = agg_update(x, x->agg_nodes[i], &x->aggs[i]);
 		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Partial aggregates of a parallel run. */
+
+static int new_aggs(int n, struct sel_agg **out)
+{
+	struct sel_agg *a = calloc((size_t)(n ? n : 1), sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		cmn_buf_init(&a[i].keep, SEL_MAX_COLUMN_LEN);
+	*out = a;
+	return 0;
+}
+
+void sel_eval_aggs_free(struct sel_agg *a, int n)
+{
+	for (int i = 0; a && i < n; i++)
+		cmn_buf_free(&a[i].keep);
+	free(a);
+}
+
+int sel_eval_aggs_take(struct sel_eval *x, struct sel_agg **out)
+{
+	struct sel_agg *fresh;
+	if (new_aggs(x->nagg, &fresh))
+		return -ENOMEM;
+	*out = x->aggs;
+	x->aggs = fresh;
+	return 0;
+}
+
+/* Can part be folded into g as if its records had followed g's?  Not
+ * when an INT sum would have left the range at some record, and not for
+ * MIN/MAX over more than one type or over NaN, where comparisons are not
+ * a total order and the result could depend on the order. */
+static bool merge_exact(const struct sel_agg *g, const struct sel_agg *p,
+			int fn)
+{
+	if (fn == SEL_FN_SUM || fn == SEL_FN_AVG) {
+		__int128 base = g->isum;
+		return !p->has_int || (base + p->pmax <= INT64_MAX &&
+				       base + p->pmin >= INT64_MIN);
+	}
+	if (fn == SEL_FN_MIN || fn == SEL_FN_MAX) {
+		uint32_t t = g->types | p->types;
+		return !g->nan && !p->nan && (t & (t - 1)) == 0;
+	}
+	return true;
+}
+
+int sel_eval_merge(struct sel_eval *x, const struct sel_agg *part)
+{
+	for (int i = 0; i < x->nagg; i++)
+		if (!merge_exact(&x->aggs[i], &part[i], x->agg_nodes[i]->op))
+			return 1;
+	for (int i = 0; i < x->nagg; i++) {
+		struct sel_agg *g = &x->aggs[i];
+		const struct sel_agg *p = &part[i];
+		const struct sel_node *n = x->agg_nodes[i];
+		int c, r;
+		g->count += p->count;
+		g->isum += (int64_t)p->psum;
+		sel_sum_merge(&g->fsum, &p->fsum);
+		g->has_float |= p->has_float;
+		g->has_dec |= p->has_dec;
+		g->types |= p->types;
+		if (!p->any)
+			continue;
+		/* Ties keep the earlier value, as the record loop does. */
+		if (g->any && (sel_value_compare(&p->best, &g->best, &c) < 0 ||
+			       !((n->op == SEL_FN_MIN && c < 0) ||
+				 (n->op == SEL_FN_MAX && c > 0))))
+			continue;
+		if ((r = agg_keep(x, n, g, &p->best)))
 			return r;
 	}
 	return 0;

@@ -45,6 +45,7 @@ struct sel_eval {
 	struct sel_node **agg_nodes;
 	int nagg;
 	bool aggregate;
+	bool partial; /* aggregates of one chunk of a parallel run */
 	struct sel_error *err;
 	int depth;
 	struct cmn_buf text; /* scratch text building */
@@ -80,6 +81,25 @@ int sel_eval_accumulate(struct sel_eval *x);
 
 /* Write the single row of an aggregate query. */
 int sel_eval_finish(struct sel_eval *x, struct sel_writer *w);
+
+/* Parallel runs (sel_par.c): each chunk of the object is evaluated with
+ * partial set, its aggregates are taken out at the chunk's end, and the
+ * driver merges them in chunk order into an evaluator in the ordinary
+ * (checked) mode that then writes the result with sel_eval_finish.  SUM
+ * and AVG of floats are exact (sel_sum.h), so merging does not change
+ * them. */
+
+/* Hand the current aggregates to the caller (*out, freed with
+ * sel_eval_aggs_free(out, x->nagg)) and start fresh ones.  0 or -ENOMEM. */
+int sel_eval_aggs_take(struct sel_eval *x, struct sel_agg **out);
+void sel_eval_aggs_free(struct sel_agg *a, int n);
+
+/* Fold the partial aggregates of the chunk that follows what x has seen
+ * into x.  Returns 0; 1 when the result could differ from evaluating the
+ * chunk's records in order after x's (an INT sum that would overflow on
+ * the way, MIN/MAX over mixed types or NaN): x is unchanged and the caller
+ * evaluates the chunk's records with x itself; or a negative error. */
+int sel_eval_merge(struct sel_eval *x, const struct sel_agg *part);
 
 /* Does the JSON SELECT * path need the record validated?  (helper) */
 int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w);

@@ -15,13 +15,19 @@
 
 #define WINDOW (2 * SEL_READ_CHUNK + SEL_MAX_RECORD + 64)
 
+/* Read size past the end of a scan range: enough for the record that
+ * crosses it in one read, when records are of usual sizes. */
+#define READ_TAIL (64u * 1024u)
+
 static ssize_t read_raw(struct sel_src *s, void *p, size_t n,
 			struct sel_error *err)
 {
 	for (;;) {
-		ssize_t r = read(s->fd, p, n);
+		ssize_t r = s->positioned ? pread(s->fd, p, n, (off_t)s->pos)
+					  : read(s->fd, p, n);
 		if (r >= 0) {
 			s->scanned += (uint64_t)r;
+			s->pos += (uint64_t)r;
 			return r;
 		}
 		if (errno != EINTR)
@@ -79,6 +85,23 @@ int sel_src_open(struct sel_src *s, int fd, int comp, uint64_t offset,
 	}
 	s->base = offset;
 	return skip_raw(s, offset, err);
+}
+
+int sel_src_open_at(struct sel_src *s, int fd, uint64_t offset, uint64_t stop,
+		    struct sel_error *err)
+{
+	char *buf = s->buf;
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->cap = WINDOW;
+	s->buf = buf ? buf : malloc(s->cap);
+	if (!s->buf)
+		return sel_err_set(err, SEL_E_InternalError, 0, 0,
+				   "out of memory");
+	s->positioned = true;
+	s->base = s->pos = offset;
+	s->stop = stop;
+	return 0;
 }
 
 void sel_src_close(struct sel_src *s)
@@ -211,6 +234,11 @@ ssize_t sel_src_more(struct sel_src *s, struct sel_error *err)
 	size_t room = s->cap - s->end;
 	if (room > SEL_READ_CHUNK)
 		room = SEL_READ_CHUNK;
+	if (s->positioned && s->pos > s->stop && room > READ_TAIL)
+		room = READ_TAIL;
+	else if (s->positioned && s->pos <= s->stop &&
+		 s->stop - s->pos + 1 < room)
+		room = (size_t)(s->stop - s->pos + 1);
 	ssize_t r;
 	if (s->comp == SEL_COMP_GZIP)
 		r = more_gzip(s, s->buf + s->end, room, err);

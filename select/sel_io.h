@@ -42,6 +42,9 @@ struct sel_src {
 	bool eof;
 	uint64_t scanned;   /* raw bytes read */
 	uint64_t processed; /* bytes after decompression */
+	bool positioned;    /* pread at pos: the fd's offset is not used */
+	uint64_t pos;	    /* positioned: object offset of the next read */
+	uint64_t stop;	    /* positioned: last byte of the scan range */
 };
 
 /* Prepare src over fd, positioned at object offset `offset` (lseek, or
@@ -49,6 +52,14 @@ struct sel_src {
  * filled. */
 int sel_src_open(struct sel_src *src, int fd, int comp, uint64_t offset,
 		 struct sel_error *err);
+
+/* Prepare src over the uncompressed regular file fd for a scan range
+ * ending at object offset stop: reads are pread(2)s from offset on, so
+ * threads may share fd, and past stop they are small (only the record
+ * that crosses stop is still needed).  src must be zeroed before its first
+ * use; a window left by an earlier use is kept.  0 or -errno. */
+int sel_src_open_at(struct sel_src *src, int fd, uint64_t offset,
+		    uint64_t stop, struct sel_error *err);
 
 /* Read more bytes into the window, first moving buf[start..end) to the
  * front.  Returns the number of bytes added, 0 at end of input, or -errno
@@ -128,6 +139,11 @@ struct sel_reader {
 	bool has_from_path;
 	const struct sel_step *from;
 	uint32_t nfrom;
+	/* CSV under a scan range starting past 0: the object's header row
+	 * when the driver already has it (borrowed, copied at open); NULL
+	 * reads it from the start of the object. */
+	const struct sel_field *given_header;
+	uint32_t ngiven_header;
 	/* JSON: the top-level members to resolve in each record (set by the
 	 * driver after binding; borrowed). */
 	const struct sel_jkey *keys;
@@ -186,6 +202,11 @@ struct sel_writer {
 	uint64_t returned;
 	struct cmn_buf tmp;   /* text of one value */
 	uint8_t special[256]; /* CSV bytes that force quoting */
+	/* When set, full buffers go to sink instead of write(2) on fd (a
+	 * chunk of a parallel run hands its output to the ordering thread).
+	 * Returns 0 or -errno with err filled. */
+	int (*sink)(void *ctx, const char *p, size_t n, struct sel_error *err);
+	void *sink_ctx;
 };
 
 void sel_writer_init(struct sel_writer *w, int fd,
@@ -204,5 +225,8 @@ int sel_writer_str(struct sel_writer *w, const char *name, size_t nlen,
 int sel_writer_end(struct sel_writer *w, struct sel_error *err);
 /* Write out everything buffered. */
 int sel_writer_flush(struct sel_writer *w, struct sel_error *err);
+/* Write out everything buffered, then p[0..n) (output made elsewhere). */
+int sel_writer_write(struct sel_writer *w, const char *p, size_t n,
+		     struct sel_error *err);
 
 #endif

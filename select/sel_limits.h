@@ -60,6 +60,26 @@
  * write(2) when full. */
 #define SEL_OUT_BUF (256u * 1024u)
 
+/* Threads one query over a large uncompressed file uses (sel_par.h), at
+ * most, and at most this many when the request asks for more (tests):
+ * a query should not take the whole machine. */
+#define SEL_PAR_THREADS 2
+#define SEL_PAR_MAX_THREADS 8
+
+/* Bytes of the object per chunk of a parallel run: large enough that the
+ * per-chunk set-up and the record read past each chunk's end cost
+ * nothing, small enough to balance two threads when one core is busy. A
+ * file smaller than two chunks is read by one thread. */
+#define SEL_PAR_CHUNK (16u * 1024u * 1024u)
+
+/* Output of a parallel run waiting behind the chunk being written, and
+ * the output of that chunk not written yet: each at most this many bytes
+ * (plus one buffer), so memory stays bounded whatever the selectivity. */
+#define SEL_PAR_QUEUE (8u * 1024u * 1024u)
+
+/* How many chunks past the one being written a worker may start. */
+#define SEL_PAR_AHEAD 8
+
 /* Delimiters, quote and escape characters in serialization options. */
 #define SEL_MAX_DELIM 8
 

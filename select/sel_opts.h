@@ -61,6 +61,10 @@ struct sel_request {
 	struct sel_in_opts in;
 	struct sel_out_opts out;
 	struct sel_range range;
+	/* Parallel runs (sel_par.h): threads to use (0: the default, 1:
+	 * never parallel) and the chunk size in bytes (0: the default). */
+	unsigned threads;
+	uint64_t chunk;
 };
 
 /* Defaults: CSV in (FileHeaderInfo NONE, ',', '\n', '"', '"', '#'), CSV

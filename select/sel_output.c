@@ -140,11 +140,14 @@ int sel_writer_field(struct sel_writer *w, const char *name, size_t nlen,
 	return r ? r : csv_put(w, w->tmp.data ? w->tmp.data : "", w->tmp.len);
 }
 
-int sel_writer_flush(struct sel_writer *w, struct sel_error *err)
+static int write_all(struct sel_writer *w, const char *p, size_t len,
+		     struct sel_error *err)
 {
+	if (w->sink)
+		return len ? w->sink(w->sink_ctx, p, len, err) : 0;
 	size_t off = 0;
-	while (off < w->buf.len) {
-		ssize_t n = write(w->fd, w->buf.data + off, w->buf.len - off);
+	while (off < len) {
+		ssize_t n = write(w->fd, p + off, len - off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -153,10 +156,29 @@ int sel_writer_flush(struct sel_writer *w, struct sel_error *err)
 		}
 		off += (size_t)n;
 	}
+	return 0;
+}
+
+int sel_writer_flush(struct sel_writer *w, struct sel_error *err)
+{
+	int r = write_all(w, w->buf.data, w->buf.len, err);
+	if (r)
+		return r;
 	w->returned += w->buf.len;
 	cmn_buf_reset(&w->buf);
 	w->rec_start = 0;
 	return 0;
+}
+
+int sel_writer_write(struct sel_writer *w, const char *p, size_t n,
+		     struct sel_error *err)
+{
+	int r = sel_writer_flush(w, err);
+	if (r == 0)
+		r = write_all(w, p, n, err);
+	if (r == 0)
+		w->returned += n;
+	return r;
 }
 
 int sel_writer_end(struct sel_writer *w, struct sel_error *err)

@@ -14,6 +14,7 @@
 #include "sel_eval.h"
 #include "sel_io.h"
 #include "sel_limits.h"
+#include "sel_par.h"
 #include "sel_parser.h"
 
 struct run {
@@ -99,41 +100,62 @@ static int open_input(struct run *q, int fd)
 	if ((r = sel_src_open(&q->src, fd, rq->in.compression, off, q->err)))
 		return r;
 	q->src_open = true;
-	memset(&q->rd, 0, sizeof(q->rd));
-	q->rd.ops = rq->in.format == SEL_FMT_CSV ? &sel_csv_reader
-						 : &sel_json_reader;
-	q->rd.src = &q->src;
-	q->rd.opts = &rq->in;
-	q->rd.range = rg;
-	q->rd.want = -1;
-	q->rd.has_from_path = q->st->has_from_path;
-	q->rd.from = q->st->from;
-	q->rd.nfrom = q->st->nfrom;
-	r = q->rd.ops->open(&q->rd, q->err);
 	q->rd_open = true;
-	return r;
+	return sel_query_open_reader(&q->rd, &q->src, rq, q->st, &rg, q->err);
 }
 
-static int loop(struct run *q)
+int sel_query_open_reader(struct sel_reader *rd, struct sel_src *src,
+			  const struct sel_request *rq,
+			  const struct sel_stmt *st,
+			  const struct sel_range *range, struct sel_error *err)
+{
+	const struct sel_field *hdr = rd->given_header;
+	uint32_t nhdr = rd->ngiven_header;
+	memset(rd, 0, sizeof(*rd));
+	rd->ops = rq->in.format == SEL_FMT_CSV ? &sel_csv_reader
+					       : &sel_json_reader;
+	rd->src = src;
+	rd->opts = &rq->in;
+	rd->range = *range;
+	rd->want = -1;
+	rd->has_from_path = st->has_from_path;
+	rd->from = st->from;
+	rd->nfrom = st->nfrom;
+	rd->given_header = hdr;
+	rd->ngiven_header = nhdr;
+	return rd->ops->open(rd, err);
+}
+
+void sel_query_bound(struct sel_reader *rd, const struct sel_eval *ev,
+		     int32_t max_col)
+{
+	rd->want = max_col == INT32_MAX ? -1 : (max_col < 0 ? 0 : max_col);
+	rd->keys = ev->keys;
+	rd->nkeys = ev->nkeys;
+}
+
+int sel_query_records(struct sel_reader *rd, struct sel_eval *ev,
+		      struct sel_writer *w, int64_t limit,
+		      struct sel_error *err)
 {
 	struct sel_record rec;
-	int64_t limit = q->st->limit, count = 0;
+	int64_t count = 0;
 	int r;
-	if (limit == 0 && !q->ev.aggregate)
+	if (limit == 0 && !ev->aggregate)
 		return 0;
-	while ((r = q->rd.ops->next_record(&q->rd, &rec, q->err)) == 1) {
+	while ((r = rd->ops->next_record(rd, &rec, err)) == 1) {
 		bool pass;
-		sel_eval_record(&q->ev, &rec);
-		if ((r = sel_eval_where(&q->ev, &pass)))
+		sel_eval_record(ev, &rec);
+		if ((r = sel_eval_where(ev, &pass)))
 			return r;
 		if (!pass)
 			continue;
-		if (q->ev.aggregate) {
-			if ((r = sel_eval_accumulate(&q->ev)))
+		if (ev->aggregate) {
+			if ((r = sel_eval_accumulate(ev)))
 				return r;
 			continue;
 		}
-		if ((r = sel_eval_project(&q->ev, &q->w)))
+		if ((r = sel_eval_project(ev, w)))
 			return r;
 		if (limit > 0 && ++count >= limit)
 			return 0;
@@ -154,10 +176,18 @@ static int run(struct run *q, int in_fd)
 			  q->err);
 	if (r)
 		return r;
-	q->rd.want = max_col == INT32_MAX ? -1 : (max_col < 0 ? 0 : max_col);
-	q->rd.keys = q->ev.keys;
-	q->rd.nkeys = q->ev.nkeys;
-	if ((r = loop(q)))
+	sel_query_bound(&q->rd, &q->ev, max_col);
+	uint64_t size;
+	if (sel_par_fits(rq, q->st, in_fd, q->src.scanned, &size)) {
+		r = sel_par_run(rq, q->st, in_fd, size, &q->rd, &q->ev, &q->w,
+				q->err);
+		/* The chunks read the whole object between them. */
+		q->src.scanned = q->src.processed = size;
+	} else {
+		r = sel_query_records(&q->rd, &q->ev, &q->w, q->st->limit,
+				      q->err);
+	}
+	if (r)
 		return r;
 	return sel_eval_finish(&q->ev, &q->w);
 }

@@ -29,4 +29,33 @@ int sel_query_run(const struct sel_request *rq, int in_fd, int out_fd,
 /* Parse the SQL of rq only (for early validation).  0 or -EINVAL. */
 int sel_query_check(const char *sql, size_t len, struct sel_error *err);
 
+/* The pieces the parallel driver (sel_par.c) shares with the sequential
+ * one. */
+struct sel_reader;
+struct sel_src;
+struct sel_stmt;
+struct sel_eval;
+struct sel_writer;
+struct sel_field;
+
+/* Set up rd over src (already open at the range's start, less one byte)
+ * for rq's input format and st's FROM path, and open it.  0 or -errno. */
+int sel_query_open_reader(struct sel_reader *rd, struct sel_src *src,
+			  const struct sel_request *rq,
+			  const struct sel_stmt *st,
+			  const struct sel_range *range,
+			  struct sel_error *err);
+
+/* After binding ev: what the reader needs from it (columns to split, JSON
+ * members to resolve). */
+void sel_query_bound(struct sel_reader *rd, const struct sel_eval *ev,
+		     int32_t max_col);
+
+/* Stream rd's records through WHERE into the projection (written to w)
+ * or the aggregates; stops after limit records when limit >= 0.  0 or
+ * -errno with err filled. */
+int sel_query_records(struct sel_reader *rd, struct sel_eval *ev,
+		      struct sel_writer *w, int64_t limit,
+		      struct sel_error *err);
+
 #endif

@@ -20,6 +20,11 @@ noeol = no newline after the last line):
   --- exprs                  one case per line: EXPR => EXPECTED, run as
                              SELECT EXPR FROM S3Object s; EXPECTED is the
                              CSV output line, or !Code for an error.
+Every case also runs a second and a third time with "--threads 2" and
+chunks of 1 and 16 bytes, so that whatever input qualifies for a parallel
+run (uncompressed, no scan range, no LIMIT) is cut at every byte offset:
+the result must be the same bytes (or the same error) as the sequential
+run's.
 Prints a unified diff for every failing case and ends with
 "N passed, N failed"; exits 1 when anything failed.
 """
@@ -88,7 +93,11 @@ def parse(path):
     return cases
 
 
-def run(binary, tmp, case, sql):
+PARALLEL = [[], ["--threads", "2", "--chunk-size", "1"],
+            ["--threads", "2", "--chunk-size", "16"]]
+
+
+def run(binary, tmp, case, sql, extra):
     data = b""
     if "input" in case["sections"]:
         flags, lines, _ = case["sections"]["input"]
@@ -102,7 +111,7 @@ def run(binary, tmp, case, sql):
     path = os.path.join(tmp, case["file"])
     with open(path, "wb") as f:
         f.write(data)
-    p = subprocess.run([binary, path, sql] + case["args"],
+    p = subprocess.run([binary, path, sql] + case["args"] + extra,
                        capture_output=True, timeout=60)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
@@ -161,11 +170,13 @@ def main():
                 continue
             for case in parse(os.path.join(root, fn)):
                 for name, sql, want, want_err in expand(case):
-                    rc, out, err = run(binary, tmp, case, sql)
-                    if check(name, rc, out, err, want, want_err):
-                        passed += 1
-                    else:
-                        failed += 1
+                    for extra in PARALLEL:
+                        label = name + (f" {extra}" if extra else "")
+                        rc, out, err = run(binary, tmp, case, sql, extra)
+                        if check(label, rc, out, err, want, want_err):
+                            passed += 1
+                        else:
+                            failed += 1
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not passed else 0)
 
