@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "sel_err.h"
 #include "sel_io.h"
@@ -163,6 +166,79 @@ static const char *quoted(const struct sel_in_opts *o, struct csv *c,
 	return NULL;
 }
 
+/* Bits of the delimiter and of the quote among the 16 bytes at v (n of
+ * them valid, n <= 16). */
+static inline void delims16(const char *v, size_t n, char d, int qc,
+			    unsigned *dm, unsigned *qm)
+{
+	char tail[16];
+	if (n < 16) {
+		memset(tail, 0, sizeof(tail));
+		memcpy(tail, v, n);
+		v = tail;
+	}
+	unsigned keep = n < 16 ? (1u << n) - 1 : 0xffffu;
+#ifdef __SSE2__
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	*dm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(d))) &
+	      keep;
+	*qm = qc < 0 ? 0
+		     : (unsigned)_mm_movemask_epi8(
+			       _mm_cmpeq_epi8(x, _mm_set1_epi8((char)qc))) &
+			       keep;
+#else
+	unsigned a = 0, q = 0;
+	for (int i = 0; i < 16; i++) {
+		a |= (unsigned)(v[i] == d) << i;
+		q |= (unsigned)(qc >= 0 && (unsigned char)v[i] == qc) << i;
+	}
+	*dm = a & keep;
+	*qm = q & keep;
+#endif
+}
+
+/* The common record: a one-byte delimiter and no quote character in it.
+ * One pass makes a bit mask of the delimiters sixteen bytes at a time and
+ * the fields fall out of it, instead of a memchr per field.  Returns 1
+ * with the fields split as split() would, 0 when the record has a quote
+ * (split() then does it), or -errno. */
+static int split_plain(struct sel_reader *r, struct csv *c, const char *b,
+		       size_t n, uint32_t *count, struct sel_error *err)
+{
+	const struct sel_in_opts *o = r->opts;
+	char d = o->field_delim.s[0];
+	int qc = o->quote.len ? (unsigned char)o->quote.s[0] : -1;
+	uint32_t want = r->want >= 0 ? (uint32_t)r->want + 1 : UINT32_MAX;
+	uint32_t k = 0;
+	size_t from = 0;
+	for (size_t at = 0; at < n; at += 16) {
+		unsigned dm, qm;
+		delims16(b + at, n - at < 16 ? n - at : 16, d, qc, &dm, &qm);
+		if (qm)
+			return 0;
+		for (; dm; dm &= dm - 1) {
+			int rr;
+			if (k == c->cap && (rr = grow_fields(c, err)))
+				return rr;
+			size_t pos = at + (size_t)__builtin_ctz(dm);
+			c->fields[k].p = b + from;
+			c->fields[k].len = (uint32_t)(pos - from);
+			from = pos + 1;
+			if (++k == want) {
+				*count = k;
+				return 1;
+			}
+		}
+	}
+	int rr;
+	if (k == c->cap && (rr = grow_fields(c, err)))
+		return rr;
+	c->fields[k].p = b + from;
+	c->fields[k].len = (uint32_t)(n - from);
+	*count = k + 1;
+	return 1;
+}
+
 /* Split the record b[0..n) into c->fields, up to column r->want. */
 static int split(struct sel_reader *r, struct csv *c, const char *b, size_t n,
 		 uint32_t *count, struct sel_error *err)
@@ -173,6 +249,11 @@ static int split(struct sel_reader *r, struct csv *c, const char *b, size_t n,
 	uint32_t k = 0;
 	int qc = o->quote.len ? (unsigned char)o->quote.s[0] : -1;
 	cmn_buf_reset(&c->scratch);
+	if (fd->len == 1) {
+		int rr = split_plain(r, c, b, n, count, err);
+		if (rr)
+			return rr < 0 ? rr : 0;
+	}
 	if (qc >= 0 && memchr(b, qc, n) && !cmn_buf_reserve(&c->scratch, n + 1))
 		return sel_err_set(err, SEL_E_InternalError, 0, 0,
 				   "out of memory");

@@ -21,6 +21,9 @@
 #include "sel_limits.h"
 #include "sel_parser.h"
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
 static const char *ws(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -439,9 +442,6 @@ static const unsigned char str_stop[256] = {
 	['\\'] = 1,
 };
 
-#define ONES  0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
 /* A mask with the high bit of (at least) the first byte of w that is a
  * quote, a backslash or a control character; 0 when there is none.  The
  * lowest set bit is exact (borrows only run upwards). */
@@ -530,9 +530,22 @@ static inline const char *blank(const char *p, const char *e)
 	return ws(p, e);
 }
 
-/* Past a run of decimal digits (possibly empty). */
+/* Past a run of decimal digits (possibly empty): eight bytes at a time
+ * while eight remain.  A byte is a digit when its high nibble is 3 and
+ * adding 6 keeps it so; the first byte that is not a digit is exact (a
+ * carry out of a byte only disturbs the bytes above it). */
 static inline const char *digits(const char *p, const char *e)
 {
+	while (e - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t nd = ((w & (ONES * 0xF0)) |
+			       (((w + ONES * 0x06) & (ONES * 0xF0)) >> 4)) ^
+			      (ONES * 0x33);
+		if (nd)
+			return p + (__builtin_ctzll(nd) >> 3);
+		p += 8;
+	}
 	while (p < e && (unsigned)(*p - '0') <= 9)
 		p++;
 	return p;
@@ -568,7 +581,8 @@ static const char *scan_container(const char *p, const char *e, int depth);
 
 /* The value at p (no blanks before it): scalars inline, containers out of
  * line, so the flat records of the common case make no calls. */
-static inline const char *scan_value(const char *p, const char *e, int depth)
+__attribute__((always_inline)) static inline const char *
+scan_value(const char *p, const char *e, int depth)
 {
 	if (p >= e)
 		return NULL;
@@ -656,20 +670,31 @@ static void note_member(const struct sel_jkey *keys, uint32_t nkeys,
 	}
 }
 
+/* Bit L of lens: some key is L bytes long (63 and more share bit 63); bit
+ * (c | 0x20) & 63 of firsts: some key starts with c.  Most members are
+ * then passed over without comparing names.  Made once per reader. */
+struct key_filter {
+	uint64_t lens, firsts;
+};
+
+static void key_filter(const struct sel_jkey *keys, uint32_t nkeys,
+		       struct key_filter *f)
+{
+	f->lens = f->firsts = 0;
+	for (uint32_t i = 0; i < nkeys; i++) {
+		f->lens |= 1ull << (keys[i].len < 63 ? keys[i].len : 63);
+		f->firsts |= 1ull << ((keys[i].name[0] | 0x20) & 63);
+	}
+}
+
 /* The top-level object at p: like scan_container, and each member is
  * offered to the slots. */
 static const char *scan_top_object(const char *p, const char *e,
 				   const struct sel_jkey *keys, uint32_t nkeys,
+				   const struct key_filter *f,
 				   struct sel_jslot *slots)
 {
-	/* Bit L of lens: some key is L bytes long (63 and more share bit
-	 * 63); bit (c | 0x20) & 63 of firsts: some key starts with c.  Most
-	 * members are then passed over without comparing names. */
-	uint64_t lens = 0, firsts = 0;
-	for (uint32_t i = 0; i < nkeys; i++) {
-		lens |= 1ull << (keys[i].len < 63 ? keys[i].len : 63);
-		firsts |= 1ull << ((keys[i].name[0] | 0x20) & 63);
-	}
+	uint64_t lens = f->lens, firsts = f->firsts;
 	p = blank(p + 1, e);
 	if (p < e && *p == '}')
 		return p + 1;
@@ -704,20 +729,29 @@ static const char *scan_top_object(const char *p, const char *e,
 	}
 }
 
-int sel_json_scan(const char *p, size_t n, const struct sel_jkey *keys,
-		  uint32_t nkeys, struct sel_jslot *slots)
+static int scan_record(const char *p, size_t n, const struct sel_jkey *keys,
+		       uint32_t nkeys, const struct key_filter *f,
+		       struct sel_jslot *slots)
 {
 	const char *e = p + n, *q;
 	if (nkeys)
 		memset(slots, 0, nkeys * sizeof(*slots));
 	p = blank(p, e);
 	if (p < e && *p == '{')
-		q = scan_top_object(p, e, keys, nkeys, slots);
+		q = scan_top_object(p, e, keys, nkeys, f, slots);
 	else
 		q = scan_value(p, e, 0);
 	if (!q || ws(q, e) != e)
 		return -EINVAL;
 	return 0;
+}
+
+int sel_json_scan(const char *p, size_t n, const struct sel_jkey *keys,
+		  uint32_t nkeys, struct sel_jslot *slots)
+{
+	struct key_filter f;
+	key_filter(keys, nkeys, &f);
+	return scan_record(p, n, keys, nkeys, &f, slots);
 }
 
 /* The reader. */
@@ -728,6 +762,8 @@ struct match {
 };
 
 struct jr {
+	struct key_filter filter; /* of r->keys, made at the first record */
+	bool filtered;
 	struct match *m;
 	size_t nm, cap, pos;
 	bool pending_missing;
@@ -918,7 +954,11 @@ static int take_record(struct sel_reader *r, struct jr *j, const char *p,
 	if (r->nkeys && !j->slots &&
 	    !(j->slots = calloc(r->nkeys, sizeof(*j->slots))))
 		return -ENOMEM;
-	if ((rr = sel_json_scan(p, n, r->keys, r->nkeys, j->slots)))
+	if (!j->filtered) {
+		key_filter(r->keys, r->nkeys, &j->filter);
+		j->filtered = true;
+	}
+	if ((rr = scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots)))
 		return rr;
 	return add_match(j, p, n);
 }
