@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmn_log.h"
@@ -32,12 +33,20 @@ struct etag_job {
 	struct etag_job *next;
 };
 
+/* How long the hasher lets jobs gather after its queue ran dry, before it
+ * sleeps untimed: while files are being written it wakes once per this
+ * delay rather than once per file (a wake-up per file costs a good part of
+ * the small-file create rate on a 2-core VM); the first file after a quiet
+ * spell is hashed at once. */
+#define ETAG_DELAY_MS 3
+
 struct fs_etag {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct etag_job *head, *tail;
 	bool stop;
+	bool idle; /* asleep untimed: a submit must wake it */
 	unsigned char *buf;       /* the thread's read buffer */
 };
 
@@ -120,14 +129,34 @@ static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
 	return ok;
 }
 
+/* Called with the lock held: wait for a job (see ETAG_DELAY_MS); after
+ * work, first for the delay, then untimed. */
+static void hasher_wait(struct fs_etag *e, bool linger)
+{
+	if (!e->head && !e->stop && linger) {
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += ETAG_DELAY_MS * 1000000L;
+		dl.tv_sec += dl.tv_nsec / 1000000000L;
+		dl.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&e->cv, &e->lock, &dl);
+	}
+	while (!e->head && !e->stop) {
+		e->idle = true;
+		pthread_cond_wait(&e->cv, &e->lock);
+	}
+	e->idle = false;
+}
+
 static void *hasher_main(void *arg)
 {
 	struct fs_ctx *ctx = arg;
 	struct fs_etag *e = ctx->etag;
+	bool linger = false;
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
-		while (!e->head && !e->stop)
-			pthread_cond_wait(&e->cv, &e->lock);
+		hasher_wait(e, linger);
+		linger = true;
 		if (e->stop)
 			break;
 		struct etag_job *j = e->head;
@@ -165,7 +194,10 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *path,
 	else
 		e->head = j;
 	e->tail = j;
-	pthread_cond_signal(&e->cv);
+	if (e->idle) {
+		e->idle = false; /* one signal is enough */
+		pthread_cond_signal(&e->cv);
+	}
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -189,8 +221,12 @@ int fs_etag_start(struct fs_ctx *ctx)
 		free(e);
 		return -ENOMEM;
 	}
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&e->lock, NULL);
-	pthread_cond_init(&e->cv, NULL);
+	pthread_cond_init(&e->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	ctx->etag = e;
 	int rc = pthread_create(&e->thread, NULL, hasher_main, ctx);
 	if (rc != 0) {

@@ -294,6 +294,7 @@ struct ntf_store {
 	uint64_t log_count; /* rows with logged = 1 (ingester only) */
 	int64_t oldest_ms;  /* time of the oldest logged row, or below */
 	uint64_t mark;	    /* meta journal_seq (ingester only) */
+	int wal_pages;	    /* pages in the WAL after the last commit */
 	struct batch *batch; /* the ingester's */
 	char *rbuf;	     /* the ingester's read buffer */
 	size_t rcap;
@@ -992,6 +993,40 @@ static int ingest_range(struct ntf_store *s, uint64_t off, uint64_t end,
 	return err;
 }
 
+/* SQLite calls this after each commit on the store's connection with
+ * the WAL's size; installing it turns SQLite's own checkpoints off. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)db;
+	(void)name;
+	struct ntf_store *s = arg;
+	__atomic_store_n(&s->wal_pages, pages, __ATOMIC_RELAXED);
+	return SQLITE_OK;
+}
+
+static bool checkpoint_due(struct ntf_store *s, int pages)
+{
+	return __atomic_load_n(&s->wal_pages, __ATOMIC_RELAXED) >= pages;
+}
+
+/* Copy the WAL back into events.db.  A checkpoint fsyncs both files, and
+ * an fsync makes the file system commit its journal, which stalls every
+ * metadata operation on it meanwhile (the creates and unlinks of the
+ * workload): so it runs when the ingester goes idle, or during a long
+ * burst once the WAL is big, never once per thousand pages as SQLite
+ * would.  PASSIVE: readers are never blocked, and the WAL restarts from
+ * its beginning once a checkpoint completed. */
+static void checkpoint(struct ntf_store *s)
+{
+	pthread_mutex_lock(&s->db_mu);
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+				  NULL);
+	pthread_mutex_unlock(&s->db_mu);
+	/* Readers may have kept part of it from going: the next commit
+	 * reports the size again, idle does not retry in a loop. */
+	__atomic_store_n(&s->wal_pages, 0, __ATOMIC_RELAXED);
+}
+
 /* Called with mu held: wait for something to ingest.  Returns false when
  * closing with nothing left.  After an ingest (lingering), frames gather
  * for the ingest delay unless someone kicks. */
@@ -1013,6 +1048,12 @@ static bool ingest_wait(struct ntf_store *s, bool linger)
 			return true;
 		if (s->closing)
 			return false;
+		if (checkpoint_due(s, NTF_LIMIT_STORE_WAL_IDLE_PAGES)) {
+			pthread_mutex_unlock(&s->mu);
+			checkpoint(s);
+			pthread_mutex_lock(&s->mu);
+			continue;
+		}
 		s->ing = ING_IDLE;
 		pthread_cond_wait(&s->work_cv, &s->mu);
 	}
@@ -1067,6 +1108,8 @@ static int ingest_round(struct ntf_store *s)
 	if (!err && retention_due(s))
 		apply_retention(s);
 	pthread_mutex_unlock(&s->db_mu);
+	if (checkpoint_due(s, NTF_LIMIT_STORE_WAL_BURST_PAGES))
+		checkpoint(s);
 	extend_hwm(s);
 	pthread_mutex_lock(&s->mu);
 	return err;
@@ -1279,6 +1322,8 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 		err = open_dir(state_dir, &s->dirfd, errmsg);
 	if (!err)
 		err = open_db(s, state_dir, errmsg);
+	if (!err)
+		sqlite3_wal_hook(s->db, wal_hook, s);
 	if (!err)
 		err = journal_open(s, errmsg);
 	if (!err)
