@@ -963,10 +963,47 @@ static int take_record(struct sel_reader *r, struct jr *j, const char *p,
 	return add_match(j, p, n);
 }
 
+/* JSON LINES without a FROM path, the common case: one line is one
+ * record, handed over as it is scanned, without the match list. */
+static int next_plain_line(struct sel_reader *r, struct jr *j,
+			   struct sel_record *rec, struct sel_error *err)
+{
+	const char *p = NULL;
+	size_t n = 0;
+	int rr = j->done ? 0 : next_line(r, j, &p, &n, err);
+	if (rr <= 0) {
+		j->done = true;
+		return rr;
+	}
+	if (!j->filtered) {
+		key_filter(r->keys, r->nkeys, &j->filter);
+		j->filtered = true;
+	}
+	if (r->nkeys && !j->slots &&
+	    !(j->slots = calloc(r->nkeys, sizeof(*j->slots))))
+		return sel_err_set(err, SEL_E_InternalError, 0, 0,
+				   "out of memory");
+	if (scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots))
+		return sel_err_set(err, SEL_E_JSONParsingError, 0, 0,
+				   "invalid JSON record at byte %llu",
+				   (unsigned long long)j->root_off);
+	rec->kind = SEL_REC_JSON;
+	rec->nfields = 0;
+	rec->fields = NULL;
+	rec->json = p;
+	rec->json_len = (uint32_t)n;
+	rec->slots = j->slots;
+	rec->missing = false;
+	rec->offset = j->root_off;
+	return 1;
+}
+
 static int json_next(struct sel_reader *r, struct sel_record *rec,
 		     struct sel_error *err)
 {
 	struct jr *j = r->priv;
+	if (!r->has_from_path && !r->opts->json_document)
+		return next_plain_line(r, j, rec, err);
 	rec->kind = SEL_REC_JSON;
 	rec->nfields = 0;
 	rec->fields = NULL;
