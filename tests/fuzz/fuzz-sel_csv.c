@@ -3,7 +3,9 @@
  * picks the options (header mode, quote and escape characters, comments,
  * AllowQuotedRecordDelimiter, field and record delimiters, a scan range);
  * the rest is the object, queried with SELECT * and with a projection,
- * then read again as a GZIP or BZIP2 stream.
+ * then read again as a GZIP or BZIP2 stream; the projection and an
+ * aggregate also run in parallel with tiny chunks, which must give the
+ * same bytes.
  */
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "sel_err.h"
 #include "sel_opts.h"
+#include "sel_par_check.h"
 #include "sel_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -69,6 +72,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      data + 1, size - 1);
 	query(&rq, "SELECT COUNT(*), MAX(_1), MIN(_2) FROM S3Object", data + 1,
 	      size - 1);
+	if (!rq.range.has_start) {
+		struct sel_request p = rq;
+		p.sql = "SELECT _2, _1 FROM S3Object WHERE _1 LIKE '%1%' OR "
+			"CAST(_2 AS INT) > 3";
+		p.sql_len = strlen(p.sql);
+		sel_par_check(&p, data + 1, size - 1, 1 + o % 13);
+		p.sql = "SELECT COUNT(*), SUM(CAST(_1 AS FLOAT)), MIN(_2), "
+			"MAX(CAST(_3 AS INT)) FROM S3Object";
+		p.sql_len = strlen(p.sql);
+		sel_par_check(&p, data + 1, size - 1, 1 + o % 7);
+	}
 	/* The same bytes as a compressed object: corrupt and truncated
 	 * streams must give an error, never a crash. */
 	rq.range.has_start = rq.range.has_end = false;

@@ -2,7 +2,8 @@
  * fuzz-sel_json.c - libFuzzer harness for the JSON reader (LINES and
  * DOCUMENT) and the path evaluator.  The first byte picks the type, the
  * output format, compression-free scan ranges and the query; the rest is
- * the object.
+ * the object.  Without a scan range the query also runs in parallel with
+ * tiny chunks, which must give the same bytes.
  */
 #include <stdint.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "sel_err.h"
 #include "sel_opts.h"
+#include "sel_par_check.h"
 #include "sel_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,5 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(in);
 	if (out >= 0)
 		close(out);
+	if (!rq.range.has_start && size > 1)
+		sel_par_check(&rq, data + 1, size - 1, 1 + (o >> 5) % 9);
 	return 0;
 }
