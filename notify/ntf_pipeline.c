@@ -875,5 +875,25 @@ int ntf_pipeline_render_metrics(struct ntf_pipeline *p, struct cmn_buf *out)
 			"# TYPE bucketfs_store_failed_total counter\n"
 			"bucketfs_store_failed_total %" PRIu64 "\n",
 			st.committed, st.failed + st.dropped);
+	if (rc == 0)
+		rc = cmn_buf_printf(
+			out,
+			"# HELP bucketfs_store_transactions_total journal "
+			"ingest transactions committed to events.db\n"
+			"# TYPE bucketfs_store_transactions_total counter\n"
+			"bucketfs_store_transactions_total %" PRIu64 "\n"
+			"# HELP bucketfs_store_ingest_retries_total ingest "
+			"transactions that failed and were retried\n"
+			"# TYPE bucketfs_store_ingest_retries_total counter\n"
+			"bucketfs_store_ingest_retries_total %" PRIu64 "\n"
+			"# HELP bucketfs_store_replayed_total records "
+			"replayed from the journal at mount (left by a crash)\n"
+			"# TYPE bucketfs_store_replayed_total counter\n"
+			"bucketfs_store_replayed_total %" PRIu64 "\n"
+			"# HELP bucketfs_store_journal_lag_bytes journal "
+			"bytes not yet in events.db\n"
+			"# TYPE bucketfs_store_journal_lag_bytes gauge\n"
+			"bucketfs_store_journal_lag_bytes %" PRIu64 "\n",
+			st.batches, st.retries, st.replayed, st.lag_bytes);
 	return rc;
 }

@@ -146,6 +146,10 @@ enum stmt_id {
 #define NTF_STORE_SETTLE_MS 10
 #define NTF_STORE_SETTLE_ROUNDS 20
 
+/* Longest a reader waits at open for the daemon to ingest what it had
+ * acknowledged (see reader_catch_up). */
+#define NTF_STORE_CATCH_UP_MS 2000
+
 /* The eTag placeholder of a pending record (see ntf_store_finalize). */
 #define PENDING_ETAG "\"eTag\":\"00000000000000000000000000000000\""
 
@@ -1612,6 +1616,7 @@ void ntf_store_stats(struct ntf_store *s, struct ntf_store_stats *st)
 {
 	pthread_mutex_lock(&s->mu);
 	*st = s->stats;
+	st->lag_bytes = lag(s);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -1922,6 +1927,67 @@ static void reader_replay(const char *state_dir)
 		ntf_store_close(s);
 }
 
+/* The highest event seq in STATE/events.journal (0: none or unreadable):
+ * what the running daemon has acknowledged and may not have ingested. */
+static uint64_t journal_last_seq(const char *state_dir)
+{
+	size_t n = strlen(state_dir) + sizeof("/events.journal");
+	char *path = malloc(n);
+	uint64_t last = 0;
+	if (!path)
+		return 0;
+	snprintf(path, n, "%s/events.journal", state_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	struct stat st;
+	char *buf = NULL;
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    st.st_size <= 2 * NTF_LIMIT_STORE_JOURNAL_LAG &&
+	    (buf = malloc((size_t)st.st_size))) {
+		ssize_t got = pread(fd, buf, (size_t)st.st_size, 0);
+		struct ntf_journal_frame f;
+		long k;
+		for (size_t pos = 0; got > 0 && pos < (size_t)got; pos += k) {
+			k = ntf_journal_decode(buf + pos, (size_t)got - pos, &f);
+			if (k <= 0)
+				break;
+			if (f.kind == NTF_JOURNAL_EVENT && f.seq > last)
+				last = f.seq;
+		}
+	}
+	free(buf);
+	close(fd);
+	return last;
+}
+
+/* Read-your-writes for `bucketfs events`: wait (at most
+ * NTF_STORE_CATCH_UP_MS, in 1 ms steps — this is a command starting, not
+ * the daemon) until the daemon has ingested every event it had
+ * acknowledged when the reader opened. */
+static void reader_catch_up(struct ntf_store_reader *r)
+{
+	uint64_t want = journal_last_seq(r->dir), mark = 0;
+	sqlite3_stmt *st = NULL;
+	if (!want ||
+	    sqlite3_prepare_v2(r->db,
+			       "SELECT ifnull((SELECT value FROM meta WHERE "
+			       "name = 'journal_seq'), 0)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	for (int i = 0; i < NTF_STORE_CATCH_UP_MS; i++) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			mark = (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (mark >= want)
+			break;
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+out:
+	sqlite3_finalize(st);
+}
+
 int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
 			  char **errmsg)
 {
@@ -1959,6 +2025,8 @@ int ntf_store_reader_open(const char *state_dir, struct ntf_store_reader **out,
 					: sqlite3_errstr(rc));
 		err = ntf_store_errno(rc) ? ntf_store_errno(rc) : -EIO;
 	}
+	if (!err)
+		reader_catch_up(r);
 out:
 	free(path);
 	if (err)

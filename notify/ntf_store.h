@@ -13,7 +13,9 @@
  *
  * Readers (replay, `bucketfs events`) open the database separately with
  * ntf_store_reader_open, read-only, from any process; they see an entry
- * once it is ingested (ntf_store_flush waits for that).
+ * once it is ingested, and a reader's open waits (briefly) for what was
+ * acknowledged before it, so a command run after an operation sees the
+ * operation's event.
  */
 #ifndef NTF_STORE_H
 #define NTF_STORE_H
@@ -84,6 +86,7 @@ struct ntf_store_stats {
 	uint64_t replayed; /* entries ingested from the journal at open (what
 			      the last run left there) */
 	uint64_t torn;	   /* bytes of a torn frame dropped at open */
+	uint64_t lag_bytes; /* appended and not yet ingested, now */
 };
 
 /* Open (creating it, mode 0700, and the database) the store in state_dir

@@ -381,6 +381,28 @@ static void test_durability_modes(void **state)
 	assert_int_equal(g.n, 3);
 }
 
+/* A reader opened after an append returned sees the entry, without a
+ * flush: its open waits for the ingester to catch up. */
+static void test_read_your_writes(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	for (int round = 0; round < 20; round++) {
+		uint64_t seq;
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", round);
+		assert_int_equal(append1(s, "s3:ObjectCreated:Put", key, NULL,
+					 0, NTF_DURABILITY_COMMIT, &seq),
+				 0);
+		struct got g;
+		struct ntf_store_filter f = {.since = seq - 1};
+		scan(dir, &f, &g);
+		assert_int_equal(g.n, 1);
+		assert_int_equal(g.seqs[0], seq);
+	}
+	ntf_store_close(s);
+}
+
 static void test_reopen_continues(void **state)
 {
 	const char *dir = *state;
@@ -836,6 +858,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_durability_modes,
+						setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_read_your_writes,
 						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_reopen_continues,
 						setup_dir, teardown_dir),
