@@ -50,10 +50,12 @@ struct fs_etag {
 	unsigned char *buf;       /* the thread's read buffer */
 };
 
-bool fs_etag_cached(const char *proc, const struct stat *st, char out[33])
+bool fs_etag_cached(const char *proc, int fd, const struct stat *st,
+		    char out[33])
 {
 	char v[96];
-	ssize_t n = getxattr(proc, FS_EV_XATTR_ETAG, v, sizeof(v) - 1);
+	ssize_t n = fd >= 0 ? fgetxattr(fd, FS_EV_XATTR_ETAG, v, sizeof(v) - 1)
+			    : getxattr(proc, FS_EV_XATTR_ETAG, v, sizeof(v) - 1);
 	if (n <= 0)
 		return false;
 	v[n] = '\0';
@@ -104,10 +106,8 @@ static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
 	if (fd < 0)
 		return false;
 	struct stat before, after;
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	bool ok = fstat(fd, &before) == 0 && S_ISREG(before.st_mode);
-	if (ok && fs_etag_cached(proc, &before, out)) {
+	if (ok && fs_etag_cached(NULL, fd, &before, out)) {
 		close(fd);
 		return true;
 	}

@@ -30,9 +30,11 @@ void fs_etag_stop(struct fs_ctx *ctx);
 void fs_etag_submit(struct fs_ctx *ctx, const char *path,
 		    struct ntf_pending *pd);
 
-/* The cached eTag of the file open as proc_path (a /proc/self/fd path)
- * when it was computed for st's size and mtime. */
-bool fs_etag_cached(const char *proc_path, const struct stat *st,
+/* The cached eTag of a file when it was computed for st's size and mtime.
+ * The file is fd when that is >= 0 (an fd open for reading or writing:
+ * fgetxattr is far cheaper than a path), else proc_path (a /proc/self/fd
+ * path, for O_PATH fds). */
+bool fs_etag_cached(const char *proc_path, int fd, const struct stat *st,
 		    char out[33]);
 
 #endif

@@ -123,12 +123,14 @@ char *fs_ev_key_of(struct fs_ctx *ctx, struct fs_inode *dir,
 	return cmn_buf_take(&b);
 }
 
-/* user.s3.meta.NAME xattrs become userMetadata {NAME: value}. */
-static size_t read_meta(const char *proc, struct ntf_meta *meta,
+/* user.s3.meta.NAME xattrs become userMetadata {NAME: value}.  The file
+ * is fd when >= 0, else proc (see fs_etag_cached). */
+static size_t read_meta(const char *proc, int fd, struct ntf_meta *meta,
 			char *store, size_t cap)
 {
 	char names[4096];
-	ssize_t n = listxattr(proc, names, sizeof(names));
+	ssize_t n = fd >= 0 ? flistxattr(fd, names, sizeof(names))
+			    : listxattr(proc, names, sizeof(names));
 	size_t count = 0, used = 0;
 	const size_t plen = strlen(FS_EV_XATTR_META);
 	for (ssize_t i = 0; i < n && count < META_MAX;
@@ -141,8 +143,10 @@ static size_t read_meta(const char *proc, struct ntf_meta *meta,
 		if (used + nlen + 1 >= cap)
 			break;
 		memcpy(store + used, name + plen, nlen);
-		ssize_t v = getxattr(proc, name, store + used + nlen,
-				     cap - used - nlen - 1);
+		char *dst = store + used + nlen;
+		size_t room = cap - used - nlen - 1;
+		ssize_t v = fd >= 0 ? fgetxattr(fd, name, dst, room)
+				    : getxattr(proc, name, dst, room);
 		if (v < 0)
 			continue;
 		store[used + nlen + (size_t)v] = '\0';
@@ -193,9 +197,59 @@ void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
 			copy_source);
 }
 
+static int object_stat(struct fs_inode *dir, const char *child, int openfd,
+		       struct stat *st)
+{
+	if (openfd >= 0)
+		return fstat(openfd, st);
+	return fstatat(dir->fd, child ? child : "", st,
+		       AT_SYMLINK_NOFOLLOW | (child ? 0 : AT_EMPTY_PATH));
+}
+
+/* The eTag (from the cache) and the user metadata of a file: through
+ * openfd (open for reading or writing) when the caller has one, else
+ * through dir/child.  Fills ev; *hash is set when the eTag must be
+ * computed; *metastore receives what ev->meta points into. */
+static void object_attrs(struct fs_ctx *ctx, struct fs_inode *dir,
+			 const char *child, int openfd, const struct stat *st,
+			 struct ntf_event *ev, struct ntf_meta *meta,
+			 char **metastore, char etag[33], bool *hash)
+{
+	char proc[64] = "";
+	int ofd = -1;
+	if (openfd < 0) {
+		int fd = child ? openat(dir->fd, child,
+					O_PATH | O_NOFOLLOW | O_CLOEXEC)
+			       : -1;
+		ofd = fd;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
+			 fd >= 0 ? fd : dir->fd);
+	}
+	if (fs_etag_cached(proc, openfd, st, etag))
+		ev->etag = etag;
+	else
+		*hash = ctx->etag != NULL;
+	*metastore = malloc(META_BYTES);
+	if (*metastore)
+		ev->n_meta = read_meta(proc, openfd, meta, *metastore,
+				       META_BYTES);
+	ev->meta = meta;
+	if (ofd >= 0)
+		close(ofd);
+}
+
 void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		     const char *comm, enum ntf_event_name name,
 		     struct fs_inode *dir, const char *child,
+		     const struct stat *st, const char *copy_source)
+{
+	fs_ev_object_fd(ctx, uid, pid, comm, name, dir, child, -1, st,
+			copy_source);
+}
+
+void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		     const char *comm, enum ntf_event_name name,
+		     struct fs_inode *dir, const char *child, int openfd,
 		     const struct stat *st, const char *copy_source)
 {
 	if (!fs_ev_wants(ctx, name) || dir->magic)
@@ -219,32 +273,13 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	bool hash = false;
 
 	if (!ntf_event_is_removed(name)) {
-		char proc[64];
-		int fd = dir->fd;
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (!st && fstatat(fd, child ? child : "", &lst,
-				   AT_SYMLINK_NOFOLLOW |
-					   (child ? 0 : AT_EMPTY_PATH)) == 0)
+		if (!st && object_stat(dir, child, openfd, &lst) == 0)
 			st = &lst;
 		if (st && !S_ISDIR(st->st_mode))
 			ev.size = st->st_size;
-		int ofd = child ? openat(fd, child, O_PATH | O_NOFOLLOW |
-						       O_CLOEXEC) : -1;
-		if (ofd >= 0)
-			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
-		if (st && S_ISREG(st->st_mode)) {
-			if (fs_etag_cached(proc, st, etag))
-				ev.etag = etag;
-			else
-				hash = ctx->etag != NULL;
-			metastore = malloc(META_BYTES);
-			if (metastore)
-				ev.n_meta = read_meta(proc, meta, metastore,
-						      META_BYTES);
-			ev.meta = meta;
-		}
-		if (ofd >= 0)
-			close(ofd);
+		if (st && S_ISREG(st->st_mode))
+			object_attrs(ctx, dir, child, openfd, st, &ev, meta,
+				     &metastore, etag, &hash);
 	}
 	char *full = NULL;
 	if (hash && asprintf(&full, "%s/%s", ev.bucket, ev.key) < 0)
@@ -286,7 +321,7 @@ static bool cached_etag_at(struct fs_ctx *ctx, const char *path,
 		return false;
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	bool ok = fs_etag_cached(proc, st, out);
+	bool ok = fs_etag_cached(proc, -1, st, out);
 	close(fd);
 	return ok;
 }

@@ -54,6 +54,13 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		     struct fs_inode *dir, const char *child,
 		     const struct stat *st, const char *copy_source);
 
+/* The same for the object dir (child NULL) open as openfd (for reading
+ * or writing, not O_PATH; -1: none), which the xattrs are read through. */
+void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		     const char *comm, enum ntf_event_name ev,
+		     struct fs_inode *dir, const char *child, int openfd,
+		     const struct stat *st, const char *copy_source);
+
 /* The command name of pid (cached), "" when unknown. */
 void fs_ev_comm(struct fs_ctx *ctx, pid_t pid, char out[17]);
 

@@ -742,9 +742,12 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		kill_setid(ctx, req, fd);
 	track_writes(ctx, req, f, fi->flags, (fi->flags & O_TRUNC) != 0);
 	int bid = prepare_open(ctx, f, fi);
-	if ((fi->flags & O_ACCMODE) == O_RDONLY)
-		fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_GET, ino, NULL,
-			     NULL, NULL);
+	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+		const struct fuse_ctx *fc = fuse_req_ctx(req);
+		fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
+				NTF_EV_OBJECT_ACCESSED_GET, ino, NULL, fd,
+				NULL, NULL);
+	}
 	fs_pt_set_reply(bid);
 	if (fuse_reply_open(req, fi) != 0)
 		file_free(ctx, f);
@@ -848,9 +851,11 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 			       st.st_mtim.tv_nsec != f->mtime.tv_nsec;
 		if (changed && f->dirty && st.st_size == 0)
 			goto out; /* stays dirty: RELEASE or a later flush */
+		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (changed)
-			fs_ev_object(ctx, req, NTF_EV_OBJECT_CREATED_PUT, ino,
-				     NULL, &st, NULL);
+			fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
+					NTF_EV_OBJECT_CREATED_PUT, ino, NULL,
+					f->fd, &st, NULL);
 		f->dirty = false;
 		f->size = st.st_size;
 		f->mtime = st.st_mtim;
@@ -869,9 +874,9 @@ static void op_release(fuse_req_t req, fuse_ino_t id,
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_file *f = file_of(fi);
 	if (f->writer && f->dirty)
-		fs_ev_object_as(ctx, f->uid, f->pid, f->comm,
-				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, NULL,
-				NULL);
+		fs_ev_object_fd(ctx, f->uid, f->pid, f->comm,
+				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, f->fd,
+				NULL, NULL);
 	file_free(ctx, f);
 	fuse_reply_err(req, 0);
 }
