@@ -1805,6 +1805,23 @@ static int agg_update(struct sel_eval *x, const struct sel_node *n,
 	}
 }
 
+bool sel_eval_counts_only(const struct sel_eval *x)
+{
+	if (!x->aggregate || x->st->where)
+		return false;
+	for (int i = 0; i < x->nagg; i++)
+		if (x->agg_nodes[i]->op != SEL_FN_COUNT ||
+		    x->agg_nodes[i]->flags != 1)
+			return false;
+	return true;
+}
+
+void sel_eval_add_count(struct sel_eval *x, int64_t n)
+{
+	for (int i = 0; i < x->nagg; i++)
+		x->aggs[i].count += n;
+}
+
 int sel_eval_accumulate(struct sel_eval *x)
 {
 	for (int i = 0; i < x->nagg; i++) {

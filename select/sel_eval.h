@@ -79,6 +79,12 @@ int sel_eval_project(struct sel_eval *x, struct sel_writer *w);
 /* Feed the current record to the aggregates. */
 int sel_eval_accumulate(struct sel_eval *x);
 
+/* Is the statement COUNT(*)s and nothing else, with no WHERE?  The driver
+ * then only counts the records and adds the count with
+ * sel_eval_add_count: every record counts, so nothing is evaluated. */
+bool sel_eval_counts_only(const struct sel_eval *x);
+void sel_eval_add_count(struct sel_eval *x, int64_t n);
+
 /* Write the single row of an aggregate query. */
 int sel_eval_finish(struct sel_eval *x, struct sel_writer *w);
 

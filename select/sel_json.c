@@ -687,35 +687,118 @@ static void key_filter(const struct sel_jkey *keys, uint32_t nkeys,
 	}
 }
 
+/* The shape of the records seen so far: for the member at each position
+ * of the top-level object, the raw bytes from the key's opening quote to
+ * the colon (`"name":`) and the query keys that name matches.  Records of
+ * a LINES object mostly repeat their keys in the same order; a member
+ * whose bytes equal the remembered ones is the same valid string and the
+ * same colon, so the scanner skips scanning and comparing its name and
+ * goes straight to the value.  Anything else takes the full path, which
+ * remembers the new name for the next record. */
+#define SHAPE_MEMBERS 32
+
+struct shape {
+	struct {
+		uint64_t t[2], m[2]; /* the token, and which bytes count */
+		uint64_t keys;	     /* bit i: keys[i] names this member */
+		uint8_t len;	     /* token length, 0: nothing remembered */
+	} at[SHAPE_MEMBERS];
+};
+
+/* Forget every token: a slot that remembers nothing wants a NUL where
+ * every member starts with a quote, so it never matches. */
+static void shape_init(struct shape *sh)
+{
+	memset(sh, 0, sizeof(*sh));
+	for (uint32_t a = 0; a < SHAPE_MEMBERS; a++)
+		sh->at[a].m[0] = 0xff;
+}
+
+/* Does the member at p start with the remembered token of slot a? */
+static inline bool shape_hit(const struct shape *sh, uint32_t a, const char *p,
+			     const char *e)
+{
+	uint64_t w0, w1;
+	if (a >= SHAPE_MEMBERS || e - p < 16)
+		return false;
+	memcpy(&w0, p, 8);
+	memcpy(&w1, p + 8, 8);
+	return (((w0 ^ sh->at[a].t[0]) & sh->at[a].m[0]) |
+		((w1 ^ sh->at[a].t[1]) & sh->at[a].m[1])) == 0;
+}
+
+/* Remember the token tok[0..n) (quote, name, quote, colon) for position
+ * a; k[0..kn) is the name. */
+static void shape_learn(struct shape *sh, uint32_t a, const char *tok, size_t n,
+			const struct sel_jkey *keys, uint32_t nkeys,
+			const char *k, size_t kn)
+{
+	if (a >= SHAPE_MEMBERS)
+		return;
+	sh->at[a].len = 0;
+	sh->at[a].t[0] = 0;
+	sh->at[a].m[0] = 0xff;
+	if (n > 16 || nkeys > 64)
+		return;
+	unsigned char b[16] = {0}, m[16] = {0};
+	memcpy(b, tok, n);
+	memset(m, 0xff, n);
+	memcpy(sh->at[a].t, b, 16);
+	memcpy(sh->at[a].m, m, 16);
+	sh->at[a].keys = 0;
+	for (uint32_t i = 0; i < nkeys; i++)
+		if (key_eq(&keys[i], k, kn))
+			sh->at[a].keys |= 1ull << i;
+	sh->at[a].len = (uint8_t)n;
+}
+
 /* The top-level object at p: like scan_container, and each member is
- * offered to the slots. */
+ * offered to the slots.  sh: the reader's shape, or NULL. */
 static const char *scan_top_object(const char *p, const char *e,
 				   const struct sel_jkey *keys, uint32_t nkeys,
 				   const struct key_filter *f,
-				   struct sel_jslot *slots)
+				   struct sel_jslot *slots, struct shape *sh)
 {
 	uint64_t lens = f->lens, firsts = f->firsts;
 	p = blank(p + 1, e);
 	if (p < e && *p == '}')
 		return p + 1;
-	for (;;) {
-		if (p >= e || *p != '"')
-			return NULL;
-		const char *k = p + 1;
-		if (!(p = scan_string(k, e)))
-			return NULL;
-		size_t kn = (size_t)(p - 1 - k);
-		if (!(p = expect(p, e, ':')))
-			return NULL;
-		const char *v = blank(p, e);
-		if (!(p = scan_value(v, e, 1)))
-			return NULL;
-		/* The first-byte bit is case-folded: a filter, never a
-		 * match. */
-		if (((lens >> (kn < 63 ? kn : 63)) & 1) &&
-		    (kn == 0 || ((firsts >> ((k[0] | 0x20) & 63)) & 1)))
-			note_member(keys, nkeys, slots, k, kn, v,
-				    (size_t)(p - v));
+	for (uint32_t a = 0;; a++) {
+		const char *v;
+		if (sh && shape_hit(sh, a, p, e)) {
+			v = blank(p + sh->at[a].len, e);
+			if (!(p = scan_value(v, e, 1)))
+				return NULL;
+			for (uint64_t h = sh->at[a].keys; h; h &= h - 1) {
+				struct sel_jslot *sl =
+					&slots[__builtin_ctzll(h)];
+				if (sl->count++ == 0) {
+					sl->v = v;
+					sl->vn = (uint32_t)(p - v);
+				}
+			}
+		} else {
+			if (p >= e || *p != '"')
+				return NULL;
+			const char *k = p + 1;
+			if (!(p = scan_string(k, e)))
+				return NULL;
+			size_t kn = (size_t)(p - 1 - k);
+			if (sh && p < e && *p == ':')
+				shape_learn(sh, a, k - 1, kn + 3, keys, nkeys,
+					    k, kn);
+			if (!(p = expect(p, e, ':')))
+				return NULL;
+			v = blank(p, e);
+			if (!(p = scan_value(v, e, 1)))
+				return NULL;
+			/* The first-byte bit is case-folded: a filter, never
+			 * a match. */
+			if (((lens >> (kn < 63 ? kn : 63)) & 1) &&
+			    (kn == 0 || ((firsts >> ((k[0] | 0x20) & 63)) & 1)))
+				note_member(keys, nkeys, slots, k, kn, v,
+					    (size_t)(p - v));
+		}
 		if (p < e && *p == ',') {
 			p = blank(p + 1, e);
 			continue;
@@ -731,14 +814,14 @@ static const char *scan_top_object(const char *p, const char *e,
 
 static int scan_record(const char *p, size_t n, const struct sel_jkey *keys,
 		       uint32_t nkeys, const struct key_filter *f,
-		       struct sel_jslot *slots)
+		       struct sel_jslot *slots, struct shape *sh)
 {
 	const char *e = p + n, *q;
 	if (nkeys)
 		memset(slots, 0, nkeys * sizeof(*slots));
 	p = blank(p, e);
 	if (p < e && *p == '{')
-		q = scan_top_object(p, e, keys, nkeys, f, slots);
+		q = scan_top_object(p, e, keys, nkeys, f, slots, sh);
 	else
 		q = scan_value(p, e, 0);
 	if (!q || ws(q, e) != e)
@@ -751,7 +834,7 @@ int sel_json_scan(const char *p, size_t n, const struct sel_jkey *keys,
 {
 	struct key_filter f;
 	key_filter(keys, nkeys, &f);
-	return scan_record(p, n, keys, nkeys, &f, slots);
+	return scan_record(p, n, keys, nkeys, &f, slots, NULL);
 }
 
 /* The reader. */
@@ -764,6 +847,7 @@ struct match {
 struct jr {
 	struct key_filter filter; /* of r->keys, made at the first record */
 	bool filtered;
+	struct shape shape;
 	struct match *m;
 	size_t nm, cap, pos;
 	bool pending_missing;
@@ -830,6 +914,7 @@ static int json_open(struct sel_reader *r, struct sel_error *err)
 		return sel_err_set(err, SEL_E_InternalError, 0, 0,
 				   "out of memory");
 	r->priv = j;
+	shape_init(&j->shape);
 	j->from = r->from;
 	j->nfrom = r->nfrom;
 	if (r->range.has_start && r->range.start > 0) {
@@ -958,7 +1043,8 @@ static int take_record(struct sel_reader *r, struct jr *j, const char *p,
 		key_filter(r->keys, r->nkeys, &j->filter);
 		j->filtered = true;
 	}
-	if ((rr = scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots)))
+	if ((rr = scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots,
+			      &j->shape)))
 		return rr;
 	return add_match(j, p, n);
 }
@@ -983,7 +1069,8 @@ static int next_plain_line(struct sel_reader *r, struct jr *j,
 	    !(j->slots = calloc(r->nkeys, sizeof(*j->slots))))
 		return sel_err_set(err, SEL_E_InternalError, 0, 0,
 				   "out of memory");
-	if (scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots))
+	if (scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots,
+			&j->shape))
 		return sel_err_set(err, SEL_E_JSONParsingError, 0, 0,
 				   "invalid JSON record at byte %llu",
 				   (unsigned long long)j->root_off);

@@ -143,6 +143,13 @@ int sel_query_records(struct sel_reader *rd, struct sel_eval *ev,
 	int r;
 	if (limit == 0 && !ev->aggregate)
 		return 0;
+	if (sel_eval_counts_only(ev)) {
+		int64_t n = 0;
+		while ((r = rd->ops->next_record(rd, &rec, err)) == 1)
+			n++;
+		sel_eval_add_count(ev, n);
+		return r;
+	}
 	while ((r = rd->ops->next_record(rd, &rec, err)) == 1) {
 		bool pass;
 		sel_eval_record(ev, &rec);
