@@ -55,6 +55,11 @@ struct fs_file {
 	char comm[17];
 };
 
+static struct fs_file *file_of(struct fuse_file_info *fi)
+{
+	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
 /* An open directory: a stream of the backing directory, or for the root
  * a snapshot (small: one entry per bucket) with control entries added and
  * the state directory left out. */
@@ -110,6 +115,15 @@ static bool is_state_name(struct fs_ctx *ctx, struct fs_inode *parent,
 
 /* ---- lookup -------------------------------------------------------- */
 
+/* How long the kernel may keep an inode's attributes.  Not at all for a
+ * .select file: its size is the query's until an open computes the
+ * result, then the result's (fs_select_result_size), and a cached size
+ * would hide that from stat. */
+static double attr_timeout(struct fs_ctx *ctx, struct fs_inode *ino)
+{
+	return fs_select_is(ctx, ino) ? 0.0 : ctx->timeout;
+}
+
 static int do_lookup(struct fs_ctx *ctx, struct fs_inode *parent,
 		     const char *name, struct fuse_entry_param *e)
 {
@@ -131,6 +145,7 @@ static int do_lookup(struct fs_ctx *ctx, struct fs_inode *parent,
 	if (!ino)
 		return -errno;
 	e->ino = id_of(ctx, ino);
+	e->attr_timeout = attr_timeout(ctx, ino);
 	return 0;
 }
 
@@ -204,10 +219,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id,
 		fuse_reply_err(req, errno);
 		return;
 	}
+	(void)fi;
+	if (!ino->magic && S_ISREG(st.st_mode) && fs_select_is(ctx, ino))
+		fs_select_result_size(ctx, &st, &st);
 	if (S_ISREG(st.st_mode))
 		fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_HEAD, ino, NULL,
 			     &st, NULL);
-	fuse_reply_attr(req, &st, ctx->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(ctx, ino));
 }
 
 static int set_times(struct fs_inode *ino, struct fuse_file_info *fi,
@@ -308,7 +326,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 		return;
 	}
 	setattr_events(ctx, req, ino, valid, fi, &st);
-	fuse_reply_attr(req, &st, ctx->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(ctx, ino));
 }
 
 /* ---- creating names ------------------------------------------------ */
@@ -706,6 +724,9 @@ static void open_select(struct fs_ctx *ctx, fuse_req_t req,
 	fi->direct_io = 1;
 	fi->noflush = 1;
 	fs_handle_track(ctx, &f->h, file_teardown);
+	/* Attributes fetched within the last clock tick count as fresh even
+	 * with a zero timeout: drop them, so fstat asks (op_getattr). */
+	fuse_lowlevel_notify_inval_inode(ctx->se, id_of(ctx, ino), -1, 0);
 	fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_GET, ino, NULL, NULL,
 		     NULL);
 	if (fuse_reply_open(req, fi) != 0)
@@ -796,11 +817,6 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	fuse_reply_err(req, -rc);
-}
-
-static struct fs_file *file_of(struct fuse_file_info *fi)
-{
-	return (struct fs_file *)(uintptr_t)fi->fh;
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,

@@ -2,7 +2,7 @@
  * fs_select.c - `.select` files; see fs_select.h.
  *
  * The cache is a small table keyed by the .select file's inode: the
- * identity (device, inode, size, mtime, ctime) of the query and of the
+ * identity (device, inode, size, mtime) of the query and of the
  * source when the result was made, the result's fd, and the last error.
  * A changed query or source (through the mount or behind it) changes a
  * key and the next open recomputes.
@@ -30,11 +30,15 @@
  * expressions is 256 KiB; headers add a little). */
 #define SEL_QUERY_MAX (512u * 1024)
 
+/* What a file's content is taken to be: ctime is left out, because the
+ * eTag cache's xattr (written by the hasher after every Put) changes it
+ * without touching the content — the same size + mtime identity the eTag
+ * cache itself uses. */
 struct stamp {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
-	struct timespec mtime, ctime;
+	struct timespec mtime;
 };
 
 struct sel_slot {
@@ -100,16 +104,13 @@ static void stamp_of(const struct stat *st, struct stamp *out)
 	out->ino = st->st_ino;
 	out->size = st->st_size;
 	out->mtime = st->st_mtim;
-	out->ctime = st->st_ctim;
 }
 
 static bool stamp_eq(const struct stamp *a, const struct stamp *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	       a->ctime.tv_sec == b->ctime.tv_sec &&
-	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
 /* The slot of a .select file, claiming the least recently used one when
@@ -299,6 +300,29 @@ static int valid_cached(struct fs_ctx *ctx, const struct stat *qst)
 	}
 	free(path);
 	return fd;
+}
+
+bool fs_select_result_size(struct fs_ctx *ctx, const struct stat *qst,
+			   struct stat *out)
+{
+	struct fs_select *s = ctx->select;
+	bool cached = false;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < SEL_CACHE_SLOTS && !cached; i++)
+		cached = s->slot[i].dev == qst->st_dev &&
+			 s->slot[i].ino == qst->st_ino &&
+			 s->slot[i].result_fd >= 0;
+	pthread_mutex_unlock(&s->lock);
+	int fd = cached ? valid_cached(ctx, qst) : -1;
+	struct stat rst;
+	bool ok = fd >= 0 && fstat(fd, &rst) == 0;
+	if (ok) {
+		out->st_size = rst.st_size;
+		out->st_blocks = rst.st_blocks;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 
 static void remember(struct fs_ctx *ctx, const struct stat *qst,

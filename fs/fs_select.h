@@ -38,6 +38,13 @@ bool fs_select_is(struct fs_ctx *ctx, struct fs_inode *ino);
  * the error recorded for user.select.error.  Blocks while the query runs. */
 int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino);
 
+/* When the .select file whose attributes are *st has a result computed
+ * for its current query and source: put the result's size (and blocks)
+ * into *st and return true.  So `stat` after an open shows what a read
+ * returns. */
+bool fs_select_result_size(struct fs_ctx *ctx, const struct stat *qst,
+			   struct stat *st);
+
 /* Answer getxattr of user.select.error / user.select.query on a .select
  * file; returns false when name is not one of them. */
 bool fs_select_getxattr(struct fs_ctx *ctx, fuse_req_t req,
