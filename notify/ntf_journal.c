@@ -62,9 +62,9 @@ static const char *or_empty(const char *s)
 
 size_t ntf_journal_event_size(const struct ntf_store_entry *e)
 {
-	size_t n = NTF_JOURNAL_HEADER + EVENT_FIXED +
-		   strlen(e->event_name) + 1 + strlen(or_empty(e->bucket)) +
-		   1 + strlen(or_empty(e->key)) + 1 + e->record_len;
+	size_t n = NTF_JOURNAL_HEADER + EVENT_FIXED + strlen(e->event_name) +
+		   1 + strlen(or_empty(e->bucket)) + 1 +
+		   strlen(or_empty(e->key)) + 1 + e->record_len;
 	for (size_t i = 0; i < e->n_targets; i++)
 		n += strlen(e->targets[i]) + 1;
 	return n;
@@ -207,6 +207,6 @@ long ntf_journal_decode(const char *buf, size_t len,
 	out->kind = (enum ntf_journal_kind)(unsigned char)b[0];
 	int err = out->kind == NTF_JOURNAL_EVENT ? decode_event(b, body, out)
 		  : out->kind == NTF_JOURNAL_FIN ? decode_fin(b, body, out)
-						  : -EBADMSG;
+						 : -EBADMSG;
 	return err ? err : (long)(NTF_JOURNAL_HEADER + body);
 }
