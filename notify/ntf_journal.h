@@ -9,7 +9,7 @@
  * This module only encodes and decodes frames; the store owns the file.
  *
  * A frame is
- *   u32 body length, u32 CRC-32 (zlib's) of the body, body
+ *   u32 body length, u32 CRC-32C (Castagnoli) of the body, body
  * in host byte order (the journal never leaves the machine that wrote it).
  * The body starts with a kind byte:
  *   EVENT  u8 kind, u8 flags (NTF_JOURNAL_PENDING), u16 number of targets,

@@ -425,20 +425,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Offset of the 16 hex digits after tag in a record, or 0.  The record
- * writes the sequencer twice: as "sequencer" and as the request id. */
-static size_t seq_offset(const char *json, size_t len, const char *tag)
-{
-	size_t tl = strlen(tag);
-	const char *p = memmem(json, len, tag, tl);
-	if (!p || (size_t)(p - json) + tl + 16 > len)
-		return 0;
-	return (size_t)(p - json) + tl;
-}
-
-#define SEQ_TAG "\"sequencer\":\""
-#define REQ_TAG "\"x-amz-request-id\":\""
-
 /* The serialised records of one event, one per group, and what happens
  * when their sequence numbers are assigned. */
 struct lines {
@@ -527,17 +513,15 @@ static int format_lines(struct ntf_event *ev, struct group *g, int ng,
 	struct group none = {.config_id = ""};
 	l->n = ng ? ng : 1;
 	for (int i = 0; rc == 0 && i < l->n; i++) {
+		struct ntf_record_marks m = {0, 0};
 		l->off[i] = l->rec->len;
-		rc = ntf_record_json(ev, (ng ? &g[i] : &none)->config_id,
-				     l->rec);
+		rc = ntf_record_json_marked(
+			ev, (ng ? &g[i] : &none)->config_id, l->rec, &m);
 		l->len[i] = l->rec->len - l->off[i];
+		l->seq1[i] = m.sequencer;
+		l->seq2[i] = m.request_id;
 		if (rc == 0)
 			rc = cmn_buf_addc(l->rec, '\n');
-	}
-	for (int i = 0; rc == 0 && i < l->n; i++) {
-		const char *json = l->rec->data + l->off[i];
-		l->seq1[i] = seq_offset(json, l->len[i], SEQ_TAG);
-		l->seq2[i] = seq_offset(json, l->len[i], REQ_TAG);
 	}
 	return rc;
 }

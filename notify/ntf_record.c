@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,12 +23,22 @@ struct w {
 	struct cmn_buf *b;
 	size_t start;
 	int rc;
+	struct ntf_record_marks marks;
 };
 
-static void put(struct w *w, const void *p, size_t n)
+/* Appends are many and small (a record is ~100 of them): copy straight
+ * into the room the buffer has, and let cmn_buf_add grow it (and enforce
+ * its ceiling: the capacity never exceeds it) only when needed. */
+static inline void put(struct w *w, const void *p, size_t n)
 {
-	if (w->rc == 0)
-		w->rc = cmn_buf_add(w->b, p, n);
+	struct cmn_buf *b = w->b;
+	if (w->rc == 0 && b->data && b->cap - b->len > n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else if (w->rc == 0) {
+		w->rc = cmn_buf_add(b, p, n);
+	}
 }
 
 static void lit(struct w *w, const char *s)
@@ -65,17 +76,38 @@ static void esc_byte(struct w *w, unsigned char c)
 	}
 }
 
+/* True when none of the 8 bytes at p needs a look: no control byte, no
+ * byte >= 0x80, no '"' and no '\\' (bit tricks on a 64-bit word). */
+static inline bool safe8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	uint64_t lt20 = (v - ones * 0x20) & ~v;	/* a byte below 0x20 */
+	uint64_t quote = v ^ (ones * '"'), bsl = v ^ (ones * '\\');
+	uint64_t zq = (quote - ones) & ~quote;	/* a byte equal to '"' */
+	uint64_t zb = (bsl - ones) & ~bsl;	/* a byte equal to '\\' */
+	return ((lt20 | zq | zb | v) & high) == 0;
+}
+
 /* The escaper: copies runs of safe bytes and valid UTF-8 in one append
- * each, escapes the rest. */
+ * each, escapes the rest.  Printable ASCII, nearly every byte of a key,
+ * is passed over without a call. */
 static void esc(struct w *w, const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, run = 0;
 	while (i < len) {
+		if (i + 8 <= len && safe8(s + i)) {
+			i += 8;
+			continue;
+		}
 		unsigned char c = s[i];
-		size_t n = 0;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			n = ntf_utf8_seq(s + i, len - i);
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		size_t n = c >= 0x80 ? ntf_utf8_seq(s + i, len - i) : 0;
 		if (n) {
 			i += n;
 			continue;
@@ -95,14 +127,32 @@ static void str(struct w *w, const char *s)
 	put(w, "\"", 1);
 }
 
-/* "name":"value" with an optional leading comma. */
+/* "name":"value" with an optional leading comma.  name is always one of
+ * this file's literals (plain ASCII, nothing to escape), so it is copied
+ * as it is; the value is escaped. */
 static void field(struct w *w, bool comma, const char *name, const char *v)
 {
 	if (comma)
 		put(w, ",", 1);
-	str(w, name);
-	put(w, ":", 1);
+	put(w, "\"", 1);
+	lit(w, name);
+	put(w, "\":", 2);
 	str(w, v);
+}
+
+/* A field whose value is the 16-digit sequencer; *at gets the offset of
+ * its digits in the record. */
+static void seq_field(struct w *w, bool comma, const char *name,
+		      const char *seq, size_t *at)
+{
+	if (comma)
+		put(w, ",", 1);
+	put(w, "\"", 1);
+	lit(w, name);
+	put(w, "\":\"", 3);
+	*at = w->b->len - w->start;
+	put(w, seq, 16);
+	put(w, "\"", 1);
 }
 
 static void u64dec(struct w *w, uint64_t v)
@@ -166,7 +216,7 @@ static void request(struct w *w, const struct ntf_event *ev, const char *seq)
 	if (ev->copy_source)
 		field(w, true, "x-amz-copy-source", ev->copy_source);
 	lit(w, "},\"responseElements\":{");
-	field(w, false, "x-amz-request-id", seq);
+	seq_field(w, false, "x-amz-request-id", seq, &w->marks.request_id);
 	field(w, true, "x-amz-id-2", ev->host ? ev->host : "localhost");
 	put(w, "}", 1);
 }
@@ -236,7 +286,7 @@ static void object(struct w *w, const struct ntf_event *ev, const char *seq)
 		details(w, ev);
 	if (ev->version_id)
 		field(w, true, "versionId", ev->version_id);
-	field(w, true, "sequencer", seq);
+	seq_field(w, true, "sequencer", seq, &w->marks.sequencer);
 	put(w, "}", 1);
 }
 
@@ -256,10 +306,19 @@ static void source(struct w *w, const struct ntf_event *ev)
 int ntf_record_json(const struct ntf_event *ev, const char *configuration_id,
 		    struct cmn_buf *out)
 {
+	return ntf_record_json_marked(ev, configuration_id, out, NULL);
+}
+
+int ntf_record_json_marked(const struct ntf_event *ev,
+			   const char *configuration_id, struct cmn_buf *out,
+			   struct ntf_record_marks *marks)
+{
 	if ((unsigned)ev->name >= NTF_EV_COUNT)
 		return -EINVAL;
-	struct w w = {out, out->len, 0};
+	struct w w = {out, out->len, 0, {0, 0}};
 	char seq[17];
+	/* A record is about a kilobyte: grow once, not from 64 bytes up. */
+	(void)cmn_buf_reserve(out, 1024);
 	ntf_record_sequencer(ev->sequencer, seq);
 	head(&w, ev);
 	request(&w, ev, seq);
@@ -270,6 +329,8 @@ int ntf_record_json(const struct ntf_event *ev, const char *configuration_id,
 	put(&w, "}", 1);
 	source(&w, ev);
 	put(&w, "}", 1);
+	if (marks)
+		*marks = w.marks;
 	return finish(&w);
 }
 
@@ -289,7 +350,7 @@ int ntf_record_envelope(const char *event_name, const char *bucket_name,
 			const struct ntf_record_ref *recs, size_t n,
 			struct cmn_buf *out)
 {
-	struct w w = {out, out->len, 0};
+	struct w w = {out, out->len, 0, {0, 0}};
 	put(&w, "{", 1);
 	field(&w, false, "EventName", event_name);
 	lit(&w, ",\"Key\":\"");
@@ -306,7 +367,7 @@ int ntf_record_envelope(const char *event_name, const char *bucket_name,
 int ntf_record_wrap(const struct ntf_record_ref *recs, size_t n,
 		    struct cmn_buf *out)
 {
-	struct w w = {out, out->len, 0};
+	struct w w = {out, out->len, 0, {0, 0}};
 	put(&w, "{", 1);
 	records(&w, recs, n);
 	return finish(&w);
@@ -316,7 +377,7 @@ int ntf_record_test_event(const char *bucket_name, int64_t time_ms,
 			  const char *request_id, const char *host_id,
 			  struct cmn_buf *out)
 {
-	struct w w = {out, out->len, 0};
+	struct w w = {out, out->len, 0, {0, 0}};
 	char t[CMN_TIME_ISO_SIZE];
 	cmn_time_iso_ms(time_ms, t);
 	put(&w, "{", 1);

@@ -75,6 +75,18 @@ struct ntf_record_ref {
 int ntf_record_json(const struct ntf_event *ev, const char *configuration_id,
 		    struct cmn_buf *out);
 
+/* Where the record's two copies of the sequencer (16 hex digits) start,
+ * relative to the record's first byte: "sequencer" and the request id. */
+struct ntf_record_marks {
+	size_t sequencer, request_id;
+};
+
+/* ntf_record_json(), also telling where the sequencer went, so a caller
+ * that learns the sequence number later can write it in place. */
+int ntf_record_json_marked(const struct ntf_event *ev,
+			   const char *configuration_id, struct cmn_buf *out,
+			   struct ntf_record_marks *marks);
+
 /* Append MinIO's webhook/Kafka/NATS envelope
  * {"EventName":NAME,"Key":"BUCKET/KEY","Records":[r0,r1,...]} to out:
  * event_name and the raw (decoded) bucket and key describe the first

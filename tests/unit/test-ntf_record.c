@@ -228,6 +228,29 @@ static void test_escaping(void **state)
 	json_decref(r);
 }
 
+/* Every ASCII byte at every position of a 16-byte word-aligned run and
+ * its tail: the escaper's 8-byte fast path must hand each one that needs
+ * escaping to the slow path (the value round-trips through a JSON
+ * parser). */
+static void test_escaping_every_byte(void **state)
+{
+	(void)state;
+	for (int c = 1; c < 0x80; c++) {
+		for (int pos = 0; pos < 19; pos++) {
+			char cfg[20];
+			memset(cfg, 'a', 19);
+			cfg[19] = '\0';
+			cfg[pos] = (char)c;
+			struct ntf_event ev = put_event();
+			json_t *r = roundtrip(&ev, cfg);
+			const char *got = sget(r, "s3|configurationId");
+			assert_non_null(got);
+			assert_string_equal(got, cfg);
+			json_decref(r);
+		}
+	}
+}
+
 static void test_envelope(void **state)
 {
 	struct ntf_event ev = put_event();
@@ -317,6 +340,26 @@ static void test_content_types(void **state)
 			ct[i].type);
 }
 
+/* The marks point at both copies of the sequencer, relative to the
+ * record's start (here after text already in the buffer). */
+static void test_sequencer_marks(void **state)
+{
+	(void)state;
+	struct ntf_event ev = put_event();
+	struct cmn_buf b;
+	struct ntf_record_marks m;
+	cmn_buf_init(&b, 1 << 20);
+	assert_int_equal(cmn_buf_adds(&b, "prefix"), 0);
+	assert_int_equal(ntf_record_json_marked(&ev, "c", &b, &m), 0);
+	const char *rec = b.data + 6;
+	assert_memory_equal(rec + m.sequencer, "187B0C1D2E3F4A50", 16);
+	assert_memory_equal(rec + m.request_id, "187B0C1D2E3F4A50", 16);
+	assert_memory_equal(rec + m.sequencer - 13, "\"sequencer\":\"", 13);
+	assert_memory_equal(rec + m.request_id - 20,
+			    "\"x-amz-request-id\":\"", 20);
+	cmn_buf_free(&b);
+}
+
 static void test_sequencer(void **state)
 {
 	char s[17];
@@ -339,6 +382,8 @@ int main(void)
 		cmocka_unit_test(test_bucket_event),
 		cmocka_unit_test(test_versions_by_family),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_escaping_every_byte),
+		cmocka_unit_test(test_sequencer_marks),
 		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_test_event),
 		cmocka_unit_test(test_ceiling_rolls_back),
