@@ -63,6 +63,7 @@ static int ev(struct sel_eval *x, const struct sel_node *n,
 static int ev_list(struct sel_eval *x, const struct sel_node *n,
 		   struct sel_value *out);
 static int new_aggs(int n, struct sel_agg **out);
+static void compile_where(struct sel_eval *x, const struct sel_node *w);
 
 static void set_null(struct sel_value *v)
 {
@@ -319,7 +320,10 @@ int sel_eval_bind(struct sel_eval *x, struct sel_stmt *st,
 	for (uint32_t i = 0; i < st->nitems; i++)
 		if ((r = bind_node(x, st->items[i].expr, max_col)))
 			return r;
-	return bind_node(x, st->where, max_col);
+	if ((r = bind_node(x, st->where, max_col)))
+		return r;
+	compile_where(x, st->where);
+	return 0;
 }
 
 void sel_eval_free(struct sel_eval *x)
@@ -1994,12 +1998,121 @@ out:
 	return r;
 }
 
+/* Compiled WHERE shapes: `path = 'str'` / `<>`, `[CAST(]path[ AS INT)]
+ * <op> INT` and `path [NOT] LIKE 'prefix%'`, path being a CSV column or a
+ * top-level JSON member the reader resolves.  They decide on the raw bytes
+ * exactly as cmp_raw and like_raw_prefix do, without walking the tree. */
+enum { WF_NONE, WF_STR, WF_INT, WF_PREFIX };
+
+/* A path of one step the raw fast paths serve. */
+static bool raw_path(const struct sel_eval *x, const struct sel_node *p)
+{
+	return p->kind == SEL_N_PATH && p->col_index >= 0 &&
+	       (uint32_t)p->first_step + 1 == p->nsteps &&
+	       (x->format == SEL_FMT_CSV || x->format == SEL_FMT_JSON);
+}
+
+static void compile_where(struct sel_eval *x, const struct sel_node *w)
+{
+	memset(&x->wf, 0, sizeof(x->wf));
+	if (!w)
+		return;
+	if (w->kind == SEL_N_CMP && w->kids[1]->kind == SEL_N_LIT) {
+		const struct sel_node *a = w->kids[0];
+		const struct sel_value *lit = &w->kids[1]->lit;
+		bool cast = a->kind == SEL_N_CAST && a->op == SEL_T_INT;
+		/* A backslash in the literal could equal an escape's raw
+		 * bytes in a JSON string: such literals take the tree. */
+		if (lit->type == SEL_T_STRING && raw_path(x, a) &&
+		    (w->op == SEL_CMP_EQ || w->op == SEL_CMP_NE) &&
+		    !(x->format == SEL_FMT_JSON &&
+		      memchr(lit->u.s, '\\', lit->len))) {
+			x->wf.kind = WF_STR;
+			x->wf.lit = lit->u.s;
+			x->wf.litlen = lit->len;
+		} else if (lit->type == SEL_T_INT &&
+			   raw_path(x, cast ? a->kids[0] : a) &&
+			   (cast || x->format == SEL_FMT_JSON)) {
+			x->wf.kind = WF_INT;
+			x->wf.ival = lit->u.i;
+			a = cast ? a->kids[0] : a;
+		} else {
+			return;
+		}
+		x->wf.op = (uint8_t)w->op;
+		x->wf.col = a->col_index;
+		return;
+	}
+	const struct like *lk = w->kind == SEL_N_LIKE ? w->aux : NULL;
+	if (lk && lk->shape == LK_PREFIX && raw_path(x, w->kids[0])) {
+		x->wf.kind = WF_PREFIX;
+		x->wf.neg = w->neg;
+		x->wf.col = w->kids[0]->col_index;
+		x->wf.lit = lk->lit;
+		x->wf.litlen = (uint32_t)lk->litlen;
+	}
+}
+
+/* The compiled WHERE on the current record: 1 TRUE, 0 FALSE, -1 when the
+ * raw bytes do not decide (MISSING, NULL, escapes, not an integer...):
+ * the tree is evaluated then. */
+static int where_fast(const struct sel_eval *x)
+{
+	const struct sel_record *rec = x->rec;
+	const char *p;
+	size_t n;
+	bool json = x->format == SEL_FMT_JSON;
+	if (!json) {
+		if ((uint32_t)x->wf.col >= rec->nfields)
+			return -1;
+		p = rec->fields[x->wf.col].p;
+		n = rec->fields[x->wf.col].len;
+	} else {
+		if (rec->missing || !rec->slots ||
+		    rec->slots[x->wf.col].count != 1)
+			return -1;
+		p = rec->slots[x->wf.col].v;
+		n = rec->slots[x->wf.col].vn;
+	}
+	if (x->wf.kind == WF_INT) {
+		int64_t v;
+		if (!raw_int(p, n, &v))
+			return -1;
+		return order(x->wf.op, v < x->wf.ival ? -1 : v > x->wf.ival);
+	}
+	if (json) {
+		if (n < 2 || p[0] != '"')
+			return -1;
+		p++;
+		n -= 2;
+	}
+	size_t ln = x->wf.litlen;
+	if (x->wf.kind == WF_STR) {
+		bool eq = n == ln && memcmp(p, x->wf.lit, n) == 0;
+		/* Unescaping only shortens: escapes can make a longer raw
+		 * string equal. */
+		if (!eq && json && n > ln && memchr(p, '\\', n))
+			return -1;
+		return x->wf.op == SEL_CMP_EQ ? eq : !eq;
+	}
+	if (n < ln)
+		return x->wf.neg;
+	if (json && memchr(p, '\\', ln))
+		return -1;
+	bool m = memcmp(p, x->wf.lit, ln) == 0;
+	return x->wf.neg ? !m : m;
+}
+
 int sel_eval_where(struct sel_eval *x, bool *pass)
 {
 	struct sel_value v;
 	int t = -1, r;
 	if (!x->st->where) {
 		*pass = true;
+		return 0;
+	}
+	if (x->wf.kind && (t = where_fast(x)) >= 0) {
+		*pass = t == 1;
 		return 0;
 	}
 	if ((r = ev(x, x->st->where, &v)) ||

@@ -46,6 +46,17 @@ struct sel_eval {
 	int nagg;
 	bool aggregate;
 	bool partial; /* aggregates of one chunk of a parallel run */
+	/* WHERE, when it is one comparison of a CSV column or top-level JSON
+	 * member with a constant, compiled at bind (sel_eval.c: where_fast);
+	 * kind 0: not compiled. */
+	struct {
+		uint8_t kind, op;
+		bool neg;
+		int32_t col;
+		const char *lit;
+		uint32_t litlen;
+		int64_t ival;
+	} wf;
 	struct sel_error *err;
 	int depth;
 	struct cmn_buf text; /* scratch text building */
