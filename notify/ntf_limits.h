@@ -98,11 +98,16 @@
  * metadata update of the file system). */
 #define NTF_LIMIT_STORE_JOURNAL_TRUNCATE (4 * 1024 * 1024)
 
-/* WAL pages (4 KiB) at which the store checkpoints events.db when the
- * ingester goes idle (SQLite's own default), and during a burst that
- * never lets it idle (see checkpoint() in ntf_store.c). */
+/* WAL pages (4 KiB) at which the store checkpoints events.db once it is
+ * idle (SQLite's own default), and during a burst that never lets it idle
+ * (see checkpoint() in ntf_store.c). */
 #define NTF_LIMIT_STORE_WAL_IDLE_PAGES 1000
 #define NTF_LIMIT_STORE_WAL_BURST_PAGES 16384
+
+/* How long the store must have been without events before that idle
+ * checkpoint runs: a pause between two bursts is not idleness, and a
+ * checkpoint there would stall the second. */
+#define NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS 1000
 
 /* Seqs reserved per fsync of the sequencer's high-water mark: one fsync
  * per 65 536 events, and at most that many seqs skipped after a crash. */

@@ -1016,9 +1016,9 @@ static bool checkpoint_due(struct ntf_store *s, int pages)
 /* Copy the WAL back into events.db.  A checkpoint fsyncs both files, and
  * an fsync makes the file system commit its journal, which stalls every
  * metadata operation on it meanwhile (the creates and unlinks of the
- * workload): so it runs when the ingester goes idle, or during a long
- * burst once the WAL is big, never once per thousand pages as SQLite
- * would.  PASSIVE: readers are never blocked, and the WAL restarts from
+ * workload): so it runs once no event came for
+ * NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS, or during a long burst once the
+ * WAL is big, never once per thousand pages as SQLite would.  PASSIVE: readers are never blocked, and the WAL restarts from
  * its beginning once a checkpoint completed. */
 static void checkpoint(struct ntf_store *s)
 {
@@ -1052,14 +1052,28 @@ static bool ingest_wait(struct ntf_store *s, bool linger)
 			return true;
 		if (s->closing)
 			return false;
-		if (checkpoint_due(s, NTF_LIMIT_STORE_WAL_IDLE_PAGES)) {
+		s->ing = ING_IDLE;
+		if (!checkpoint_due(s, NTF_LIMIT_STORE_WAL_IDLE_PAGES)) {
+			pthread_cond_wait(&s->work_cv, &s->mu);
+			continue;
+		}
+		/* A WAL to copy back: do it once the store has been quiet
+		 * for a while (an event wakes us before that). */
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS / 1000;
+		dl.tv_nsec += (NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS % 1000) *
+			      1000000L;
+		dl.tv_sec += dl.tv_nsec / 1000000000L;
+		dl.tv_nsec %= 1000000000L;
+		if (pthread_cond_timedwait(&s->work_cv, &s->mu, &dl) ==
+			    ETIMEDOUT &&
+		    s->ing == ING_IDLE) {
+			s->ing = ING_BUSY;
 			pthread_mutex_unlock(&s->mu);
 			checkpoint(s);
 			pthread_mutex_lock(&s->mu);
-			continue;
 		}
-		s->ing = ING_IDLE;
-		pthread_cond_wait(&s->work_cv, &s->mu);
 	}
 }
 
