@@ -342,7 +342,9 @@ void sel_eval_record(struct sel_eval *x, const struct sel_record *rec)
 {
 	x->rec = rec;
 	x->indexed = false;
-	sel_arena_reset(&x->scratch);
+	/* Most records allocate nothing: then there is nothing to reset. */
+	if (x->scratch.used)
+		sel_arena_reset(&x->scratch);
 }
 
 /* Paths. */

@@ -938,8 +938,9 @@ static int json_open(struct sel_reader *r, struct sel_error *err)
 }
 
 /* The next non-blank line of a LINES document. */
-static int next_line(struct sel_reader *r, struct jr *j, const char **p,
-		     size_t *n, struct sel_error *err)
+__attribute__((always_inline)) static inline int
+next_line(struct sel_reader *r, struct jr *j, const char **p, size_t *n,
+	  struct sel_error *err)
 {
 	struct sel_src *s = r->src;
 	for (;;) {
@@ -1051,8 +1052,9 @@ static int take_record(struct sel_reader *r, struct jr *j, const char *p,
 
 /* JSON LINES without a FROM path, the common case: one line is one
  * record, handed over as it is scanned, without the match list. */
-static int next_plain_line(struct sel_reader *r, struct jr *j,
-			   struct sel_record *rec, struct sel_error *err)
+__attribute__((always_inline)) static inline int
+next_plain_line(struct sel_reader *r, struct jr *j, struct sel_record *rec,
+		struct sel_error *err)
 {
 	const char *p = NULL;
 	size_t n = 0;
