@@ -2055,6 +2055,15 @@ static void compile_where(struct sel_eval *x, const struct sel_node *w)
 	}
 }
 
+/* p[0..n) == q[0..n), inline: the values compared are short. */
+static inline bool same(const char *p, const char *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != q[i])
+			return false;
+	return true;
+}
+
 /* The compiled WHERE on the current record: 1 TRUE, 0 FALSE, -1 when the
  * raw bytes do not decide (MISSING, NULL, escapes, not an integer...):
  * the tree is evaluated then. */
@@ -2090,7 +2099,7 @@ static int where_fast(const struct sel_eval *x)
 	}
 	size_t ln = x->wf.litlen;
 	if (x->wf.kind == WF_STR) {
-		bool eq = n == ln && memcmp(p, x->wf.lit, n) == 0;
+		bool eq = n == ln && same(p, x->wf.lit, n);
 		/* Unescaping only shortens: escapes can make a longer raw
 		 * string equal. */
 		if (!eq && json && n > ln && memchr(p, '\\', n))
@@ -2099,10 +2108,15 @@ static int where_fast(const struct sel_eval *x)
 	}
 	if (n < ln)
 		return x->wf.neg;
-	if (json && memchr(p, '\\', ln))
-		return -1;
-	bool m = memcmp(p, x->wf.lit, ln) == 0;
-	return x->wf.neg ? !m : m;
+	/* Bytes before the first backslash are the string's own, and one
+	 * that differs from the pattern before any backslash decides. */
+	int m = 1;
+	for (size_t i = 0; i < ln && m == 1; i++)
+		if (json && p[i] == '\\')
+			m = -1;
+		else if (p[i] != x->wf.lit[i])
+			m = 0;
+	return m < 0 ? -1 : (x->wf.neg ? !m : m);
 }
 
 int sel_eval_where(struct sel_eval *x, bool *pass)
