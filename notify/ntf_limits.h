@@ -93,9 +93,9 @@
  * is up (a burst). */
 #define NTF_LIMIT_STORE_INGEST_KICK (1024 * 1024)
 
-/* The journal file is truncated once everything in it is ingested and it
- * has grown past this (not after every ingest: a truncation costs a
- * metadata update of the file system). */
+/* The journal file starts over (is written again from its beginning) once
+ * everything in it is ingested and it has grown past this: it stays about
+ * this big while events flow, and is emptied at close. */
 #define NTF_LIMIT_STORE_JOURNAL_TRUNCATE (4 * 1024 * 1024)
 
 /* WAL pages (4 KiB) at which the store checkpoints events.db once it is

@@ -40,8 +40,9 @@
  *
  * Ingestion.  One ingester thread reads what was appended since it last
  * looked, back from the page cache, and inserts it into events.db in one
- * transaction per NTF_LIMIT_STORE_BATCH entries, then truncates the journal
- * once it is all in and has grown past NTF_LIMIT_STORE_JOURNAL_TRUNCATE.
+ * transaction per NTF_LIMIT_STORE_BATCH entries, then starts the journal
+ * over (see journal_restart) once it is all in and has grown past
+ * NTF_LIMIT_STORE_JOURNAL_TRUNCATE.
  * Readers of the log and the queues see an event once it is ingested.  The
  * ingester is never woken per event: an appender wakes it only when it
  * sleeps idle (the first event after a quiet spell) or when a burst has
@@ -265,7 +266,7 @@ struct ntf_store {
 
 	/* mu guards the journal positions, the sequencer and the stats.
 	 * Positions count bytes of frames ever appended since open (they
-	 * never go back, truncations included); the journal file's offset
+	 * never go back, restarts included); the journal file's offset
 	 * 0 is position jbase. */
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv; /* ingester: frames to ingest, or closing */
@@ -622,7 +623,7 @@ static int apply_fin(struct ntf_store *s, const struct fin *f)
 }
 
 /* Commit b in one transaction, synchronous=FULL when full (the journal
- * is truncated after it, and it held fsync'ed frames).  Ingester (or open),
+ * starts over after it, and it held fsync'ed frames).  Ingester (or open),
  * db_mu held. */
 static int commit_batch(struct ntf_store *s, struct batch *b, bool full)
 {
@@ -865,16 +866,24 @@ static int journal_sync(struct ntf_store *s, uint64_t upto)
 }
 
 /* Everything written is ingested: start the file over once it is big.
+ * While open, by writing again from offset 0 over what is there — a
+ * truncation frees blocks (a journaled metadata update, and a discard on
+ * file systems mounted with it) and the next appends allocate them again,
+ * while overwriting needs neither.  What is left beyond the new frames
+ * was all ingested: replay skips those events by seq (below the
+ * database's mark; finalisations are idempotent) and stops at the first
+ * frame that does not decode.  At close (truncate) the file is emptied.
  * mu held. */
-static void journal_maybe_truncate(struct ntf_store *s, uint64_t at_least)
+static void journal_restart(struct ntf_store *s, uint64_t at_least,
+			    bool truncate)
 {
 	if (s->ingested != s->jend || s->none.len ||
 	    s->jend - s->jbase < at_least || s->jend == s->jbase)
 		return;
-	if (ftruncate(s->jfd, 0) == 0) {
-		s->jbase = s->jend;
-		s->fsync_seen = false;
-	}
+	if (truncate && ftruncate(s->jfd, 0) != 0)
+		return;
+	s->jbase = s->jend;
+	s->fsync_seen = false;
 }
 
 /* ---- the ingester thread ---- */
@@ -1115,8 +1124,10 @@ static int ingest_round(struct ntf_store *s)
 		err = 0;
 	}
 	s->ingested = base + done;
-	journal_maybe_truncate(s, s->closing ? 0
-					     : NTF_LIMIT_STORE_JOURNAL_TRUNCATE);
+	if (s->closing)
+		journal_restart(s, 0, true);
+	else
+		journal_restart(s, NTF_LIMIT_STORE_JOURNAL_TRUNCATE, false);
 	if (s->room_waiters)
 		pthread_cond_broadcast(&s->room_cv);
 	pthread_cond_broadcast(&s->done_cv);
@@ -1397,7 +1408,7 @@ void ntf_store_close(struct ntf_store *s)
 		pthread_cond_signal(&s->work_cv);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->writer, NULL);
-		journal_maybe_truncate(s, 0);
+		journal_restart(s, 0, true);
 	}
 	for (int i = 0; i < ST_COUNT_; i++)
 		sqlite3_finalize(s->st[i]);

@@ -85,7 +85,9 @@ struct ntf_store_stats {
 			   */
 	uint64_t replayed; /* entries ingested from the journal at open (what
 			      the last run left there) */
-	uint64_t torn;	   /* bytes of a torn frame dropped at open */
+	uint64_t torn;	   /* bytes after the last frame replayed at open:
+			      a torn frame, or older frames overwritten in
+			      part (all ingested long ago) */
 	uint64_t lag_bytes; /* appended and not yet ingested, now */
 };
 
