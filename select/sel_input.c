@@ -62,7 +62,7 @@ int sel_src_open(struct sel_src *s, int fd, int comp, uint64_t offset,
 	s->fd = fd;
 	s->comp = comp;
 	s->cap = WINDOW;
-	s->buf = malloc(s->cap);
+	s->buf = calloc(1, s->cap + SEL_SRC_PAD);
 	if (!s->buf)
 		return sel_err_set(err, SEL_E_InternalError, 0, 0,
 				   "out of memory");
@@ -94,7 +94,9 @@ int sel_src_open_at(struct sel_src *s, int fd, uint64_t offset, uint64_t stop,
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->cap = WINDOW;
-	s->buf = buf ? buf : malloc(s->cap);
+	s->buf = buf ? buf : calloc(1, s->cap + SEL_SRC_PAD);
+	if (s->buf)
+		s->buf[0] = '\0';
 	if (!s->buf)
 		return sel_err_set(err, SEL_E_InternalError, 0, 0,
 				   "out of memory");
@@ -251,6 +253,7 @@ ssize_t sel_src_more(struct sel_src *s, struct sel_error *err)
 	if (r == 0)
 		s->eof = true;
 	s->end += (size_t)r;
+	s->buf[s->end] = '\0'; /* the fence (SEL_SRC_PAD) */
 	s->processed += (uint64_t)r;
 	return r;
 }

@@ -27,6 +27,12 @@
 struct sel_error;
 struct sel_step;
 
+/* The window is allocated this much larger than its capacity, and the
+ * byte after its data is always NUL: a scanner of a line (which ends at a
+ * '\n' or at the end of the data) may load up to 16 bytes at a time past
+ * it without bounds checks (sel_json.c, "fenced"). */
+#define SEL_SRC_PAD 32
+
 struct sel_src {
 	int fd;
 	int comp; /* enum sel_comp */

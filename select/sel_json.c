@@ -455,8 +455,33 @@ static inline uint64_t stop_mask(uint64_t w)
 /* The first byte at or after p that ends a run of plain string bytes:
  * sixteen at a time with SSE2 where there is SSE2, then eight at a time,
  * then one by one. */
-static inline const char *string_stop(const char *p, const char *e)
+static inline const char *string_stop(const char *p, const char *e, bool fenced)
 {
+	/* Fenced text (a LINES record in the window) is followed by a
+	 * control byte and by SEL_SRC_PAD readable bytes: the scan stops at
+	 * that byte at the latest, so no load needs a bound. */
+	if (fenced) {
+#ifdef __SSE2__
+		const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\'),
+			      c = _mm_set1_epi8(0x1f);
+		for (;;) {
+			__m128i v = _mm_loadu_si128(
+				(const __m128i *)(const void *)p);
+			__m128i m = _mm_or_si128(
+				_mm_or_si128(_mm_cmpeq_epi8(v, q),
+					     _mm_cmpeq_epi8(v, b)),
+				_mm_cmpeq_epi8(_mm_min_epu8(v, c), v));
+			unsigned bits = (unsigned)_mm_movemask_epi8(m);
+			if (bits)
+				return p + __builtin_ctz(bits);
+			p += 16;
+		}
+#else
+		while (!str_stop[(unsigned char)*p])
+			p++;
+		return p;
+#endif
+	}
 #ifdef __SSE2__
 	const __m128i quote = _mm_set1_epi8('"'), esc = _mm_set1_epi8('\\'),
 		      ctl = _mm_set1_epi8(0x1f);
@@ -501,10 +526,10 @@ __attribute__((noinline)) static const char *string_escape(const char *p,
 }
 
 /* Past the closing quote of the string whose body starts at p, or NULL. */
-static inline const char *scan_string(const char *p, const char *e)
+static inline const char *scan_string(const char *p, const char *e, bool fenced)
 {
 	for (;;) {
-		p = string_stop(p, e);
+		p = string_stop(p, e, fenced);
 		if (p < e && *p == '"')
 			return p + 1;
 		if (!(p = string_escape(p, e)))
@@ -534,8 +559,18 @@ static inline const char *blank(const char *p, const char *e)
  * while eight remain.  A byte is a digit when its high nibble is 3 and
  * adding 6 keeps it so; the first byte that is not a digit is exact (a
  * carry out of a byte only disturbs the bytes above it). */
-static inline const char *digits(const char *p, const char *e)
+static inline const char *digits(const char *p, const char *e, bool fenced)
 {
+	while (fenced) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t nd = ((w & (ONES * 0xF0)) |
+			       (((w + ONES * 0x06) & (ONES * 0xF0)) >> 4)) ^
+			      (ONES * 0x33);
+		if (nd)
+			return p + (__builtin_ctzll(nd) >> 3);
+		p += 8;
+	}
 	while (e - p >= 8) {
 		uint64_t w;
 		memcpy(&w, p, 8);
@@ -553,17 +588,17 @@ static inline const char *digits(const char *p, const char *e)
 
 /* A number by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
  * Past it, or NULL. */
-static inline const char *scan_number(const char *p, const char *e)
+static inline const char *scan_number(const char *p, const char *e, bool fenced)
 {
 	if (p < e && *p == '-')
 		p++;
 	const char *d = p;
-	p = digits(p, e);
+	p = digits(p, e, fenced);
 	if (p == d || (*d == '0' && p - d > 1))
 		return NULL;
 	if (p < e && *p == '.') {
 		d = p + 1;
-		if ((p = digits(d, e)) == d)
+		if ((p = digits(d, e, fenced)) == d)
 			return NULL;
 	}
 	if (p < e && (*p == 'e' || *p == 'E')) {
@@ -571,29 +606,30 @@ static inline const char *scan_number(const char *p, const char *e)
 		if (p < e && (*p == '+' || *p == '-'))
 			p++;
 		d = p;
-		if ((p = digits(d, e)) == d)
+		if ((p = digits(d, e, fenced)) == d)
 			return NULL;
 	}
 	return p;
 }
 
-static const char *scan_container(const char *p, const char *e, int depth);
+static const char *scan_container(const char *p, const char *e, bool fenced,
+				  int depth);
 
 /* The value at p (no blanks before it): scalars inline, containers out of
  * line, so the flat records of the common case make no calls. */
 __attribute__((always_inline)) static inline const char *
-scan_value(const char *p, const char *e, int depth)
+scan_value(const char *p, const char *e, bool fenced, int depth)
 {
 	if (p >= e)
 		return NULL;
 	switch (*p) {
 	case '"':
-		return scan_string(p + 1, e);
+		return scan_string(p + 1, e, fenced);
 	case '{':
 	case '[':
 		return depth >= SEL_MAX_JSON_DEPTH
 			       ? NULL
-			       : scan_container(p, e, depth);
+			       : scan_container(p, e, fenced, depth);
 	case 't':
 		return e - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
 	case 'f':
@@ -601,13 +637,14 @@ scan_value(const char *p, const char *e, int depth)
 	case 'n':
 		return e - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
 	default:
-		return scan_number(p, e);
+		return scan_number(p, e, fenced);
 	}
 }
 
 /* The members or elements of the container opening at p; the caller has
  * checked depth. */
-static const char *scan_container(const char *p, const char *e, int depth)
+static const char *scan_container(const char *p, const char *e, bool fenced,
+				  int depth)
 {
 	bool obj = *p == '{';
 	char close = obj ? '}' : ']';
@@ -616,14 +653,15 @@ static const char *scan_container(const char *p, const char *e, int depth)
 		return p + 1;
 	for (;;) {
 		if (obj) {
-			if (p >= e || *p != '"' || !(p = scan_string(p + 1, e)))
+			if (p >= e || *p != '"' ||
+			    !(p = scan_string(p + 1, e, fenced)))
 				return NULL;
 			p = blank(p, e);
 			if (p >= e || *p != ':')
 				return NULL;
 			p = blank(p + 1, e);
 		}
-		if (!(p = scan_value(p, e, depth + 1)))
+		if (!(p = scan_value(p, e, fenced, depth + 1)))
 			return NULL;
 		p = blank(p, e);
 		if (p >= e)
@@ -757,7 +795,8 @@ static void shape_learn(struct shape *sh, uint32_t a, const char *tok, size_t n,
 static const char *scan_top_object(const char *p, const char *e,
 				   const struct sel_jkey *keys, uint32_t nkeys,
 				   const struct key_filter *f,
-				   struct sel_jslot *slots, struct shape *sh)
+				   struct sel_jslot *slots, struct shape *sh,
+				   bool fenced)
 {
 	uint64_t lens = f->lens, firsts = f->firsts;
 	p = blank(p + 1, e);
@@ -767,7 +806,7 @@ static const char *scan_top_object(const char *p, const char *e,
 		const char *v;
 		if (sh && shape_hit(sh, a, p, e)) {
 			v = blank(p + sh->at[a].len, e);
-			if (!(p = scan_value(v, e, 1)))
+			if (!(p = scan_value(v, e, fenced, 1)))
 				return NULL;
 			for (uint64_t h = sh->at[a].keys; h; h &= h - 1) {
 				struct sel_jslot *sl =
@@ -781,7 +820,7 @@ static const char *scan_top_object(const char *p, const char *e,
 			if (p >= e || *p != '"')
 				return NULL;
 			const char *k = p + 1;
-			if (!(p = scan_string(k, e)))
+			if (!(p = scan_string(k, e, fenced)))
 				return NULL;
 			size_t kn = (size_t)(p - 1 - k);
 			if (sh && p < e && *p == ':')
@@ -790,7 +829,7 @@ static const char *scan_top_object(const char *p, const char *e,
 			if (!(p = expect(p, e, ':')))
 				return NULL;
 			v = blank(p, e);
-			if (!(p = scan_value(v, e, 1)))
+			if (!(p = scan_value(v, e, fenced, 1)))
 				return NULL;
 			/* The first-byte bit is case-folded: a filter, never
 			 * a match. */
@@ -814,16 +853,16 @@ static const char *scan_top_object(const char *p, const char *e,
 
 static int scan_record(const char *p, size_t n, const struct sel_jkey *keys,
 		       uint32_t nkeys, const struct key_filter *f,
-		       struct sel_jslot *slots, struct shape *sh)
+		       struct sel_jslot *slots, struct shape *sh, bool fenced)
 {
 	const char *e = p + n, *q;
 	if (nkeys)
 		memset(slots, 0, nkeys * sizeof(*slots));
 	p = blank(p, e);
 	if (p < e && *p == '{')
-		q = scan_top_object(p, e, keys, nkeys, f, slots, sh);
+		q = scan_top_object(p, e, keys, nkeys, f, slots, sh, fenced);
 	else
-		q = scan_value(p, e, 0);
+		q = scan_value(p, e, fenced, 0);
 	if (!q || ws(q, e) != e)
 		return -EINVAL;
 	return 0;
@@ -834,7 +873,7 @@ int sel_json_scan(const char *p, size_t n, const struct sel_jkey *keys,
 {
 	struct key_filter f;
 	key_filter(keys, nkeys, &f);
-	return scan_record(p, n, keys, nkeys, &f, slots, NULL);
+	return scan_record(p, n, keys, nkeys, &f, slots, NULL, false);
 }
 
 /* The reader. */
@@ -1045,7 +1084,7 @@ static int take_record(struct sel_reader *r, struct jr *j, const char *p,
 		j->filtered = true;
 	}
 	if ((rr = scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots,
-			      &j->shape)))
+			      &j->shape, false)))
 		return rr;
 	return add_match(j, p, n);
 }
@@ -1072,7 +1111,7 @@ next_plain_line(struct sel_reader *r, struct jr *j, struct sel_record *rec,
 		return sel_err_set(err, SEL_E_InternalError, 0, 0,
 				   "out of memory");
 	if (scan_record(p, n, r->keys, r->nkeys, &j->filter, j->slots,
-			&j->shape))
+			&j->shape, true))
 		return sel_err_set(err, SEL_E_JSONParsingError, 0, 0,
 				   "invalid JSON record at byte %llu",
 				   (unsigned long long)j->root_off);
