@@ -96,7 +96,13 @@ static int open_input(struct run *q, int fd)
 				   0, "a FROM path needs JSON input");
 	if ((r = resolve_range(q, fd, &rg)))
 		return r;
-	uint64_t off = rg.has_start && rg.start > 0 ? rg.start - 1 : 0;
+	/* The source starts early enough to see a whole record delimiter
+	 * ending just before Start: the reader skips up to the first
+	 * delimiter, and the record after it is the first of the range. */
+	uint64_t back = rq->in.format == SEL_FMT_CSV && rq->in.record_delim.len
+				? rq->in.record_delim.len
+				: 1;
+	uint64_t off = rg.has_start && rg.start > back ? rg.start - back : 0;
 	if ((r = sel_src_open(&q->src, fd, rq->in.compression, off, q->err)))
 		return r;
 	q->src_open = true;
