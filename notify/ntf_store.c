@@ -1987,25 +1987,37 @@ static uint64_t journal_last_seq(const char *state_dir)
 	return last;
 }
 
+/* 1 when the log is not yet what a reader should see up to seq `want`:
+ * the daemon has not ingested that far, or a record up to it still waits
+ * for its eTag; 0 when it is; -1 on error. */
+static int reader_behind(sqlite3_stmt *st, uint64_t want)
+{
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)want);
+	int rc = sqlite3_step(st);
+	int behind = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_reset(st);
+	return behind;
+}
+
 /* Read-your-writes for `bucketfs events`: wait (at most
  * NTF_STORE_CATCH_UP_MS, in 1 ms steps — this is a command starting, not
  * the daemon) until the daemon has ingested every event it had
- * acknowledged when the reader opened. */
+ * acknowledged when the reader opened, and the eTags of those records
+ * are in. */
 static void reader_catch_up(struct ntf_store_reader *r)
 {
-	uint64_t want = journal_last_seq(r->dir), mark = 0;
+	uint64_t want = journal_last_seq(r->dir);
 	sqlite3_stmt *st = NULL;
 	if (!want ||
 	    sqlite3_prepare_v2(r->db,
 			       "SELECT ifnull((SELECT value FROM meta WHERE "
-			       "name = 'journal_seq'), 0)",
+			       "name = 'journal_seq'), 0) < ?1 OR EXISTS "
+			       "(SELECT 1 FROM records WHERE pending = 1 "
+			       "AND seq <= ?1)",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	for (int i = 0; i < NTF_STORE_CATCH_UP_MS; i++) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			mark = (uint64_t)sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (mark >= want)
+		if (reader_behind(st, want) != 1)
 			break;
 		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	}
