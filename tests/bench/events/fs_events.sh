@@ -27,6 +27,7 @@
 #   BUCKETFS_BIN=...      default: a release build in build-bench/
 #   BENCH_DIR=/var/tmp    where the work directories go
 #   KEEP_RAW=FILE         keep the raw "round config metric value" samples
+#   FRESH_FS=0            1 or auto: a new loop-mounted ext4 per measurement (root)
 # Smoke run:  RUNS=1 NFILES=500 tests/bench/events/fs_events.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,6 +47,7 @@ PID=
 cleanup() {
 	mountpoint -q "$W/mnt" 2>/dev/null && fusermount3 -u -z "$W/mnt"
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null
+	mountpoint -q "$W/src" 2>/dev/null && umount "$W/src"
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -149,10 +151,35 @@ opts_of() {
 	esac
 }
 
+# ---- the backing directory ----------------------------------------------
+# Every measurement gets a new, empty ext4 (a loop-mounted image made with
+# mkfs each time) when we may mount one: on a file system where thousands
+# of files were just deleted, ext4's inode allocator scans the recently
+# freed inodes, and the create rate then swings 3x between identical runs.
+# FRESH_FS=0 (or not root) uses a plain directory under BENCH_DIR.
+FRESH_FS=${FRESH_FS:-0}
+if [ "$FRESH_FS" = auto ]; then
+	FRESH_FS=0
+	[ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && FRESH_FS=1
+fi
+fresh_src() {
+	if [ "$FRESH_FS" != 1 ]; then
+		rm -rf "$W/src" && mkdir -p "$W/src"
+		return
+	fi
+	mountpoint -q "$W/src" 2>/dev/null && umount "$W/src"
+	mkdir -p "$W/src"
+	rm -f "$W/img" && truncate -s 2G "$W/img"
+	# initialised now, not by a kernel thread during the measurement
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$W/img"
+	mount -o loop "$W/img" "$W/src"
+}
+
 # ---- one measurement ----------------------------------------------------
 run_one() { # round config
 	local c=$2 i
-	rm -rf "$W/src" && mkdir -p "$W/src/bench" "$W/mnt"
+	fresh_src
+	mkdir -p "$W/src/bench" "$W/mnt"
 	"$BUCKETFS_BIN" "$W/src" "$W/mnt" -f -o "$(opts_of "$c")" 2>"$W/$c.log" &
 	PID=$!
 	for i in $(seq 1000); do
