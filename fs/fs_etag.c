@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cmn_log.h"
+#include "cmn_thread.h"
 #include "fs_ctx.h"
 #include "fs_ev.h"
 #include "fs_inode.h"
@@ -37,8 +38,11 @@ struct etag_job {
  * sleeps untimed: while files are being written it wakes once per this
  * delay rather than once per file (a wake-up per file costs a good part of
  * the small-file create rate on a 2-core VM); the first file after a quiet
- * spell is hashed at once. */
+ * spell is hashed at once.  The short delay applies while the last jobs
+ * were urgent (ntf_pipeline_pending_urgent: a live reader or a delivery
+ * waits for them), the long one when their records only go to the log. */
 #define ETAG_DELAY_MS 3
+#define ETAG_LOG_DELAY_MS 20
 
 struct fs_etag {
 	pthread_t thread;
@@ -46,13 +50,20 @@ struct fs_etag {
 	pthread_cond_t cv;
 	struct etag_job *head, *tail;
 	bool stop;
-	bool idle; /* asleep untimed: a submit must wake it */
+	bool idle;   /* asleep untimed: a submit must wake it */
+	bool urgent; /* the last jobs had someone waiting: linger briefly */
 	unsigned char *buf;       /* the thread's read buffer */
+	/* Fetched once: an implicit fetch by EVP_md5() per file cost more
+	 * than hashing 4 KiB. */
+	EVP_MD *md5;
+	EVP_MD_CTX *md_ctx;
 };
 
 bool fs_etag_cached(const char *proc, int fd, const struct stat *st,
 		    char out[33])
 {
+	if (st->st_size < FS_ETAG_CACHE_MIN)
+		return false;
 	char v[96];
 	ssize_t n = fd >= 0 ? fgetxattr(fd, FS_EV_XATTR_ETAG, v, sizeof(v) - 1)
 			    : getxattr(proc, FS_EV_XATTR_ETAG, v, sizeof(v) - 1);
@@ -73,26 +84,30 @@ bool fs_etag_cached(const char *proc, int fd, const struct stat *st,
 }
 
 /* MD5 of everything readable from fd, as lowercase hex. */
-static int md5_fd(int fd, unsigned char *buf, char out[33])
+static int md5_fd(struct fs_etag *e, int fd, char out[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	int rc = c && EVP_DigestInit_ex(c, EVP_md5(), NULL) ? 0 : -ENOMEM;
+	int rc = EVP_DigestInit_ex(e->md_ctx, e->md5, NULL) ? 0 : -ENOMEM;
 	ssize_t n;
-	while (rc == 0 && (n = read(fd, buf, ETAG_READ_SIZE)) != 0) {
+	while (rc == 0 && (n = read(fd, e->buf, ETAG_READ_SIZE)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			rc = -errno;
-		else if (!EVP_DigestUpdate(c, buf, (size_t)n))
+		else if (!EVP_DigestUpdate(e->md_ctx, e->buf, (size_t)n))
 			rc = -EIO;
 	}
-	if (rc == 0 && !EVP_DigestFinal_ex(c, md, &mdlen))
+	if (rc == 0 && !EVP_DigestFinal_ex(e->md_ctx, md, &mdlen))
 		rc = -EIO;
-	EVP_MD_CTX_free(c);
-	for (unsigned i = 0; rc == 0 && i < mdlen && i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	if (rc == 0 && mdlen != 16)
+		rc = -EIO;
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; rc == 0 && i < 16; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[32] = '\0';
 	return rc;
 }
 
@@ -117,9 +132,9 @@ static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
 		close(fd);
 		return true;
 	}
-	ok = ok && md5_fd(fd, e->buf, out) == 0;
+	ok = ok && md5_fd(e, fd, out) == 0;
 	/* Cache it only if nobody wrote meanwhile. */
-	if (ok && fstat(fd, &after) == 0 && after.st_size == before.st_size &&
+	if (ok && before.st_size >= FS_ETAG_CACHE_MIN && fstat(fd, &after) == 0 && after.st_size == before.st_size &&
 	    after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
 	    after.st_mtim.tv_nsec == before.st_mtim.tv_nsec) {
 		char v[96];
@@ -142,7 +157,8 @@ static void hasher_wait(struct fs_etag *e, bool linger)
 	if (!e->head && !e->stop && linger) {
 		struct timespec dl;
 		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_nsec += ETAG_DELAY_MS * 1000000L;
+		dl.tv_nsec += (e->urgent ? ETAG_DELAY_MS : ETAG_LOG_DELAY_MS) *
+			      1000000L;
 		dl.tv_sec += dl.tv_nsec / 1000000000L;
 		dl.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&e->cv, &e->lock, &dl);
@@ -169,6 +185,7 @@ static void *hasher_main(void *arg)
 		e->head = j->next;
 		if (!e->head)
 			e->tail = NULL;
+		e->urgent = ntf_pipeline_pending_urgent(j->pd);
 		pthread_mutex_unlock(&e->lock);
 
 		char hex[33];
@@ -220,26 +237,51 @@ static void recover(void *arg, const char *bucket, const char *key,
 	free(path);
 }
 
-int fs_etag_start(struct fs_ctx *ctx)
+/* Frees what etag_new() made (any part may be missing). */
+static void etag_free(struct fs_etag *e)
+{
+	if (!e)
+		return;
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->lock);
+	EVP_MD_CTX_free(e->md_ctx);
+	EVP_MD_free(e->md5);
+	free(e->buf);
+	free(e);
+}
+
+static struct fs_etag *etag_new(void)
 {
 	struct fs_etag *e = calloc(1, sizeof(*e));
-	if (!e || !(e->buf = malloc(ETAG_READ_SIZE))) {
-		free(e);
-		return -ENOMEM;
-	}
+	if (!e)
+		return NULL;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	e->buf = malloc(ETAG_READ_SIZE);
+	e->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	e->md_ctx = EVP_MD_CTX_new();
+	if (!e->buf || !e->md5 || !e->md_ctx) {
+		etag_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+int fs_etag_start(struct fs_ctx *ctx)
+{
+	struct fs_etag *e = etag_new();
+	if (!e)
+		return -ENOMEM;
 	ctx->etag = e;
-	int rc = pthread_create(&e->thread, NULL, hasher_main, ctx);
+	int rc = cmn_thread_start(&e->thread, "bfs-hasher", hasher_main, ctx);
 	if (rc != 0) {
 		ctx->etag = NULL;
-		free(e->buf);
-		free(e);
-		return -rc;
+		etag_free(e);
+		return rc;
 	}
 	rc = ntf_pipeline_recover(ctx->pipeline, recover, ctx);
 	if (rc < 0)
@@ -263,9 +305,6 @@ void fs_etag_stop(struct fs_ctx *ctx)
 		free(j->path);
 		free(j);
 	}
-	pthread_cond_destroy(&e->cv);
-	pthread_mutex_destroy(&e->lock);
-	free(e->buf);
-	free(e);
+	etag_free(e);
 	ctx->etag = NULL;
 }

@@ -32,6 +32,7 @@
 
 #include "cmn_buf.h"
 #include "cmn_log.h"
+#include "cmn_thread.h"
 #include "cmn_time.h"
 #include "ntf_limits.h"
 #include "ntf_record.h"
@@ -781,14 +782,14 @@ static void start_worker(struct worker *w)
 	if (w->started)
 		return;
 	atomic_store(&w->st->state, W_IDLE);
-	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	int rc = cmn_thread_start(&w->thread, "bfs-deliver", worker_main, w);
 	if (rc == 0) {
 		w->started = true;
 		return;
 	}
 	stats_error(w->st, "cannot start the worker thread");
 	cmn_err("target %s: cannot start its worker: %s", w->st->name,
-		strerror(rc));
+		strerror(-rc));
 }
 
 static int retire(struct ntf_deliver *d, struct ntf_config *old)

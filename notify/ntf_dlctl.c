@@ -23,6 +23,7 @@
 
 #include "cmn_buf.h"
 #include "cmn_log.h"
+#include "cmn_thread.h"
 #include "ntf_deliver.h"
 #include "ntf_dlcli.h"
 #include "ntf_pipeline.h"
@@ -190,7 +191,7 @@ static int start_thread(struct ntf_dlctl *c, char *err, size_t errlen)
 	}
 	int rc = c->efd < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = -pthread_create(&c->thread, NULL, control_main, c);
+		rc = cmn_thread_start(&c->thread, "bfs-dlctl", control_main, c);
 	if (rc < 0) {
 		snprintf(err, errlen, "delivery control thread: %s",
 			 strerror(-rc));

@@ -86,8 +86,12 @@
  * looks again.  While events flow it wakes once per this delay instead
  * of once per event (a wake-up per event cost about a third of the
  * small-file rate on a 2-core VM); an idle store sleeps untimed, and the
- * first event after a quiet spell is ingested at once. */
+ * first event after a quiet spell is ingested at once.  The short delay
+ * applies while events are queued for delivery (their latency counts);
+ * when they only go to the embedded log, the long one: a transaction of
+ * 25 ms of events instead of 3 ms halves the ingester's CPU per event. */
 #define NTF_LIMIT_STORE_INGEST_DELAY_MS 3
+#define NTF_LIMIT_STORE_INGEST_LOG_DELAY_MS 25
 
 /* Frames waiting that make appenders wake the ingester before the delay
  * is up (a burst). */

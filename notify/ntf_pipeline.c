@@ -48,6 +48,7 @@ struct ntf_pending {
 	uint64_t seqs[PIPE_GROUPS];
 	size_t n;
 	struct gate_item *gate;     /* borrowed from the gate, or NULL */
+	bool urgent;                /* see ntf_pipeline_pending_urgent() */
 };
 
 struct bucket_rules {
@@ -554,9 +555,19 @@ static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 	return rc;
 }
 
+/* Does any group deliver somewhere other than the embedded log? */
+static bool delivers(const struct group *g, int ng)
+{
+	for (int i = 0; i < ng; i++)
+		for (size_t j = 0; j < g[i].n; j++)
+			if (strcmp(g[i].targets[j], NTF_STORE_LOCAL) != 0)
+				return true;
+	return false;
+}
+
 /* Keep what finalisation needs: the seqs and the record's gate item. */
 static struct ntf_pending *make_pending(const uint64_t *seqs, size_t n,
-					struct gate_item *gate)
+					struct gate_item *gate, bool urgent)
 {
 	struct ntf_pending *pd = calloc(1, sizeof(*pd));
 	if (!pd)
@@ -564,6 +575,7 @@ static struct ntf_pending *make_pending(const uint64_t *seqs, size_t n,
 	memcpy(pd->seqs, seqs, n * sizeof(*seqs));
 	pd->n = n;
 	pd->gate = gate;
+	pd->urgent = urgent || gate != NULL;
 	return pd;
 }
 
@@ -614,7 +626,7 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 				 rc < 0 ? 1 : (uint64_t)ng);
 	}
 	if (rc == 0 && out) {
-		*out = make_pending(seqs, (size_t)ng, l.gate);
+		*out = make_pending(seqs, (size_t)ng, l.gate, delivers(g, ng));
 		if (!*out)
 			rc = -ENOMEM;
 	}
@@ -679,6 +691,11 @@ void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 	ntf_pipeline_pending_free(pd);
 }
 
+bool ntf_pipeline_pending_urgent(const struct ntf_pending *pd)
+{
+	return pd && pd->urgent;
+}
+
 void ntf_pipeline_pending_free(struct ntf_pending *pd)
 {
 	/* A gate item still held is freed with the pipeline. */
@@ -694,7 +711,8 @@ static int recover_one(void *arg, uint64_t seq, const char *bucket,
 		       const char *key)
 {
 	struct recover_ctx *rc = arg;
-	struct ntf_pending *pd = make_pending(&seq, 1, NULL);
+	/* Records left pending by a crash are late already. */
+	struct ntf_pending *pd = make_pending(&seq, 1, NULL, true);
 	if (!pd)
 		return -ENOMEM;
 	rc->fn(rc->arg, bucket, key, pd);

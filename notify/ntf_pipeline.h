@@ -105,6 +105,12 @@ int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 			   const char *etag);
 
+/* Is someone waiting for pd's records: a live reader, or a delivery
+ * target other than the embedded log?  The hasher then finalises within a
+ * few milliseconds; records only for the log may wait longer and be
+ * finalised in bigger batches. */
+bool ntf_pipeline_pending_urgent(const struct ntf_pending *pd);
+
 /* Drop pd without finalising (shutdown): its records stay pending in the
  * store and come back through ntf_pipeline_recover() at the next open. */
 void ntf_pipeline_pending_free(struct ntf_pending *pd);

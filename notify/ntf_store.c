@@ -85,6 +85,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmn_thread.h"
+
 struct item {
 	uint64_t seq;
 	int64_t time_ms;
@@ -299,6 +301,8 @@ struct ntf_store {
 	uint64_t log_count; /* rows with logged = 1 (ingester only) */
 	int64_t oldest_ms;  /* time of the oldest logged row, or below */
 	uint64_t mark;	    /* meta journal_seq (ingester only) */
+	bool delivering;    /* the last batch queued deliveries (ingester
+			     * only): linger the short delay */
 	int wal_pages;	    /* pages in the WAL after the last commit */
 	struct batch *batch; /* the ingester's */
 	char *rbuf;	     /* the ingester's read buffer */
@@ -622,6 +626,63 @@ static int apply_fin(struct ntf_store *s, const struct fin *f)
 	return step_done(st);
 }
 
+/* The item of b with seq, or NULL.  Items are in seq order: appends take
+ * their seqs and write their frames under one lock. */
+static struct item *batch_find(struct batch *b, uint64_t seq)
+{
+	size_t lo = 0, hi = b->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->items[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < b->n && b->items[lo].seq == seq ? &b->items[lo] : NULL;
+}
+
+/* Apply f to the record of it in memory (it is pending), as
+ * ST_FINALIZE / ST_FINALIZE_NONE would.  The placeholder is as long as a
+ * real eTag field, so an eTag is copied in place; no eTag drops the field
+ * and its comma. */
+static bool patch_pending(struct batch *b, struct item *it,
+			  const struct fin *f)
+{
+	static const char ph[] = PENDING_ETAG;
+	const size_t phlen = sizeof(ph) - 1;
+	char *rec = b->arena + it->record;
+	char *at = memmem(rec, it->record_len, ph, phlen);
+	if (!at || at[phlen] != ',') /* the record writer puts more after */
+		return false;
+	if (f->has_etag) {
+		memcpy(at + strlen("\"eTag\":\""), f->etag, 32);
+	} else {
+		size_t cut = phlen + 1;
+		size_t tail = it->record_len - (size_t)(at - rec) - cut;
+		memmove(at, at + cut, tail + 1); /* with the NUL */
+		it->record_len -= cut;
+	}
+	it->pending = false;
+	return true;
+}
+
+/* A FIN whose record is in the same batch is applied before the insert,
+ * so the row is written once instead of inserted pending and rewritten
+ * by an UPDATE (which also churned the records_pending index): with the
+ * ingest delay, a small file's eTag is nearly always in the batch of its
+ * record.  The FINs left are compacted to the front. */
+static void merge_fins(struct batch *b)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < b->nfin; i++) {
+		struct item *it = batch_find(b, b->fin[i].seq);
+		if (it && it->pending && patch_pending(b, it, &b->fin[i]))
+			continue;
+		b->fin[kept++] = b->fin[i];
+	}
+	b->nfin = kept;
+}
+
 /* Commit b in one transaction, synchronous=FULL when full (the journal
  * starts over after it, and it held fsync'ed frames).  Ingester (or open),
  * db_mu held. */
@@ -634,7 +695,10 @@ static int commit_batch(struct ntf_store *s, struct batch *b, bool full)
 		return err;
 	uint64_t logged = 0;
 	int64_t first_ms = 0;
+	merge_fins(b);
+	bool delivering = false;
 	for (size_t i = 0; i < b->n && !err; i++) {
+		delivering |= b->items[i].n_targets > 0;
 		err = insert_item(s, b, &b->items[i]);
 		if (b->items[i].logged && !logged++)
 			first_ms = b->items[i].time_ms;
@@ -652,6 +716,7 @@ static int commit_batch(struct ntf_store *s, struct batch *b, bool full)
 		step_done(s->st[ST_ROLLBACK]);
 		return err;
 	}
+	s->delivering = delivering;
 	if (logged && s->oldest_ms == OLDEST_EMPTY)
 		s->oldest_ms = first_ms;
 	s->log_count += logged;
@@ -1048,7 +1113,9 @@ static bool ingest_wait(struct ntf_store *s, bool linger)
 	if (linger && !s->kick && !s->closing) {
 		struct timespec dl;
 		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_nsec += NTF_LIMIT_STORE_INGEST_DELAY_MS * 1000000L;
+		dl.tv_nsec += (s->delivering ? NTF_LIMIT_STORE_INGEST_DELAY_MS
+					     : NTF_LIMIT_STORE_INGEST_LOG_DELAY_MS) *
+			      1000000L;
 		dl.tv_sec += dl.tv_nsec / 1000000000L;
 		dl.tv_nsec %= 1000000000L;
 		s->ing = ING_LINGER;
@@ -1357,7 +1424,7 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 		err = journal_open(s, errmsg);
 	if (!err)
 		err = init_seq(s, errmsg);
-	if (!err && (err = -pthread_create(&s->writer, NULL, writer_main, s)))
+	if (!err && (err = cmn_thread_start(&s->writer, "bfs-ingest", writer_main, s)))
 		ntf_store_set_err(errmsg, "writer thread", strerror(-err));
 	if (err) {
 		ntf_store_close(s);

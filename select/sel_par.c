@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmn_thread.h"
 #include "select.h"
 #include "sel_arena.h"
 #include "sel_err.h"
@@ -391,7 +392,7 @@ static int start(struct par *pp, struct worker *wk, unsigned n,
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (pthread_create(&wk[i].th, NULL, work, &wk[i]) != 0)
+		if (cmn_thread_start(&wk[i].th, "bfs-select", work, &wk[i]) != 0)
 			/* The workers started so far do all the chunks. */
 			return i ? 0
 				 : sel_err_set(err, SEL_E_InternalError, 0, 0,
