@@ -44,6 +44,17 @@ struct etag_job {
 #define ETAG_DELAY_MS 3
 #define ETAG_LOG_DELAY_MS 20
 
+#define ETAG_MEM_SLOTS 16384 /* 1 MiB of address space, touched as used */
+
+/* One remembered eTag: valid while the file keeps this size and mtime. */
+struct etag_mem {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+	char hex[32];
+};
+
 struct fs_etag {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -57,11 +68,59 @@ struct fs_etag {
 	 * than hashing 4 KiB. */
 	EVP_MD *md5;
 	EVP_MD_CTX *md_ctx;
+	/* The eTags hashed lately, for every size: an event that needs the
+	 * eTag of a file unchanged since (a GET after the Put, a copy) finds
+	 * it here without a syscall.  Direct-mapped by inode; a collision
+	 * replaces the older entry. */
+	pthread_mutex_t mem_lock;
+	struct etag_mem *mem; /* ETAG_MEM_SLOTS entries */
 };
 
-bool fs_etag_cached(const char *proc, int fd, const struct stat *st,
-		    char out[33])
+static int64_t mtime_ns(const struct stat *st)
 {
+	return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
+}
+
+static struct etag_mem *mem_slot(struct fs_etag *e, const struct stat *st)
+{
+	uint64_t h = ((uint64_t)st->st_ino ^ ((uint64_t)st->st_dev << 32)) *
+		     0x9e3779b97f4a7c15ull;
+	_Static_assert(ETAG_MEM_SLOTS == 1 << 14, "slot = top 14 bits");
+	return &e->mem[h >> 50];
+}
+
+static bool mem_get(struct fs_etag *e, const struct stat *st, char out[33])
+{
+	if (!e)
+		return false;
+	struct etag_mem *m = mem_slot(e, st);
+	pthread_mutex_lock(&e->mem_lock);
+	bool hit = m->ino == st->st_ino && m->dev == st->st_dev &&
+		   m->size == st->st_size && m->mtime_ns == mtime_ns(st);
+	if (hit) {
+		memcpy(out, m->hex, 32);
+		out[32] = '\0';
+	}
+	pthread_mutex_unlock(&e->mem_lock);
+	return hit;
+}
+
+static void mem_put(struct fs_etag *e, const struct stat *st,
+		    const char hex[33])
+{
+	struct etag_mem *m = mem_slot(e, st);
+	pthread_mutex_lock(&e->mem_lock);
+	*m = (struct etag_mem){.dev = st->st_dev, .ino = st->st_ino,
+			       .size = st->st_size, .mtime_ns = mtime_ns(st)};
+	memcpy(m->hex, hex, 32);
+	pthread_mutex_unlock(&e->mem_lock);
+}
+
+bool fs_etag_cached(struct fs_ctx *ctx, const char *proc, int fd,
+		    const struct stat *st, char out[33])
+{
+	if (mem_get(ctx ? ctx->etag : NULL, st, out))
+		return true;
 	if (st->st_size < FS_ETAG_CACHE_MIN)
 		return false;
 	char v[96];
@@ -75,9 +134,7 @@ bool fs_etag_cached(const char *proc, int fd, const struct stat *st,
 	if (sscanf(v, "%lld %lld %32s", &size, &mtime, hex) != 3 ||
 	    strlen(hex) != 32)
 		return false;
-	long long want = (long long)st->st_mtim.tv_sec * 1000000000ll +
-			 st->st_mtim.tv_nsec;
-	if (size != (long long)st->st_size || mtime != want)
+	if (size != (long long)st->st_size || mtime != mtime_ns(st))
 		return false;
 	memcpy(out, hex, 33);
 	return true;
@@ -128,15 +185,18 @@ static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
 		return false;
 	struct stat before, after;
 	bool ok = fstat(fd, &before) == 0 && S_ISREG(before.st_mode);
-	if (ok && fs_etag_cached(NULL, fd, &before, out)) {
+	if (ok && fs_etag_cached(ctx, NULL, fd, &before, out)) {
 		close(fd);
 		return true;
 	}
 	ok = ok && md5_fd(e, fd, out) == 0;
 	/* Cache it only if nobody wrote meanwhile. */
-	if (ok && before.st_size >= FS_ETAG_CACHE_MIN && fstat(fd, &after) == 0 && after.st_size == before.st_size &&
-	    after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
-	    after.st_mtim.tv_nsec == before.st_mtim.tv_nsec) {
+	bool same = ok && fstat(fd, &after) == 0 &&
+		    after.st_size == before.st_size &&
+		    mtime_ns(&after) == mtime_ns(&before);
+	if (same)
+		mem_put(e, &before, out);
+	if (same && before.st_size >= FS_ETAG_CACHE_MIN) {
 		char v[96];
 		int n = snprintf(v, sizeof(v), "%lld %lld %s",
 				 (long long)before.st_size,
@@ -244,6 +304,8 @@ static void etag_free(struct fs_etag *e)
 		return;
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->mem_lock);
+	free(e->mem);
 	EVP_MD_CTX_free(e->md_ctx);
 	EVP_MD_free(e->md5);
 	free(e->buf);
@@ -261,10 +323,12 @@ static struct fs_etag *etag_new(void)
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&e->mem_lock, NULL);
+	e->mem = calloc(ETAG_MEM_SLOTS, sizeof(*e->mem));
 	e->buf = malloc(ETAG_READ_SIZE);
 	e->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
 	e->md_ctx = EVP_MD_CTX_new();
-	if (!e->buf || !e->md5 || !e->md_ctx) {
+	if (!e->mem || !e->buf || !e->md5 || !e->md_ctx) {
 		etag_free(e);
 		return NULL;
 	}

@@ -37,11 +37,13 @@ void fs_etag_stop(struct fs_ctx *ctx);
 void fs_etag_submit(struct fs_ctx *ctx, const char *path,
 		    struct ntf_pending *pd);
 
-/* The cached eTag of a file when it was computed for st's size and mtime;
- * false without a syscall for files below FS_ETAG_CACHE_MIN.  The file is fd when that is >= 0 (an fd open for reading or writing:
+/* The cached eTag of a file when it was computed for st's size and mtime:
+ * from the hasher's memory of recent eTags (ctx may be NULL: not asked),
+ * then, for files of FS_ETAG_CACHE_MIN bytes or more, from the xattr.
+ * The file is fd when that is >= 0 (an fd open for reading or writing:
  * fgetxattr is far cheaper than a path), else proc_path (a /proc/self/fd
  * path, for O_PATH fds). */
-bool fs_etag_cached(const char *proc_path, int fd, const struct stat *st,
-		    char out[33]);
+bool fs_etag_cached(struct fs_ctx *ctx, const char *proc_path, int fd,
+		    const struct stat *st, char out[33]);
 
 #endif

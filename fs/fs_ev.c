@@ -225,7 +225,7 @@ static void object_attrs(struct fs_ctx *ctx, struct fs_inode *dir,
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
 			 fd >= 0 ? fd : dir->fd);
 	}
-	if (fs_etag_cached(proc, openfd, st, etag))
+	if (fs_etag_cached(ctx, proc, openfd, st, etag))
 		ev->etag = etag;
 	else
 		*hash = ctx->etag != NULL;
@@ -321,7 +321,7 @@ static bool cached_etag_at(struct fs_ctx *ctx, const char *path,
 		return false;
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	bool ok = fs_etag_cached(proc, -1, st, out);
+	bool ok = fs_etag_cached(ctx, proc, -1, st, out);
 	close(fd);
 	return ok;
 }

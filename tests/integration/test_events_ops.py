@@ -471,6 +471,29 @@ def test_open_rdonly_is_get(ev):
                      content=b"# hi", ctype="text/markdown", pid=os.getpid())
 
 
+@pytest.mark.parametrize("size", [4, 64 * 1024])
+def test_etag_follows_same_size_rewrites(ev, size):
+    """eTags are remembered (in memory; from 16 KiB also in an xattr)
+    by size and mtime: rewriting a file in place with other bytes of the
+    same size, right after it was hashed, must give the new content's MD5
+    on the Put and on the GETs that follow."""
+    p = ev.m.bucket() / "same.bin"
+    contents = [bytes([c]) * size for c in b"abc"]
+    write_file(p, contents[0])
+    ev.ops()
+    for old, new in zip(contents, contents[1:]):
+        p.read_bytes()
+        write_file(p, new, flags=os.O_WRONLY)   # no O_TRUNC: same size
+        assert p.read_bytes() == new
+        got = ev.ops()
+        assert names(got) == [("s3:ObjectAccessed:Get", "alpha", "same.bin"),
+                              ("s3:ObjectCreated:Put", "alpha", "same.bin"),
+                              ("s3:ObjectAccessed:Get", "alpha", "same.bin")]
+        want = [old, new, new]
+        for r, content in zip(got, want):
+            assert r["s3"]["object"]["eTag"] == hashlib.md5(content).hexdigest()
+
+
 def test_getattr_reaching_daemon_is_head(ev):
     b = ev.m.bucket()
     write_file(b / "h.png", b"\x89PNG")
