@@ -123,14 +123,43 @@ char *fs_ev_key_of(struct fs_ctx *ctx, struct fs_inode *dir,
 	return cmn_buf_take(&b);
 }
 
+static int64_t ctime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec;
+}
+
+/* Is ino known to have no user.s3.meta.* xattr (see fs_inode.h)?  A
+ * listxattr on every Put and GET was the one syscall an event added on
+ * the FUSE thread besides the stat. */
+static bool meta_known_none(struct fs_inode *ino, const struct stat *st)
+{
+	int64_t t = atomic_load_explicit(&ino->meta_none_ns,
+					 memory_order_relaxed);
+	return atomic_load_explicit(&ino->meta_fresh, memory_order_relaxed) ||
+	       (t != 0 && t == ctime_ns(st));
+}
+
+void fs_ev_meta_fresh(struct fs_inode *ino)
+{
+	atomic_store_explicit(&ino->meta_fresh, true, memory_order_relaxed);
+}
+
+void fs_ev_meta_changed(struct fs_inode *ino)
+{
+	atomic_store_explicit(&ino->meta_fresh, false, memory_order_relaxed);
+	atomic_store_explicit(&ino->meta_none_ns, 0, memory_order_relaxed);
+}
+
 /* user.s3.meta.NAME xattrs become userMetadata {NAME: value}.  The file
- * is fd when >= 0, else proc (see fs_etag_cached). */
+ * is fd when >= 0, else proc (see fs_etag_cached).  *listed tells whether
+ * the names could be listed at all. */
 static size_t read_meta(const char *proc, int fd, struct ntf_meta *meta,
-			char *store, size_t cap)
+			char *store, size_t cap, bool *listed)
 {
 	char names[4096];
 	ssize_t n = fd >= 0 ? flistxattr(fd, names, sizeof(names))
 			    : listxattr(proc, names, sizeof(names));
+	*listed = n >= 0;
 	size_t count = 0, used = 0;
 	const size_t plen = strlen(FS_EV_XATTR_META);
 	for (ssize_t i = 0; i < n && count < META_MAX;
@@ -229,10 +258,16 @@ static void object_attrs(struct fs_ctx *ctx, struct fs_inode *dir,
 		ev->etag = etag;
 	else
 		*hash = ctx->etag != NULL;
-	*metastore = malloc(META_BYTES);
-	if (*metastore)
+	struct fs_inode *obj = child ? NULL : dir;
+	if (!(obj && meta_known_none(obj, st)) &&
+	    (*metastore = malloc(META_BYTES))) {
+		bool listed = false;
 		ev->n_meta = read_meta(proc, openfd, meta, *metastore,
-				       META_BYTES);
+				       META_BYTES, &listed);
+		if (obj && listed && ev->n_meta == 0)
+			atomic_store_explicit(&obj->meta_none_ns, ctime_ns(st),
+					      memory_order_relaxed);
+	}
 	ev->meta = meta;
 	if (ofd >= 0)
 		close(ofd);

@@ -61,6 +61,14 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		     struct fs_inode *dir, const char *child, int openfd,
 		     const struct stat *st, const char *copy_source);
 
+/* ino was created through the mount (op_create): it has no
+ * user.s3.meta.* xattr until one is set through the mount. */
+void fs_ev_meta_fresh(struct fs_inode *ino);
+
+/* An xattr of ino is being set or removed through the mount: forget that
+ * it had no user.s3.meta.* xattr. */
+void fs_ev_meta_changed(struct fs_inode *ino);
+
 /* The command name of pid (cached), "" when unknown. */
 void fs_ev_comm(struct fs_ctx *ctx, pid_t pid, char out[17]);
 

@@ -17,6 +17,7 @@
 #define FS_INODE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -37,6 +38,14 @@ struct fs_inode {
 	char *name;             /* owned; NULL for the root */
 	const struct fs_magic *magic; /* non-NULL for .bucketfs nodes */
 	struct fs_inode *hnext; /* hash chain (table lock) */
+
+	/* The object has no user.s3.meta.* xattr, so events skip listing
+	 * them (fs_ev.c): meta_fresh from its CREATE through the mount until
+	 * a setxattr or removexattr through it; meta_none_ns is the ctime
+	 * (ns) at which a listing found none (0: none known).  Changes made
+	 * behind the mount are not watched (README). */
+	atomic_bool meta_fresh;
+	_Atomic int64_t meta_none_ns;
 
 	/* FUSE passthrough: one backing id shared by all open handles. */
 	pthread_mutex_t lock;

@@ -806,6 +806,10 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 	}
 	f->fd = fd;
 	f->ino = inode_of(req, e.ino);
+	/* The kernel creates only names it saw missing: a file made behind
+	 * the mount since, with metadata xattrs, is not worth a listxattr
+	 * on every create. */
+	fs_ev_meta_fresh(f->ino);
 	track_writes(ctx, req, f, O_WRONLY, true);
 	int bid = prepare_open(ctx, f, fi);
 	fs_pt_set_reply(bid);
@@ -1403,6 +1407,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 	else if (fs_ev_setxattr(ctx, req, ino, name, value, size, flags))
 		return;
 	if (rc == 0) {
+		fs_ev_meta_changed(ino);
 		proc_path(p, sizeof(p), ino->fd);
 		if (setxattr(p, name, value, size, flags) != 0)
 			rc = errno;
@@ -1429,6 +1434,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 	else if (fs_ev_removexattr(ctx, req, ino, name))
 		return;
 	if (rc == 0) {
+		fs_ev_meta_changed(ino);
 		proc_path(p, sizeof(p), ino->fd);
 		if (removexattr(p, name) != 0)
 			rc = errno;

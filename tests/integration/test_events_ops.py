@@ -559,6 +559,24 @@ def test_user_metadata_from_meta_xattrs(ev):
                  meta={"X-Amz-Meta-color": "blue", "X-Amz-Meta-owner": "zoë"})
 
 
+def test_user_metadata_changes_between_gets(ev):
+    """A file found without metadata is not listed again while its ctime
+    stands: setting or removing a user.s3.meta xattr (through the mount)
+    shows on the next GET."""
+    p = ev.m.bucket() / "g.txt"
+    write_file(p, b"data")
+    p.read_bytes()
+    p.read_bytes()
+    os.setxattr(p, "user.s3.meta.k", b"v")
+    p.read_bytes()
+    os.removexattr(p, "user.s3.meta.k")
+    p.read_bytes()
+    got = ev.ops()
+    gets = [r for r in got if r["eventName"] == "s3:ObjectAccessed:Get"]
+    assert [r["s3"]["object"].get("userMetadata") for r in gets] == [
+        None, None, {"X-Amz-Meta-k": "v"}, None]
+
+
 @pytest.mark.parametrize("key,ctype", [
     ("a b.txt", "text/plain"),
     ("dir/sub/x+y.csv", "text/csv"),
