@@ -716,7 +716,10 @@ static int commit_batch(struct ntf_store *s, struct batch *b, bool full)
 		step_done(s->st[ST_ROLLBACK]);
 		return err;
 	}
-	s->delivering = delivering;
+	/* A batch of finalisations only says nothing: their records were
+	 * in an earlier batch. */
+	if (b->n)
+		s->delivering = delivering;
 	if (logged && s->oldest_ms == OLDEST_EMPTY)
 		s->oldest_ms = first_ms;
 	s->log_count += logged;
