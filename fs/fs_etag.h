@@ -4,10 +4,11 @@
  * With passthrough the daemon never sees file data, and a close() must
  * not wait for hashing, so an object event whose eTag is not cached is
  * recorded as pending (ntf_pipeline_emit_pending) and handed here: one
- * thread hashes the file, caches the result in the `user.bucketfs.etag`
- * xattr keyed by size and mtime (files of FS_ETAG_CACHE_MIN bytes or
- * more), and finalises the records, which only then become visible to
- * readers and delivery.  Pending records left by a
+ * thread hashes the file, remembers the result keyed by inode, size and
+ * mtime (in memory for the files hashed lately; in the
+ * `user.bucketfs.etag` xattr too for files of FS_ETAG_CACHE_MIN bytes or
+ * more, which survives a restart), and finalises the records, which only
+ * then become visible to readers and delivery.  Pending records left by a
  * crash are hashed again at the next mount.
  */
 #ifndef FS_ETAG_H

@@ -895,22 +895,34 @@ static void test_events_cli_mount_follow(void **state)
 	fclose(f);
 	char sdir[512];
 	snprintf(sdir, sizeof(sdir), "%s/state", dir);
-	struct ntf_store *s = open_store(sdir, NULL);
-	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "first", NULL, 0,
-				 NTF_DURABILITY_COMMIT, NULL),
-			 0);
 
-	int p[2];
+	/* Fork before the store starts its ingester thread: a child forked
+	 * from a threaded process may inherit a lock (ASan's allocator's,
+	 * here) that a parent thread held, and hang in its first malloc.  It
+	 * waits on `go` until the store holds the first record. */
+	int p[2], go[2];
 	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(go), 0);
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(p[1], 1);
 		close(p[0]);
+		close(go[1]);
+		char c;
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
 		char *av[] = {"events", "--follow", mnt};
 		_exit(ntf_evcli_main(3, av));
 	}
 	close(p[1]);
+	close(go[0]);
+	struct ntf_store *s = open_store(sdir, NULL);
+	assert_int_equal(append1(s, "s3:ObjectCreated:Put", "first", NULL, 0,
+				 NTF_DURABILITY_COMMIT, NULL),
+			 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
 	char buf[1024];
 	size_t len = 0;
 	const char *want = "{\"e\":\"s3:ObjectCreated:Put\",\"b\":\"b1\",\"k\":"
