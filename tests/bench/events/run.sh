@@ -8,8 +8,9 @@ root=$(cd "$here/../../.." && pwd)
 out=${BENCH_OUT:-$root/tests/bench/out}
 mkdir -p "$out"
 cc -std=c17 -O2 -g -D_GNU_SOURCE -Wall -Wextra -Werror \
-	-I"$root/notify" "$here/store_bench.c" "$root/notify/ntf_store.c" \
-	"$root/notify/ntf_journal.c" -o "$out/store_bench" -lsqlite3 -pthread
+	-I"$root/notify" -I"$root/common" "$here/store_bench.c" \
+	"$root/notify/ntf_store.c" "$root/notify/ntf_journal.c" \
+	"$root/common/cmn_thread.c" -o "$out/store_bench" -lsqlite3 -pthread
 n=${1:-200000}
 echo "== 1 event per append (FUSE threads each emit one)"
 "$out/store_bench" "$n" 1
