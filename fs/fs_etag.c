@@ -211,7 +211,8 @@ static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
 }
 
 /* Called with the lock held: wait for a job (see ETAG_DELAY_MS); after
- * work, first for the delay, then untimed. */
+ * work, first for the delay, then untimed.  Returns with a job queued, or
+ * stopping with none. */
 static void hasher_wait(struct fs_etag *e, bool linger)
 {
 	if (!e->head && !e->stop && linger) {
@@ -239,7 +240,9 @@ static void *hasher_main(void *arg)
 	for (;;) {
 		hasher_wait(e, linger);
 		linger = true;
-		if (e->stop)
+		/* Stopping, the queue is drained first: a clean unmount leaves
+		 * no record pending (only a crash does, for the next mount). */
+		if (!e->head)
 			break;
 		struct etag_job *j = e->head;
 		e->head = j->next;

@@ -30,7 +30,8 @@ struct ntf_pending;
  * run.  Returns 0 or -errno. */
 int fs_etag_start(struct fs_ctx *ctx);
 
-/* Stop the thread; jobs not yet done stay pending in the store. */
+/* Hash what is queued, then stop the thread.  (Records whose job was lost
+ * with a crash stay pending in the store until the next mount.) */
 void fs_etag_stop(struct fs_ctx *ctx);
 
 /* Hash "bucket/key" (relative to SRC) and finalise pd.  Takes ownership
