@@ -149,6 +149,12 @@ enum stmt_id {
 #define NTF_STORE_SETTLE_MS 10
 #define NTF_STORE_SETTLE_ROUNDS 20
 
+/* A follower scans again after this long without a notification: settle()
+ * bounds how long it waits for a commit to finish, and a commit whose
+ * WAL-index update came later than that (a descheduled ingester) would
+ * otherwise stay unseen until the next one.  One indexed query a second. */
+#define NTF_STORE_RESCAN_MS 1000
+
 /* Longest a reader waits at open for the daemon to ingest what it had
  * acknowledged (see reader_catch_up). */
 #define NTF_STORE_CATCH_UP_MS 2000
@@ -2272,7 +2278,10 @@ int ntf_store_reader_wait(struct ntf_store_reader *r)
 		if (hit)
 			return settle(fd);
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, -1) < 0)
+		int n = poll(&p, 1, NTF_STORE_RESCAN_MS);
+		if (n < 0)
 			return -errno;
+		if (n == 0)
+			return 0; /* a commit settle() let slip: scan again */
 	}
 }

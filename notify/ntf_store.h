@@ -266,9 +266,11 @@ int ntf_store_reader_scan(struct ntf_store_reader *r,
  * Returns the fd or -errno. */
 int ntf_store_reader_fd(struct ntf_store_reader *r);
 
-/* Block until the log may have changed since the last call (never polls on
- * a timer), then consume the pending notifications.  Returns 0 or -errno
- * (-EINTR when a signal interrupted the wait). */
+/* Block until the log may have changed since the last call, then consume
+ * the pending notifications; after NTF_STORE_RESCAN_MS without any, return
+ * anyway so the caller scans again (see ntf_store.c: a commit can be heard
+ * before a scan can see it).  Returns 0 or -errno (-EINTR when a signal
+ * interrupted the wait). */
 int ntf_store_reader_wait(struct ntf_store_reader *r);
 
 /* Finalise pending records: replace the eTag placeholder by etag (32 hex
