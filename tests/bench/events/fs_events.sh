@@ -239,6 +239,9 @@ done
 # ---- table --------------------------------------------------------------
 median() { sort -n | awk '{v[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 med() { awk -v c="$1" -v m="$2" '$2==c && $3==m {print $4}' "$W/raw" | median; }
+# "min-max" of the rounds: identical configurations differ by this much
+spread() { awk -v c="$1" -v m="$2" '$2==c && $3==m {print $4}' "$W/raw" |
+	sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {if (NR) print lo "-" hi}'; }
 
 echo
 echo "bucketfs events at the FUSE level: $NFILES x $FSIZE B, $RUNS rounds, medians (ops/s)"
@@ -246,6 +249,10 @@ echo "kernel $(uname -r), $(nproc) CPUs, passthrough=$PASSTHROUGH, backing=$BACK
 printf '%-11s' "metric"; for c in "${cfgs[@]}"; do printf ' %12s' "$c"; done; echo
 for m in create_ops get_ops unlink_ops logged; do
 	printf '%-11s' "$m"; for c in "${cfgs[@]}"; do printf ' %12s' "$(med "$c" "$m")"; done; echo
+done
+echo "spread of the rounds (min-max)"
+for m in create_ops get_ops unlink_ops; do
+	printf '%-11s' "$m"; for c in "${cfgs[@]}"; do printf ' %12s' "$(spread "$c" "$m")"; done; echo
 done
 echo
 echo "ratio to a_none (bar)"
