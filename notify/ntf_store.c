@@ -1101,8 +1101,9 @@ static bool checkpoint_due(struct ntf_store *s, int pages)
  * metadata operation on it meanwhile (the creates and unlinks of the
  * workload): so it runs once no event came for
  * NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS, or during a long burst once the
- * WAL is big, never once per thousand pages as SQLite would.  PASSIVE: readers are never blocked, and the WAL restarts from
- * its beginning once a checkpoint completed. */
+ * WAL is big, never once per thousand pages as SQLite would.  PASSIVE:
+ * readers are never blocked, and the WAL restarts from its beginning once
+ * a checkpoint completed. */
 static void checkpoint(struct ntf_store *s)
 {
 	pthread_mutex_lock(&s->db_mu);

@@ -92,7 +92,8 @@ struct ntf_store_stats {
 };
 
 /* Open (creating it, mode 0700, and the database) the store in state_dir
- * replay what the journal holds, and start the ingester thread.  opts may be NULL (no retention, defaults).
+ * replay what the journal holds, and start the ingester thread.  opts may
+ * be NULL (no retention, defaults).
  * On failure returns -errno (-EIO for a database error) and, when errmsg is
  * not NULL, sets *errmsg to a malloc'ed message the caller frees (or NULL).
  * Only one process may have a store open on a directory at a time (a second
