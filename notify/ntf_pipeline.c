@@ -648,26 +648,6 @@ int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 	return emit_common(p, ev, out);
 }
 
-/* Put the eTag into a live line: replace the 32 zeros, or drop the
- * field. */
-static void finalize_line(struct gate_item *g, const char *etag)
-{
-	static const char ph[] = "\"eTag\":\"" NTF_ETAG_PENDING "\"";
-	char *at = g->line ? memmem(g->line, g->len, ph, sizeof(ph) - 1)
-			   : NULL;
-	if (!at)
-		return;
-	if (etag) {
-		memcpy(at + 8, etag, 32);
-		return;
-	}
-	size_t cut = sizeof(ph) - 1;
-	if ((size_t)(at - g->line) + cut < g->len && at[cut] == ',')
-		cut++;
-	memmove(at, at + cut, g->len - (size_t)(at - g->line) - cut);
-	g->len -= cut;
-}
-
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 			   const char *etag)
 {
@@ -680,7 +660,7 @@ void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 	if (g) {
 		pthread_mutex_lock(&p->gate_lock);
 		if (g->line) {
-			finalize_line(g, etag);
+			ntf_store_fill_etag(g->line, &g->len, etag);
 			g->ready = true;
 			gate_drain(p);
 		} else {

@@ -647,28 +647,26 @@ static struct item *batch_find(struct batch *b, uint64_t seq)
 	return lo < b->n && b->items[lo].seq == seq ? &b->items[lo] : NULL;
 }
 
-/* Apply f to the record of it in memory (it is pending), as
- * ST_FINALIZE / ST_FINALIZE_NONE would.  The placeholder is as long as a
- * real eTag field, so an eTag is copied in place; no eTag drops the field
- * and its comma. */
-static bool patch_pending(struct batch *b, struct item *it,
-			  const struct fin *f)
+bool ntf_store_fill_etag(char *rec, size_t *len, const char *etag)
 {
 	static const char ph[] = PENDING_ETAG;
 	const size_t phlen = sizeof(ph) - 1;
-	char *rec = b->arena + it->record;
-	char *at = memmem(rec, it->record_len, ph, phlen);
-	if (!at || at[phlen] != ',') /* the record writer puts more after */
+	char *at = memmem(rec, *len, ph, phlen);
+	if (!at)
 		return false;
-	if (f->has_etag) {
-		memcpy(at + strlen("\"eTag\":\""), f->etag, 32);
-	} else {
-		size_t cut = phlen + 1;
-		size_t tail = it->record_len - (size_t)(at - rec) - cut;
-		memmove(at, at + cut, tail + 1); /* with the NUL */
-		it->record_len -= cut;
+	if (etag) {
+		memcpy(at + strlen("\"eTag\":\""), etag, 32);
+		return true;
 	}
-	it->pending = false;
+	size_t off = (size_t)(at - rec), cut = phlen;
+	if (off + cut < *len && at[cut] == ',') {
+		cut++; /* "eTag":"…", */
+	} else if (off > 0 && at[-1] == ',') {
+		off--; /* ,"eTag":"…" closing the object */
+		cut++;
+	}
+	memmove(rec + off, rec + off + cut, *len - off - cut);
+	*len -= cut;
 	return true;
 }
 
@@ -681,9 +679,15 @@ static void merge_fins(struct batch *b)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < b->nfin; i++) {
-		struct item *it = batch_find(b, b->fin[i].seq);
-		if (it && it->pending && patch_pending(b, it, &b->fin[i]))
+		const struct fin *f = &b->fin[i];
+		struct item *it = batch_find(b, f->seq);
+		if (it && it->pending &&
+		    ntf_store_fill_etag(b->arena + it->record, &it->record_len,
+					f->has_etag ? f->etag : NULL)) {
+			b->arena[it->record + it->record_len] = '\0';
+			it->pending = false;
 			continue;
+		}
 		b->fin[kept++] = b->fin[i];
 	}
 	b->nfin = kept;

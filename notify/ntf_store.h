@@ -274,6 +274,13 @@ int ntf_store_reader_fd(struct ntf_store_reader *r);
  * interrupted the wait). */
 int ntf_store_reader_wait(struct ntf_store_reader *r);
 
+/* Put etag (32 hex digits) over the placeholder of the record rec[0..*len)
+ * in place, or, when etag is NULL, remove the field and the comma that
+ * separates it, shortening *len: what finalising does to stored records,
+ * for copies held elsewhere (live lines).  False when rec has no
+ * placeholder.  Pure. */
+bool ntf_store_fill_etag(char *rec, size_t *len, const char *etag);
+
 /* Finalise pending records: replace the eTag placeholder by etag (32 hex
  * digits), or remove the field when etag is NULL (the content could not
  * be hashed).  Queued into the next group commit, after the records'

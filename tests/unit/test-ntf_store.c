@@ -345,6 +345,34 @@ static void test_pending_etag_same_batch(void **state)
 	ntf_store_reader_close(r);
 }
 
+static void fill(const char *in, const char *etag, const char *want)
+{
+	char buf[256];
+	size_t len = strlen(in);
+	memcpy(buf, in, len);
+	assert_true(ntf_store_fill_etag(buf, &len, etag));
+	buf[len] = '\0';
+	assert_string_equal(buf, want);
+}
+
+/* The one rewrite of the placeholder, for stored rows in a batch and for
+ * live lines alike. */
+static void test_fill_etag(void **state)
+{
+	const char *ph = "\"eTag\":\"00000000000000000000000000000000\"";
+	char in[128];
+	snprintf(in, sizeof(in), "{\"size\":1,%s,\"x\":2}", ph);
+	fill(in, "0123456789abcdef0123456789abcdef",
+	     "{\"size\":1,\"eTag\":\"0123456789abcdef0123456789abcdef\","
+	     "\"x\":2}");
+	fill(in, NULL, "{\"size\":1,\"x\":2}");
+	snprintf(in, sizeof(in), "{\"size\":1,%s}", ph);
+	fill(in, NULL, "{\"size\":1}");
+	size_t len = 11;
+	assert_false(ntf_store_fill_etag((char[]){"{\"size\":1}"}, &len, NULL));
+	assert_int_equal(len, 11);
+}
+
 static double mono_s(void)
 {
 	struct timespec t;
@@ -1004,7 +1032,8 @@ int main(void)
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_pending_etag_same_batch, setup_dir,
 						teardown_dir),
-		cmocka_unit_test_setup_teardown(test_follower_rescans, setup_dir,
+cmocka_unit_test(test_fill_etag),
+				cmocka_unit_test_setup_teardown(test_follower_rescans, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup_dir,
 						teardown_dir),
