@@ -116,16 +116,17 @@ static void mem_put(struct fs_etag *e, const struct stat *st,
 	pthread_mutex_unlock(&e->mem_lock);
 }
 
-bool fs_etag_cached(struct fs_ctx *ctx, const char *proc, int fd,
+bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
 		    const struct stat *st, char out[33])
 {
 	if (mem_get(ctx ? ctx->etag : NULL, st, out))
 		return true;
-	if (st->st_size < FS_ETAG_CACHE_MIN)
+	if (st->st_size < FS_ETAG_CACHE_MIN || (fd < 0 && !at))
 		return false;
 	char v[96];
 	ssize_t n = fd >= 0 ? fgetxattr(fd, FS_EV_XATTR_ETAG, v, sizeof(v) - 1)
-			    : getxattr(proc, FS_EV_XATTR_ETAG, v, sizeof(v) - 1);
+			    : fs_at_getxattr(at, FS_EV_XATTR_ETAG, v,
+					     sizeof(v) - 1);
 	if (n <= 0)
 		return false;
 	v[n] = '\0';

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 struct fs_ctx;
+struct fs_at;
 struct ntf_pending;
 
 /* Smaller files are hashed again when an eTag is needed instead of
@@ -43,9 +44,9 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *path,
  * from the hasher's memory of recent eTags (ctx may be NULL: not asked),
  * then, for files of FS_ETAG_CACHE_MIN bytes or more, from the xattr.
  * The file is fd when that is >= 0 (an fd open for reading or writing:
- * fgetxattr is far cheaper than a path), else proc_path (a /proc/self/fd
- * path, for O_PATH fds). */
-bool fs_etag_cached(struct fs_ctx *ctx, const char *proc_path, int fd,
+ * fgetxattr is far cheaper than a path), else at; with neither only the
+ * memory is asked. */
+bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
 		    const struct stat *st, char out[33]);
 
 #endif

@@ -151,14 +151,14 @@ void fs_ev_meta_changed(struct fs_inode *ino)
 }
 
 /* user.s3.meta.NAME xattrs become userMetadata {NAME: value}.  The file
- * is fd when >= 0, else proc (see fs_etag_cached).  *listed tells whether
+ * is fd when >= 0, else at (see fs_etag_cached).  *listed tells whether
  * the names could be listed at all. */
-static size_t read_meta(const char *proc, int fd, struct ntf_meta *meta,
+static size_t read_meta(struct fs_at *at, int fd, struct ntf_meta *meta,
 			char *store, size_t cap, bool *listed)
 {
 	char names[4096];
 	ssize_t n = fd >= 0 ? flistxattr(fd, names, sizeof(names))
-			    : listxattr(proc, names, sizeof(names));
+			    : fs_at_listxattr(at, names, sizeof(names));
 	*listed = n >= 0;
 	size_t count = 0, used = 0;
 	const size_t plen = strlen(FS_EV_XATTR_META);
@@ -175,7 +175,7 @@ static size_t read_meta(const char *proc, int fd, struct ntf_meta *meta,
 		char *dst = store + used + nlen;
 		size_t room = cap - used - nlen - 1;
 		ssize_t v = fd >= 0 ? fgetxattr(fd, name, dst, room)
-				    : getxattr(proc, name, dst, room);
+				    : fs_at_getxattr(at, name, dst, room);
 		if (v < 0)
 			continue;
 		store[used + nlen + (size_t)v] = '\0';
@@ -226,51 +226,57 @@ void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
 			copy_source);
 }
 
-static int object_stat(struct fs_inode *dir, const char *child, int openfd,
-		       struct stat *st)
-{
-	if (openfd >= 0)
-		return fstat(openfd, st);
-	return fstatat(dir->fd, child ? child : "", st,
-		       AT_SYMLINK_NOFOLLOW | (child ? 0 : AT_EMPTY_PATH));
-}
-
 /* The eTag (from the cache) and the user metadata of a file: through
  * openfd (open for reading or writing) when the caller has one, else
- * through dir/child.  Fills ev; *hash is set when the eTag must be
- * computed; *metastore receives what ev->meta points into. */
-static void object_attrs(struct fs_ctx *ctx, struct fs_inode *dir,
-			 const char *child, int openfd, const struct stat *st,
+ * through at.  obj is the file's inode when known.  Fills ev; *hash is set
+ * when the eTag must be computed; *metastore receives what ev->meta points
+ * into. */
+static void object_attrs(struct fs_ctx *ctx, struct fs_inode *obj,
+			 struct fs_at *at, int openfd, const struct stat *st,
 			 struct ntf_event *ev, struct ntf_meta *meta,
 			 char **metastore, char etag[33], bool *hash)
 {
-	char proc[64] = "";
-	int ofd = -1;
-	if (openfd < 0) {
-		int fd = child ? openat(dir->fd, child,
-					O_PATH | O_NOFOLLOW | O_CLOEXEC)
-			       : -1;
-		ofd = fd;
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
-			 fd >= 0 ? fd : dir->fd);
-	}
-	if (fs_etag_cached(ctx, proc, openfd, st, etag))
+	if (fs_etag_cached(ctx, at, openfd, st, etag))
 		ev->etag = etag;
 	else
 		*hash = ctx->etag != NULL;
-	struct fs_inode *obj = child ? NULL : dir;
 	if (!(obj && meta_known_none(obj, st)) &&
 	    (*metastore = malloc(META_BYTES))) {
 		bool listed = false;
-		ev->n_meta = read_meta(proc, openfd, meta, *metastore,
+		ev->n_meta = read_meta(at, openfd, meta, *metastore,
 				       META_BYTES, &listed);
 		if (obj && listed && ev->n_meta == 0)
 			atomic_store_explicit(&obj->meta_none_ns, ctime_ns(st),
 					      memory_order_relaxed);
 	}
 	ev->meta = meta;
-	if (ofd >= 0)
-		close(ofd);
+}
+
+/* Size, eTag and metadata of an object's event: of openfd when >= 0, else
+ * of dir/child (child NULL: dir is the object). */
+static void object_fields(struct fs_ctx *ctx, struct fs_inode *dir,
+			  const char *child, int openfd,
+			  const struct stat *st, struct ntf_event *ev,
+			  struct ntf_meta *meta, char **metastore,
+			  char etag[33], bool *hash)
+{
+	struct fs_at at = {.dirfd = -1, .name = ""};
+	struct stat lst;
+	if (openfd < 0) {
+		if (child)
+			fs_at_child(&at, dir, child);
+		else if (fs_inode_at(ctx->inodes, dir, &at) < 0)
+			return;
+	}
+	if (!st && (openfd >= 0 ? fstat(openfd, &lst)
+				: fs_at_stat(&at, &lst)) == 0)
+		st = &lst;
+	if (st && !S_ISDIR(st->st_mode))
+		ev->size = st->st_size;
+	if (st && S_ISREG(st->st_mode))
+		object_attrs(ctx, child ? NULL : dir, &at, openfd, st, ev,
+			     meta, metastore, etag, hash);
+	fs_at_done(&at);
 }
 
 void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
@@ -304,18 +310,11 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	struct ntf_meta meta[META_MAX];
 	char *metastore = NULL;
 	char etag[33];
-	struct stat lst;
 	bool hash = false;
 
-	if (!ntf_event_is_removed(name)) {
-		if (!st && object_stat(dir, child, openfd, &lst) == 0)
-			st = &lst;
-		if (st && !S_ISDIR(st->st_mode))
-			ev.size = st->st_size;
-		if (st && S_ISREG(st->st_mode))
-			object_attrs(ctx, dir, child, openfd, st, &ev, meta,
-				     &metastore, etag, &hash);
-	}
+	if (!ntf_event_is_removed(name))
+		object_fields(ctx, dir, child, openfd, st, &ev, meta,
+			      &metastore, etag, &hash);
 	char *full = NULL;
 	if (hash && asprintf(&full, "%s/%s", ev.bucket, ev.key) < 0)
 		full = NULL;
@@ -350,13 +349,14 @@ struct tree_walk {
 static bool cached_etag_at(struct fs_ctx *ctx, const char *path,
 			   const struct stat *st, char out[33])
 {
+	if (fs_etag_cached(ctx, NULL, -1, st, out))
+		return true; /* from memory */
 	int fd = openat(fs_inode_root(ctx->inodes)->fd, path,
 			O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	bool ok = fs_etag_cached(ctx, proc, -1, st, out);
+	struct fs_at at = {.dirfd = fd, .name = ""};
+	bool ok = fs_etag_cached(ctx, &at, -1, st, out);
 	close(fd);
 	return ok;
 }

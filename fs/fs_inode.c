@@ -10,8 +10,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmn_buf.h"
@@ -22,7 +24,16 @@ struct fs_inode_table {
 	struct fs_inode **buckets;
 	size_t nbuckets;   /* power of two */
 	size_t count;
+	size_t nreachable; /* inodes with nopen > 0 or multilink: only
+			      while there are any must an unlink look at
+			      what it removes (fs_inode_unlinking) */
 };
+
+/* Whether ino counts in nreachable; table lock held. */
+static bool reachable(const struct fs_inode *ino)
+{
+	return ino->nopen > 0 || ino->multilink;
+}
 
 static size_t hash_key(dev_t dev, ino_t ino)
 {
@@ -143,6 +154,16 @@ static struct fs_inode *relink(struct fs_inode *ino, struct fs_inode *parent,
 	return old;
 }
 
+/* ino has (or had) other hard links; table lock held. */
+static void mark_multilink(struct fs_inode_table *t, struct fs_inode *ino)
+{
+	if (ino->multilink || S_ISDIR(ino->type))
+		return;
+	if (!reachable(ino))
+		t->nreachable++;
+	ino->multilink = true;
+}
+
 static void destroy_list(struct fs_inode *dead)
 {
 	while (dead) {
@@ -183,6 +204,8 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	if (*pp) {
 		struct fs_inode *ino = *pp;
 		ino->nlookup++;
+		if (st->st_nlink > 1)
+			mark_multilink(t, ino);
 		relink_locked(t, ino, parent, name, &dead);
 		pthread_mutex_unlock(&t->lock);
 		destroy_list(dead);
@@ -191,15 +214,21 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	pthread_mutex_unlock(&t->lock);
 
 	/* Open outside the lock: it is a syscall. */
-	int fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
+	int fd = -1;
+	if (S_ISDIR(st->st_mode)) {
+		fd = openat(parent->fd, name,
+			    O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+	}
 	struct fs_inode *ino = calloc(1, sizeof(*ino));
 	char *copy = strdup(name);
 	if (!ino || !copy) {
 		free(ino);
 		free(copy);
 		close(fd);
+		if (fd >= 0)
+			close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -217,6 +246,8 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 		/* Another thread created it meanwhile: use theirs. */
 		struct fs_inode *other = *pp;
 		other->nlookup++;
+		if (st->st_nlink > 1)
+			mark_multilink(t, other);
 		relink_locked(t, other, parent, name, &dead);
 		pthread_mutex_unlock(&t->lock);
 		inode_destroy(ino);
@@ -226,6 +257,10 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	ino->parent = parent;
 	parent->refs++;
 	*pp = ino;
+	if (st->st_nlink > 1 && !S_ISDIR(st->st_mode)) {
+		ino->multilink = true;
+		t->nreachable++;
+	}
 	if (++t->count > t->nbuckets)
 		grow(t);
 	pthread_mutex_unlock(&t->lock);
@@ -239,11 +274,14 @@ static struct fs_inode *release_chain(struct fs_inode_table *t,
 				      struct fs_inode *ino)
 {
 	struct fs_inode *dead = NULL;
-	while (ino && ino != &t->root && ino->nlookup == 0 && ino->refs == 0) {
+	while (ino && ino != &t->root && ino->nlookup == 0 && ino->refs == 0 &&
+	       ino->nopen == 0) {
 		struct fs_inode **pp = slot_of(t, ino->dev, ino->ino);
 		if (*pp == ino)
 			*pp = ino->hnext;
 		t->count--;
+		if (reachable(ino))
+			t->nreachable--;
 		struct fs_inode *parent = ino->parent;
 		if (parent)
 			parent->refs--;
@@ -274,6 +312,176 @@ void fs_inode_rename(struct fs_inode_table *t, struct fs_inode *ino,
 	relink_locked(t, ino, newparent, newname, &dead);
 	pthread_mutex_unlock(&t->lock);
 	destroy_list(dead);
+}
+
+void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino)
+{
+	pthread_mutex_lock(&t->lock);
+	if (!reachable(ino))
+		t->nreachable++;
+	ino->nopen++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino)
+{
+	pthread_mutex_lock(&t->lock);
+	if (ino->nopen > 0 && --ino->nopen == 0 && !reachable(ino))
+		t->nreachable--;
+	/* The kernel may have sent FORGET before this RELEASE. */
+	struct fs_inode *dead = release_chain(t, ino);
+	pthread_mutex_unlock(&t->lock);
+	destroy_list(dead);
+}
+
+void fs_inode_linked(struct fs_inode_table *t, struct fs_inode *ino)
+{
+	pthread_mutex_lock(&t->lock);
+	mark_multilink(t, ino);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fs_inode_unlinking(struct fs_inode_table *t, struct fs_inode *parent,
+			const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	bool any = t->nreachable > 0;
+	pthread_mutex_unlock(&t->lock);
+	struct stat st;
+	if (!any || fstatat(parent->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    S_ISDIR(st.st_mode))
+		return;
+
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *ino = *slot_of(t, st.st_dev, st.st_ino);
+	bool need = ino && ino->fd < 0 && (ino->nopen > 0 || st.st_nlink > 1);
+	pthread_mutex_unlock(&t->lock);
+	if (!need)
+		return;
+	/* The kernel holds the inode (it looked the name up to remove it),
+	 * and holds the directory's lock, so neither goes away here. */
+	int fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (ino->fd < 0) {
+		ino->fd = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+int fs_inode_at(struct fs_inode_table *t, struct fs_inode *ino,
+		struct fs_at *at)
+{
+	at->table = t;
+	at->held = NULL;
+	at->proc = NULL;
+	at->name = "";
+	pthread_mutex_lock(&t->lock);
+	/* An inode's fd never changes once set: reading it needs the lock
+	 * only because fs_inode_unlinking may be setting it. */
+	at->dirfd = ino->fd;
+	if (at->dirfd < 0 && ino->parent && ino->name) {
+		size_t n = strlen(ino->name);
+		if (n < sizeof(at->name_buf)) {
+			memcpy(at->name_buf, ino->name, n + 1);
+			at->name = at->name_buf;
+			at->held = ino->parent;
+			at->held->refs++;
+			at->dirfd = at->held->fd;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return at->dirfd >= 0 ? 0 : -ESTALE;
+}
+
+void fs_at_child(struct fs_at *at, struct fs_inode *dir, const char *name)
+{
+	at->table = NULL;
+	at->held = NULL;
+	at->proc = NULL;
+	at->dirfd = dir->fd;
+	at->name = name;
+}
+
+void fs_at_done(struct fs_at *at)
+{
+	if (!at->held)
+		return;
+	struct fs_inode_table *t = at->table;
+	pthread_mutex_lock(&t->lock);
+	at->held->refs--;
+	struct fs_inode *dead = release_chain(t, at->held);
+	pthread_mutex_unlock(&t->lock);
+	destroy_list(dead);
+	at->held = NULL;
+}
+
+int fs_at_flags(const struct fs_at *at)
+{
+	return AT_SYMLINK_NOFOLLOW | (at->name[0] ? 0 : AT_EMPTY_PATH);
+}
+
+const char *fs_at_proc(struct fs_at *at)
+{
+	if (!at->proc) {
+		if (at->name[0])
+			snprintf(at->proc_buf, sizeof(at->proc_buf),
+				 "/proc/self/fd/%d/%s", at->dirfd, at->name);
+		else
+			snprintf(at->proc_buf, sizeof(at->proc_buf),
+				 "/proc/self/fd/%d", at->dirfd);
+		at->proc = at->proc_buf;
+	}
+	return at->proc;
+}
+
+int fs_at_stat(const struct fs_at *at, struct stat *st)
+{
+	return fstatat(at->dirfd, at->name, st, fs_at_flags(at));
+}
+
+/* Reopening an O_PATH fd goes through its /proc link; a name is opened
+ * in its directory without following a symlink. */
+int fs_at_open(struct fs_at *at, int flags)
+{
+	if (at->name[0])
+		return openat(at->dirfd, at->name, flags | O_NOFOLLOW);
+	return open(fs_at_proc(at), flags & ~O_NOFOLLOW);
+}
+
+/* The /proc link of an fd must be followed to reach the object; a name's
+ * last component must not be (the l* calls). */
+ssize_t fs_at_getxattr(struct fs_at *at, const char *name, void *value,
+		       size_t size)
+{
+	const char *p = fs_at_proc(at);
+	return at->name[0] ? lgetxattr(p, name, value, size)
+			   : getxattr(p, name, value, size);
+}
+
+ssize_t fs_at_listxattr(struct fs_at *at, char *list, size_t size)
+{
+	const char *p = fs_at_proc(at);
+	return at->name[0] ? llistxattr(p, list, size)
+			   : listxattr(p, list, size);
+}
+
+int fs_at_setxattr(struct fs_at *at, const char *name, const void *value,
+		   size_t size, int flags)
+{
+	const char *p = fs_at_proc(at);
+	return at->name[0] ? lsetxattr(p, name, value, size, flags)
+			   : setxattr(p, name, value, size, flags);
+}
+
+int fs_at_removexattr(struct fs_at *at, const char *name)
+{
+	const char *p = fs_at_proc(at);
+	return at->name[0] ? lremovexattr(p, name) : removexattr(p, name);
 }
 
 int fs_inode_path(struct fs_inode_table *t, struct fs_inode *ino,

@@ -3,15 +3,23 @@
  *
  * Every inode the kernel knows (it holds a lookup count) has a struct
  * fs_inode whose address is its FUSE node id, the way libfuse's
- * passthrough_ll does it.  Each holds an O_PATH descriptor of the backing
- * object, so operations never rebuild or re-walk a path, and renames done
- * through the mount cannot make an inode point at the wrong object.
+ * passthrough_ll does it.
  *
- * Inodes also remember the parent and name they were last reached by: that
- * is how the daemon knows an object's bucket and key without a syscall
+ * Inodes remember the parent and name they were last reached by: that is
+ * how the daemon knows an object's bucket and key without a syscall
  * (events need both on every operation).  Directories have exactly one
- * parent; for a hard-linked file the most recent name wins, and open
- * handles carry the key they were opened under.
+ * parent; for a hard-linked file the most recent name wins.
+ *
+ * Descriptors.  A directory holds an O_PATH descriptor of its backing
+ * directory, so operations inside it are *at() calls that never re-walk a
+ * path.  Other objects hold none: they are reached as (parent's fd, name),
+ * see fs_inode_at.  passthrough_ll keeps a descriptor for every inode, and
+ * so runs out of them (EMFILE) once the kernel knows RLIMIT_NOFILE objects:
+ * `ls -l` of a bucket of 20 000 files failed that way here.  Objects are
+ * what buckets hold millions of; directories are few.  A file that loses
+ * its name through the mount while it is still reachable (it is open, or
+ * has other hard links) is given a descriptor just before, so it stays
+ * reachable (fs_inode_unlinking).
  */
 #ifndef FS_INODE_H
 #define FS_INODE_H
@@ -27,8 +35,9 @@ struct fs_magic;
 struct cmn_buf;
 
 struct fs_inode {
-	int fd;                 /* O_PATH|O_NOFOLLOW fd of the backing object;
-				   -1 for magic (control) nodes */
+	int fd;                 /* O_PATH|O_NOFOLLOW fd of the backing object
+				   for directories (and files that lost
+				   their name, see above); else -1 */
 	dev_t dev;
 	ino_t ino;
 	mode_t type;            /* S_IFMT bits, fixed for the inode's life */
@@ -37,6 +46,8 @@ struct fs_inode {
 	struct fs_inode *parent;/* counted reference, NULL for the root */
 	char *name;             /* owned; NULL for the root */
 	const struct fs_magic *magic; /* non-NULL for .bucketfs nodes */
+	unsigned nopen;         /* open handles (table lock) */
+	bool multilink;         /* seen with st_nlink > 1 (table lock) */
 	struct fs_inode *hnext; /* hash chain (table lock) */
 
 	/* The object has no user.s3.meta.* xattr, so events skip listing
@@ -79,6 +90,66 @@ void fs_inode_forget(struct fs_inode_table *t, struct fs_inode *ino,
 /* Move inode's remembered name after a rename through the mount. */
 void fs_inode_rename(struct fs_inode_table *t, struct fs_inode *ino,
 		     struct fs_inode *newparent, const char *newname);
+
+/* Count an open handle of ino (open, create) and drop it (release): an
+ * open file that is unlinked keeps a descriptor (fs_inode_unlinking). */
+void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino);
+void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino);
+
+/* Note that a link to ino was made through the mount. */
+void fs_inode_linked(struct fs_inode_table *t, struct fs_inode *ino);
+
+/* Call before `name` in `parent` loses its name (unlink, or replaced by a
+ * rename): if it is a known, descriptor-less inode that stays reachable
+ * afterwards (open handles, other hard links), it gets an O_PATH
+ * descriptor now.  Costs nothing while no file is open or multiply
+ * linked.  Failure only leaves that inode unreachable by name (ESTALE). */
+void fs_inode_unlinking(struct fs_inode_table *t, struct fs_inode *parent,
+			const char *name);
+
+/* How to reach an inode's backing object: (dirfd, name) for the *at()
+ * calls, and a /proc path for the calls that have no *at() form (xattrs,
+ * chmod, truncate).  fs_inode_at fills it and holds the parent, so its
+ * descriptor stays open even if a rename moves the object meanwhile, until
+ * fs_at_done.  The name is copied: a rename may change the inode's. */
+struct fs_at {
+	int dirfd;           /* the object's own fd (name "") or its parent's */
+	const char *name;    /* "" or a name in dirfd (points into buf) */
+	struct fs_inode *held; /* the parent held for the call, or NULL */
+	struct fs_inode_table *table;
+	char *proc;          /* built by fs_at_proc in proc_buf, or NULL */
+	char name_buf[256];
+	char proc_buf[32 + 256];
+};
+
+/* Fill at for ino (not a magic node).  Returns 0 or -ESTALE when ino has
+ * no name (removed by a rename or unlink of its parent chain). */
+int fs_inode_at(struct fs_inode_table *t, struct fs_inode *ino,
+		struct fs_at *at);
+
+/* at for child `name` of directory dir (held by the caller's request). */
+void fs_at_child(struct fs_at *at, struct fs_inode *dir, const char *name);
+
+/* Release what fs_inode_at held. */
+void fs_at_done(struct fs_at *at);
+
+/* The *at() flags for at: AT_SYMLINK_NOFOLLOW, plus AT_EMPTY_PATH when
+ * dirfd is the object itself. */
+int fs_at_flags(const struct fs_at *at);
+
+/* "/proc/self/fd/N" or "/proc/self/fd/N/name" (valid until fs_at_done). */
+const char *fs_at_proc(struct fs_at *at);
+
+/* Syscalls on the object, errno-style returns like the calls they wrap.
+ * Never following a symlink in the last component. */
+int fs_at_stat(const struct fs_at *at, struct stat *st);
+int fs_at_open(struct fs_at *at, int flags);
+ssize_t fs_at_getxattr(struct fs_at *at, const char *name, void *value,
+		       size_t size);
+ssize_t fs_at_listxattr(struct fs_at *at, char *list, size_t size);
+int fs_at_setxattr(struct fs_at *at, const char *name, const void *value,
+		   size_t size, int flags);
+int fs_at_removexattr(struct fs_at *at, const char *name);
 
 /* Append "bucket" (depth 1) or "bucket/key/of/object" for inode, or for
  * child `name` of inode when name != NULL, to out.  Returns the depth

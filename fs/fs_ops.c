@@ -3,9 +3,9 @@
  * SRC with bucket rules at the root and the `.bucketfs/` control
  * directory.
  *
- * The shape follows libfuse's passthrough_ll/passthrough_hp: every inode
- * holds an O_PATH fd; handlers use *at() calls relative to it and reply
- * through one exit.  What makes it fast here (specs in ARCHITECTURE.md):
+ * The shape follows libfuse's passthrough_ll/passthrough_hp: handlers use
+ * *at() calls relative to a directory's O_PATH fd (fs_inode_at: objects
+ * are reached by their directory and name) and reply through one exit.  What makes it fast here (specs in ARCHITECTURE.md):
  * long entry/attr timeouts (the kernel answers stat from its cache), keep
  * cache on opens, cached readdir with readdirplus, negative entries,
  * noflush on read-only opens, and FUSE passthrough for regular files so
@@ -99,11 +99,21 @@ static fuse_ino_t id_of(struct fs_ctx *ctx, struct fs_inode *ino)
 	return (fuse_ino_t)(uintptr_t)ino;
 }
 
-/* /proc path of an O_PATH fd, for the calls that have no *at() form that
- * accepts one (xattrs, chmod, truncate). */
-static void proc_path(char *buf, size_t len, int fd)
+/* Fill at for ino, or return -ESTALE; see fs_inode_at. */
+static int at_of(struct fs_ctx *ctx, struct fs_inode *ino, struct fs_at *at)
 {
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	return fs_inode_at(ctx->inodes, ino, at);
+}
+
+/* stat of ino's backing object.  A name that holds another object now
+ * (replaced behind the mount) is ESTALE, never the other's attributes. */
+static int at_stat(struct fs_at *at, struct fs_inode *ino, struct stat *st)
+{
+	if (fs_at_stat(at, st) != 0)
+		return -errno;
+	if (st->st_ino != ino->ino || st->st_dev != ino->dev)
+		return -ESTALE;
+	return 0;
 }
 
 static bool is_state_name(struct fs_ctx *ctx, struct fs_inode *parent,
@@ -211,15 +221,21 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id,
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
 	struct stat st;
+	struct fs_at at;
 
+	(void)fi;
 	if (ino->magic) {
 		fs_magic_stat(ctx, ino, &st);
-	} else if (fstatat(ino->fd, "", &st,
-			   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-		fuse_reply_err(req, errno);
-		return;
+	} else {
+		int rc = at_of(ctx, ino, &at);
+		if (rc == 0)
+			rc = at_stat(&at, ino, &st);
+		fs_at_done(&at);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
 	}
-	(void)fi;
 	if (!ino->magic && S_ISREG(st.st_mode) && fs_select_is(ctx, ino))
 		fs_select_result_size(ctx, &st, &st);
 	if (S_ISREG(st.st_mode))
@@ -228,8 +244,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id,
 	fuse_reply_attr(req, &st, attr_timeout(ctx, ino));
 }
 
-static int set_times(struct fs_inode *ino, struct fuse_file_info *fi,
-		     const struct stat *attr, int valid)
+static int set_times(struct fs_inode *ino, struct fs_at *at,
+		     struct fuse_file_info *fi, const struct stat *attr,
+		     int valid)
 {
 	struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT},
 				 {.tv_nsec = UTIME_OMIT}};
@@ -243,41 +260,45 @@ static int set_times(struct fs_inode *ino, struct fuse_file_info *fi,
 		tv[1] = attr->st_mtim;
 	if (fi && S_ISREG(ino->type))
 		return futimens(((struct fs_file *)(uintptr_t)fi->fh)->fd, tv);
-	if (S_ISLNK(ino->type))
-		return utimensat(ino->fd, "", tv,
-				 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-	char p[64];
-	proc_path(p, sizeof(p), ino->fd);
-	return utimensat(AT_FDCWD, p, tv, 0);
+	/* utimensat on an O_PATH fd needs its /proc link (and a symlink's
+	 * own fd, which AT_EMPTY_PATH takes). */
+	if (at->name[0] || S_ISLNK(ino->type))
+		return utimensat(at->dirfd, at->name, tv, fs_at_flags(at));
+	return utimensat(AT_FDCWD, fs_at_proc(at), tv, 0);
 }
 
-static int do_setattr(struct fs_inode *ino, struct stat *attr, int valid,
-		      struct fuse_file_info *fi)
+static int set_mode(struct fs_at *at, int ffd, mode_t mode)
 {
-	char p[64];
-	proc_path(p, sizeof(p), ino->fd);
+	if (ffd >= 0)
+		return fchmod(ffd, mode);
+	if (at->name[0])
+		return fchmodat(at->dirfd, at->name, mode, 0);
+	return chmod(fs_at_proc(at), mode);
+}
+
+static int do_setattr(struct fs_inode *ino, struct fs_at *at,
+		      struct stat *attr, int valid, struct fuse_file_info *fi)
+{
 	int ffd = fi && S_ISREG(ino->type) ?
 			  ((struct fs_file *)(uintptr_t)fi->fh)->fd : -1;
 
-	if ((valid & FUSE_SET_ATTR_MODE) &&
-	    (ffd >= 0 ? fchmod(ffd, attr->st_mode) : chmod(p, attr->st_mode)))
+	if ((valid & FUSE_SET_ATTR_MODE) && set_mode(at, ffd, attr->st_mode))
 		return -errno;
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t u = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid :
 							 (uid_t)-1;
 		gid_t g = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid :
 							 (gid_t)-1;
-		if (fchownat(ino->fd, "", u, g,
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+		if (fchownat(at->dirfd, at->name, u, g, fs_at_flags(at)) != 0)
 			return -errno;
 	}
 	if ((valid & FUSE_SET_ATTR_SIZE) &&
 	    (ffd >= 0 ? ftruncate(ffd, attr->st_size) :
-			truncate(p, attr->st_size)))
+			truncate(fs_at_proc(at), attr->st_size)))
 		return -errno;
 	if ((valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) &&
-	    set_times(ino, fi, attr, valid) != 0)
+	    set_times(ino, at, fi, attr, valid) != 0)
 		return -errno;
 	return 0;
 }
@@ -308,19 +329,21 @@ static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
 	struct stat st;
-	int rc = ino->magic ? -EPERM : do_setattr(ino, attr, valid, fi);
+	struct fs_at at;
+	int rc = ino->magic ? -EPERM : at_of(ctx, ino, &at);
+	if (rc == 0)
+		rc = do_setattr(ino, &at, attr, valid, fi);
 	if (rc == 0 && (valid & FUSE_SET_ATTR_SIZE) && S_ISREG(ino->type)) {
-		char p[64];
-		proc_path(p, sizeof(p), ino->fd);
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		int fd = fs_at_open(&at, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			kill_setid(ctx, req, fd);
 			close(fd);
 		}
 	}
-	if (rc == 0 && fstatat(ino->fd, "", &st,
-			       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-		rc = -errno;
+	if (rc == 0)
+		rc = at_stat(&at, ino, &st);
+	if (!ino->magic)
+		fs_at_done(&at);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -419,20 +442,38 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t p,
 	reply_new_entry(req, parent, name, rc);
 }
 
+/* link(2) of at's object as parent/name.  An O_PATH fd links with
+ * AT_EMPTY_PATH only with CAP_DAC_READ_SEARCH; its /proc link always. */
+static int link_at(struct fs_at *at, struct fs_inode *parent,
+		   const char *name)
+{
+	if (at->name[0])
+		return linkat(at->dirfd, at->name, parent->fd, name, 0) ? -errno
+									: 0;
+	if (linkat(at->dirfd, "", parent->fd, name, AT_EMPTY_PATH) == 0 ||
+	    linkat(AT_FDCWD, fs_at_proc(at), parent->fd, name,
+		   AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return -errno;
+}
+
 static void op_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t p,
 		    const char *name)
 {
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
 	struct fs_inode *parent = inode_of(req, p);
+	struct fs_at at;
 	int rc = ino->magic ? -EPERM :
 			      check_new_name(ctx, parent, name, ino->type);
-	if (rc == 0 && linkat(ino->fd, "", parent->fd, name, AT_EMPTY_PATH)) {
-		char path[64];
-		proc_path(path, sizeof(path), ino->fd);
-		if (linkat(AT_FDCWD, path, parent->fd, name, AT_SYMLINK_FOLLOW))
-			rc = -errno;
+	if (rc == 0)
+		rc = at_of(ctx, ino, &at);
+	if (rc == 0) {
+		rc = link_at(&at, parent, name);
+		fs_at_done(&at);
 	}
+	if (rc == 0)
+		fs_inode_linked(ctx->inodes, ino);
 	char *source = NULL;
 	if (rc == 0 && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY))
 		source = fs_ev_key_of(ctx, ino, NULL);
@@ -453,9 +494,16 @@ static void op_readlink(fuse_req_t req, fuse_ino_t id)
 {
 	struct fs_inode *ino = inode_of(req, id);
 	char buf[PATH_MAX + 1];
-	ssize_t n = ino->magic ? -1 : readlinkat(ino->fd, "", buf, PATH_MAX);
-	if (n < 0) {
-		fuse_reply_err(req, ino->magic ? EINVAL : errno);
+	struct fs_at at;
+	int rc = ino->magic ? -EINVAL : at_of(ctx_of(req), ino, &at);
+	ssize_t n = -1;
+	if (rc == 0) {
+		n = readlinkat(at.dirfd, at.name, buf, PATH_MAX);
+		rc = n < 0 ? -errno : 0;
+		fs_at_done(&at);
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	buf[n] = '\0';
@@ -480,6 +528,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *name)
 {
 	struct fs_inode *parent = inode_of(req, p);
 	int rc = check_old_name(ctx_of(req), parent, name);
+	if (rc == 0)
+		fs_inode_unlinking(ctx_of(req)->inodes, parent, name);
 	if (rc == 0 && unlinkat(parent->fd, name, 0) != 0)
 		rc = -errno;
 	if (rc == 0)
@@ -566,6 +616,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = check_rename_target(ctx, parent, name, newparent,
 					 newname);
+	if (rc == 0 && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)))
+		fs_inode_unlinking(ctx->inodes, newparent, newname);
 	if (rc == 0 && renameat2(parent->fd, name, newparent->fd, newname,
 				 flags) != 0)
 		rc = -errno;
@@ -663,6 +715,7 @@ static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 	fs_handle_untrack(ctx, &f->h);
 	pt_detach(ctx, f);
 	close(f->fd);
+	fs_inode_closed(ctx->inodes, f->ino);
 	free(f);
 }
 
@@ -720,6 +773,7 @@ static void open_select(struct fs_ctx *ctx, fuse_req_t req,
 	}
 	f->fd = fd;
 	f->ino = ino;
+	fs_inode_opened(ctx->inodes, ino);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;
 	fi->noflush = 1;
@@ -746,19 +800,25 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		open_select(ctx, req, ino, fi);
 		return;
 	}
-	char p[64];
-	proc_path(p, sizeof(p), ino->fd);
-	int fd = open(p, backing_flags(ctx, fi->flags) & ~O_NOFOLLOW);
+	struct fs_at at;
+	int fd = at_of(ctx, ino, &at);
+	if (fd == 0) {
+		fd = fs_at_open(&at, backing_flags(ctx, fi->flags) &
+					     ~O_NOFOLLOW);
+		if (fd < 0)
+			fd = -errno;
+		fs_at_done(&at);
+	}
 	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
-		int e = fd < 0 ? errno : ENOMEM;
 		if (fd >= 0)
 			close(fd);
-		fuse_reply_err(req, e);
+		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
 		return;
 	}
 	f->fd = fd;
 	f->ino = ino;
+	fs_inode_opened(ctx->inodes, ino);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		kill_setid(ctx, req, fd);
 	track_writes(ctx, req, f, fi->flags, (fi->flags & O_TRUNC) != 0);
@@ -773,6 +833,25 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (fuse_reply_open(req, fi) != 0)
 		file_free(ctx, f);
 	fs_pt_set_reply(0);
+}
+
+/* The entry of a file just created as parent/name and open as fd: its
+ * lookup, with the attributes from fd (no path walk). */
+static int created_entry(struct fs_ctx *ctx, struct fs_inode *parent,
+			 const char *name, int fd, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = ctx->timeout;
+	e->entry_timeout = ctx->timeout;
+	if (fstat(fd, &e->attr) != 0)
+		return -errno;
+	struct fs_inode *ino = fs_inode_get(ctx->inodes, parent, name,
+					    &e->attr);
+	if (!ino)
+		return -errno;
+	e->ino = id_of(ctx, ino);
+	e->attr_timeout = attr_timeout(ctx, ino);
+	return 0;
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
@@ -795,7 +874,7 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 		goto fail;
 	}
 	set_owner(ctx, req, parent, name);
-	rc = do_lookup(ctx, parent, name, &e);
+	rc = created_entry(ctx, parent, name, fd, &e);
 	if (rc < 0)
 		goto fail;
 	f = calloc(1, sizeof(*f));
@@ -806,6 +885,7 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 	}
 	f->fd = fd;
 	f->ino = inode_of(req, e.ino);
+	fs_inode_opened(ctx->inodes, f->ino);
 	/* The kernel creates only names it saw missing: a file made behind
 	 * the mount since, with metadata xattrs, is not worth a listxattr
 	 * on every create. */
@@ -1213,8 +1293,13 @@ static void op_statfs(fuse_req_t req, fuse_ino_t id)
 	if (ino->magic)
 		ino = fs_inode_root(ctx_of(req)->inodes);
 	struct statvfs sv;
-	if (fstatvfs(ino->fd, &sv) != 0)
-		fuse_reply_err(req, errno);
+	struct fs_at at;
+	int rc = at_of(ctx_of(req), ino, &at);
+	if (rc == 0 && fstatvfs(at.dirfd, &sv) != 0)
+		rc = -errno;
+	fs_at_done(&at);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_statfs(req, &sv);
 }
@@ -1222,11 +1307,16 @@ static void op_statfs(fuse_req_t req, fuse_ino_t id)
 static void op_access(fuse_req_t req, fuse_ino_t id, int mask)
 {
 	struct fs_inode *ino = inode_of(req, id);
+	struct fs_at at;
 	int rc = 0;
-	if (ino->magic)
+	if (ino->magic) {
 		rc = (mask & W_OK) ? EACCES : 0;
-	else if (faccessat(ino->fd, "", mask, AT_EMPTY_PATH) != 0)
-		rc = errno;
+	} else if ((rc = -at_of(ctx_of(req), ino, &at)) == 0) {
+		if (faccessat(at.dirfd, at.name, mask,
+			      at.name[0] ? 0 : AT_EMPTY_PATH) != 0)
+			rc = errno;
+		fs_at_done(&at);
+	}
 	fuse_reply_err(req, rc);
 }
 
@@ -1285,26 +1375,31 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	char p[64];
+	struct fs_at at;
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	proc_path(p, sizeof(p), ino->fd);
-	ssize_t n = S_ISLNK(ino->type) ? (errno = ENODATA, -1) :
-					 getxattr(p, name, buf, size);
+	ssize_t n = -1;
+	int rc = S_ISLNK(ino->type) ? -ENODATA : at_of(ctx_of(req), ino, &at);
+	if (rc == 0) {
+		n = fs_at_getxattr(&at, name, buf, size);
+		fs_at_done(&at);
+	} else {
+		errno = -rc;
+	}
 	reply_xattr(req, size, n, buf);
 	free(buf);
 }
 
 /* The backing list is read whole (it holds the daemon's private names,
  * which are dropped before the caller sees the list or its size). */
-static ssize_t list_visible(const char *path, char **out)
+static ssize_t list_visible(struct fs_at *at, char **out)
 {
 	*out = NULL;
 	for (int tries = 0; tries < 4; tries++) {
-		ssize_t n = listxattr(path, NULL, 0);
+		ssize_t n = fs_at_listxattr(at, NULL, 0);
 		if (n <= 0)
 			return n;
 		char *buf = malloc((size_t)n);
@@ -1312,7 +1407,7 @@ static ssize_t list_visible(const char *path, char **out)
 			errno = ENOMEM;
 			return -1;
 		}
-		ssize_t m = listxattr(path, buf, (size_t)n);
+		ssize_t m = fs_at_listxattr(at, buf, (size_t)n);
 		if (m >= 0) {
 			*out = buf;
 			return (ssize_t)drop_private(buf, (size_t)m);
@@ -1328,11 +1423,13 @@ static ssize_t list_visible(const char *path, char **out)
 static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 {
 	struct fs_inode *ino = inode_of(req, id);
-	char p[64], *buf = NULL;
+	struct fs_at at;
+	char *buf = NULL;
 	ssize_t n = 0;
 	if (!ino->magic && !S_ISLNK(ino->type)) {
-		proc_path(p, sizeof(p), ino->fd);
-		n = list_visible(p, &buf);
+		int rc = at_of(ctx_of(req), ino, &at);
+		n = rc == 0 ? list_visible(&at, &buf) : (errno = -rc, -1);
+		fs_at_done(&at);
 	}
 	if (n < 0)
 		fuse_reply_err(req, errno);
@@ -1350,10 +1447,10 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
  * cache pushed them; writing them again lets it lay them out as it would
  * have without the cache, and then the new one is set.  Returns 0 or an
  * errno. */
-static int make_room(const char *p, const char *name, const char *value,
+static int make_room(struct fs_at *p, const char *name, const char *value,
 		     size_t size, int flags)
 {
-	if (setxattr(p, name, value, size, flags) == 0)
+	if (fs_at_setxattr(p, name, value, size, flags) == 0)
 		return 0;
 	if (errno != ENOSPC && errno != E2BIG)
 		return errno;
@@ -1368,10 +1465,10 @@ static int make_room(const char *p, const char *name, const char *value,
 	for (ssize_t i = 0; rc == 0 && i < n; i += (ssize_t)strlen(names + i) + 1) {
 		const char *nm = names + i;
 		ssize_t vl = strncmp(nm, "user.", 5) || !strcmp(nm, name) ? -1 :
-			     getxattr(p, nm, v, XATTR_SIZE_MAX);
+			     fs_at_getxattr(p, nm, v, XATTR_SIZE_MAX);
 		lens[k++] = vl < 0 ? (size_t)-1 : (size_t)vl;
 		if (vl >= 0 && (cmn_buf_add(&vals, v, (size_t)vl) < 0 ||
-				removexattr(p, nm) != 0))
+				fs_at_removexattr(p, nm) != 0))
 			rc = errno ? errno : ENOMEM;
 	}
 	size_t off = 0;
@@ -1379,12 +1476,12 @@ static int make_room(const char *p, const char *name, const char *value,
 	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1, k++) {
 		if (lens[k] == (size_t)-1)
 			continue;
-		if (setxattr(p, names + i, vals.data + off, lens[k], 0) != 0 &&
+		if (fs_at_setxattr(p, names + i, vals.data + off, lens[k], 0) &&
 		    rc == 0)
 			rc = errno;
 		off += lens[k];
 	}
-	if (rc == 0 && setxattr(p, name, value, size, flags) != 0)
+	if (rc == 0 && fs_at_setxattr(p, name, value, size, flags) != 0)
 		rc = errno;
 	free(v);
 	free(lens);
@@ -1398,7 +1495,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 {
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
-	char p[64];
+	struct fs_at at;
 	int rc = 0;
 	if (ino->magic || is_private(name))
 		rc = EPERM;
@@ -1406,14 +1503,14 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 		rc = EPERM;
 	else if (fs_ev_setxattr(ctx, req, ino, name, value, size, flags))
 		return;
-	if (rc == 0) {
+	if (rc == 0 && (rc = -at_of(ctx, ino, &at)) == 0) {
 		fs_ev_meta_changed(ino);
-		proc_path(p, sizeof(p), ino->fd);
-		if (setxattr(p, name, value, size, flags) != 0)
+		if (fs_at_setxattr(&at, name, value, size, flags) != 0)
 			rc = errno;
 		if ((rc == ENOSPC || rc == E2BIG) &&
-		    removexattr(p, FS_EV_XATTR_ETAG) == 0)
-			rc = make_room(p, name, value, size, flags);
+		    fs_at_removexattr(&at, FS_EV_XATTR_ETAG) == 0)
+			rc = make_room(&at, name, value, size, flags);
+		fs_at_done(&at);
 	}
 	if (rc == 0 && is_tag(name) && !S_ISDIR(ino->type))
 		fs_ev_object(ctx, req, NTF_EV_OBJECT_TAGGING_PUT, ino, NULL,
@@ -1425,7 +1522,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 {
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_inode *ino = inode_of(req, id);
-	char p[64];
+	struct fs_at at;
 	int rc = 0;
 	if (ino->magic || is_private(name))
 		rc = EPERM;
@@ -1433,11 +1530,11 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 		rc = ENODATA;
 	else if (fs_ev_removexattr(ctx, req, ino, name))
 		return;
-	if (rc == 0) {
+	if (rc == 0 && (rc = -at_of(ctx, ino, &at)) == 0) {
 		fs_ev_meta_changed(ino);
-		proc_path(p, sizeof(p), ino->fd);
-		if (removexattr(p, name) != 0)
+		if (fs_at_removexattr(&at, name) != 0)
 			rc = errno;
+		fs_at_done(&at);
 	}
 	if (rc == 0 && is_tag(name) && !S_ISDIR(ino->type))
 		fs_ev_object(ctx, req, NTF_EV_OBJECT_TAGGING_DELETE, ino, NULL,

@@ -343,13 +343,25 @@ static void remember(struct fs_ctx *ctx, const struct stat *qst,
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Open the .select file itself (its query), or return -errno. */
+static int open_query(struct fs_ctx *ctx, struct fs_inode *ino)
+{
+	struct fs_at at;
+	int fd = fs_inode_at(ctx->inodes, ino, &at);
+	if (fd == 0) {
+		fd = fs_at_open(&at, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+		fs_at_done(&at);
+	}
+	return fd;
+}
+
 int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino)
 {
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
-	int qfd = open(proc, O_RDONLY | O_CLOEXEC);
+	int qfd = open_query(ctx, ino);
 	if (qfd < 0)
-		return -errno;
+		return qfd;
 	struct stat qst;
 	int rc = fstat(qfd, &qst) == 0 ? 0 : -errno;
 	if (rc == 0)
@@ -393,8 +405,11 @@ bool fs_select_getxattr(struct fs_ctx *ctx, fuse_req_t req,
 		return true;
 	}
 	struct stat st;
-	if (fstatat(ino->fd, "", &st, AT_EMPTY_PATH) != 0) {
-		fuse_reply_err(req, errno);
+	int qfd = open_query(ctx, ino);
+	if (qfd < 0 || fstat(qfd, &st) != 0) {
+		fuse_reply_err(req, qfd < 0 ? -qfd : errno);
+		if (qfd >= 0)
+			close(qfd);
 		return true;
 	}
 	if (is_err) {
@@ -410,16 +425,13 @@ bool fs_select_getxattr(struct fs_ctx *ctx, fuse_req_t req,
 		else
 			fuse_reply_err(req, ENODATA);
 		free(text);
+		close(qfd);
 		return true;
 	}
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
-	int fd = open(proc, O_RDONLY | O_CLOEXEC);
 	struct cmn_buf text;
 	cmn_buf_init(&text, SEL_QUERY_MAX);
-	int rc = fd < 0 ? -errno : read_query(fd, &text);
-	if (fd >= 0)
-		close(fd);
+	int rc = read_query(qfd, &text);
+	close(qfd);
 	if (rc < 0)
 		fuse_reply_err(req, rc == -E2BIG ? E2BIG : -rc);
 	else

@@ -506,6 +506,84 @@ def test_open_handle_survives_rename_and_unlink(fs):
     assert os.listdir(fs.bucket()) == []
 
 
+def test_unlinked_open_file_keeps_its_object(fs):
+    """A file unlinked while open stays the same object for its handles,
+    even after a new file takes its name (the daemon reaches files by
+    name, and keeps a descriptor for one that loses its name while open)."""
+    def f(d):
+        write_file(d / "u", b"old bytes")
+        fd = os.open(d / "u", os.O_RDWR)
+        try:
+            os.unlink(d / "u")
+            write_file(d / "u", b"new")
+            os.fchmod(fd, 0o600)
+            os.setxattr(fd, "user.k", b"v")
+            st = os.fstat(fd)
+            return (st.st_size, stat.S_IMODE(st.st_mode), st.st_nlink,
+                    os.getxattr(fd, "user.k"), os.pread(fd, 20, 0),
+                    os.stat(d / "u").st_size, read_file(d / "u"),
+                    stat.S_IMODE(os.stat(d / "u").st_mode))
+        finally:
+            os.close(fd)
+    assert same(fs, f) == (9, 0o600, 0, b"v", b"old bytes", 3, b"new", 0o644)
+
+
+def test_hard_link_outlives_its_newest_name(fs):
+    """The daemon remembers the newest name of a hard-linked file; removing
+    that name leaves the file reachable through the others."""
+    def f(d):
+        write_file(d / "a", b"linked")
+        os.link(d / "a", d / "b")
+        os.unlink(d / "b")
+        os.chmod(d / "a", 0o640)
+        os.setxattr(d / "a", "user.k", b"v")
+        os.truncate(d / "a", 3)
+        st = os.stat(d / "a")
+        return (stat.S_IMODE(st.st_mode), st.st_nlink, st.st_size,
+                os.getxattr(d / "a", "user.k"), read_file(d / "a"))
+    assert same(fs, f) == (0o640, 1, 3, b"v", b"lin")
+
+
+def test_rename_over_an_open_file(fs):
+    def f(d):
+        write_file(d / "dst", b"replaced")
+        write_file(d / "src", b"s")
+        fd = os.open(d / "dst", os.O_RDONLY)
+        try:
+            os.rename(d / "src", d / "dst")
+            os.fchmod(fd, 0o600)
+            st = os.fstat(fd)
+            return (st.st_size, st.st_nlink, stat.S_IMODE(st.st_mode),
+                    os.pread(fd, 20, 0), read_file(d / "dst"))
+        finally:
+            os.close(fd)
+    assert same(fs, f) == (8, 0, 0o600, b"replaced", b"s")
+
+
+def test_more_files_than_the_daemon_has_descriptors(mount_factory,
+                                                    passthrough_mode):
+    """Buckets hold more objects than a process may have descriptors:
+    listing and stat-ing them all (ls -l), creating and reading them must
+    not need one descriptor per file.  The daemon runs with 256."""
+    m = mount_factory(opts=[f"passthrough={passthrough_mode}"], start=False)
+    plain = m.command
+    m.command = lambda: ["prlimit", "--nofile=256:256", "--"] + plain()
+    m.start()
+    n = 1500
+    for i in range(n):
+        (m.backing() / f"old{i:05d}").write_bytes(b"x" * (i % 7))
+    ls = subprocess.run(["ls", "-l", str(m.bucket())], capture_output=True,
+                        text=True, timeout=120)
+    assert ls.returncode == 0, ls.stderr
+    assert len(ls.stdout.splitlines()) == n + 1  # "total" line
+    for i in range(n):
+        write_file(m.bucket() / f"new{i:05d}", b"y" * (i % 5))
+    sizes = [os.stat(m.bucket() / f"new{i:05d}").st_size for i in range(n)]
+    assert sizes == [i % 5 for i in range(n)]
+    assert read_file(m.bucket() / f"old{n - 1:05d}") == b"x" * ((n - 1) % 7)
+    assert len(os.listdir(m.bucket())) == 2 * n
+
+
 def test_link(fs):
     def f(d):
         write_file(d / "orig", b"data")
