@@ -141,32 +141,61 @@ bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
 	return true;
 }
 
-/* MD5 of everything readable from fd, as lowercase hex. */
-static int md5_fd(struct fs_etag *e, int fd, char out[33])
+/* Feed fd to the digest: `until` bytes in all (counting *total, what
+ * was fed before), or to EOF when until < 0.  Returns 0 or -errno. */
+static int md5_feed(struct fs_etag *e, int fd, off_t *total, off_t until)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	int rc = EVP_DigestInit_ex(e->md_ctx, e->md5, NULL) ? 0 : -ENOMEM;
-	ssize_t n;
-	while (rc == 0 && (n = read(fd, e->buf, ETAG_READ_SIZE)) != 0) {
+	while (until < 0 || *total < until) {
+		size_t want = ETAG_READ_SIZE;
+		if (until >= 0 && (off_t)want > until - *total)
+			want = (size_t)(until - *total);
+		ssize_t n = read(fd, e->buf, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			rc = -errno;
-		else if (!EVP_DigestUpdate(e->md_ctx, e->buf, (size_t)n))
-			rc = -EIO;
+			return -errno;
+		if (n == 0)
+			break;
+		if (!EVP_DigestUpdate(e->md_ctx, e->buf, (size_t)n))
+			return -EIO;
+		*total += n;
 	}
-	if (rc == 0 && !EVP_DigestFinal_ex(e->md_ctx, md, &mdlen))
-		rc = -EIO;
-	if (rc == 0 && mdlen != 16)
-		rc = -EIO;
+	return 0;
+}
+
+/* The digest as lowercase hex. */
+static int md5_hex(struct fs_etag *e, char out[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (!EVP_DigestFinal_ex(e->md_ctx, md, &mdlen) || mdlen != 16)
+		return -EIO;
 	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; rc == 0 && i < 16; i++) {
+	for (unsigned i = 0; i < 16; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[32] = '\0';
-	return rc;
+	return 0;
+}
+
+/* MD5 of what fd holds, whose fstat was `before`.  It reads the size it
+ * was told and no further (no read() for the EOF) unless the file changed
+ * meanwhile; then to EOF.  *same tells whether it did not change. */
+static int md5_fd(struct fs_etag *e, int fd, const struct stat *before,
+		  char out[33], bool *same)
+{
+	off_t total = 0;
+	struct stat after;
+	int rc = EVP_DigestInit_ex(e->md_ctx, e->md5, NULL) ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = md5_feed(e, fd, &total, before->st_size);
+	*same = rc == 0 && total == before->st_size &&
+		fstat(fd, &after) == 0 && after.st_size == before->st_size &&
+		mtime_ns(&after) == mtime_ns(before);
+	if (rc == 0 && !*same)
+		rc = md5_feed(e, fd, &total, -1);
+	return rc == 0 ? md5_hex(e, out) : rc;
 }
 
 /* Hash one object; returns true with out filled, false when it is gone
@@ -184,17 +213,16 @@ static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
 		fd = openat(root, path, flags);
 	if (fd < 0)
 		return false;
-	struct stat before, after;
+	struct stat before;
 	bool ok = fstat(fd, &before) == 0 && S_ISREG(before.st_mode);
 	if (ok && fs_etag_cached(ctx, NULL, fd, &before, out)) {
 		close(fd);
 		return true;
 	}
-	ok = ok && md5_fd(e, fd, out) == 0;
+	bool same = false;
+	ok = ok && md5_fd(e, fd, &before, out, &same) == 0;
 	/* Cache it only if nobody wrote meanwhile. */
-	bool same = ok && fstat(fd, &after) == 0 &&
-		    after.st_size == before.st_size &&
-		    mtime_ns(&after) == mtime_ns(&before);
+	same = same && ok;
 	if (same)
 		mem_put(e, &before, out);
 	if (same && before.st_size >= FS_ETAG_CACHE_MIN) {
