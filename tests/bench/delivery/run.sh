@@ -15,11 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 top=$PWD
 build=${1:-build-dlvbench}
-# The daemon keeps a descriptor per cached inode (README, troubleshooting):
-# N files need N descriptors; 10000 stays under a 20000 limit, and a
-# larger N raises the limit where allowed.
-N=${N:-10000}
-ulimit -n $((N + 4096)) 2>/dev/null || true
+N=${N:-20000}
 [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release \
 	-Dtests=false >/dev/null
 ninja -C "$build" fs/bucketfs >/dev/null
