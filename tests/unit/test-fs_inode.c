@@ -1,0 +1,224 @@
+/*
+ * test-fs_inode.c - the inode table on a real directory: which inodes hold
+ * a descriptor, how fs_inode_at reaches the others, and what keeps a file
+ * reachable once it loses its name.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmn_buf.h"
+#include "fs_inode.h"
+
+struct fixture {
+	char dir[64];
+	int root;
+	struct fs_inode_table *t;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-fs_inode.XXXXXX");
+	if (!f || !mkdtemp(f->dir))
+		return -1;
+	f->root = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (f->root < 0 || fs_inode_table_new(f->root, &f->t) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	fs_inode_table_free(f->t); /* closes root */
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	int rc = system(cmd);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Create a file or directory at path (relative to the fixture) and look
+ * it up in parent. */
+static struct fs_inode *make(struct fixture *f, struct fs_inode *parent,
+			     const char *name, bool dir)
+{
+	int pfd = parent->fd;
+	if (dir) {
+		assert_int_equal(mkdirat(pfd, name, 0755), 0);
+	} else {
+		int fd = openat(pfd, name, O_CREAT | O_WRONLY | O_CLOEXEC,
+				0644);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, name, strlen(name)),
+				 (ssize_t)strlen(name));
+		close(fd);
+	}
+	struct stat st;
+	assert_int_equal(fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+	struct fs_inode *ino = fs_inode_get(f->t, parent, name, &st);
+	assert_non_null(ino);
+	return ino;
+}
+
+static off_t size_at(struct fs_inode_table *t, struct fs_inode *ino)
+{
+	struct fs_at at;
+	struct stat st;
+	assert_int_equal(fs_inode_at(t, ino, &at), 0);
+	int rc = fs_at_stat(&at, &st);
+	fs_at_done(&at);
+	return rc == 0 ? st.st_size : -errno;
+}
+
+static void test_only_directories_hold_a_descriptor(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *b = make(f, root, "bucket", true);
+	struct fs_inode *o = make(f, b, "obj", false);
+	assert_true(b->fd >= 0);
+	assert_int_equal(o->fd, -1);
+
+	struct fs_at at;
+	assert_int_equal(fs_inode_at(f->t, o, &at), 0);
+	assert_int_equal(at.dirfd, b->fd);
+	assert_string_equal(at.name, "obj");
+	char want[64];
+	snprintf(want, sizeof(want), "/proc/self/fd/%d/obj", b->fd);
+	assert_string_equal(fs_at_proc(&at), want);
+	assert_int_equal(fs_at_setxattr(&at, "user.k", "v", 1, 0), 0);
+	char v[8];
+	assert_int_equal(fs_at_getxattr(&at, "user.k", v, sizeof(v)), 1);
+	int fd = fs_at_open(&at, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, v, sizeof(v)), 3);
+	close(fd);
+	fs_at_done(&at);
+
+	assert_int_equal(fs_inode_at(f->t, b, &at), 0);
+	assert_int_equal(at.dirfd, b->fd);
+	assert_string_equal(at.name, "");
+	assert_int_equal(fs_at_flags(&at), AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH);
+	fs_at_done(&at);
+
+	struct cmn_buf key;
+	cmn_buf_init(&key, 4096);
+	assert_int_equal(fs_inode_path(f->t, o, NULL, &key), 2);
+	assert_string_equal(key.data, "bucket/obj");
+	cmn_buf_free(&key);
+	fs_inode_forget(f->t, o, 1);
+	fs_inode_forget(f->t, b, 1);
+}
+
+static void test_rename_moves_the_name(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *a = make(f, root, "a", true);
+	struct fs_inode *b = make(f, root, "b", true);
+	struct fs_inode *o = make(f, a, "obj", false);
+
+	/* A caller holding at keeps a's descriptor open across the rename
+	 * and a's forget. */
+	struct fs_at held;
+	assert_int_equal(fs_inode_at(f->t, o, &held), 0);
+	assert_int_equal(renameat(a->fd, "obj", b->fd, "moved"), 0);
+	fs_inode_rename(f->t, o, b, "moved");
+	fs_inode_forget(f->t, a, 1);
+	struct stat st;
+	assert_int_equal(fstat(held.dirfd, &st), 0);
+	fs_at_done(&held); /* now a is freed */
+
+	assert_int_equal(size_at(f->t, o), 3);
+	struct fs_at at;
+	assert_int_equal(fs_inode_at(f->t, o, &at), 0);
+	assert_string_equal(at.name, "moved");
+	assert_int_equal(at.dirfd, b->fd);
+	fs_at_done(&at);
+	fs_inode_forget(f->t, o, 1);
+	fs_inode_forget(f->t, b, 1);
+}
+
+static void test_unlinked_open_file_gets_a_descriptor(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *b = make(f, root, "bkt", true);
+	struct fs_inode *open1 = make(f, b, "open", false);
+	struct fs_inode *closed = make(f, b, "closed", false);
+
+	fs_inode_opened(f->t, open1);
+	fs_inode_unlinking(f->t, b, "open");
+	assert_int_equal(unlinkat(b->fd, "open", 0), 0);
+	fs_inode_unlinking(f->t, b, "closed");
+	assert_int_equal(unlinkat(b->fd, "closed", 0), 0);
+	assert_true(open1->fd >= 0);
+	assert_int_equal(closed->fd, -1);
+
+	/* A new file under the old name is not the open one. */
+	struct fs_inode *again = make(f, b, "open", false);
+	assert_ptr_not_equal(again, open1);
+	assert_int_equal(size_at(f->t, open1), 4);
+	struct fs_at at;
+	struct stat st;
+	assert_int_equal(fs_inode_at(f->t, open1, &at), 0);
+	assert_int_equal(fs_at_stat(&at, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	fs_at_done(&at);
+
+	/* FORGET before RELEASE: the inode lives until it is closed. */
+	fs_inode_forget(f->t, open1, 1);
+	assert_int_equal(size_at(f->t, open1), 4);
+	fs_inode_closed(f->t, open1);
+	fs_inode_forget(f->t, closed, 1);
+	fs_inode_forget(f->t, again, 1);
+	fs_inode_forget(f->t, b, 1);
+}
+
+static void test_hard_link_keeps_the_file_reachable(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *b = make(f, root, "links", true);
+	struct fs_inode *o = make(f, b, "one", false);
+	assert_int_equal(linkat(b->fd, "one", b->fd, "two", 0), 0);
+	struct stat st;
+	assert_int_equal(fstatat(b->fd, "two", &st, 0), 0);
+	assert_ptr_equal(fs_inode_get(f->t, b, "two", &st), o); /* newest */
+	fs_inode_unlinking(f->t, b, "two");
+	assert_int_equal(unlinkat(b->fd, "two", 0), 0);
+	assert_true(o->fd >= 0);
+	assert_int_equal(size_at(f->t, o), 3);
+	fs_inode_forget(f->t, o, 2);
+	fs_inode_forget(f->t, b, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_only_directories_hold_a_descriptor, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_rename_moves_the_name,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unlinked_open_file_gets_a_descriptor, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_hard_link_keeps_the_file_reachable, setup,
+			teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
