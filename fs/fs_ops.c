@@ -134,6 +134,28 @@ static double attr_timeout(struct fs_ctx *ctx, struct fs_inode *ino)
 	return fs_select_is(ctx, ino) ? 0.0 : ctx->timeout;
 }
 
+/* The entry of the backing object parent/name, with one kernel lookup
+ * counted.  Its attributes come from fd when that is open on it (a file
+ * just created: no second path walk), else from the name. */
+static int entry_of(struct fs_ctx *ctx, struct fs_inode *parent,
+		    const char *name, int fd, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = ctx->timeout;
+	e->entry_timeout = ctx->timeout;
+	if ((fd >= 0 ? fstat(fd, &e->attr)
+		     : fstatat(parent->fd, name, &e->attr,
+			       AT_SYMLINK_NOFOLLOW)) != 0)
+		return -errno;
+	struct fs_inode *ino = fs_inode_get(ctx->inodes, parent, name,
+					    &e->attr);
+	if (!ino)
+		return -errno;
+	e->ino = id_of(ctx, ino);
+	e->attr_timeout = attr_timeout(ctx, ino);
+	return 0;
+}
+
 static int do_lookup(struct fs_ctx *ctx, struct fs_inode *parent,
 		     const char *name, struct fuse_entry_param *e)
 {
@@ -144,19 +166,7 @@ static int do_lookup(struct fs_ctx *ctx, struct fs_inode *parent,
 	}
 	if (parent->magic || is_state_name(ctx, parent, name))
 		return -ENOENT;
-
-	memset(e, 0, sizeof(*e));
-	e->attr_timeout = ctx->timeout;
-	e->entry_timeout = ctx->timeout;
-	if (fstatat(parent->fd, name, &e->attr, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	struct fs_inode *ino = fs_inode_get(ctx->inodes, parent, name,
-					    &e->attr);
-	if (!ino)
-		return -errno;
-	e->ino = id_of(ctx, ino);
-	e->attr_timeout = attr_timeout(ctx, ino);
-	return 0;
+	return entry_of(ctx, parent, name, -1, e);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -835,25 +845,6 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	fs_pt_set_reply(0);
 }
 
-/* The entry of a file just created as parent/name and open as fd: its
- * lookup, with the attributes from fd (no path walk). */
-static int created_entry(struct fs_ctx *ctx, struct fs_inode *parent,
-			 const char *name, int fd, struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->attr_timeout = ctx->timeout;
-	e->entry_timeout = ctx->timeout;
-	if (fstat(fd, &e->attr) != 0)
-		return -errno;
-	struct fs_inode *ino = fs_inode_get(ctx->inodes, parent, name,
-					    &e->attr);
-	if (!ino)
-		return -errno;
-	e->ino = id_of(ctx, ino);
-	e->attr_timeout = attr_timeout(ctx, ino);
-	return 0;
-}
-
 static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -874,7 +865,7 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 		goto fail;
 	}
 	set_owner(ctx, req, parent, name);
-	rc = created_entry(ctx, parent, name, fd, &e);
+	rc = entry_of(ctx, parent, name, fd, &e);
 	if (rc < 0)
 		goto fail;
 	f = calloc(1, sizeof(*f));
