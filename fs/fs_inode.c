@@ -25,21 +25,23 @@ struct fs_inode_table {
 	struct fs_inode **buckets;
 	size_t nbuckets;   /* power of two */
 	size_t count;
-	size_t nreachable; /* inodes with nopen > 0 or multilink: only
-			      while there are any must an unlink look at
-			      what it removes (fs_inode_unlinking) */
 };
-
-/* Whether ino counts in nreachable; table lock held. */
-static bool reachable(const struct fs_inode *ino)
-{
-	return ino->nopen > 0 || ino->multilink;
-}
 
 static size_t hash_key(dev_t dev, ino_t ino)
 {
 	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ull;
 	return (size_t)(h ^ (h >> 29) ^ (uint64_t)dev);
+}
+
+/* Writers (unlink, rename) must not starve behind a stream of readers. */
+static void names_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(
+		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
 }
 
 int fs_inode_table_new(int root_fd, struct fs_inode_table **out)
@@ -58,6 +60,7 @@ int fs_inode_table_new(int root_fd, struct fs_inode_table **out)
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->root.lock, NULL);
+	names_init(&t->root.names);
 	t->root.fd = root_fd;
 	t->root.dev = st.st_dev;
 	t->root.ino = st.st_ino;
@@ -72,6 +75,7 @@ static void inode_destroy(struct fs_inode *ino)
 	if (ino->fd >= 0)
 		close(ino->fd);
 	pthread_mutex_destroy(&ino->lock);
+	pthread_rwlock_destroy(&ino->names);
 	free(ino->name);
 	free(ino);
 }
@@ -91,6 +95,7 @@ void fs_inode_table_free(struct fs_inode_table *t)
 	free(t->buckets);
 	close(t->root.fd);
 	pthread_mutex_destroy(&t->root.lock);
+	pthread_rwlock_destroy(&t->root.names);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -155,16 +160,6 @@ static struct fs_inode *relink(struct fs_inode *ino, struct fs_inode *parent,
 	return old;
 }
 
-/* ino has (or had) other hard links; table lock held. */
-static void mark_multilink(struct fs_inode_table *t, struct fs_inode *ino)
-{
-	if (ino->multilink || S_ISDIR(ino->type))
-		return;
-	if (!reachable(ino))
-		t->nreachable++;
-	ino->multilink = true;
-}
-
 static void destroy_list(struct fs_inode *dead)
 {
 	while (dead) {
@@ -205,8 +200,6 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	if (*pp) {
 		struct fs_inode *ino = *pp;
 		ino->nlookup++;
-		if (st->st_nlink > 1)
-			mark_multilink(t, ino);
 		relink_locked(t, ino, parent, name, &dead);
 		pthread_mutex_unlock(&t->lock);
 		destroy_list(dead);
@@ -234,6 +227,7 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 		return NULL;
 	}
 	pthread_mutex_init(&ino->lock, NULL);
+	names_init(&ino->names);
 	ino->fd = fd;
 	ino->dev = st->st_dev;
 	ino->ino = st->st_ino;
@@ -247,8 +241,6 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 		/* Another thread created it meanwhile: use theirs. */
 		struct fs_inode *other = *pp;
 		other->nlookup++;
-		if (st->st_nlink > 1)
-			mark_multilink(t, other);
 		relink_locked(t, other, parent, name, &dead);
 		pthread_mutex_unlock(&t->lock);
 		inode_destroy(ino);
@@ -258,10 +250,6 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	ino->parent = parent;
 	parent->refs++;
 	*pp = ino;
-	if (st->st_nlink > 1 && !S_ISDIR(st->st_mode)) {
-		ino->multilink = true;
-		t->nreachable++;
-	}
 	if (++t->count > t->nbuckets)
 		grow(t);
 	pthread_mutex_unlock(&t->lock);
@@ -281,8 +269,6 @@ static struct fs_inode *release_chain(struct fs_inode_table *t,
 		if (*pp == ino)
 			*pp = ino->hnext;
 		t->count--;
-		if (reachable(ino))
-			t->nreachable--;
 		struct fs_inode *parent = ino->parent;
 		if (parent)
 			parent->refs--;
@@ -318,8 +304,6 @@ void fs_inode_rename(struct fs_inode_table *t, struct fs_inode *ino,
 void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino)
 {
 	pthread_mutex_lock(&t->lock);
-	if (!reachable(ino))
-		t->nreachable++;
 	ino->nopen++;
 	pthread_mutex_unlock(&t->lock);
 }
@@ -327,35 +311,24 @@ void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino)
 void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino)
 {
 	pthread_mutex_lock(&t->lock);
-	if (ino->nopen > 0 && --ino->nopen == 0 && !reachable(ino))
-		t->nreachable--;
+	if (ino->nopen > 0)
+		ino->nopen--;
 	/* The kernel may have sent FORGET before this RELEASE. */
 	struct fs_inode *dead = release_chain(t, ino);
 	pthread_mutex_unlock(&t->lock);
 	destroy_list(dead);
 }
 
-void fs_inode_linked(struct fs_inode_table *t, struct fs_inode *ino)
-{
-	pthread_mutex_lock(&t->lock);
-	mark_multilink(t, ino);
-	pthread_mutex_unlock(&t->lock);
-}
-
 void fs_inode_unlinking(struct fs_inode_table *t, struct fs_inode *parent,
 			const char *name)
 {
-	pthread_mutex_lock(&t->lock);
-	bool any = t->nreachable > 0;
-	pthread_mutex_unlock(&t->lock);
 	struct stat st;
-	if (!any || fstatat(parent->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	if (fstatat(parent->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    S_ISDIR(st.st_mode))
 		return;
-
 	pthread_mutex_lock(&t->lock);
 	struct fs_inode *ino = *slot_of(t, st.st_dev, st.st_ino);
-	bool need = ino && ino->fd < 0 && (ino->nopen > 0 || st.st_nlink > 1);
+	bool need = ino && ino->fd < 0;
 	pthread_mutex_unlock(&t->lock);
 	if (!need)
 		return;
@@ -374,29 +347,69 @@ void fs_inode_unlinking(struct fs_inode_table *t, struct fs_inode *parent,
 		close(fd);
 }
 
+/* Whether ino is still reached as parent/name (its own fd, once set,
+ * takes over); table lock held. */
+static bool still_named(const struct fs_inode *ino,
+			const struct fs_inode *parent, const char *name)
+{
+	return ino->fd < 0 && ino->parent == parent && ino->name &&
+	       strcmp(ino->name, name) == 0;
+}
+
 int fs_inode_at(struct fs_inode_table *t, struct fs_inode *ino,
 		struct fs_at *at)
 {
 	at->table = t;
 	at->held = NULL;
 	at->proc = NULL;
-	at->name = "";
-	pthread_mutex_lock(&t->lock);
-	/* An inode's fd never changes once set: reading it needs the lock
-	 * only because fs_inode_unlinking may be setting it. */
-	at->dirfd = ino->fd;
-	if (at->dirfd < 0 && ino->parent && ino->name) {
-		size_t n = strlen(ino->name);
-		if (n < sizeof(at->name_buf)) {
-			memcpy(at->name_buf, ino->name, n + 1);
+	for (;;) {
+		at->name = "";
+		pthread_mutex_lock(&t->lock);
+		/* An inode's fd never changes once set: reading it needs the
+		 * lock only because fs_inode_unlinking may be setting it. */
+		at->dirfd = ino->fd;
+		struct fs_inode *parent = NULL;
+		if (at->dirfd < 0 && ino->parent && ino->name &&
+		    strlen(ino->name) < sizeof(at->name_buf)) {
+			strcpy(at->name_buf, ino->name);
 			at->name = at->name_buf;
-			at->held = ino->parent;
-			at->held->refs++;
-			at->dirfd = at->held->fd;
+			parent = ino->parent;
+			parent->refs++;
+			at->dirfd = parent->fd;
 		}
+		pthread_mutex_unlock(&t->lock);
+		if (!parent)
+			return at->dirfd >= 0 ? 0 : -ESTALE;
+		/* Keep the name from changing under the call; then make sure
+		 * it did not change while this waited for the lock. */
+		pthread_rwlock_rdlock(&parent->names);
+		pthread_mutex_lock(&t->lock);
+		bool same = still_named(ino, parent, at->name_buf);
+		pthread_mutex_unlock(&t->lock);
+		at->held = parent;
+		if (same)
+			return 0;
+		fs_at_done(at);
 	}
-	pthread_mutex_unlock(&t->lock);
-	return at->dirfd >= 0 ? 0 : -ESTALE;
+}
+
+void fs_inode_names_lock(struct fs_inode *a, struct fs_inode *b)
+{
+	if (b && b != a && (uintptr_t)b < (uintptr_t)a) {
+		struct fs_inode *x = a;
+		a = b;
+		b = x;
+	}
+	pthread_rwlock_wrlock(&a->names);
+	if (b && b != a)
+		pthread_rwlock_wrlock(&b->names);
+}
+
+void fs_inode_names_unlock(struct fs_inode *a, struct fs_inode *b)
+{
+	pthread_rwlock_unlock(&a->names);
+	if (b && b != a)
+		pthread_rwlock_unlock(&b->names);
 }
 
 void fs_at_child(struct fs_at *at, struct fs_inode *dir, const char *name)
@@ -413,6 +426,7 @@ void fs_at_done(struct fs_at *at)
 	if (!at->held)
 		return;
 	struct fs_inode_table *t = at->table;
+	pthread_rwlock_unlock(&at->held->names);
 	pthread_mutex_lock(&t->lock);
 	at->held->refs--;
 	struct fs_inode *dead = release_chain(t, at->held);
@@ -443,6 +457,26 @@ const char *fs_at_proc(struct fs_at *at)
 int fs_at_stat(const struct fs_at *at, struct stat *st)
 {
 	return fstatat(at->dirfd, at->name, st, fs_at_flags(at));
+}
+
+int fs_inode_open(struct fs_inode_table *t, struct fs_inode *ino, int flags)
+{
+	struct fs_at at;
+	int fd = fs_inode_at(t, ino, &at);
+	if (fd < 0)
+		return fd;
+	fd = fs_at_open(&at, flags);
+	if (fd < 0)
+		fd = -errno;
+	struct stat st;
+	if (fd >= 0 && at.name[0] &&
+	    (fstat(fd, &st) != 0 || st.st_ino != ino->ino ||
+	     st.st_dev != ino->dev)) {
+		close(fd); /* the name holds another object now */
+		fd = -ESTALE;
+	}
+	fs_at_done(&at);
+	return fd;
 }
 
 /* Reopening an O_PATH fd goes through its /proc link; a name is opened
@@ -532,6 +566,20 @@ int fs_at_removexattr(struct fs_at *at, const char *name)
 		return lremovexattr(fs_at_proc(at), name);
 	}
 	return removexattr(fs_at_proc(at), name);
+}
+
+int fs_inode_name(struct fs_inode_table *t, struct fs_inode *ino,
+		  char buf[256])
+{
+	int rc = -ENOENT;
+	buf[0] = '\0';
+	pthread_mutex_lock(&t->lock);
+	if (ino->parent && ino->name && strlen(ino->name) < 256) {
+		strcpy(buf, ino->name);
+		rc = fs_inode_is_root(ino->parent) ? 1 : 2;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
 }
 
 int fs_inode_path(struct fs_inode_table *t, struct fs_inode *ino,

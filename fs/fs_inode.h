@@ -17,9 +17,12 @@
  * so runs out of them (EMFILE) once the kernel knows RLIMIT_NOFILE objects:
  * `ls -l` of a bucket of 20 000 files failed that way here.  Objects are
  * what buckets hold millions of; directories are few.  A file that loses
- * its name through the mount while it is still reachable (it is open, or
- * has other hard links) is given a descriptor just before, so it stays
- * reachable (fs_inode_unlinking).
+ * its name through the mount (unlink, rename over it) is given a descriptor
+ * just before (fs_inode_unlinking): the kernel may still use the inode
+ * (open handles, other hard links, a request already on its way), and the
+ * descriptor keeps the file system from reusing its inode number, the
+ * table's key, until the kernel forgets it (at once, for a file without
+ * other names or users).
  */
 #ifndef FS_INODE_H
 #define FS_INODE_H
@@ -47,7 +50,6 @@ struct fs_inode {
 	char *name;             /* owned; NULL for the root */
 	const struct fs_magic *magic; /* non-NULL for .bucketfs nodes */
 	unsigned nopen;         /* open handles (table lock) */
-	bool multilink;         /* seen with st_nlink > 1 (table lock) */
 	struct fs_inode *hnext; /* hash chain (table lock) */
 
 	/* The object has no user.s3.meta.* xattr, so events skip listing
@@ -57,6 +59,13 @@ struct fs_inode {
 	 * behind the mount are not watched (README). */
 	atomic_bool meta_fresh;
 	_Atomic int64_t meta_none_ns;
+
+	/* Of a directory: held shared while an operation reaches a child by
+	 * name (fs_inode_at), exclusive while a child loses or changes its
+	 * name (fs_inode_names_lock), so a name is never read before a
+	 * rename or unlink and used after it (another file may hold it by
+	 * then: a truncate by name would cut the wrong file). */
+	pthread_rwlock_t names;
 
 	/* FUSE passthrough: one backing id shared by all open handles. */
 	pthread_mutex_t lock;
@@ -92,18 +101,16 @@ void fs_inode_rename(struct fs_inode_table *t, struct fs_inode *ino,
 		     struct fs_inode *newparent, const char *newname);
 
 /* Count an open handle of ino (open, create) and drop it (release): an
- * open file that is unlinked keeps a descriptor (fs_inode_unlinking). */
+ * inode with open handles outlives a FORGET that arrives before its last
+ * RELEASE. */
 void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino);
 void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino);
 
-/* Note that a link to ino was made through the mount. */
-void fs_inode_linked(struct fs_inode_table *t, struct fs_inode *ino);
-
 /* Call before `name` in `parent` loses its name (unlink, or replaced by a
- * rename): if it is a known, descriptor-less inode that stays reachable
- * afterwards (open handles, other hard links), it gets an O_PATH
- * descriptor now.  Costs nothing while no file is open or multiply
- * linked.  Failure only leaves that inode unreachable by name (ESTALE). */
+ * rename): a known, descriptor-less inode gets its O_PATH descriptor now
+ * (see above).  Costs an fstatat, and an openat when the kernel knows the
+ * file.  Failure only leaves that inode unreachable by name (ENOENT or
+ * ESTALE later). */
 void fs_inode_unlinking(struct fs_inode_table *t, struct fs_inode *parent,
 			const char *name);
 
@@ -122,13 +129,20 @@ struct fs_at {
 	char proc_buf[32 + 256];
 };
 
-/* Fill at for ino (not a magic node).  Returns 0 or -ESTALE when ino has
- * no name (removed by a rename or unlink of its parent chain). */
+/* Fill at for ino (not a magic node), holding its parent's names lock
+ * shared until fs_at_done.  Never call it while holding an `at` or a
+ * names lock: writers are preferred, so a nested read lock can deadlock.
+ * Returns 0 or -ESTALE when ino cannot be reached. */
 int fs_inode_at(struct fs_inode_table *t, struct fs_inode *ino,
 		struct fs_at *at);
 
 /* at for child `name` of directory dir (held by the caller's request). */
 void fs_at_child(struct fs_at *at, struct fs_inode *dir, const char *name);
+
+/* Lock the names of directories a and b (b may be NULL or a) for a
+ * rename or unlink done through the mount, in address order. */
+void fs_inode_names_lock(struct fs_inode *a, struct fs_inode *b);
+void fs_inode_names_unlock(struct fs_inode *a, struct fs_inode *b);
 
 /* Release what fs_inode_at held. */
 void fs_at_done(struct fs_at *at);
@@ -140,6 +154,11 @@ int fs_at_flags(const struct fs_at *at);
 /* "/proc/self/fd/N" or "/proc/self/fd/N/name" (valid until fs_at_done). */
 const char *fs_at_proc(struct fs_at *at);
 
+/* open(2) of ino's backing object (not a magic node): an fd, or -errno;
+ * -ESTALE when its name holds another object now (changed behind the
+ * mount), never that object. */
+int fs_inode_open(struct fs_inode_table *t, struct fs_inode *ino, int flags);
+
 /* Syscalls on the object, errno-style returns like the calls they wrap.
  * Never following a symlink in the last component. */
 int fs_at_stat(const struct fs_at *at, struct stat *st);
@@ -150,6 +169,13 @@ ssize_t fs_at_listxattr(struct fs_at *at, char *list, size_t size);
 int fs_at_setxattr(struct fs_at *at, const char *name, const void *value,
 		   size_t size, int flags);
 int fs_at_removexattr(struct fs_at *at, const char *name);
+
+/* Copy the name ino was last reached by into buf (NAME_MAX + 1 bytes,
+ * read under the table lock: a lookup through a hard link may replace it
+ * meanwhile).  Returns 1 when its parent is the root (a bucket), 2 when it
+ * is deeper, -ENOENT for the root or a magic node. */
+int fs_inode_name(struct fs_inode_table *t, struct fs_inode *ino,
+		  char buf[256]);
 
 /* Append "bucket" (depth 1) or "bucket/key/of/object" for inode, or for
  * child `name` of inode when name != NULL, to out.  Returns the depth

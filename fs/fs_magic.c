@@ -125,6 +125,7 @@ int fs_magic_init(struct fs_ctx *ctx)
 		if (!ino)
 			return -ENOMEM;
 		pthread_mutex_init(&ino->lock, NULL);
+		pthread_rwlock_init(&ino->names, NULL);
 		ino->fd = -1;
 		ino->ino = (ino_t)(MAGIC_INO_BASE + i + 1);
 		ino->type = magic_table[i].mode & S_IFMT;
@@ -139,6 +140,7 @@ void fs_magic_free(struct fs_ctx *ctx)
 {
 	for (unsigned i = 0; i < ctx->n_magic; i++) {
 		pthread_mutex_destroy(&ctx->magic[i]->lock);
+		pthread_rwlock_destroy(&ctx->magic[i]->names);
 		free(ctx->magic[i]);
 		ctx->magic[i] = NULL;
 	}

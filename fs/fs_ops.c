@@ -482,8 +482,6 @@ static void op_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t p,
 		rc = link_at(&at, parent, name);
 		fs_at_done(&at);
 	}
-	if (rc == 0)
-		fs_inode_linked(ctx->inodes, ino);
 	char *source = NULL;
 	if (rc == 0 && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY))
 		source = fs_ev_key_of(ctx, ino, NULL);
@@ -538,10 +536,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *name)
 {
 	struct fs_inode *parent = inode_of(req, p);
 	int rc = check_old_name(ctx_of(req), parent, name);
-	if (rc == 0)
+	if (rc == 0) {
+		fs_inode_names_lock(parent, NULL);
 		fs_inode_unlinking(ctx_of(req)->inodes, parent, name);
-	if (rc == 0 && unlinkat(parent->fd, name, 0) != 0)
-		rc = -errno;
+		if (unlinkat(parent->fd, name, 0) != 0)
+			rc = -errno;
+		fs_inode_names_unlock(parent, NULL);
+	}
 	if (rc == 0)
 		fs_ev_object(ctx_of(req), req, NTF_EV_OBJECT_REMOVED_DELETE,
 			     parent, name, NULL, NULL);
@@ -613,6 +614,27 @@ static void rename_events(struct fs_ctx *ctx, fuse_req_t req,
 	}
 }
 
+/* The rename itself, with the inodes' names following it, under the
+ * directories' names locks. */
+static int do_rename(struct fs_ctx *ctx, struct fs_inode *parent,
+		     const char *name, struct fs_inode *newparent,
+		     const char *newname, unsigned int flags)
+{
+	int rc = 0;
+	fs_inode_names_lock(parent, newparent);
+	if (!(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)))
+		fs_inode_unlinking(ctx->inodes, newparent, newname);
+	if (renameat2(parent->fd, name, newparent->fd, newname, flags) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		note_rename(ctx, parent, name, newparent, newname);
+		if (flags & RENAME_EXCHANGE)
+			note_rename(ctx, newparent, newname, parent, name);
+	}
+	fs_inode_names_unlock(parent, newparent);
+	return rc;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 		      fuse_ino_t np, const char *newname, unsigned int flags)
 {
@@ -626,16 +648,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = check_rename_target(ctx, parent, name, newparent,
 					 newname);
-	if (rc == 0 && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)))
-		fs_inode_unlinking(ctx->inodes, newparent, newname);
-	if (rc == 0 && renameat2(parent->fd, name, newparent->fd, newname,
-				 flags) != 0)
-		rc = -errno;
-	if (rc == 0) {
-		note_rename(ctx, parent, name, newparent, newname);
-		if (flags & RENAME_EXCHANGE)
-			note_rename(ctx, newparent, newname, parent, name);
-	}
+	if (rc == 0)
+		rc = do_rename(ctx, parent, name, newparent, newname, flags);
 	if (rc == 0)
 		rename_events(ctx, req, parent, name, newparent, newname,
 			      flags);
@@ -810,15 +824,8 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		open_select(ctx, req, ino, fi);
 		return;
 	}
-	struct fs_at at;
-	int fd = at_of(ctx, ino, &at);
-	if (fd == 0) {
-		fd = fs_at_open(&at, backing_flags(ctx, fi->flags) &
-					     ~O_NOFOLLOW);
-		if (fd < 0)
-			fd = -errno;
-		fs_at_done(&at);
-	}
+	int fd = fs_inode_open(ctx->inodes, ino,
+			       backing_flags(ctx, fi->flags) & ~O_NOFOLLOW);
 	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
 		if (fd >= 0)

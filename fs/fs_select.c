@@ -93,9 +93,10 @@ static bool ends_with(const char *s, const char *suffix)
 
 bool fs_select_is(struct fs_ctx *ctx, struct fs_inode *ino)
 {
-	return ctx->select && S_ISREG(ino->type) && ino->name &&
-	       ino->parent && !fs_inode_is_root(ino->parent) &&
-	       ends_with(ino->name, FS_SELECT_SUFFIX);
+	char name[256];
+	return ctx->select && S_ISREG(ino->type) && !ino->magic &&
+	       fs_inode_name(ctx->inodes, ino, name) == 2 &&
+	       ends_with(name, FS_SELECT_SUFFIX);
 }
 
 static void stamp_of(const struct stat *st, struct stamp *out)
@@ -257,7 +258,9 @@ static int run_query(struct fs_ctx *ctx, struct fs_inode *ino, int qfd,
 		if (!err.code[0])
 			snprintf(err.code, sizeof(err.code), "InternalError");
 		set_error(ctx, qst, err.code, err.message);
-		cmn_info("query %s failed: %s: %s", ino->name, err.code,
+		char name[256];
+		fs_inode_name(ctx->inodes, ino, name);
+		cmn_info("query %s failed: %s: %s", name, err.code,
 			 err.message);
 		if (out >= 0)
 			close(out);
@@ -346,15 +349,7 @@ static void remember(struct fs_ctx *ctx, const struct stat *qst,
 /* Open the .select file itself (its query), or return -errno. */
 static int open_query(struct fs_ctx *ctx, struct fs_inode *ino)
 {
-	struct fs_at at;
-	int fd = fs_inode_at(ctx->inodes, ino, &at);
-	if (fd == 0) {
-		fd = fs_at_open(&at, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fd = -errno;
-		fs_at_done(&at);
-	}
-	return fd;
+	return fs_inode_open(ctx->inodes, ino, O_RDONLY | O_CLOEXEC);
 }
 
 int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino)

@@ -1009,3 +1009,72 @@ def test_concurrent_writers(fs):
         assert p.wait(timeout=120) == 0
     assert len(os.listdir(fs.bucket())) == 400
     assert sorted(os.listdir(fs.bucket())) == sorted(os.listdir(fs.backing()))
+
+
+CHURN = r"""
+import errno, os, random, sys, time
+d, seed, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+rnd = random.Random(seed)
+names = [os.path.join(d, sub, "n%d" % i) for sub in ("x", "y") for i in range(6)]
+ok = (errno.ENOENT, errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR)
+held, end, ops = [], time.monotonic() + secs, 0
+while time.monotonic() < end:
+    a, b = rnd.choice(names), rnd.choice(names)
+    op = rnd.randrange(9)
+    try:
+        if op == 0:
+            with open(a, "wb") as f:
+                f.write(b"z" * rnd.randrange(64))
+        elif op == 1:
+            os.rename(a, b)
+        elif op == 2:
+            os.unlink(a)
+        elif op == 3:
+            os.link(a, b)
+        elif op == 4:
+            os.stat(a)
+        elif op == 5:
+            with open(a, "rb") as f:
+                f.read()
+        elif op == 6:
+            os.setxattr(a, "user.c", b"v")
+            os.listxattr(a)
+        elif op == 7 and len(held) < 8:
+            held.append(os.open(a, os.O_RDWR))
+        elif op == 8 and held:
+            fd = held.pop(rnd.randrange(len(held)))
+            os.fstat(fd)
+            os.fchmod(fd, 0o644)
+            os.pwrite(fd, b"w", 0)
+            os.close(fd)
+    except OSError as e:
+        if e.errno not in ok:
+            raise
+    ops += 1
+for fd in held:
+    os.fstat(fd)
+    os.close(fd)
+print(ops)
+"""
+
+
+def test_concurrent_namespace_churn(fs):
+    """Processes renaming, linking, unlinking, opening and stat-ing the same
+    few names at once: no operation fails with anything but the errno a
+    local file system gives for the race it lost, and the daemon (under the
+    sanitizers in the test build) survives.  Exercises the parent held by
+    fs_inode_at across renames and the descriptors given to unlinked open
+    files."""
+    for sub in ("x", "y"):
+        os.mkdir(fs.bucket() / sub)
+    procs = [subprocess.Popen([sys.executable, "-c", CHURN, str(fs.bucket()),
+                               str(k), "4"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for k in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert int(out) > 100
+    for sub in ("x", "y"):
+        assert sorted(os.listdir(fs.bucket() / sub)) == \
+            sorted(os.listdir(fs.backing() / sub))

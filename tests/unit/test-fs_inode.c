@@ -151,7 +151,7 @@ static void test_rename_moves_the_name(void **state)
 	fs_inode_forget(f->t, b, 1);
 }
 
-static void test_unlinked_open_file_gets_a_descriptor(void **state)
+static void test_unlinked_file_gets_a_descriptor(void **state)
 {
 	struct fixture *f = *state;
 	struct fs_inode *root = fs_inode_root(f->t);
@@ -164,8 +164,9 @@ static void test_unlinked_open_file_gets_a_descriptor(void **state)
 	assert_int_equal(unlinkat(b->fd, "open", 0), 0);
 	fs_inode_unlinking(f->t, b, "closed");
 	assert_int_equal(unlinkat(b->fd, "closed", 0), 0);
+	/* Both keep their inode numbers from reuse until forgotten. */
 	assert_true(open1->fd >= 0);
-	assert_int_equal(closed->fd, -1);
+	assert_true(closed->fd >= 0);
 
 	/* A new file under the old name is not the open one. */
 	struct fs_inode *again = make(f, b, "open", false);
@@ -205,6 +206,26 @@ static void test_hard_link_keeps_the_file_reachable(void **state)
 	fs_inode_forget(f->t, b, 1);
 }
 
+static void test_open_refuses_another_object(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *b = make(f, root, "behind", true);
+	struct fs_inode *o = make(f, b, "name", false);
+	int fd = fs_inode_open(f->t, o, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd);
+	/* Replaced behind the mount (no fs_inode_unlinking). */
+	int w = openat(b->fd, "other", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_true(w >= 0);
+	close(w);
+	assert_int_equal(renameat(b->fd, "other", b->fd, "name"), 0);
+	assert_int_equal(fs_inode_open(f->t, o, O_RDONLY | O_CLOEXEC),
+			 -ESTALE);
+	fs_inode_forget(f->t, o, 1);
+	fs_inode_forget(f->t, b, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,11 +235,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_moves_the_name,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_unlinked_open_file_gets_a_descriptor, setup,
+			test_unlinked_file_gets_a_descriptor, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_hard_link_keeps_the_file_reachable, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_open_refuses_another_object, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
