@@ -30,6 +30,10 @@
 
 struct etag_job {
 	char *path;               /* "bucket/key", owned */
+	bool check;               /* the object must still be this one: */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
 	struct ntf_pending *pd;   /* owned */
 	struct etag_job *next;
 };
@@ -201,8 +205,9 @@ static int md5_fd(struct fs_etag *e, int fd, const struct stat *before,
 /* Hash one object; returns true with out filled, false when it is gone
  * or unreadable. */
 static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
-			const char *path, char out[33])
+			const struct etag_job *j, char out[33])
 {
+	const char *path = j->path;
 	int root = fs_inode_root(ctx->inodes)->fd;
 	/* O_NOATIME: hashing is not an access by the user; without it a
 	 * read right after utimensat() would put atime back to now.  Only
@@ -214,7 +219,10 @@ static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
 	if (fd < 0)
 		return false;
 	struct stat before;
-	bool ok = fstat(fd, &before) == 0 && S_ISREG(before.st_mode);
+	bool ok = fstat(fd, &before) == 0 && S_ISREG(before.st_mode) &&
+		  (!j->check ||
+		   (before.st_dev == j->dev && before.st_ino == j->ino &&
+		    before.st_size == j->size));
 	if (ok && fs_etag_cached(ctx, NULL, fd, &before, out)) {
 		close(fd);
 		return true;
@@ -281,7 +289,7 @@ static void *hasher_main(void *arg)
 		pthread_mutex_unlock(&e->lock);
 
 		char hex[33];
-		bool ok = hash_object(ctx, e, j->path, hex);
+		bool ok = hash_object(ctx, e, j, hex);
 		ntf_pipeline_finalize(ctx->pipeline, j->pd, ok ? hex : NULL);
 		free(j->path);
 		free(j);
@@ -292,7 +300,7 @@ static void *hasher_main(void *arg)
 }
 
 void fs_etag_submit(struct fs_ctx *ctx, const char *path,
-		    struct ntf_pending *pd)
+		    const struct stat *st, struct ntf_pending *pd)
 {
 	struct fs_etag *e = ctx->etag;
 	struct etag_job *j = calloc(1, sizeof(*j));
@@ -303,6 +311,12 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *path,
 		return;
 	}
 	j->pd = pd;
+	if (st) {
+		j->check = true;
+		j->dev = st->st_dev;
+		j->ino = st->st_ino;
+		j->size = st->st_size;
+	}
 	pthread_mutex_lock(&e->lock);
 	if (e->tail)
 		e->tail->next = j;
@@ -325,7 +339,7 @@ static void recover(void *arg, const char *bucket, const char *key,
 		ntf_pipeline_finalize(ctx->pipeline, pd, NULL);
 		return;
 	}
-	fs_etag_submit(ctx, path, pd);
+	fs_etag_submit(ctx, path, NULL, pd);
 	free(path);
 }
 

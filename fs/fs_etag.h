@@ -36,9 +36,13 @@ int fs_etag_start(struct fs_ctx *ctx);
 void fs_etag_stop(struct fs_ctx *ctx);
 
 /* Hash "bucket/key" (relative to SRC) and finalise pd.  Takes ownership
- * of pd.  Never blocks on I/O: the job is queued. */
+ * of pd.  Never blocks on I/O: the job is queued.  With st (the object
+ * as the event saw it), an object that is no longer that one (another
+ * inode or size: renamed, replaced or written since) gets no eTag rather
+ * than the MD5 of content the event was not about.  mtime is not
+ * compared: with the writeback cache the kernel sets it after close(). */
 void fs_etag_submit(struct fs_ctx *ctx, const char *path,
-		    struct ntf_pending *pd);
+		    const struct stat *st, struct ntf_pending *pd);
 
 /* The cached eTag of a file when it was computed for st's size and mtime:
  * from the hasher's memory of recent eTags (ctx may be NULL: not asked),

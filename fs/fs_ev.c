@@ -189,9 +189,11 @@ static size_t read_meta(struct fs_at *at, int fd, struct ntf_meta *meta,
 
 /* Record ev as the caller uid/pid.  With hash_path, the eTag is still to
  * be computed: the records are stored pending and the hasher finalises
- * them. */
+ * them, with the MD5 of the object as st describes it (see
+ * fs_etag_submit). */
 static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		    struct ntf_event *ev, const char *hash_path)
+		    struct ntf_event *ev, const char *hash_path,
+		    const struct stat *st)
 {
 	char comm[17] = "";
 	ev->uid = uid;
@@ -204,7 +206,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	int rc = hash_path ? ntf_pipeline_emit_pending(ctx->pipeline, ev, &pd)
 			   : ntf_pipeline_emit(ctx->pipeline, ev);
 	if (pd)
-		fs_etag_submit(ctx, hash_path, pd);
+		fs_etag_submit(ctx, hash_path, st, pd);
 	if (rc < 0)
 		cmn_warn("event %s for %s/%s not recorded: %s",
 			 ntf_event_str(ev->name), ev->bucket,
@@ -214,7 +216,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	emit_as(ctx, fc->uid, fc->pid, ev, NULL);
+	emit_as(ctx, fc->uid, fc->pid, ev, NULL, NULL);
 }
 
 void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -253,30 +255,33 @@ static void object_attrs(struct fs_ctx *ctx, struct fs_inode *obj,
 }
 
 /* Size, eTag and metadata of an object's event: of openfd when >= 0, else
- * of dir/child (child NULL: dir is the object). */
-static void object_fields(struct fs_ctx *ctx, struct fs_inode *dir,
+ * of dir/child (child NULL: dir is the object).  *used receives the stat
+ * they come from (st, or one made here); returns false when there is
+ * none. */
+static bool object_fields(struct fs_ctx *ctx, struct fs_inode *dir,
 			  const char *child, int openfd,
-			  const struct stat *st, struct ntf_event *ev,
-			  struct ntf_meta *meta, char **metastore,
-			  char etag[33], bool *hash)
+			  const struct stat *st, struct stat *used,
+			  struct ntf_event *ev, struct ntf_meta *meta,
+			  char **metastore, char etag[33], bool *hash)
 {
 	struct fs_at at = {.dirfd = -1, .name = ""};
-	struct stat lst;
 	if (openfd < 0) {
 		if (child)
 			fs_at_child(&at, dir, child);
 		else if (fs_inode_at(ctx->inodes, dir, &at) < 0)
-			return;
+			return false;
 	}
-	if (!st && (openfd >= 0 ? fstat(openfd, &lst)
-				: fs_at_stat(&at, &lst)) == 0)
-		st = &lst;
-	if (st && !S_ISDIR(st->st_mode))
-		ev->size = st->st_size;
-	if (st && S_ISREG(st->st_mode))
-		object_attrs(ctx, child ? NULL : dir, &at, openfd, st, ev,
+	if (st)
+		*used = *st;
+	bool have = st || (openfd >= 0 ? fstat(openfd, used)
+				       : fs_at_stat(&at, used)) == 0;
+	if (have && !S_ISDIR(used->st_mode))
+		ev->size = used->st_size;
+	if (have && S_ISREG(used->st_mode))
+		object_attrs(ctx, child ? NULL : dir, &at, openfd, used, ev,
 			     meta, metastore, etag, hash);
 	fs_at_done(&at);
+	return have;
 }
 
 void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
@@ -311,14 +316,15 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	char *metastore = NULL;
 	char etag[33];
 	bool hash = false;
+	struct stat used;
 
 	if (!ntf_event_is_removed(name))
-		object_fields(ctx, dir, child, openfd, st, &ev, meta,
+		object_fields(ctx, dir, child, openfd, st, &used, &ev, meta,
 			      &metastore, etag, &hash);
 	char *full = NULL;
 	if (hash && asprintf(&full, "%s/%s", ev.bucket, ev.key) < 0)
 		full = NULL;
-	emit_as(ctx, uid, pid, &ev, full);
+	emit_as(ctx, uid, pid, &ev, full, hash ? &used : NULL);
 	free(full);
 	free(metastore);
 	free(path);
@@ -383,7 +389,7 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 		}
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (fs_ev_wants(ctx, c.name))
-			emit_as(ctx, fc->uid, fc->pid, &c, hash);
+			emit_as(ctx, fc->uid, fc->pid, &c, hash, st);
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
 				      .bucket = ok, .key = os + 1, .size = -1};
 		if (del && fs_ev_wants(ctx, d.name))
