@@ -1331,14 +1331,26 @@ static bool is_private(const char *name)
 	return strncmp(name, FS_XATTR_PRIVATE, strlen(FS_XATTR_PRIVATE)) == 0;
 }
 
-/* Remove private names from a listxattr result in place; returns the new
- * length. */
+/* SELinux labels do not exist here: the kernel labels a FUSE mount as a
+ * whole (genfscon), so a backing file's security.selinux would mean
+ * nothing.  Saying so (EOPNOTSUPP, not ENODATA) matters: `ls -l` asks for
+ * it once per file, a round trip each (half of its time on a bucket of
+ * 10 000 files), but stops asking on a device that does not support it. */
+#define XATTR_SELINUX "security.selinux"
+
+static bool is_unsupported(const char *name)
+{
+	return strcmp(name, XATTR_SELINUX) == 0;
+}
+
+/* Remove private and unsupported names from a listxattr result in place;
+ * returns the new length. */
 static size_t drop_private(char *buf, size_t len)
 {
 	size_t out = 0;
 	for (size_t i = 0; i < len;) {
 		size_t n = strnlen(buf + i, len - i) + 1;
-		if (!is_private(buf + i)) {
+		if (!is_private(buf + i) && !is_unsupported(buf + i)) {
 			memmove(buf + out, buf + i, n);
 			out += n;
 		}
@@ -1365,6 +1377,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 		return;
 	if (is_private(name)) {
 		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (is_unsupported(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	if (fs_select_getxattr(ctx_of(req), req, ino, name, size))
@@ -1497,6 +1513,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 	int rc = 0;
 	if (ino->magic || is_private(name))
 		rc = EPERM;
+	else if (is_unsupported(name))
+		rc = EOPNOTSUPP;
 	else if (S_ISLNK(ino->type))
 		rc = EPERM;
 	else if (fs_ev_setxattr(ctx, req, ino, name, value, size, flags))
@@ -1524,6 +1542,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 	int rc = 0;
 	if (ino->magic || is_private(name))
 		rc = EPERM;
+	else if (is_unsupported(name))
+		rc = EOPNOTSUPP;
 	else if (S_ISLNK(ino->type))
 		rc = ENODATA;
 	else if (fs_ev_removexattr(ctx, req, ino, name))
@@ -1560,6 +1580,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* The kernel then enforces POSIX ACLs of the backing files (the mount
+	 * has default_permissions) and caches them per inode: `ls -l` asks
+	 * for system.posix_acl_access once per file, not on every listing. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	/* Locks are kept by the kernel for the mount (flock and POSIX),
 	 * which is what programs sharing files through it expect. */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);

@@ -783,6 +783,81 @@ def test_access_as_other_user(mount_factory, passthrough_mode):
     assert run(m.bucket()) == nat
 
 
+def acl_xattr(entries):
+    """A system.posix_acl_access value: version 2, then (tag, perm, id)."""
+    import struct
+    return struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perm, uid) for tag, perm, uid in entries)
+
+
+def test_posix_acl_enforced(mount_factory, passthrough_mode):
+    """A POSIX ACL on a file grants or denies access through the mount as
+    it does on the local file system (the kernel enforces ACLs: the mount
+    has default_permissions and FUSE_POSIX_ACL)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch users")
+    m = mount_factory(opts=[f"passthrough={passthrough_mode}", "allow_other"])
+    # user 65534 may read "granted" (mode 0600 alone would deny), and is
+    # denied "denied" (mode 0644 alone would allow)
+    grant = acl_xattr([(0x01, 6, 0xFFFFFFFF), (0x02, 4, 65534),
+                       (0x04, 0, 0xFFFFFFFF), (0x10, 4, 0xFFFFFFFF),
+                       (0x20, 0, 0xFFFFFFFF)])
+    deny = acl_xattr([(0x01, 6, 0xFFFFFFFF), (0x02, 0, 65534),
+                      (0x04, 4, 0xFFFFFFFF), (0x10, 4, 0xFFFFFFFF),
+                      (0x20, 4, 0xFFFFFFFF)])
+    for base in (m.native / "alpha", m.bucket()):
+        os.chmod(base, 0o755)
+        write_file(base / "granted", b"ok")
+        write_file(base / "denied", b"no")
+        try:
+            os.setxattr(base / "granted", "system.posix_acl_access", grant)
+            os.setxattr(base / "denied", "system.posix_acl_access", deny)
+        except OSError as e:
+            if e.errno == errno.EOPNOTSUPP:
+                pytest.skip("no POSIX ACLs on this file system")
+            raise
+    d = m.root
+    while str(d) not in ("/", "/tmp", "/var/tmp"):
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = d.parent
+    os.chmod(m.native, 0o755)
+    code = ("import os,sys\n"
+            "def e(p):\n"
+            "  try: open(p,'rb').read(); return 0\n"
+            "  except OSError as x: return x.errno\n"
+            "b=sys.argv[1]\n"
+            "print(e(b+'/granted'), e(b+'/denied'))\n")
+
+    def run(base):
+        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                               "--clear-groups", sys.executable, "-c", code,
+                               str(base)],
+                              capture_output=True, text=True,
+                              timeout=30).stdout
+    nat = run(m.native / "alpha")
+    assert nat.split() == ["0", "13"], nat
+    assert run(m.bucket()) == nat
+    assert os.getxattr(m.bucket() / "granted", "system.posix_acl_access") \
+        == os.getxattr(m.native / "alpha" / "granted",
+                       "system.posix_acl_access")
+
+
+def test_no_selinux_labels(fs):
+    """security.selinux is not supported through the mount (EOPNOTSUPP),
+    even where the backing file has one; other security.* names pass."""
+    write_file(fs.bucket() / "s", b"x")
+    for call in (lambda: os.getxattr(fs.bucket() / "s", "security.selinux"),
+                 lambda: os.setxattr(fs.bucket() / "s", "security.selinux",
+                                     b"system_u:object_r:x:s0"),
+                 lambda: os.removexattr(fs.bucket() / "s",
+                                        "security.selinux")):
+        with pytest.raises(OSError) as ei:
+            call()
+        assert ei.value.errno == errno.EOPNOTSUPP
+    os.setxattr(fs.backing() / "s", "security.selinux", b"label")
+    assert "security.selinux" not in os.listxattr(fs.bucket() / "s")
+
+
 # ------------------------------------------------------------------ xattrs
 
 def test_xattrs(fs):

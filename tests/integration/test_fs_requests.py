@@ -3,6 +3,7 @@ line per request; a test marks the log, does one thing, and looks at the
 opcodes that reached the daemon.  Throughput is too noisy for CI here; these
 counts are what the speed comes from (shared design, "The FUSE data path")."""
 import os
+import subprocess
 
 import pytest
 
@@ -206,6 +207,29 @@ def test_ls_l_uses_readdirplus(dfs):
     assert "READDIRPLUS" in ops, ops
     assert ops.count("LOOKUP") == 0, f"{ops.count('LOOKUP')} LOOKUPs for ls -l"
     assert ops.count("GETATTR") == 0, f"{ops.count('GETATTR')} GETATTRs for ls -l"
+
+
+def test_real_ls_l_asks_few_xattrs(dfs):
+    """GNU ls -l asks every file for security.selinux and
+    system.posix_acl_access.  The mount has no SELinux labels and says so
+    (EOPNOTSUPP), which ls remembers per device; POSIX ACLs are cached by
+    the kernel (FUSE_POSIX_ACL), so a second listing asks for none."""
+    sub = dfs.backing() / "lsl"
+    sub.mkdir()
+    for i in range(100):
+        (sub / f"e{i}").write_bytes(b"e")
+    os.stat(dfs.bucket() / "lsl")
+    env = dict(os.environ, LC_ALL="C")
+    for rnd in range(2):
+        mk = dfs.mark()
+        out = subprocess.run(["ls", "-l", str(dfs.bucket() / "lsl")],
+                             capture_output=True, text=True, env=env,
+                             check=True).stdout
+        assert len(out.splitlines()) == 101
+        ops = dfs.ops_since(mk)
+        limit = 2 if rnd else 110  # the first listing: ACLs once per file
+        assert ops.count("GETXATTR") <= limit, \
+            f"listing {rnd + 1}: {ops.count('GETXATTR')} GETXATTRs"
 
 
 def test_unlink_is_one_request(dfs):
