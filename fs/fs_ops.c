@@ -1580,10 +1580,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	/* The kernel then enforces POSIX ACLs of the backing files (the mount
-	 * has default_permissions) and caches them per inode: `ls -l` asks
-	 * for system.posix_acl_access once per file, not on every listing. */
-	if (conn->capable & FUSE_CAP_POSIX_ACL)
+	/* With allow_other the kernel checks permissions for the callers
+	 * (default_permissions, fs_opts.c): it then enforces the POSIX ACLs
+	 * of the backing files and caches them per inode, so `ls -l` asks
+	 * for system.posix_acl_access once per file, not on every listing.
+	 * It also turns default_permissions on, which a single-user mount
+	 * does without (see fs_opts.c); there the backing file system
+	 * enforces ACLs on the daemon's own calls. */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && ctx->opts->allow_other)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	/* Locks are kept by the kernel for the mount (flock and POSIX),
 	 * which is what programs sharing files through it expect. */

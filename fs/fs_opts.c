@@ -160,6 +160,8 @@ static int proc(void *data, const char *arg, int key, struct fuse_args *out)
 	case FUSE_OPT_KEY_NONOPT:
 		return take_positional(ps, arg);
 	case FUSE_OPT_KEY_OPT:
+		if (strcmp(arg, "allow_other") == 0)
+			ps->o->allow_other = true;
 		if (in_list(arg, passed_on, false) ||
 		    in_list(arg, passed_on_prefix, true))
 			return 1;
@@ -311,7 +313,14 @@ static enum fs_opts_result finish(struct parse_state *ps)
 		return fail(ps, "%s", "out of memory"), FS_OPTS_ERROR;
 	if (ps->config && resolve_config(ps) != 0)
 		return FS_OPTS_ERROR;
-	if (fuse_opt_add_arg(&o->fuse_args, "-odefault_permissions") != 0 ||
+	/* Only with allow_other can a caller differ from the daemon: without
+	 * it the kernel admits only processes of the daemon's uid and gid, and
+	 * the backing file system checks the daemon's own calls, which carry
+	 * those same ids.  default_permissions would make the kernel re-read
+	 * a directory's attributes (a GETATTR round trip) after every create,
+	 * unlink or rename in it, for the permission check of the next. */
+	if ((o->allow_other &&
+	     fuse_opt_add_arg(&o->fuse_args, "-odefault_permissions") != 0) ||
 	    fuse_opt_add_arg(&o->fuse_args, "-osubtype=bucketfs") != 0)
 		return fail(ps, "%s", "out of memory"), FS_OPTS_ERROR;
 	if (o->debug && fuse_opt_add_arg(&o->fuse_args, "-odebug") != 0)

@@ -32,6 +32,9 @@ struct fs_opts {
 	bool single_thread;
 	bool nonempty;
 	bool read_only;
+	/* allow_other: users other than the daemon's reach the mount, so the
+	 * kernel checks permissions (default_permissions, POSIX ACLs). */
+	bool allow_other;
 	enum fs_pt_mode passthrough;
 	enum ntf_durability durability; /* durability=commit|fsync|none */
 	uint64_t log_max_events;    /* log_max_events=N; 0: unlimited */

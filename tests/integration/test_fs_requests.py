@@ -149,11 +149,12 @@ def test_second_stat_of_cached_file_sends_nothing(dfs):
     p = dfs.bucket() / "s"
     put(dfs, p)
     os.stat(p)
+    os.stat(dfs.bucket())   # its mtime changed: asked once
     mk = dfs.mark()
     for _ in range(5):
         os.stat(p)
         os.lstat(p)
-    os.stat(dfs.bucket())
+        os.stat(dfs.bucket())
     assert dfs.ops_since(mk) == [], dfs.ops_since(mk)
 
 
@@ -209,11 +210,19 @@ def test_ls_l_uses_readdirplus(dfs):
     assert ops.count("GETATTR") == 0, f"{ops.count('GETATTR')} GETATTRs for ls -l"
 
 
-def test_real_ls_l_asks_few_xattrs(dfs):
+@pytest.mark.parametrize("allow_other", [False, True],
+                         ids=["single_user", "allow_other"])
+def test_real_ls_l_asks_few_xattrs(mount_factory, passthrough_mode,
+                                   allow_other):
     """GNU ls -l asks every file for security.selinux and
     system.posix_acl_access.  The mount has no SELinux labels and says so
-    (EOPNOTSUPP), which ls remembers per device; POSIX ACLs are cached by
-    the kernel (FUSE_POSIX_ACL), so a second listing asks for none."""
+    (EOPNOTSUPP), which ls remembers per device.  With allow_other the
+    kernel checks permissions and caches POSIX ACLs (FUSE_POSIX_ACL), so a
+    second listing asks for none; a single-user mount leaves ACLs to the
+    backing file system and asks once per file and listing."""
+    dfs = mount_factory(opts=[f"passthrough={passthrough_mode}"] +
+                        (["allow_other"] if allow_other else []),
+                        debug=True)
     sub = dfs.backing() / "lsl"
     sub.mkdir()
     for i in range(100):
@@ -227,9 +236,26 @@ def test_real_ls_l_asks_few_xattrs(dfs):
                              check=True).stdout
         assert len(out.splitlines()) == 101
         ops = dfs.ops_since(mk)
-        limit = 2 if rnd else 110  # the first listing: ACLs once per file
+        limit = 2 if rnd and allow_other else 110  # ACLs once per file
         assert ops.count("GETXATTR") <= limit, \
             f"listing {rnd + 1}: {ops.count('GETXATTR')} GETXATTRs"
+
+
+def test_create_and_unlink_do_not_reread_the_directory(dfs):
+    """Without allow_other the mount has no default_permissions, so the
+    kernel does not re-read a directory's attributes for the permission
+    check after each create or unlink in it (one GETATTR round trip each
+    with default_permissions)."""
+    b = dfs.bucket()
+    os.stat(b)
+    mk = dfs.mark()
+    for i in range(5):
+        put(dfs, b / f"c{i}")
+    for i in range(5):
+        os.unlink(b / f"c{i}")
+    ops = dfs.ops_since(mk)
+    assert ops.count("GETATTR") == 0, ops
+    assert ops.count("CREATE") == 5 and ops.count("UNLINK") == 5, ops
 
 
 def test_unlink_is_one_request(dfs):
