@@ -38,6 +38,27 @@ static void test_basic(void **state)
 	assert_false(o.debug);
 	assert_int_equal(o.passthrough, FS_PT_AUTO);
 	assert_string_equal(o.state, "/tmp/.bucketfs-state");
+	/* single-user: the backing file system checks the daemon's calls */
+	assert_false(o.allow_other);
+	assert_false(has_arg(&o, "default_permissions"));
+	fs_opts_free(&o);
+}
+
+static void test_allow_other_checks_permissions(void **state)
+{
+	char err[256];
+	struct fs_opts o;
+	char *argv[] = {"bucketfs", "-o", "allow_other", "/tmp", "/", NULL};
+	assert_int_equal(parse(&o, err, 5, argv), FS_OPTS_OK);
+	assert_true(o.allow_other);
+	assert_true(has_arg(&o, "allow_other"));
+	assert_true(has_arg(&o, "default_permissions"));
+	fs_opts_free(&o);
+
+	char *argv2[] = {"bucketfs", "-o", "default_permissions", "/tmp", "/",
+			 NULL};
+	assert_int_equal(parse(&o, err, 5, argv2), FS_OPTS_OK);
+	assert_false(o.allow_other);
 	assert_true(has_arg(&o, "default_permissions"));
 	fs_opts_free(&o);
 }
@@ -148,6 +169,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_allow_other_checks_permissions),
 		cmocka_unit_test(test_own_options),
 		cmocka_unit_test(test_fstab_words),
 		cmocka_unit_test(test_errors),
