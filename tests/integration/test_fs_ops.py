@@ -747,6 +747,24 @@ def test_access(fs):
     same(fs, f)
 
 
+def open_to_others(m):
+    """Let another user reach the mount and the native tree (pytest's
+    temporary directories are 0700)."""
+    d = m.root
+    while str(d) not in ("/", "/tmp", "/var/tmp"):
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = d.parent
+    os.chmod(m.native, 0o755)
+
+
+def as_nobody(code, arg):
+    """Run python code as uid/gid 65534 with arg; its stdout."""
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                           "--clear-groups", sys.executable, "-c", code,
+                           str(arg)],
+                          capture_output=True, text=True, timeout=30).stdout
+
+
 def test_access_as_other_user(mount_factory, passthrough_mode):
     """default_permissions: a non-root user is checked against the mode bits
     (needs allow_other so the user can enter the mount at all)."""
@@ -759,12 +777,7 @@ def test_access_as_other_user(mount_factory, passthrough_mode):
         os.chmod(base / "private", 0o600)
         write_file(base / "public", b"hello")
         os.chmod(base / "public", 0o644)
-    # let the other user reach both trees (pytest's temp dirs are 0700)
-    d = m.root
-    while str(d) not in ("/", "/tmp", "/var/tmp"):
-        os.chmod(d, os.stat(d).st_mode | 0o711)
-        d = d.parent
-    os.chmod(m.native, 0o755)
+    open_to_others(m)
     code = ("import os,sys\n"
             "def e(f,*a):\n"
             "  try: f(*a); return 0\n"
@@ -773,14 +786,9 @@ def test_access_as_other_user(mount_factory, passthrough_mode):
             "print(e(open,b+'/private','rb'), e(open,b+'/public','rb'),"
             " e(open,b+'/public','ab'), e(os.mkdir,b+'/d'),"
             " os.access(b+'/private',os.R_OK))\n")
-
-    def run(base):
-        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
-                               "--clear-groups", sys.executable, "-c", code, str(base)],
-                              capture_output=True, text=True, timeout=30).stdout
-    nat = run(m.native / "alpha")
+    nat = as_nobody(code, m.native / "alpha")
     assert nat.split() == ["13", "0", "13", "13", "False"], nat
-    assert run(m.bucket()) == nat
+    assert as_nobody(code, m.bucket()) == nat
 
 
 def acl_xattr(entries):
@@ -816,27 +824,16 @@ def test_posix_acl_enforced(mount_factory, passthrough_mode):
             if e.errno == errno.EOPNOTSUPP:
                 pytest.skip("no POSIX ACLs on this file system")
             raise
-    d = m.root
-    while str(d) not in ("/", "/tmp", "/var/tmp"):
-        os.chmod(d, os.stat(d).st_mode | 0o711)
-        d = d.parent
-    os.chmod(m.native, 0o755)
+    open_to_others(m)
     code = ("import os,sys\n"
             "def e(p):\n"
             "  try: open(p,'rb').read(); return 0\n"
             "  except OSError as x: return x.errno\n"
             "b=sys.argv[1]\n"
             "print(e(b+'/granted'), e(b+'/denied'))\n")
-
-    def run(base):
-        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
-                               "--clear-groups", sys.executable, "-c", code,
-                               str(base)],
-                              capture_output=True, text=True,
-                              timeout=30).stdout
-    nat = run(m.native / "alpha")
+    nat = as_nobody(code, m.native / "alpha")
     assert nat.split() == ["0", "13"], nat
-    assert run(m.bucket()) == nat
+    assert as_nobody(code, m.bucket()) == nat
     assert os.getxattr(m.bucket() / "granted", "system.posix_acl_access") \
         == os.getxattr(m.native / "alpha" / "granted",
                        "system.posix_acl_access")
