@@ -34,6 +34,7 @@
 	X(NotImplemented, SEL_EC_CLIENT)                                       \
 	X(CSVParsingError, SEL_EC_DATA)                                        \
 	X(JSONParsingError, SEL_EC_DATA)                                       \
+	X(ParquetParsingError, SEL_EC_DATA)                                    \
 	X(InvalidTextEncoding, SEL_EC_DATA)                                    \
 	X(TruncatedInput, SEL_EC_DATA)                                         \
 	X(MissingHeaders, SEL_EC_CLIENT)                                       \

@@ -177,8 +177,12 @@ static int bind_json_key(struct sel_eval *x, struct sel_node *n)
 {
 	const struct sel_step *s = &n->steps[n->first_step];
 	n->col_index = -1;
-	if ((uint32_t)n->first_step >= n->nsteps || s->kind != SEL_STEP_NAME)
+	if ((uint32_t)n->first_step >= n->nsteps || s->kind != SEL_STEP_NAME) {
+		x->whole = true;
 		return 0;
+	}
+	if (positional(s) == 1)
+		x->whole = true; /* _1 is the record when no member is */
 	for (uint32_t i = 0; i < x->nkeys; i++)
 		if (x->keys[i].len == s->len &&
 		    x->keys[i].exact == (bool)s->quoted &&
@@ -413,7 +417,7 @@ static const struct sel_jslot *raw_member(const struct sel_eval *x,
 	    !rec->slots)
 		return NULL;
 	const struct sel_jslot *sl = &rec->slots[path->col_index];
-	return sl->count == 1 ? sl : NULL;
+	return sl->count == 1 && !sl->tv ? sl : NULL;
 }
 
 /* A raw JSON integer token -?[0-9]{1,18} (the reader validated it). */
@@ -567,6 +571,37 @@ static int ev_wild(struct sel_eval *x, const struct sel_node *n, uint32_t i,
 	return r;
 }
 
+/* The slot of a path whose first member a typed reader (Parquet) gave as
+ * a value; NULL otherwise. */
+static const struct sel_jslot *typed_slot(const struct sel_eval *x,
+					  const struct sel_node *n)
+{
+	const struct sel_jslot *sl = x->rec->slots && n->col_index >= 0
+					     ? &x->rec->slots[n->col_index]
+					     : NULL;
+	return sl && sl->tv ? sl : NULL;
+}
+
+/* The value of a path whose first member is typed: 0 with *out set, 1
+ * when the path goes on into a JSON value (a list or struct), or an
+ * error. */
+static int typed_member(struct sel_eval *x, const struct sel_node *n,
+			const struct sel_jslot *sl, struct sel_value *out)
+{
+	const struct sel_step *s = &n->steps[n->first_step];
+	if (sl->count > 1 && !s->quoted)
+		return ERR(x, n, AmbiguousFieldName,
+			   "field name '%s' is ambiguous", s->name);
+	if ((uint32_t)n->first_step + 1 == n->nsteps) {
+		*out = *sl->tv;
+		return 0;
+	}
+	if (sl->tv->type == SEL_T_JSON)
+		return 1;
+	out->type = SEL_T_MISSING;
+	return 0;
+}
+
 static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
 			struct sel_value *out)
 {
@@ -578,7 +613,15 @@ static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
 	const char *vp = rec->json;
 	size_t vn = rec->json_len;
 	uint32_t i = (uint32_t)n->first_step;
-	if (i < n->nsteps && n->steps[i].kind == SEL_STEP_NAME) {
+	const struct sel_jslot *tsl = typed_slot(x, n);
+	if (tsl) {
+		int r = typed_member(x, n, tsl, out);
+		if (r <= 0)
+			return r;
+		vp = tsl->tv->u.s; /* a JSON value the path goes into */
+		vn = tsl->tv->len;
+		i++;
+	} else if (i < n->nsteps && n->steps[i].kind == SEL_STEP_NAME) {
 		int r = first_member(x, n, &n->steps[i], &vp, &vn);
 		if (r < 0)
 			return r;
@@ -2064,6 +2107,27 @@ static inline bool same(const char *p, const char *q, size_t n)
 	return true;
 }
 
+/* The compiled WHERE on a typed value: an INT against an integer, a
+ * STRING against a string or a prefix; -1 for the tree otherwise. */
+static int where_typed(const struct sel_eval *x, const struct sel_value *v)
+{
+	if (x->wf.kind == WF_INT)
+		return v->type == SEL_T_INT
+			       ? order(x->wf.op, v->u.i < x->wf.ival
+							 ? -1
+							 : v->u.i > x->wf.ival)
+			       : -1;
+	if (v->type != SEL_T_STRING)
+		return -1;
+	size_t ln = x->wf.litlen;
+	if (x->wf.kind == WF_STR) {
+		bool eq = v->len == ln && memcmp(v->u.s, x->wf.lit, ln) == 0;
+		return order(x->wf.op, eq ? 0 : 1);
+	}
+	bool pre = v->len >= ln && memcmp(v->u.s, x->wf.lit, ln) == 0;
+	return pre != x->wf.neg;
+}
+
 /* The compiled WHERE on the current record: 1 TRUE, 0 FALSE, -1 when the
  * raw bytes do not decide (MISSING, NULL, escapes, not an integer...):
  * the tree is evaluated then. */
@@ -2082,6 +2146,9 @@ static int where_fast(const struct sel_eval *x)
 		if (rec->missing || !rec->slots ||
 		    rec->slots[x->wf.col].count != 1)
 			return -1;
+		const struct sel_value *tv = rec->slots[x->wf.col].tv;
+		if (tv)
+			return where_typed(x, tv);
 		p = rec->slots[x->wf.col].v;
 		n = rec->slots[x->wf.col].vn;
 	}

@@ -38,6 +38,8 @@ struct sel_eval {
 	const struct sel_record *rec;
 	struct sel_jkey *keys; /* JSON: top-level names the paths start with */
 	uint32_t nkeys, cap_keys;
+	/* JSON: a path reads the record itself, not only members (keys). */
+	bool whole;
 	struct sel_member *members; /* top-level members of a JSON record */
 	uint32_t nmembers, cap_members;
 	bool indexed;

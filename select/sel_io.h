@@ -100,6 +100,9 @@ struct sel_jslot {
 	const char *v;
 	uint32_t vn;
 	uint32_t count;
+	/* A typed reader (Parquet) gives the value itself instead of its
+	 * text; v and vn are then unused. */
+	const struct sel_value *tv;
 };
 
 /* A record, valid until the next call of next_record. */
@@ -154,11 +157,15 @@ struct sel_reader {
 	 * driver after binding; borrowed). */
 	const struct sel_jkey *keys;
 	uint32_t nkeys;
+	/* Parquet: the evaluator reads the whole record's text (SELECT *,
+	 * the record itself), not only the keys (set with the keys). */
+	bool need_row;
 	void *priv; /* format state */
 };
 
 extern const struct sel_reader_ops sel_csv_reader;
 extern const struct sel_reader_ops sel_json_reader;
+extern const struct sel_reader_ops sel_parquet_reader;
 
 /* JSON helpers used by the evaluator (sel_json.c). */
 

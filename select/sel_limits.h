@@ -92,4 +92,13 @@
 /* Length of a TO_STRING / TO_TIMESTAMP pattern and of its output. */
 #define SEL_MAX_PATTERN 256
 
+/* Parquet: the footer (FileMetaData), one page header, one page
+ * (compressed or not; AWS allows row groups of 512 MB, writers make pages
+ * of about 1 MiB) and the values of one page (levels and decoded values
+ * take about 22 bytes each). */
+#define SEL_MAX_PQ_FOOTER (64u * 1024u * 1024u)
+#define SEL_MAX_PQ_HEADER (16u * 1024u * 1024u)
+#define SEL_MAX_PQ_PAGE (256u * 1024u * 1024u)
+#define SEL_MAX_PQ_VALUES (8u * 1024u * 1024u)
+
 #endif

@@ -415,6 +415,8 @@ int sel_opts_infer(const char *name, struct sel_in_opts *in)
 		   ends_with(name, n, ".jsonl")) {
 		sel_opts_default_in(in, SEL_FMT_JSON);
 		in->json_document = false;
+	} else if (ends_with(name, n, ".parquet") && comp == SEL_COMP_NONE) {
+		sel_opts_default_in(in, SEL_FMT_PARQUET);
 	} else {
 		return -ENOENT;
 	}

@@ -84,13 +84,11 @@ static int open_input(struct run *q, int fd)
 	const struct sel_request *rq = q->rq;
 	struct sel_range rg;
 	int r;
-	if (rq->in.format == SEL_FMT_PARQUET)
-		return sel_err_set(q->err, SEL_E_NotImplemented, 0, 0,
-				   "Parquet input is not implemented yet");
-	if (rq->in.format != SEL_FMT_CSV && rq->in.format != SEL_FMT_JSON)
+	if (rq->in.format != SEL_FMT_CSV && rq->in.format != SEL_FMT_JSON &&
+	    rq->in.format != SEL_FMT_PARQUET)
 		return sel_err_set(q->err, SEL_E_MissingRequiredParameter, 0, 0,
 				   "no input format");
-	if (rq->in.format == SEL_FMT_CSV && q->st->has_from_path &&
+	if (rq->in.format != SEL_FMT_JSON && q->st->has_from_path &&
 	    q->st->nfrom)
 		return sel_err_set(q->err, SEL_E_DataSourcePathUnsupported, 0,
 				   0, "a FROM path needs JSON input");
@@ -118,8 +116,9 @@ int sel_query_open_reader(struct sel_reader *rd, struct sel_src *src,
 	const struct sel_field *hdr = rd->given_header;
 	uint32_t nhdr = rd->ngiven_header;
 	memset(rd, 0, sizeof(*rd));
-	rd->ops = rq->in.format == SEL_FMT_CSV ? &sel_csv_reader
-					       : &sel_json_reader;
+	rd->ops = rq->in.format == SEL_FMT_CSV	   ? &sel_csv_reader
+		  : rq->in.format == SEL_FMT_PARQUET ? &sel_parquet_reader
+						     : &sel_json_reader;
 	rd->src = src;
 	rd->opts = &rq->in;
 	rd->range = *range;
@@ -138,6 +137,7 @@ void sel_query_bound(struct sel_reader *rd, const struct sel_eval *ev,
 	rd->want = max_col == INT32_MAX ? -1 : (max_col < 0 ? 0 : max_col);
 	rd->keys = ev->keys;
 	rd->nkeys = ev->nkeys;
+	rd->need_row = ev->st->star || ev->whole;
 }
 
 int sel_query_records(struct sel_reader *rd, struct sel_eval *ev,
@@ -184,7 +184,10 @@ static int run(struct run *q, int in_fd)
 	if (r || (r = open_input(q, in_fd)))
 		return r;
 	q->ev_init = true;
-	r = sel_eval_bind(&q->ev, q->st, &q->arena, rq->in.format,
+	/* A Parquet row is evaluated as a JSON object with typed members. */
+	int fmt = rq->in.format == SEL_FMT_PARQUET ? SEL_FMT_JSON
+						   : rq->in.format;
+	r = sel_eval_bind(&q->ev, q->st, &q->arena, fmt,
 			  rq->in.header, q->rd.header, q->rd.nheader, &max_col,
 			  q->err);
 	if (r)
