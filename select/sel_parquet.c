@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1095,6 +1096,23 @@ static int row_json(struct pq_state *s)
 	return rc;
 }
 
+/* Say which column and row group a damaged page belongs to. */
+static void where_in_file(const struct pq_state *s, uint32_t f,
+			  struct sel_error *err)
+{
+	char what[sizeof(err->message)];
+	if (strcmp(err->code, "ParquetParsingError") != 0)
+		return;
+	memcpy(what, err->message, sizeof(what));
+	int n = snprintf(err->message, sizeof(err->message),
+			 "column '%.200s', row group %u: ", s->m.fields[f].name,
+			 s->rg - 1);
+	if (n > 0 && (size_t)n < sizeof(err->message))
+		memcpy(err->message + n, what,
+		       strnlen(what, sizeof(what) - (size_t)n - 1) + 1);
+	err->message[sizeof(err->message) - 1] = '\0';
+}
+
 static int read_row(struct sel_reader *r, struct sel_record *rec,
 		    struct sel_error *err)
 {
@@ -1114,6 +1132,8 @@ static int read_row(struct sel_reader *r, struct sel_record *rec,
 		default:
 			rc = field_struct(r, f, err);
 		}
+		if (rc && rc != -ENOMEM && rc != -E2BIG)
+			where_in_file(s, f, err);
 		/* Text lengths now; pointers once the buffer stops moving. */
 		if (!rc && s->fvals[f].type == SEL_T_JSON)
 			s->fvals[f].len = (uint32_t)(s->text.len - s->ftext[f]);

@@ -11,6 +11,10 @@ A file holds blocks that start with "=== name".  Block lines:
   compress: gzip|bzip2       compress the input first
   cut: N                     drop the last N bytes of the (compressed)
                              object, to test truncated input
+  fixture: NAME              the object is tests/select/parquet/NAME (a
+                             binary file; no input section)
+  poke: OFFSET HEX           overwrite bytes at OFFSET (negative: from the
+                             end) with the hex bytes, to test damaged input
 Sections (a line "--- NAME [flags]"; flags: escaped = Python escapes,
 noeol = no newline after the last line):
   --- input                  the object (trailing blank lines dropped;
@@ -86,7 +90,7 @@ def parse(path):
                 cur["args"] += ["--input-serialization", val]
             elif key == "out":
                 cur["args"] += ["--output-serialization", val]
-            elif key in ("file", "compress", "cut"):
+            elif key in ("file", "compress", "cut", "fixture", "poke"):
                 cur[key] = val
             else:
                 raise SystemExit(f"{path}:{no}: unknown line {line!r}")
@@ -99,6 +103,9 @@ PARALLEL = [[], ["--threads", "2", "--chunk-size", "1"],
 
 def run(binary, tmp, case, sql, extra):
     data = b""
+    if case.get("fixture"):
+        with open(os.path.join(ROOT, "parquet", case["fixture"]), "rb") as f:
+            data = f.read()
     if "input" in case["sections"]:
         flags, lines, _ = case["sections"]["input"]
         data = decode(lines, flags)
@@ -108,6 +115,11 @@ def run(binary, tmp, case, sql, extra):
         data = bz2.compress(data)
     if case.get("cut"):
         data = data[:max(0, len(data) - int(case["cut"]))]
+    if case.get("poke"):
+        off, hexbytes = case["poke"].split()
+        off, new = int(off), bytes.fromhex(hexbytes)
+        off = off if off >= 0 else len(data) + off
+        data = data[:off] + new + data[off + len(new):]
     path = os.path.join(tmp, case["file"])
     with open(path, "wb") as f:
         f.write(data)
@@ -161,8 +173,13 @@ def expand(case):
             yield name, sql, decode([exp], flags, False), None
 
 
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
 def main():
+    global ROOT
     binary, root = sys.argv[1], sys.argv[2]
+    ROOT = root
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for fn in sorted(os.listdir(root)):
