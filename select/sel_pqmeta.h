@@ -127,7 +127,8 @@ struct pq_meta {
 };
 
 /* Decode the FileMetaData p[0..n).  Returns 0, or -EINVAL (a malformed or
- * unsupported footer; msg, of msglen bytes, says why) or -ENOMEM. */
+ * unsupported footer; msg, of msglen bytes, says why) or -ENOMEM.  *m is
+ * freed with pq_meta_free() either way. */
 int pq_meta_parse(const uint8_t *p, size_t n, struct pq_meta *m, char *msg,
 		  size_t msglen);
 void pq_meta_free(struct pq_meta *m);

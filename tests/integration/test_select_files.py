@@ -200,6 +200,40 @@ def test_data_errors_are_eio(fs_off):
     assert sel_error(b / "cut.csv.gz.select").startswith("TruncatedInput: ")
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "select", "parquet")
+
+
+def fixture(name):
+    return get(os.path.join(FIXTURES, name))
+
+
+def test_parquet_source(fs_off):
+    """A .parquet source is read as Parquet (inferred from the extension),
+    typed: the integer compares as a number, the DATE is a timestamp."""
+    b = fs_off.bucket()
+    put(b / "t.parquet", fixture("basic-snappy.parquet"))
+    put(b / "t.parquet.select",
+        "SELECT s.name, EXTRACT(DAY FROM s.d) FROM S3Object s "
+        "WHERE s.id BETWEEN 8 AND 10")
+    assert get(b / "t.parquet.select") == b"dave8,\neve9,8\n,9\n"
+    put(b / "q.select", "-- source: t.parquet\n-- output: {\"JSON\":{}}\n"
+        "SELECT s.nums FROM S3Object s WHERE s.id = 1")
+    put(b / "t.parquet", fixture("nested.parquet"))
+    assert get(b / "q.select") == b'{"nums":[1,2,null,10]}\n'
+
+
+def test_parquet_damaged_is_eio(fs_off):
+    b = fs_off.bucket()
+    data = bytearray(fixture("basic-zstd.parquet"))
+    data[40:44] = b"\0\0\0\0"
+    put(b / "z.parquet", bytes(data))
+    put(b / "z.parquet.select", "SELECT * FROM S3Object")
+    assert open_errno(b / "z.parquet.select") == errno.EIO
+    assert sel_error(b / "z.parquet.select").startswith(
+        "ParquetParsingError: column 'id', row group 0: ")
+
+
 def test_unknown_format_is_einval(fs_off):
     b = fs_off.bucket()
     put(b / "blob", b"x\n")
