@@ -116,13 +116,17 @@ bool sel_par_fits(const struct sel_request *rq, const struct sel_stmt *st,
 		return false;
 	if (in->format == SEL_FMT_JSON && in->json_document)
 		return false;
-	if (in->format != SEL_FMT_CSV && in->format != SEL_FMT_JSON)
+	if (in->format != SEL_FMT_CSV && in->format != SEL_FMT_JSON &&
+	    in->format != SEL_FMT_PARQUET)
 		return false;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
 	    (uint64_t)sb.st_size < 2 * chunk_for(rq))
 		return false;
-	/* Chunks are read at object offsets: fd must have started at 0. */
-	if (lseek(fd, 0, SEEK_CUR) != (off_t)consumed)
+	/* Chunks are read at object offsets: fd must have started at 0.  A
+	 * Parquet reader reads with pread(2) at file offsets (a chunk is the
+	 * row groups that start in it, as under a scan range). */
+	if (in->format != SEL_FMT_PARQUET &&
+	    lseek(fd, 0, SEEK_CUR) != (off_t)consumed)
 		return false;
 	*size = (uint64_t)sb.st_size;
 	return true;
@@ -258,6 +262,7 @@ static int replay(struct par *pp, const struct chunk *c, struct sel_eval *ev,
 	rd.want = pp->rd->want;
 	rd.keys = pp->rd->keys;
 	rd.nkeys = pp->rd->nkeys;
+	rd.need_row = pp->rd->need_row;
 	if (r == 0)
 		r = sel_query_records(&rd, ev, w, -1, err);
 	if (rd.ops->close)
@@ -353,7 +358,7 @@ static int worker_init(struct worker *wk, struct par *pp)
 	if (r)
 		return r;
 	wk->ev_init = true;
-	r = sel_eval_bind(&wk->ev, wk->st, &wk->arena, rq->in.format,
+	r = sel_eval_bind(&wk->ev, wk->st, &wk->arena, sel_query_eval_format(rq),
 			  rq->in.header, pp->rd->header, pp->rd->nheader,
 			  &wk->max_col, &wk->err);
 	wk->ev.partial = wk->ev.aggregate;

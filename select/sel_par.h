@@ -7,8 +7,10 @@
  * S3's scan-range rule (a record belongs to the range holding its first
  * byte) gives every record to exactly one chunk, provided records end at
  * every record delimiter: CSV without AllowQuotedRecordDelimiter and with
- * a one-byte RecordDelimiter, and JSON LINES.  Queries with LIMIT, with a
- * scan range or over compressed or unseekable input stay sequential.
+ * a one-byte RecordDelimiter, and JSON LINES.  Parquet's rule is the same
+ * with row groups for records (a row group belongs to the range holding
+ * its first page).  Queries with LIMIT, with a scan range or over
+ * compressed or unseekable input stay sequential.
  */
 #ifndef SEL_PAR_H
 #define SEL_PAR_H

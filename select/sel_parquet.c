@@ -95,6 +95,8 @@ struct pq_state {
 	uint64_t rg_offset;   /* its first byte, for record offsets */
 	struct pq_col *cols;  /* one per leaf */
 	bool *used;	      /* per field: read it */
+	uint32_t *ufields;    /* the fields read, in order */
+	uint32_t nused;
 	int32_t *key_field;   /* per key: the field it names, or -1 */
 	struct sel_jslot *slots;   /* per key */
 	struct sel_value *fvals;   /* per field: this row's value */
@@ -770,8 +772,8 @@ static int next_page(struct sel_reader *r, struct pq_col *c,
 {
 	for (;;) {
 		struct pq_page pg;
-		const uint8_t *p;
-		size_t n;
+		const uint8_t *p = NULL;
+		size_t n = 0;
 		if (c->values_left <= 0)
 			return perr(err, "a column chunk has fewer values than rows");
 		int rc = read_header(r, c, &pg, err);
@@ -812,10 +814,10 @@ struct pq_entry {
 	const struct pq_val *v; /* NULL: no value at this level */
 };
 
-static int col_next(struct sel_reader *r, struct pq_col *c,
-		    struct pq_entry *e, struct sel_error *err)
+static inline int col_next(struct sel_reader *r, struct pq_col *c,
+			   struct pq_entry *e, struct sel_error *err)
 {
-	if (c->ilev == c->nlev) {
+	if (__builtin_expect(c->ilev == c->nlev, 0)) {
 		int rc = next_page(r, c, err);
 		if (rc)
 			return rc;
@@ -900,7 +902,6 @@ static double half_to_double(uint16_t h)
 
 static void set_num(struct sel_value *out, int type, double f)
 {
-	memset(out, 0, sizeof(*out));
 	out->type = (uint8_t)type;
 	out->u.f = f;
 }
@@ -910,7 +911,6 @@ static void set_num(struct sel_value *out, int type, double f)
 static void to_value(const struct pq_node *nd, const struct pq_val *v,
 		     char *tmp, struct sel_value *out)
 {
-	memset(out, 0, sizeof(*out));
 	bool dec = nd->meaning == PQM_DECIMAL;
 	double scale = dec ? pow(10, nd->scale) : 1;
 	switch (nd->type) {
@@ -1119,9 +1119,8 @@ static int read_row(struct sel_reader *r, struct sel_record *rec,
 	struct pq_state *s = r->priv;
 	int rc = 0;
 	cmn_buf_reset(&s->text);
-	for (uint32_t f = 0; !rc && f < s->m.nfields; f++) {
-		if (!s->used[f])
-			continue;
+	for (uint32_t u = 0; !rc && u < s->nused; u++) {
+		uint32_t f = s->ufields[u];
 		switch (s->m.fields[f].shape) {
 		case PQ_SHAPE_SCALAR:
 			rc = field_scalar(r, f, err);
@@ -1138,9 +1137,11 @@ static int read_row(struct sel_reader *r, struct sel_record *rec,
 		if (!rc && s->fvals[f].type == SEL_T_JSON)
 			s->fvals[f].len = (uint32_t)(s->text.len - s->ftext[f]);
 	}
-	for (uint32_t f = 0; !rc && f < s->m.nfields; f++)
-		if (s->used[f] && s->fvals[f].type == SEL_T_JSON)
+	for (uint32_t u = 0; !rc && s->text.len && u < s->nused; u++) {
+		uint32_t f = s->ufields[u];
+		if (s->fvals[f].type == SEL_T_JSON)
 			s->fvals[f].u.s = s->text.data + s->ftext[f];
+	}
 	if (!rc && r->need_row)
 		rc = row_json(s);
 	if (rc == -E2BIG)
@@ -1238,13 +1239,18 @@ static int prepare(struct sel_reader *r, struct sel_error *err)
 			s->used[f] = true;
 		}
 	}
+	if (nf && !(s->ufields = calloc(nf, sizeof(*s->ufields))))
+		return -ENOMEM;
 	for (uint32_t f = 0; f < nf; f++) {
 		s->used[f] |= r->need_row;
-		if (s->used[f] && s->m.fields[f].shape == PQ_SHAPE_OTHER)
+		if (!s->used[f])
+			continue;
+		if (s->m.fields[f].shape == PQ_SHAPE_OTHER)
 			return sel_err_set(err, SEL_E_NotImplemented, 0, 0,
 					   "column '%s' is a map or a nested "
 					   "group, which is not supported",
 					   s->m.fields[f].name);
+		s->ufields[s->nused++] = f;
 	}
 	return 0;
 }
@@ -1341,6 +1347,7 @@ static void pq_close(struct sel_reader *r)
 	}
 	free(s->cols);
 	free(s->used);
+	free(s->ufields);
 	free(s->slots);
 	free(s->fvals);
 	free(s->ftext);

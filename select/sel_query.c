@@ -131,6 +131,11 @@ int sel_query_open_reader(struct sel_reader *rd, struct sel_src *src,
 	return rd->ops->open(rd, err);
 }
 
+int sel_query_eval_format(const struct sel_request *rq)
+{
+	return rq->in.format == SEL_FMT_PARQUET ? SEL_FMT_JSON : rq->in.format;
+}
+
 void sel_query_bound(struct sel_reader *rd, const struct sel_eval *ev,
 		     int32_t max_col)
 {
@@ -184,10 +189,7 @@ static int run(struct run *q, int in_fd)
 	if (r || (r = open_input(q, in_fd)))
 		return r;
 	q->ev_init = true;
-	/* A Parquet row is evaluated as a JSON object with typed members. */
-	int fmt = rq->in.format == SEL_FMT_PARQUET ? SEL_FMT_JSON
-						   : rq->in.format;
-	r = sel_eval_bind(&q->ev, q->st, &q->arena, fmt,
+	r = sel_eval_bind(&q->ev, q->st, &q->arena, sel_query_eval_format(rq),
 			  rq->in.header, q->rd.header, q->rd.nheader, &max_col,
 			  q->err);
 	if (r)

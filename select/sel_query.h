@@ -46,6 +46,10 @@ int sel_query_open_reader(struct sel_reader *rd, struct sel_src *src,
 			  const struct sel_range *range,
 			  struct sel_error *err);
 
+/* The format the evaluator binds for rq's input: a Parquet row is a JSON
+ * object whose members are typed. */
+int sel_query_eval_format(const struct sel_request *rq);
+
 /* After binding ev: what the reader needs from it (columns to split, JSON
  * members to resolve). */
 void sel_query_bound(struct sel_reader *rd, const struct sel_eval *ev,
