@@ -77,6 +77,10 @@
  * (plus one buffer), so memory stays bounded whatever the selectivity. */
 #define SEL_PAR_QUEUE (8u * 1024u * 1024u)
 
+/* The smallest chunk of a Parquet object: each chunk's reader decodes
+ * the footer again (row groups are rarely smaller than this). */
+#define SEL_PAR_PQ_MIN_CHUNK (64u * 1024u)
+
 /* How many chunks past the one being written a worker may start. */
 #define SEL_PAR_AHEAD 8
 

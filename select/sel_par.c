@@ -98,7 +98,11 @@ static unsigned threads_for(const struct sel_request *rq)
 
 static uint64_t chunk_for(const struct sel_request *rq)
 {
-	return rq->chunk ? rq->chunk : SEL_PAR_CHUNK;
+	uint64_t c = rq->chunk ? rq->chunk : SEL_PAR_CHUNK;
+	/* A Parquet chunk's reader decodes the footer first. */
+	if (rq->in.format == SEL_FMT_PARQUET && c < SEL_PAR_PQ_MIN_CHUNK)
+		c = SEL_PAR_PQ_MIN_CHUNK;
+	return c;
 }
 
 bool sel_par_fits(const struct sel_request *rq, const struct sel_stmt *st,
