@@ -24,7 +24,7 @@ static void usage(void)
 	      "'{\"CSV\":{\"FileHeaderInfo\":\"USE\"}}'\n"
 	      "  --output-serialization JSON  e.g. '{\"JSON\":{}}'\n"
 	      "  --scan-range Start=N,End=M\n"
-	      "  --csv  --header  --json-lines  --json-document\n"
+	      "  --csv  --header  --json-lines  --json-document  --parquet\n"
 	      "  --output json|csv  --stats\n"
 	      "  --threads N  --chunk-size BYTES  (parallel runs over large\n"
 	      "               uncompressed files; --threads 1: never)\n",
@@ -63,7 +63,7 @@ static void report(const struct sel_error *err, const char *sql)
 struct cli {
 	const char *file, *sql;
 	const char *in_json, *out_json, *range, *threads, *chunk;
-	bool csv, header, json_lines, json_doc, stats;
+	bool csv, header, json_lines, json_doc, parquet, stats;
 	const char *output;
 };
 
@@ -93,6 +93,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			c->json_lines = true;
 		else if (strcmp(a, "--json-document") == 0)
 			c->json_doc = true;
+		else if (strcmp(a, "--parquet") == 0)
+			c->parquet = true;
 		else if (strcmp(a, "--stats") == 0)
 			c->stats = true;
 		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
@@ -137,6 +139,8 @@ static int build(const struct cli *c, struct sel_request *rq,
 		if ((r = sel_opts_parse_in(c->in_json, strlen(c->in_json),
 					   &rq->in, err)))
 			return r;
+	} else if (c->parquet) {
+		sel_opts_default_in(&rq->in, SEL_FMT_PARQUET);
 	} else if (c->json_lines || c->json_doc) {
 		sel_opts_default_in(&rq->in, SEL_FMT_JSON);
 		rq->in.json_document = c->json_doc;

@@ -1277,6 +1277,7 @@ static int read_footer(struct sel_reader *r, struct sel_error *err)
 	if (!buf)
 		return -ENOMEM;
 	rc = pread_all(s, buf, len, s->size - 8 - len, r, err);
+	r->src->processed += len + 8; /* the footer is never compressed */
 	char msg[160];
 	if (!rc && (rc = pq_meta_parse(buf, len, &s->m, msg, sizeof(msg))))
 		rc = rc == -ENOMEM ? rc : perr(err, msg);

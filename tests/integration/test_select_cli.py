@@ -184,3 +184,32 @@ def test_scan_ranges(tmp_path):
     gz.write_bytes(gzip.compress(b"A,B\n"))
     rc, _, err = sel(gz, "SELECT * FROM S3Object", "--scan-range", "Start=0")
     assert rc == 1 and code_of(err) == "InvalidRequestParameter"
+
+
+PARQUET = (__import__("pathlib").Path(__file__).resolve().parent.parent
+           / "select" / "parquet")
+
+
+def test_parquet_inferred_flag_and_stats(tmp_path):
+    """`.parquet` is inferred; --parquet forces it; --stats counts the bytes
+    read (the footer, the pages of the columns read)."""
+    f = tmp_path / "t.parquet"
+    f.write_bytes((PARQUET / "basic-snappy.parquet").read_bytes())
+    rc, out, err = sel(f, "SELECT s.name FROM S3Object s WHERE s.id = 9")
+    assert (rc, out, err) == (0, b"eve9\n", "")
+    g = tmp_path / "noext"
+    g.write_bytes(f.read_bytes())
+    rc, out, err = sel(g, "SELECT COUNT(*) FROM S3Object", "--parquet",
+                       "--stats")
+    assert (rc, out) == (0, b"20\n")
+    scanned = int(re.search(r"<BytesScanned>(\d+)<", err).group(1))
+    processed = int(re.search(r"<BytesProcessed>(\d+)<", err).group(1))
+    assert 8 < scanned == processed < len(f.read_bytes())
+
+
+def test_parquet_needs_a_regular_file(tmp_path):
+    data = (PARQUET / "times.parquet").read_bytes()
+    rc, out, err = sel("-", "SELECT * FROM S3Object", "--parquet",
+                       stdin=data)
+    assert rc == 1 and code_of(err) == "InvalidRequestParameter"
+    assert "regular file" in err
