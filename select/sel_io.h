@@ -130,6 +130,9 @@ struct sel_reader_ops {
 	/* Next record: 1 and *rec filled, 0 at the end, -errno (err filled). */
 	int (*next_record)(struct sel_reader *r, struct sel_record *rec,
 			   struct sel_error *err);
+	/* Optional: the number of records left, without reading them (a
+	 * format that knows its row counts).  0 or -errno (err filled). */
+	int (*count)(struct sel_reader *r, int64_t *n, struct sel_error *err);
 	/* Free the reader's state; the source stays open. */
 	void (*close)(struct sel_reader *r);
 };

@@ -657,7 +657,8 @@ static int load_dictionary(struct pq_col *c, const struct pq_page *pg,
 {
 	if (pg->encoding != PQE_PLAIN && pg->encoding != PQE_PLAIN_DICTIONARY)
 		return perr(err, "a dictionary page is not PLAIN");
-	if ((uint64_t)pg->num_values > (uint64_t)n * 8 + 8)
+	if ((uint64_t)pg->num_values > (uint64_t)n * 8 + 8 ||
+	    pg->num_values > (int32_t)SEL_MAX_PQ_VALUES)
 		return perr(err, "a dictionary page is malformed");
 	/* The dictionary outlives the page buffer: keep its bytes. */
 	struct pq_vec tmp = c->dict_buf;
@@ -1333,6 +1334,19 @@ static int pq_next(struct sel_reader *r, struct sel_record *rec,
 	return rc ? rc : 1;
 }
 
+/* COUNT(*): the row counts of the row groups in range, from the footer. */
+static int pq_count(struct sel_reader *r, int64_t *n, struct sel_error *err)
+{
+	struct pq_state *s = r->priv;
+	(void)err;
+	*n = s->rows_left;
+	s->rows_left = 0;
+	for (; s->rg < s->m.nrgs; s->rg++)
+		if (in_range(r, &s->m.rgs[s->rg]))
+			*n += s->m.rgs[s->rg].num_rows; /* the sum was checked */
+	return 0;
+}
+
 static void pq_close(struct sel_reader *r)
 {
 	struct pq_state *s = r->priv;
@@ -1365,5 +1379,6 @@ const struct sel_reader_ops sel_parquet_reader = {
 	.name = "Parquet",
 	.open = pq_open,
 	.next_record = pq_next,
+	.count = pq_count,
 	.close = pq_close,
 };

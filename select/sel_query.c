@@ -156,8 +156,11 @@ int sel_query_records(struct sel_reader *rd, struct sel_eval *ev,
 		return 0;
 	if (sel_eval_counts_only(ev)) {
 		int64_t n = 0;
-		while ((r = rd->ops->next_record(rd, &rec, err)) == 1)
-			n++;
+		if (rd->ops->count)
+			r = rd->ops->count(rd, &n, err);
+		else
+			while ((r = rd->ops->next_record(rd, &rec, err)) == 1)
+				n++;
 		sel_eval_add_count(ev, n);
 		return r;
 	}
