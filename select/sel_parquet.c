@@ -178,6 +178,24 @@ static uint64_t unpack(const uint8_t *p, size_t n, uint64_t i, unsigned w)
 	return w == 64 ? v : v & ((UINT64_C(1) << w) - 1);
 }
 
+/* Values 0..count-1 of width w (1..32) packed in p, in order; the caller
+ * checked that count * w bits are there. */
+static void unpack_run(const uint8_t *p, unsigned w, uint64_t count,
+		       uint32_t *out)
+{
+	uint64_t buf = 0, mask = (UINT64_C(1) << w) - 1;
+	unsigned have = 0;
+	for (uint64_t k = 0; k < count; k++) {
+		while (have < w) {
+			buf |= (uint64_t)*p++ << have;
+			have += 8;
+		}
+		out[k] = (uint32_t)(buf & mask);
+		buf >>= w;
+		have -= w;
+	}
+}
+
 static bool varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *out)
 {
 	uint64_t v = 0;
@@ -215,9 +233,11 @@ static ssize_t rle_decode(const uint8_t *p, size_t n, unsigned bw,
 			if (bytes > n - pos)
 				return -1;
 			uint64_t take = vals < count - got ? vals : count - got;
-			for (uint64_t k = 0; k < take; k++)
-				out[got++] = (uint32_t)unpack(p + pos, bytes,
-							      k, bw);
+			if (bw)
+				unpack_run(p + pos, bw, take, out + got);
+			else
+				memset(out + got, 0, take * sizeof(*out));
+			got += (uint32_t)take;
 			pos += bytes;
 		} else {
 			uint64_t run = h >> 1;
