@@ -50,8 +50,8 @@ enum pq_encoding {
 /* One decoded physical value. */
 struct pq_val {
 	union {
-		int64_t i;  /* BOOLEAN, INT32, INT64 */
-		double f;   /* FLOAT, DOUBLE */
+		int64_t i;	  /* BOOLEAN, INT32, INT64 */
+		double f;	  /* FLOAT, DOUBLE */
 		const uint8_t *p; /* INT96, BYTE_ARRAY, FLBA */
 	} u;
 	uint32_t n; /* bytes at p */
@@ -90,21 +90,21 @@ struct pq_state {
 	uint64_t size;
 	bool prepared;
 	bool rg_open;
-	uint32_t rg;	      /* row group to open next */
-	int64_t rows_left;    /* in the open row group */
-	uint64_t rg_offset;   /* its first byte, for record offsets */
-	struct pq_col *cols;  /* one per leaf */
-	bool *used;	      /* per field: read it */
-	uint32_t *ufields;    /* the fields read, in order */
+	uint32_t rg;	     /* row group to open next */
+	int64_t rows_left;   /* in the open row group */
+	uint64_t rg_offset;  /* its first byte, for record offsets */
+	struct pq_col *cols; /* one per leaf */
+	bool *used;	     /* per field: read it */
+	uint32_t *ufields;   /* the fields read, in order */
 	uint32_t nused;
-	int32_t *key_field;   /* per key: the field it names, or -1 */
-	struct sel_jslot *slots;   /* per key */
-	struct sel_value *fvals;   /* per field: this row's value */
-	size_t *ftext;	      /* per field: offset of its JSON text */
-	char (*uuid)[40];     /* per field: a UUID's text */
-	struct cmn_buf text;  /* the JSON text of the row's lists and structs */
-	struct cmn_buf row;   /* the whole row's JSON text, when read */
-	struct pq_vec head;   /* page header bytes */
+	int32_t *key_field;	 /* per key: the field it names, or -1 */
+	struct sel_jslot *slots; /* per key */
+	struct sel_value *fvals; /* per field: this row's value */
+	size_t *ftext;		 /* per field: offset of its JSON text */
+	char (*uuid)[40];	 /* per field: a UUID's text */
+	struct cmn_buf text; /* the JSON text of the row's lists and structs */
+	struct cmn_buf row;  /* the whole row's JSON text, when read */
+	struct pq_vec head;  /* page header bytes */
 };
 
 #define PQ_HEAD_FIRST 1024u
@@ -227,7 +227,8 @@ static ssize_t rle_decode(const uint8_t *p, size_t n, unsigned bw,
 			return -1;
 		if (h & 1) {
 			uint64_t groups = h >> 1;
-			if (groups == 0 || groups > (n - pos) / (bw ? bw : 1) + 1)
+			if (groups == 0 ||
+			    groups > (n - pos) / (bw ? bw : 1) + 1)
 				return -1;
 			uint64_t bytes = groups * bw, vals = groups * 8;
 			if (bytes > n - pos)
@@ -299,7 +300,8 @@ static ssize_t dbp_decode(const uint8_t *p, size_t n, uint32_t count,
 			if (bytes > n - pos)
 				return -1;
 			for (uint64_t k = 0; k < per && got < count; k++) {
-				last += min_delta + unpack(p + pos, bytes, k, w);
+				last += min_delta +
+					unpack(p + pos, bytes, k, w);
 				out[got++] = narrow ? (int32_t)(uint32_t)last
 						    : (int64_t)last;
 			}
@@ -598,8 +600,9 @@ static int decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
 
 static const char *codec_name(int codec)
 {
-	static const char *names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
-				      "BROTLI",	      "LZ4",	"ZSTD", "LZ4_RAW"};
+	static const char *names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP",
+				      "LZO",	      "BROTLI", "LZ4",
+				      "ZSTD",	      "LZ4_RAW"};
 	return codec >= 0 && codec < 8 ? names[codec] : "unknown";
 }
 
@@ -613,7 +616,8 @@ static int read_header(struct sel_reader *r, struct pq_col *c,
 		uint64_t left = c->end - c->pos;
 		size_t n = want < left ? want : (size_t)left;
 		if (n == 0)
-			return perr(err, "a column chunk ends before its values");
+			return perr(err,
+				    "a column chunk ends before its values");
 		if (vec_need(&s->head, n))
 			return -ENOMEM;
 		int rc = pread_all(s, s->head.p, n, c->pos, r, err);
@@ -702,7 +706,8 @@ static ssize_t levels_v1(const uint8_t *p, size_t n, uint16_t max,
 	if (n < 4)
 		return -1;
 	memcpy(&len, p, 4);
-	if (len > n - 4 || rle_decode(p + 4, len, bit_width(max), count, tmp) < 0)
+	if (len > n - 4 ||
+	    rle_decode(p + 4, len, bit_width(max), count, tmp) < 0)
 		return -1;
 	for (uint32_t k = 0; k < count; k++) {
 		if (tmp[k] > max)
@@ -745,8 +750,8 @@ static int data_page(struct pq_col *c, const struct pq_page *pg,
 		size_t rl = (size_t)pg->rep_len, dl = (size_t)pg->def_len;
 		if ((c->rep && levels_v2(p, rl, lf->max_rep, count, c->rep,
 					 c->idx.p) < 0) ||
-		    (c->def && levels_v2(p + rl, dl, lf->max_def, count,
-					 c->def, c->idx.p) < 0))
+		    (c->def && levels_v2(p + rl, dl, lf->max_def, count, c->def,
+					 c->idx.p) < 0))
 			return perr(err, "a page's levels are malformed");
 		pos = rl + dl;
 	} else {
@@ -755,14 +760,16 @@ static int data_page(struct pq_col *c, const struct pq_page *pg,
 			if (pg->rep_encoding != PQE_RLE ||
 			    (k = levels_v1(p, n, lf->max_rep, count, c->rep,
 					   c->idx.p)) < 0)
-				return perr(err, "a page's levels are malformed");
+				return perr(err,
+					    "a page's levels are malformed");
 			pos += (size_t)k;
 		}
 		if (c->def) {
 			if (pg->def_encoding != PQE_RLE ||
 			    (k = levels_v1(p + pos, n - pos, lf->max_def, count,
 					   c->def, c->idx.p)) < 0)
-				return perr(err, "a page's levels are malformed");
+				return perr(err,
+					    "a page's levels are malformed");
 			pos += (size_t)k;
 		}
 	}
@@ -796,7 +803,9 @@ static int next_page(struct sel_reader *r, struct pq_col *c,
 		const uint8_t *p = NULL;
 		size_t n = 0;
 		if (c->values_left <= 0)
-			return perr(err, "a column chunk has fewer values than rows");
+			return perr(
+				err,
+				"a column chunk has fewer values than rows");
 		int rc = read_header(r, c, &pg, err);
 		if (rc)
 			return rc;
@@ -804,7 +813,9 @@ static int next_page(struct sel_reader *r, struct pq_col *c,
 		if (pg.type != PQ_DATA_PAGE && !v2 &&
 		    pg.type != PQ_DICTIONARY_PAGE) {
 			if ((uint64_t)pg.compressed_size > c->end - c->pos)
-				return perr(err, "a page runs past its column chunk");
+				return perr(
+					err,
+					"a page runs past its column chunk");
 			c->pos += (uint64_t)pg.compressed_size; /* index */
 			continue;
 		}
@@ -850,7 +861,7 @@ static inline int col_next(struct sel_reader *r, struct pq_col *c,
 	if (e->def == c->leaf->max_def) {
 		if (c->ival >= c->nval)
 			return perr(err, "a page has fewer values than "
-					       "its levels say");
+					 "its levels say");
 		e->v = &c->val[c->ival++];
 	}
 	return 0;
@@ -876,8 +887,8 @@ static int col_continues(struct sel_reader *r, struct pq_col *c, bool *more,
 
 /* ---- values ---- */
 
-static void set_ts(struct sel_value *out, int64_t secs, int64_t nsec,
-		   int prec, int fdigits)
+static void set_ts(struct sel_value *out, int64_t secs, int64_t nsec, int prec,
+		   int fdigits)
 {
 	memset(out, 0, sizeof(*out));
 	out->type = SEL_T_TIMESTAMP;
@@ -974,11 +985,12 @@ static void to_value(const struct pq_node *nd, const struct pq_val *v,
 		break;
 	}
 	if (dec)
-		return set_num(out, SEL_T_DECIMAL, be_int(v->u.p, v->n) / scale);
+		return set_num(out, SEL_T_DECIMAL,
+			       be_int(v->u.p, v->n) / scale);
 	if (nd->meaning == PQM_FLOAT16 && v->n == 2)
-		return set_num(out, SEL_T_FLOAT,
-			       half_to_double((uint16_t)(v->u.p[0] |
-							 v->u.p[1] << 8)));
+		return set_num(
+			out, SEL_T_FLOAT,
+			half_to_double((uint16_t)(v->u.p[0] | v->u.p[1] << 8)));
 	if (nd->meaning == PQM_UUID && v->n == 16) {
 		static const char hex[] = "0123456789abcdef";
 		char *q = tmp;
@@ -995,8 +1007,7 @@ static void to_value(const struct pq_node *nd, const struct pq_val *v,
 
 /* ---- rows ---- */
 
-static int field_scalar(struct sel_reader *r, uint32_t f,
-			struct sel_error *err)
+static int field_scalar(struct sel_reader *r, uint32_t f, struct sel_error *err)
 {
 	struct pq_state *s = r->priv;
 	struct pq_col *c = &s->cols[s->m.fields[f].leaf];
@@ -1057,13 +1068,11 @@ static int field_list(struct sel_reader *r, uint32_t f, struct sel_error *err)
 	if (!rc)
 		rc = cmn_buf_addc(&s->text, ']');
 	s->fvals[f].type = SEL_T_JSON;
-	return rc == -E2BIG ? perr(err, "a list is larger than 1 MiB")
-			    : rc;
+	return rc == -E2BIG ? perr(err, "a list is larger than 1 MiB") : rc;
 }
 
 /* A struct of primitives: a JSON object in s->text, or NULL. */
-static int field_struct(struct sel_reader *r, uint32_t f,
-			struct sel_error *err)
+static int field_struct(struct sel_reader *r, uint32_t f, struct sel_error *err)
 {
 	struct pq_state *s = r->priv;
 	const struct pq_field *fd = &s->m.fields[f];
@@ -1088,8 +1097,7 @@ static int field_struct(struct sel_reader *r, uint32_t f,
 	if (!rc)
 		rc = cmn_buf_addc(&s->text, '}');
 	s->fvals[f].type = null ? SEL_T_NULL : SEL_T_JSON;
-	return rc == -E2BIG ? perr(err, "a struct is larger than 1 MiB")
-			    : rc;
+	return rc == -E2BIG ? perr(err, "a struct is larger than 1 MiB") : rc;
 }
 
 /* The whole row as a JSON object, in s->row. */
@@ -1206,14 +1214,17 @@ static int open_rowgroup(struct sel_reader *r, uint32_t g,
 		for (uint32_t k = 0; s->used[f] && k < fd->nleaves; k++) {
 			const struct pq_chunk *ck = &rg->chunks[fd->leaf + k];
 			struct pq_col *c = &s->cols[fd->leaf + k];
-			uint64_t start = (uint64_t)(ck->dict_page_offset >= 4 &&
-							    ck->dict_page_offset <
-								    ck->data_page_offset
-						    ? ck->dict_page_offset
-						    : ck->data_page_offset);
+			uint64_t start =
+				(uint64_t)(ck->dict_page_offset >= 4 &&
+							   ck->dict_page_offset <
+								   ck->data_page_offset
+						   ? ck->dict_page_offset
+						   : ck->data_page_offset);
 			uint64_t len = (uint64_t)ck->total_compressed_size;
-			if (start < 4 || start > s->size || len > s->size - start)
-				return perr(err, "a column chunk lies outside the "
+			if (start < 4 || start > s->size ||
+			    len > s->size - start)
+				return perr(err,
+					    "a column chunk lies outside the "
 					    "file");
 			c->codec = ck->codec;
 			c->pos = start;
@@ -1291,7 +1302,7 @@ static int read_footer(struct sel_reader *r, struct sel_error *err)
 	memcpy(&len, tail, 4);
 	if (memcmp(tail + 4, "PAR1", 4) != 0)
 		return perr(err, "the object is not Parquet (no PAR1 at "
-				       "its end)");
+				 "its end)");
 	if (len > s->size - 12 || len > SEL_MAX_PQ_FOOTER)
 		return perr(err, "the footer length is impossible");
 	uint8_t *buf = malloc(len + 1);
@@ -1325,8 +1336,7 @@ static int pq_open(struct sel_reader *r, struct sel_error *err)
 	int rc = read_footer(r, err);
 	if (rc)
 		return rc;
-	if (s->m.nleaves &&
-	    !(s->cols = calloc(s->m.nleaves, sizeof(*s->cols))))
+	if (s->m.nleaves && !(s->cols = calloc(s->m.nleaves, sizeof(*s->cols))))
 		return -ENOMEM;
 	for (uint32_t k = 0; k < s->m.nleaves; k++) {
 		s->cols[k].leaf = &s->m.leaves[k];
@@ -1346,7 +1356,8 @@ static int pq_next(struct sel_reader *r, struct sel_record *rec,
 		if (s->rg >= s->m.nrgs)
 			return 0;
 		uint32_t g = s->rg++;
-		if (in_range(r, &s->m.rgs[g]) && (rc = open_rowgroup(r, g, err)))
+		if (in_range(r, &s->m.rgs[g]) &&
+		    (rc = open_rowgroup(r, g, err)))
 			return rc;
 	}
 	s->rows_left--;
@@ -1363,7 +1374,8 @@ static int pq_count(struct sel_reader *r, int64_t *n, struct sel_error *err)
 	s->rows_left = 0;
 	for (; s->rg < s->m.nrgs; s->rg++)
 		if (in_range(r, &s->m.rgs[s->rg]))
-			*n += s->m.rgs[s->rg].num_rows; /* the sum was checked */
+			*n += s->m.rgs[s->rg]
+				      .num_rows; /* the sum was checked */
 	return 0;
 }
 

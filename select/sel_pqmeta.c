@@ -182,7 +182,8 @@ static void tc_skip(struct tc *t, int type)
 			tc_fail(t, TC_BAD);
 		for (uint32_t i = 0; i < n && !t->err; i++) {
 			if (et == TC_TRUE || et == TC_FALSE)
-				tc_skip(t, TC_BYTE); /* one byte each in lists */
+				tc_skip(t,
+					TC_BYTE); /* one byte each in lists */
 			else
 				tc_skip(t, et);
 		}
@@ -205,10 +206,10 @@ static void tc_skip(struct tc *t, int type)
 		if (++t->depth > PQ_MAX_THRIFT_DEPTH)
 			tc_fail(t, TC_BAD);
 		for (uint32_t i = 0; i < n && !t->err; i++) {
-			tc_skip(t, kt == TC_TRUE || kt == TC_FALSE ? TC_BYTE
-								   : kt);
-			tc_skip(t, et == TC_TRUE || et == TC_FALSE ? TC_BYTE
-								   : et);
+			tc_skip(t,
+				kt == TC_TRUE || kt == TC_FALSE ? TC_BYTE : kt);
+			tc_skip(t,
+				et == TC_TRUE || et == TC_FALSE ? TC_BYTE : et);
 		}
 		t->depth--;
 		return;
@@ -283,8 +284,8 @@ static void parse_int_type(struct tc *t, struct pq_node *nd)
 	nd->meaning = PQM_SIGNED;
 	while (tc_field(t, &last, &type, &id)) {
 		if (id == 2 && (type == TC_TRUE || type == TC_FALSE))
-			nd->meaning = type == TC_TRUE ? PQM_SIGNED
-						      : PQM_UNSIGNED;
+			nd->meaning =
+				type == TC_TRUE ? PQM_SIGNED : PQM_UNSIGNED;
 		else
 			tc_skip(t, type);
 	}
@@ -312,9 +313,9 @@ static void parse_decimal_type(struct tc *t, struct pq_node *nd)
 static void parse_logical(struct tc *t, struct pq_node *nd)
 {
 	static const uint8_t simple[] = {
-		[1] = PQM_STRING, [2] = PQM_MAP,   [3] = PQM_LIST,
-		[4] = PQM_STRING, [6] = PQM_DATE,  [11] = PQM_NONE,
-		[12] = PQM_STRING, [13] = PQM_STRING, [14] = PQM_UUID,
+		[1] = PQM_STRING,   [2] = PQM_MAP,     [3] = PQM_LIST,
+		[4] = PQM_STRING,   [6] = PQM_DATE,    [11] = PQM_NONE,
+		[12] = PQM_STRING,  [13] = PQM_STRING, [14] = PQM_UUID,
 		[15] = PQM_FLOAT16,
 	};
 	int16_t last = 0;
@@ -617,8 +618,7 @@ static int walk_node(struct walk *w, uint16_t def, uint16_t rep, int depth)
 }
 
 /* Decide how the top-level field f (rooted at node `top`) is read. */
-static void classify(const struct pq_meta *m, uint32_t top,
-		     struct pq_field *f)
+static void classify(const struct pq_meta *m, uint32_t top, struct pq_field *f)
 {
 	const struct pq_node *o = &m->nodes[top];
 	const struct pq_leaf *lf = &m->leaves[f->leaf];
@@ -636,13 +636,14 @@ static void classify(const struct pq_meta *m, uint32_t top,
 	}
 	if (o->repetition == PQ_REPEATED)
 		return;
-	if (o->meaning == PQM_LIST && o->num_children == 1 &&
-	    f->nleaves == 1 && lf->max_rep == 1) {
+	if (o->meaning == PQM_LIST && o->num_children == 1 && f->nleaves == 1 &&
+	    lf->max_rep == 1) {
 		const struct pq_node *r = &m->nodes[top + 1];
 		bool two_level = r->type != PQ_GROUP;
 		bool three_level = !two_level && r->num_children == 1 &&
 				   m->nodes[top + 2].type != PQ_GROUP;
-		if (r->repetition == PQ_REPEATED && (two_level || three_level)) {
+		if (r->repetition == PQ_REPEATED &&
+		    (two_level || three_level)) {
 			f->shape = PQ_SHAPE_LIST;
 			f->def_list = d0;
 			f->def_elem = lf->max_def;
@@ -673,8 +674,8 @@ static int build_fields(struct pq_meta *m)
 	if (!(m->leaves = calloc(m->nnodes, sizeof(*m->leaves))))
 		return -ENOMEM;
 	if (root->num_children &&
-	    !(m->fields = calloc((size_t)root->num_children,
-				 sizeof(*m->fields))))
+	    !(m->fields =
+		      calloc((size_t)root->num_children, sizeof(*m->fields))))
 		return -ENOMEM;
 	struct walk w = {.m = m, .next = 1};
 	for (int32_t c = 0; c < root->num_children; c++) {
@@ -751,7 +752,8 @@ static int check_rowgroups(struct pq_meta *m, char *msg, size_t msglen)
 			    c->num_values < 0)
 				return fail(msg, msglen, -EINVAL,
 					    "row group %u has a bad column "
-					    "chunk", g);
+					    "chunk",
+					    g);
 			if (s < rg->start)
 				rg->start = s;
 		}
@@ -878,8 +880,8 @@ int pq_page_parse(const uint8_t *p, size_t n, struct pq_page *pg)
 	if (t.err == TC_SHORT)
 		return 0;
 	if (t.err || pg->type < 0 || pg->uncompressed_size < 0 ||
-	    pg->compressed_size < 0 || pg->num_values < 0 ||
-	    pg->def_len < 0 || pg->rep_len < 0)
+	    pg->compressed_size < 0 || pg->num_values < 0 || pg->def_len < 0 ||
+	    pg->rep_len < 0)
 		return -EINVAL;
 	return (int)(t.p - p);
 }

@@ -50,8 +50,8 @@ enum pq_meaning {
 enum pq_unit { PQ_MILLIS = 0, PQ_MICROS, PQ_NANOS };
 
 struct pq_node {
-	char *name; /* owned, NUL-terminated */
-	int8_t type;	   /* enum pq_type, PQ_GROUP for groups */
+	char *name;	    /* owned, NUL-terminated */
+	int8_t type;	    /* enum pq_type, PQ_GROUP for groups */
 	uint8_t repetition; /* enum pq_repetition */
 	uint8_t meaning;    /* enum pq_meaning */
 	uint8_t unit;	    /* enum pq_unit (TIME, TIMESTAMP) */
@@ -84,13 +84,13 @@ struct pq_chunk {
 
 struct pq_rowgroup {
 	int64_t num_rows;
-	int64_t start;		/* file offset of its first page */
+	int64_t start;		 /* file offset of its first page */
 	struct pq_chunk *chunks; /* one per leaf, owned */
 };
 
 /* A leaf column: a primitive node and the levels of its path. */
 struct pq_leaf {
-	uint32_t node;	/* index into nodes */
+	uint32_t node; /* index into nodes */
 	uint16_t max_def, max_rep;
 };
 
@@ -147,9 +147,9 @@ struct pq_page {
 	int32_t num_values;
 	int32_t encoding;
 	int32_t def_encoding, rep_encoding; /* v1 */
-	int32_t num_rows;		   /* v2 */
-	int32_t def_len, rep_len;	   /* v2: level bytes (uncompressed) */
-	bool is_compressed;		   /* v2 */
+	int32_t num_rows;		    /* v2 */
+	int32_t def_len, rep_len;	    /* v2: level bytes (uncompressed) */
+	bool is_compressed;		    /* v2 */
 };
 
 /* Decode a PageHeader at the start of p[0..n).  Returns its length in

@@ -26,15 +26,10 @@ static void query(const struct sel_request *base, const char *sql,
 	struct sel_error err;
 	rq.sql = sql;
 	rq.sql_len = strlen(sql);
-	int in = memfd_create("fuzz-in", 0), out = memfd_create("fuzz-out", 0);
-	if (in >= 0 && out >= 0 &&
-	    (size == 0 || write(in, data, size) == (ssize_t)size) &&
-	    lseek(in, 0, SEEK_SET) == 0)
-		sel_query_run(&rq, in, out, NULL, &err);
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
+	char *out;
+	size_t n;
+	par_check_run(&rq, data, size, &out, &n, &err);
+	free(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

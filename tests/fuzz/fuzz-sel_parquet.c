@@ -8,12 +8,12 @@
  * footers steer mutations into every page type.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "sel_err.h"
 #include "sel_opts.h"
+#include "sel_par_check.h"
 #include "sel_pqmeta.h"
 #include "sel_query.h"
 
@@ -65,15 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		queries[(o >> 2) % (sizeof(queries) / sizeof(char *))];
 	rq.sql = sql;
 	rq.sql_len = strlen(sql);
-	int in = memfd_create("fuzz-in", 0), out = memfd_create("fuzz-out", 0);
-	if (in >= 0 && out >= 0 &&
-	    (size == 1 ||
-	     write(in, data + 1, size - 1) == (ssize_t)(size - 1)) &&
-	    lseek(in, 0, SEEK_SET) == 0)
-		sel_query_run(&rq, in, out, NULL, &err);
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
+	char *out;
+	size_t n;
+	par_check_run(&rq, data + 1, size - 1, &out, &n, &err);
+	free(out);
 	return 0;
 }

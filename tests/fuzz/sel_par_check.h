@@ -1,9 +1,10 @@
 /*
- * sel_par_check.h - for the select fuzz harnesses: run one request over
- * the same bytes sequentially and in parallel with tiny chunks (so every
- * chunk boundary the input allows is tried) and abort when the outputs,
- * the error codes or the error messages differ: a parallel run must be
- * byte for byte the sequential one (select/sel_par.h).
+ * sel_par_check.h - for the select fuzz harnesses: par_check_run() runs one
+ * request over bytes in memory (every harness's way of running a query);
+ * sel_par_check() runs it sequentially and in parallel with tiny chunks
+ * (so every chunk boundary the input allows is tried) and aborts when the
+ * outputs, the error codes or the error messages differ: a parallel run
+ * must be byte for byte the sequential one (select/sel_par.h).
  */
 #ifndef SEL_PAR_CHECK_H
 #define SEL_PAR_CHECK_H
@@ -20,9 +21,9 @@
 
 /* Run rq over data into a new buffer (*out, caller frees).  Returns the
  * sel_query_run result, or 1 when the harness itself failed. */
-static int par_check_run(const struct sel_request *rq, const uint8_t *data,
-			 size_t size, char **out, size_t *outlen,
-			 struct sel_error *err)
+static inline int par_check_run(const struct sel_request *rq,
+				const uint8_t *data, size_t size, char **out,
+				size_t *outlen, struct sel_error *err)
 {
 	int in = memfd_create("fuzz-in", 0), o = memfd_create("fuzz-out", 0);
 	int r = 1;
@@ -47,8 +48,9 @@ static int par_check_run(const struct sel_request *rq, const uint8_t *data,
 	return r;
 }
 
-static void sel_par_check(const struct sel_request *base, const uint8_t *data,
-			  size_t size, unsigned chunk)
+static inline void sel_par_check(const struct sel_request *base,
+				 const uint8_t *data, size_t size,
+				 unsigned chunk)
 {
 	struct sel_request seq = *base, par = *base;
 	struct sel_error e1, e2;
