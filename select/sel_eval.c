@@ -383,6 +383,12 @@ static int index_members(struct sel_eval *x, const struct sel_node *n)
 			x->cap_members = nc;
 		}
 		struct sel_member *m = &x->members[x->nmembers++];
+		if (memchr(kp, '\\', kn)) { /* escapes: compare the name */
+			char *buf = sel_arena_alloc(&x->scratch, kn + 1);
+			if (!buf || !(kp = sel_json_key(kp, kn, buf, kn, &kn)))
+				return ERR(x, n, JSONParsingError,
+					   "a JSON member name is invalid");
+		}
 		m->k = kp;
 		m->kn = (uint32_t)kn;
 		m->v = vp;

@@ -192,6 +192,12 @@ struct sel_arena;
 int sel_json_value(const char *p, size_t n, struct sel_arena *scratch,
 		   struct sel_value *out);
 
+/* A member name with its escapes resolved: the key body k[0..kn) itself
+ * when it has no backslash, else its unescaped text in buf (cap bytes);
+ * NULL when it does not fit or is not valid.  *len: the name's length. */
+const char *sel_json_key(const char *k, size_t kn, char *buf, size_t cap,
+			 size_t *len);
+
 /* Member name of object text p[0..n): the value slice of the member whose
  * key matches name (case-insensitively unless exact).  Returns 1 found, 0
  * absent, -EINVAL bad JSON, -EEXIST when two keys match. */

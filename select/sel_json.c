@@ -257,6 +257,26 @@ static int unescape(const char *p, size_t n, char *o, size_t *olen)
 	return 0;
 }
 
+const char *sel_json_key(const char *k, size_t kn, char *buf, size_t cap,
+			 size_t *len)
+{
+	*len = kn;
+	if (!memchr(k, '\\', kn))
+		return k;
+	if (kn > cap || unescape(k, kn, buf, len))
+		return NULL;
+	return buf;
+}
+
+/* A member name as the query compares it: the key's body k[0..*kn) with
+ * its escapes resolved into buf when it has any ("caf\u00e9" is café);
+ * NULL, matching nothing, when that does not fit. */
+#define SEL_JSON_KEY_BUF 256
+static inline const char *key_name(const char *k, size_t *kn, char *buf)
+{
+	return sel_json_key(k, *kn, buf, SEL_JSON_KEY_BUF, kn);
+}
+
 /* The common integer, -?[0-9]{1,18}, without the general number parser.
  * Returns true with *out an INT, false to take the general path. */
 static bool small_int(const char *p, size_t len, struct sel_value *out)
@@ -394,8 +414,9 @@ int sel_json_member(const char *p, size_t n, const char *name, size_t nlen,
 	const char *s = ws(p, p + n);
 	if (s >= p + n || *s != '{')
 		return 0;
+	char kbuf[SEL_JSON_KEY_BUF];
 	while ((r = sel_json_iter(p, n, &it, &kp, &kn, &v, &vl)) == 1) {
-		if (kn != nlen)
+		if (!(kp = key_name(kp, &kn, kbuf)) || kn != nlen)
 			continue;
 		if (exact ? memcmp(kp, name, nlen) != 0
 			  : strncasecmp(kp, name, nlen) != 0)
@@ -783,9 +804,11 @@ static void shape_learn(struct shape *sh, uint32_t a, const char *tok, size_t n,
 	memset(m, 0xff, n);
 	memcpy(sh->at[a].t, b, 16);
 	memcpy(sh->at[a].m, m, 16);
+	char kbuf[SEL_JSON_KEY_BUF];
+	const char *nm = key_name(k, &kn, kbuf);
 	sh->at[a].keys = 0;
-	for (uint32_t i = 0; i < nkeys; i++)
-		if (key_eq(&keys[i], k, kn))
+	for (uint32_t i = 0; nm && i < nkeys; i++)
+		if (key_eq(&keys[i], nm, kn))
 			sh->at[a].keys |= 1ull << i;
 	sh->at[a].len = (uint8_t)n;
 }
@@ -799,6 +822,7 @@ static const char *scan_top_object(const char *p, const char *e,
 				   bool fenced)
 {
 	uint64_t lens = f->lens, firsts = f->firsts;
+	char kbuf[SEL_JSON_KEY_BUF];
 	p = blank(p + 1, e);
 	if (p < e && *p == '}')
 		return p + 1;
@@ -831,11 +855,13 @@ static const char *scan_top_object(const char *p, const char *e,
 			v = blank(p, e);
 			if (!(p = scan_value(v, e, fenced, 1)))
 				return NULL;
+			const char *nm = key_name(k, &kn, kbuf);
 			/* The first-byte bit is case-folded: a filter, never
 			 * a match. */
-			if (((lens >> (kn < 63 ? kn : 63)) & 1) &&
-			    (kn == 0 || ((firsts >> ((k[0] | 0x20) & 63)) & 1)))
-				note_member(keys, nkeys, slots, k, kn, v,
+			if (nm && ((lens >> (kn < 63 ? kn : 63)) & 1) &&
+			    (kn == 0 ||
+			     ((firsts >> ((nm[0] | 0x20) & 63)) & 1)))
+				note_member(keys, nkeys, slots, nm, kn, v,
 					    (size_t)(p - v));
 		}
 		if (p < e && *p == ',') {
