@@ -2296,11 +2296,11 @@ int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 		if ((r = json_scalar(x, NULL, m->v, m->vn, &v)))
 			return r;
 		if (w->opts->format == SEL_FMT_JSON) {
-			/* The key is written as it was (already escaped). */
-			if ((r = cmn_buf_add(&w->buf, i ? ",\"" : "\"",
-					     i ? 2 : 1)) ||
-			    (r = cmn_buf_add(&w->buf, m->k, m->kn)) ||
-			    (r = cmn_buf_add(&w->buf, "\":", 2)) ||
+			/* The key is its text (escapes resolved), quoted
+			 * again. */
+			if ((i && (r = cmn_buf_addc(&w->buf, ','))) ||
+			    (r = sel_value_json_quote(m->k, m->kn, &w->buf)) ||
+			    (r = cmn_buf_addc(&w->buf, ':')) ||
 			    (r = sel_value_to_json(&v, &w->buf)))
 				return out_err(x, r);
 			w->nfield++;
