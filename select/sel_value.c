@@ -212,6 +212,50 @@ bool sel_value_equal(const struct sel_value *a, const struct sel_value *b)
 	return c == 0;
 }
 
+/* The text of d when it is a decimal of at most 15 significant digits
+ * and 6 fraction digits in [1e-4, 1e15) (most data: prices, scores,
+ * measurements), into tmp; its length, or 0 for the general path.  It is
+ * what "%.15g" prints then: d is the double nearest m / 10^k, which
+ * rounding to 15 digits gives back, with no trailing zero when k is the
+ * smallest that works.  Without printf and strtod, which cost more than
+ * the rest of a record. */
+static size_t fmt_short(double d, char *tmp)
+{
+	static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+	double a = fabs(d);
+	if (!(a >= 1e-4 && a < 1e15))
+		return 0;
+	for (int k = 0; k <= 6; k++) {
+		double s = a * p10[k];
+		if (s >= 1e15)
+			return 0;
+		double m = nearbyint(s);
+		if (m / p10[k] != a)
+			continue;
+		char dig[24];
+		int nd = 0;
+		for (uint64_t u = (uint64_t)m; u; u /= 10)
+			dig[nd++] = (char)('0' + u % 10);
+		size_t n = 0;
+		if (d < 0)
+			tmp[n++] = '-';
+		if (nd <= k) { /* 0.0…digits */
+			tmp[n++] = '0';
+			tmp[n++] = '.';
+			for (int z = nd; z < k; z++)
+				tmp[n++] = '0';
+		}
+		for (int i = nd - 1; i >= 0; i--) {
+			tmp[n++] = dig[i];
+			if (i == k && k > 0 && nd > k)
+				tmp[n++] = '.';
+		}
+		tmp[n] = '\0';
+		return n;
+	}
+	return 0;
+}
+
 int sel_value_fmt_double(double d, bool force_point, struct cmn_buf *out)
 {
 	char tmp[40];
@@ -219,7 +263,8 @@ int sel_value_fmt_double(double d, bool force_point, struct cmn_buf *out)
 		return cmn_buf_adds(out, "NaN");
 	if (isinf(d))
 		return cmn_buf_adds(out, d < 0 ? "-Infinity" : "Infinity");
-	for (int prec = 15; prec <= 17; prec++) {
+	size_t n = fmt_short(d, tmp);
+	for (int prec = 15; !n && prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
 		if (strtod(tmp, NULL) == d)
 			break;

@@ -3,10 +3,13 @@
  * printing, and timestamps (parse, print, add, diff, TO_STRING).
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -74,6 +77,65 @@ static void test_print(void **state)
 	cmn_buf_free(&b);
 }
 
+/* What sel_value_fmt_double printed before its fast path: the shortest
+ * of %.15g..%.17g that reads back as d. */
+static void fmt_reference(double d, char *out, size_t n)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, n, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			return;
+	}
+}
+
+static void check_double(double d)
+{
+	char want[48];
+	struct cmn_buf b;
+	cmn_buf_init(&b, 256);
+	fmt_reference(d, want, sizeof(want));
+	assert_int_equal(sel_value_fmt_double(d, false, &b), 0);
+	if (strcmp(b.data, want) != 0)
+		fail_msg("%.17g: got %s, want %s", d, b.data, want);
+	cmn_buf_free(&b);
+}
+
+/* The fast path for short decimals prints what printf does, for decimals
+ * of every digit count and scale, their neighbours, and arbitrary bit
+ * patterns. */
+static void test_print_doubles(void **state)
+{
+	static const double edge[] = {
+		0.0,	  -0.0,	   1e-4,    9.9999e-5, 1e-5,   0.00012,
+		1e15,	  999999999999999.0, 99999999999999.9, 1e14 + 0.5,
+		254.73,	  -37.66,  0.1,	    0.3,       2.675,  1.005,
+		123456.789012, 5e-324, 1.7976931348623157e308,
+		0.000123456, 100,   2500,    -0.05,
+	};
+	for (size_t i = 0; i < sizeof(edge) / sizeof(*edge); i++)
+		check_double(edge[i]);
+	uint64_t x = 88172645463325252ull; /* xorshift64 */
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int k = (int)(x % 8), digits = 1 + (int)((x >> 3) % 16);
+		int64_t m = (int64_t)((x >> 8) % 10000000000000000ull);
+		for (int j = digits; j < 16; j++)
+			m /= 10;
+		double p = 1;
+		for (int j = 0; j < k; j++)
+			p *= 10;
+		double d = (double)m / p * ((x >> 63) ? -1 : 1);
+		check_double(d);
+		check_double(nextafter(d, INFINITY));
+		double r;
+		memcpy(&r, &x, sizeof(r));
+		if (!isnan(r) && !isinf(r))
+			check_double(r);
+	}
+}
+
 static void ts_round_trip(const char *in, const char *out)
 {
 	struct sel_ts ts;
@@ -124,6 +186,7 @@ int main(void)
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_print_doubles),
 		cmocka_unit_test(test_timestamps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
