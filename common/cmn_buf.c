@@ -56,7 +56,7 @@ char *cmn_buf_reserve(struct cmn_buf *b, size_t n)
 	return b->data + b->len;
 }
 
-int cmn_buf_add(struct cmn_buf *b, const void *p, size_t n)
+int cmn_buf_add_grow(struct cmn_buf *b, const void *p, size_t n)
 {
 	char *dst = cmn_buf_reserve(b, n);
 	if (!dst)
@@ -73,10 +73,6 @@ int cmn_buf_adds(struct cmn_buf *b, const char *s)
 	return cmn_buf_add(b, s, strlen(s));
 }
 
-int cmn_buf_addc(struct cmn_buf *b, char c)
-{
-	return cmn_buf_add(b, &c, 1);
-}
 
 int cmn_buf_vprintf(struct cmn_buf *b, const char *fmt, va_list ap)
 {

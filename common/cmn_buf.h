@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct cmn_buf {
 	char *data;  /* owned; NULL until the first append */
@@ -29,14 +30,29 @@ void cmn_buf_free(struct cmn_buf *b);
 void cmn_buf_reset(struct cmn_buf *b);
 
 /* Append bytes.  Returns 0, -ENOMEM, or -E2BIG past the maximum (the
- * buffer is unchanged on failure). */
-int cmn_buf_add(struct cmn_buf *b, const void *p, size_t n);
+ * buffer is unchanged on failure).  Inline while the bytes fit: output is
+ * built from many small appends. */
+int cmn_buf_add_grow(struct cmn_buf *b, const void *p, size_t n);
+static inline int cmn_buf_add(struct cmn_buf *b, const void *p, size_t n)
+{
+	if (n < b->cap - b->len && n <= b->max - b->len) {
+		if (n)
+			memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return cmn_buf_add_grow(b, p, n);
+}
 
 /* Append a NUL-terminated string. */
 int cmn_buf_adds(struct cmn_buf *b, const char *s);
 
 /* Append one byte. */
-int cmn_buf_addc(struct cmn_buf *b, char c);
+static inline int cmn_buf_addc(struct cmn_buf *b, char c)
+{
+	return cmn_buf_add(b, &c, 1);
+}
 
 /* Append printf-formatted text. */
 int cmn_buf_printf(struct cmn_buf *b, const char *fmt, ...)

@@ -383,7 +383,8 @@ static int index_members(struct sel_eval *x, const struct sel_node *n)
 			x->cap_members = nc;
 		}
 		struct sel_member *m = &x->members[x->nmembers++];
-		if (memchr(kp, '\\', kn)) { /* escapes: compare the name */
+		m->unescaped = memchr(kp, '\\', kn) != NULL;
+		if (m->unescaped) { /* compare the name's text */
 			char *buf = sel_arena_alloc(&x->scratch, kn + 1);
 			if (!buf || !(kp = sel_json_key(kp, kn, buf, kn, &kn)))
 				return ERR(x, n, JSONParsingError,
@@ -2268,6 +2269,14 @@ static int star_csv(struct sel_eval *x, struct sel_writer *w)
 	return 0;
 }
 
+static int key_raw(struct cmn_buf *b, const char *k, size_t kn)
+{
+	int r = cmn_buf_addc(b, '"');
+	if (r == 0)
+		r = cmn_buf_add(b, k, kn);
+	return r ? r : cmn_buf_addc(b, '"');
+}
+
 int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 {
 	const struct sel_record *rec = x->rec;
@@ -2296,10 +2305,13 @@ int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 		if ((r = json_scalar(x, NULL, m->v, m->vn, &v)))
 			return r;
 		if (w->opts->format == SEL_FMT_JSON) {
-			/* The key is its text (escapes resolved), quoted
-			 * again. */
+			/* A raw key is written as it was (valid JSON); one
+			 * whose escapes were resolved is quoted again. */
 			if ((i && (r = cmn_buf_addc(&w->buf, ','))) ||
-			    (r = sel_value_json_quote(m->k, m->kn, &w->buf)) ||
+			    (r = m->unescaped
+					 ? sel_value_json_quote(m->k, m->kn,
+								&w->buf)
+					 : key_raw(&w->buf, m->k, m->kn)) ||
 			    (r = cmn_buf_addc(&w->buf, ':')) ||
 			    (r = sel_value_to_json(&v, &w->buf)))
 				return out_err(x, r);

@@ -23,6 +23,7 @@ struct sel_error;
 struct sel_member {
 	const char *k, *v;
 	uint32_t kn, vn;
+	bool unescaped; /* k is the name's text, not the raw key */
 };
 
 struct sel_agg;
