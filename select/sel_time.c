@@ -188,10 +188,11 @@ static int fmt_offset(const struct sel_ts *ts, struct cmn_buf *out)
 			      o / 60, o % 60);
 }
 
-int sel_time_format(const struct sel_ts *ts, struct cmn_buf *out)
+/* sel_time_format for years outside 0000..9999. */
+static int format_wide(const struct sel_ts *ts, const struct sel_tm *t,
+		       struct cmn_buf *out)
 {
-	struct sel_tm tm;
-	sel_time_to_tm(ts, &tm);
+	struct sel_tm tm = *t;
 	switch (ts->prec) {
 	case SEL_TS_YEAR:
 		return cmn_buf_printf(out, "%04" PRId64 "T", tm.year);
@@ -215,6 +216,57 @@ int sel_time_format(const struct sel_ts *ts, struct cmn_buf *out)
 		r = cmn_buf_printf(out, ".%0*d", (int)ts->fdigits, ns);
 	}
 	if (r == 0)
+		r = fmt_offset(ts, out);
+	return r;
+}
+
+/* Write v as exactly w digits at p (v >= 0, below 10^w). */
+static char *put_digits(char *p, unsigned v, int w)
+{
+	for (int i = w - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + w;
+}
+
+/* The text of ts as AWS prints a timestamp: as much as its precision
+ * says.  Built by hand: output of timestamp columns runs it per record,
+ * and printf was most of that. */
+int sel_time_format(const struct sel_ts *ts, struct cmn_buf *out)
+{
+	struct sel_tm tm;
+	sel_time_to_tm(ts, &tm);
+	if (tm.year < 0 || tm.year > 9999) /* rare: the general path */
+		return format_wide(ts, &tm, out);
+	char b[48], *p = put_digits(b, (unsigned)tm.year, 4);
+	if (ts->prec >= SEL_TS_MONTH) {
+		*p++ = '-';
+		p = put_digits(p, (unsigned)tm.month, 2);
+	}
+	if (ts->prec >= SEL_TS_DAY) {
+		*p++ = '-';
+		p = put_digits(p, (unsigned)tm.day, 2);
+	}
+	*p++ = 'T';
+	if (ts->prec >= SEL_TS_MINUTE) {
+		p = put_digits(p, (unsigned)tm.hour, 2);
+		*p++ = ':';
+		p = put_digits(p, (unsigned)tm.minute, 2);
+	}
+	if (ts->prec >= SEL_TS_SECOND) {
+		*p++ = ':';
+		p = put_digits(p, (unsigned)tm.second, 2);
+	}
+	if (ts->prec == SEL_TS_FRAC) {
+		unsigned ns = (unsigned)tm.nsec;
+		for (int i = ts->fdigits; i < 9; i++)
+			ns /= 10;
+		*p++ = '.';
+		p = put_digits(p, ns, ts->fdigits ? ts->fdigits : 1);
+	}
+	int r = cmn_buf_add(out, b, (size_t)(p - b));
+	if (r == 0 && ts->prec >= SEL_TS_MINUTE)
 		r = fmt_offset(ts, out);
 	return r;
 }

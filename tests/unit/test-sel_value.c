@@ -3,6 +3,7 @@
  * printing, and timestamps (parse, print, add, diff, TO_STRING).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -136,6 +137,66 @@ static void test_print_doubles(void **state)
 	}
 }
 
+/* sel_time_format as it was written with printf. */
+static void ts_reference(const struct sel_ts *ts, char *o, size_t n)
+{
+	struct sel_tm tm;
+	sel_time_to_tm(ts, &tm);
+	int k = snprintf(o, n, "%04" PRId64, tm.year);
+	if (ts->prec >= SEL_TS_MONTH)
+		k += snprintf(o + k, n - k, "-%02d", tm.month);
+	if (ts->prec >= SEL_TS_DAY)
+		k += snprintf(o + k, n - k, "-%02d", tm.day);
+	k += snprintf(o + k, n - k, "T");
+	if (ts->prec < SEL_TS_MINUTE)
+		return;
+	k += snprintf(o + k, n - k, "%02d:%02d", tm.hour, tm.minute);
+	if (ts->prec >= SEL_TS_SECOND)
+		k += snprintf(o + k, n - k, ":%02d", tm.second);
+	if (ts->prec == SEL_TS_FRAC) {
+		int ns = tm.nsec;
+		for (int i = ts->fdigits; i < 9; i++)
+			ns /= 10;
+		k += snprintf(o + k, n - k, ".%0*d", (int)ts->fdigits, ns);
+	}
+	int off = ts->off_min < 0 ? -ts->off_min : ts->off_min;
+	if (ts->off_unknown)
+		snprintf(o + k, n - k, "-00:00");
+	else if (!ts->off_min)
+		snprintf(o + k, n - k, "Z");
+	else
+		snprintf(o + k, n - k, "%c%02d:%02d",
+			 ts->off_min < 0 ? '-' : '+', off / 60, off % 60);
+}
+
+static void test_format_timestamps(void **state)
+{
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	struct cmn_buf b;
+	cmn_buf_init(&b, 256);
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		struct sel_ts ts = {0};
+		/* Years -300..12000 around the fast path's 0..9999. */
+		ts.secs = (int64_t)(x % 385000000000ull) - 71000000000ll;
+		ts.nsec = (int32_t)((x >> 20) % 1000000000u);
+		ts.prec = (uint8_t)((x >> 50) % 6);
+		ts.fdigits = (uint8_t)((x >> 53) % 10);
+		ts.off_min = (int16_t)((int)((x >> 40) % 1681) - 840);
+		ts.off_unknown = ((x >> 58) & 7) == 0;
+		char want[64];
+		ts_reference(&ts, want, sizeof(want));
+		cmn_buf_reset(&b);
+		assert_int_equal(sel_time_format(&ts, &b), 0);
+		if (strcmp(b.data, want) != 0)
+			fail_msg("secs %lld prec %d: got %s, want %s",
+				 (long long)ts.secs, ts.prec, b.data, want);
+	}
+	cmn_buf_free(&b);
+}
+
 static void ts_round_trip(const char *in, const char *out)
 {
 	struct sel_ts ts;
@@ -187,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_print_doubles),
+		cmocka_unit_test(test_format_timestamps),
 		cmocka_unit_test(test_timestamps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
