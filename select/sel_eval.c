@@ -2283,6 +2283,15 @@ int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 	bool partial = false;
 	if (rec->missing)
 		return 0;
+	if (rec->tvals) { /* typed members */
+		for (uint32_t i = 0; i < rec->ntvals; i++) {
+			int r = sel_writer_field(w, rec->tnames[i],
+						 rec->tnlens[i], &rec->tvals[i]);
+			if (r)
+				return out_err(x, r);
+		}
+		return 0;
+	}
 	const char *e = sel_json_skip(rec->json, rec->json + rec->json_len, 0,
 				      &partial);
 	if (!e)

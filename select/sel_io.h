@@ -64,8 +64,8 @@ int sel_src_open(struct sel_src *src, int fd, int comp, uint64_t offset,
  * threads may share fd, and past stop they are small (only the record
  * that crosses stop is still needed).  src must be zeroed before its first
  * use; a window left by an earlier use is kept.  0 or -errno. */
-int sel_src_open_at(struct sel_src *src, int fd, uint64_t offset,
-		    uint64_t stop, struct sel_error *err);
+int sel_src_open_at(struct sel_src *src, int fd, uint64_t offset, uint64_t stop,
+		    struct sel_error *err);
 
 /* Read more bytes into the window, first moving buf[start..end) to the
  * front.  Returns the number of bytes added, 0 at end of input, or -errno
@@ -117,6 +117,13 @@ struct sel_record {
 	 * reader did not resolve them (FROM paths). */
 	const struct sel_jslot *slots;
 	uint64_t offset; /* object offset of the record's first byte */
+	/* A typed reader (Parquet) under SELECT *: every member's name
+	 * (tnames[i], tnlens[i] bytes) and value, in order, so the
+	 * projection needs no text; NULL otherwise. */
+	const struct sel_value *tvals;
+	const char *const *tnames;
+	const uint32_t *tnlens;
+	uint32_t ntvals;
 };
 
 struct sel_reader;
@@ -160,9 +167,10 @@ struct sel_reader {
 	 * driver after binding; borrowed). */
 	const struct sel_jkey *keys;
 	uint32_t nkeys;
-	/* Parquet: the evaluator reads the whole record's text (SELECT *,
-	 * the record itself), not only the keys (set with the keys). */
-	bool need_row;
+	/* Parquet (set with the keys): the evaluator reads the whole
+	 * record's text (the record itself as a value), or every member
+	 * (SELECT *), not only the keys. */
+	bool need_row, star;
 	void *priv; /* format state */
 };
 

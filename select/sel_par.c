@@ -267,6 +267,7 @@ static int replay(struct par *pp, const struct chunk *c, struct sel_eval *ev,
 	rd.keys = pp->rd->keys;
 	rd.nkeys = pp->rd->nkeys;
 	rd.need_row = pp->rd->need_row;
+	rd.star = pp->rd->star;
 	if (r == 0)
 		r = sel_query_records(&rd, ev, w, -1, err);
 	if (rd.ops->close)

@@ -102,6 +102,8 @@ struct pq_state {
 	struct sel_value *fvals; /* per field: this row's value */
 	size_t *ftext;		 /* per field: offset of its JSON text */
 	char (*uuid)[40];	 /* per field: a UUID's text */
+	const char **names;	 /* per field: its name, and its length */
+	uint32_t *nlens;
 	struct cmn_buf text; /* the JSON text of the row's lists and structs */
 	struct cmn_buf row;  /* the whole row's JSON text, when read */
 	struct pq_vec head;  /* page header bytes */
@@ -1184,6 +1186,12 @@ static int read_row(struct sel_reader *r, struct sel_record *rec,
 	rec->kind = SEL_REC_JSON;
 	rec->slots = s->slots;
 	rec->offset = s->rg_offset;
+	if (r->star) {
+		rec->tvals = s->fvals;
+		rec->tnames = s->names;
+		rec->tnlens = s->nlens;
+		rec->ntvals = s->m.nfields;
+	}
 	if (r->need_row) {
 		rec->json = s->row.data;
 		rec->json_len = (uint32_t)s->row.len;
@@ -1271,10 +1279,14 @@ static int prepare(struct sel_reader *r, struct sel_error *err)
 			s->used[f] = true;
 		}
 	}
-	if (nf && !(s->ufields = calloc(nf, sizeof(*s->ufields))))
+	if (nf && (!(s->ufields = calloc(nf, sizeof(*s->ufields))) ||
+		   !(s->names = calloc(nf, sizeof(*s->names))) ||
+		   !(s->nlens = calloc(nf, sizeof(*s->nlens)))))
 		return -ENOMEM;
 	for (uint32_t f = 0; f < nf; f++) {
-		s->used[f] |= r->need_row;
+		s->names[f] = s->m.fields[f].name;
+		s->nlens[f] = (uint32_t)strlen(s->names[f]);
+		s->used[f] |= r->need_row || r->star;
 		if (!s->used[f])
 			continue;
 		if (s->m.fields[f].shape == PQ_SHAPE_OTHER)
@@ -1395,6 +1407,8 @@ static void pq_close(struct sel_reader *r)
 	free(s->cols);
 	free(s->used);
 	free(s->ufields);
+	free(s->names);
+	free(s->nlens);
 	free(s->slots);
 	free(s->fvals);
 	free(s->ftext);

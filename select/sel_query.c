@@ -142,14 +142,15 @@ void sel_query_bound(struct sel_reader *rd, const struct sel_eval *ev,
 	rd->want = max_col == INT32_MAX ? -1 : (max_col < 0 ? 0 : max_col);
 	rd->keys = ev->keys;
 	rd->nkeys = ev->nkeys;
-	rd->need_row = ev->st->star || ev->whole;
+	rd->need_row = ev->whole;
+	rd->star = ev->st->star;
 }
 
 int sel_query_records(struct sel_reader *rd, struct sel_eval *ev,
 		      struct sel_writer *w, int64_t limit,
 		      struct sel_error *err)
 {
-	struct sel_record rec;
+	struct sel_record rec = {0}; /* readers set what they use */
 	int64_t count = 0;
 	int r;
 	if (limit == 0 && !ev->aggregate)
