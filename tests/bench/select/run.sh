@@ -72,6 +72,7 @@ declare -A SQL=(
 	[Q2]="SELECT s.name, s.city FROM S3Object s WHERE CAST(s.age AS INT) > 60"
 	[Q3]="SELECT SUM(CAST(s.score AS FLOAT)), AVG(CAST(s.score AS FLOAT)) FROM S3Object s WHERE s.city = 'Paris'"
 	[Q4]="SELECT s.id, s.name FROM S3Object s WHERE s.name LIKE 'ali%'"
+	[Q5]="SELECT * FROM S3Object"
 )
 duck_sql() { # fmt query
 	local src
@@ -85,6 +86,7 @@ duck_sql() { # fmt query
 	Q2) echo "COPY (SELECT name, city FROM $src WHERE age > 60) TO '/dev/null' (FORMAT csv)" ;;
 	Q3) echo "SELECT sum(score), avg(score) FROM $src WHERE city = 'Paris'" ;;
 	Q4) echo "COPY (SELECT id, name FROM $src WHERE name LIKE 'ali%') TO '/dev/null' (FORMAT csv)" ;;
+	Q5) echo "COPY (SELECT * FROM $src) TO '/dev/null' (FORMAT csv)" ;;
 	esac
 }
 mlr_args() { # fmt query
@@ -95,6 +97,7 @@ mlr_args() { # fmt query
 	Q2) echo "$io filter \$age>60 then cut -o -f name,city" ;;
 	Q3) echo "$io filter \$city==\"Paris\" then stats1 -a sum,mean -f score" ;;
 	Q4) echo "$io filter \$name=~\"^ali\" then cut -o -f id,name" ;;
+	Q5) echo "$io cat" ;;
 	esac
 }
 
@@ -129,7 +132,7 @@ for fmt in $formats; do
 	esac
 	size=$(stat -c %s "$file")
 	read -r wcs wcr < <(measure wc -l "$file")
-	for q in Q1 Q2 Q3 Q4; do
+	for q in Q1 Q2 Q3 Q4 Q5; do
 		read -r ss sr < <(measure "$sel" "$file" "${SQL[$q]}" "${args[@]}")
 		ds=""; dr=""; ms=""; mr=""
 		if [ -n "$duck" ]; then
@@ -154,7 +157,9 @@ for fmt in $formats; do
 			printf '%-7s %-3s %-8s %8s %10s %9s %9.1f\n' $fmt $q $e "$s" "$mbs" "$ratio" \
 				"$(awk -v r="$r" 'BEGIN{print r/1024}')"
 		done
-		if [ -n "$ds" ] && [ $fmt != parquet ] &&
+		# Q5 (SELECT *, every field of every record to CSV) is not in
+		# issue 5's bars: it is printed for the record.
+		if [ -n "$ds" ] && [ $fmt != parquet ] && [ $q != Q5 ] &&
 			awk -v d="$ds" -v s="$ss" 'BEGIN{exit !(s > 0 && d / s < 2)}'; then
 			echo "  bar missed: $fmt $q is not 2x DuckDB" ; fail=1
 		fi
