@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-tests.sh - build with ASan+UBSan and run every test: the meson suite
-# (cmocka unit tests, data-driven engine tests, fuzz corpus replays), then
-# the pytest integration suite against real mounts and real servers.
+# (cmocka unit tests, data-driven engine tests, fuzz corpus replays), the
+# pytest integration suite against real mounts and real servers, then a
+# bounded libFuzzer session per harness (FUZZ_RUNS, default 20000).
 # The last line is the combined summary: "N passed, N failed[, N skipped]".
 #
 # usage: tests/run-tests.sh [BUILD_DIR]     (default build-check)
@@ -49,6 +50,43 @@ if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; t
 	skipped=$((skipped + ${s:-0}))
 	[ -n "$line" ] || failed=$((failed + 1))
 	rm -f "$log"
+fi
+
+# 3. libFuzzer: every harness for a bounded, repeatable session (a fixed
+#    seed and number of runs, so a pass here is a pass everywhere) from a
+#    copy of its corpus, under ASan+UBSan.  FUZZ_RUNS=0 skips it; a crash
+#    prints the input's bytes to reproduce with.
+fuzz_runs=${FUZZ_RUNS:-20000}
+if [ "$fuzz_runs" -gt 0 ] && command -v clang >/dev/null; then
+	fb=${build}-fuzz
+	if [ ! -f "$fb/build.ninja" ]; then
+		CC=clang meson setup "$fb" -Dfuzzing=true \
+			-Db_sanitize=address,undefined -Db_lundef=false \
+			>/dev/null || exit 1
+	fi
+	ninja -C "$fb" >/dev/null || exit 1
+	for h in "$fb"/tests/fuzz/fuzz-*; do
+		[ -f "$h" ] && [ -x "$h" ] || continue
+		name=${h##*/fuzz-}
+		work=$(mktemp -d)
+		mkdir "$work/corpus"
+		cp tests/fuzz/corpus/"$name"/* "$work/corpus/" 2>/dev/null
+		if "$h" -seed=1 -runs="$fuzz_runs" -rss_limit_mb=2048 \
+			-timeout=30 -artifact_prefix="$work/" "$work/corpus" \
+			>"$work/log" 2>&1; then
+			echo "fuzz-$name: $fuzz_runs runs, no crash"
+			passed=$((passed + 1))
+		else
+			echo "FAIL fuzz-$name:"
+			tail -30 "$work/log"
+			for a in "$work"/crash-* "$work"/leak-* "$work"/oom-* \
+				"$work"/timeout-*; do
+				[ -f "$a" ] && echo "input ${a##*/}:" && od -An -tx1 "$a" | head -40
+			done
+			failed=$((failed + 1))
+		fi
+		rm -rf "$work"
+	done
 fi
 
 echo
