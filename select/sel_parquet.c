@@ -1101,6 +1101,69 @@ static int field_list(struct sel_reader *r, uint32_t f, struct sel_error *err)
 	return rc == -E2BIG ? perr(err, "a list is larger than 1 MiB") : rc;
 }
 
+/* Append the JSON member name for a map key: a string key's text, any
+ * other key's text as a string. */
+static int key_json(const struct pq_col *c, const struct pq_entry *e,
+		    struct cmn_buf *out)
+{
+	struct sel_value v;
+	char tmp[40];
+	if (!e->v) /* keys are required; a null one is written as "null" */
+		return sel_value_json_quote("null", 4, out);
+	to_value(c->node, e->v, tmp, &v);
+	if (v.type == SEL_T_STRING)
+		return sel_value_json_quote(v.u.s, v.len, out);
+	struct cmn_buf t;
+	cmn_buf_init(&t, 256);
+	int rc = sel_value_to_text(&v, &t);
+	if (!rc)
+		rc = sel_value_json_quote(t.data ? t.data : "", t.len, out);
+	cmn_buf_free(&t);
+	return rc;
+}
+
+/* A map: its entries as a JSON object in s->text, or NULL.  The key and
+ * value columns have the same levels but for the value's own NULL. */
+static int field_map(struct sel_reader *r, uint32_t f, struct sel_error *err)
+{
+	struct pq_state *s = r->priv;
+	const struct pq_field *fd = &s->m.fields[f];
+	struct pq_col *kc = &s->cols[fd->leaf], *vc = &s->cols[fd->leaf + 1];
+	struct pq_entry k, v;
+	bool first = true, more;
+	int rc = col_next(r, kc, &k, err);
+	if (!rc)
+		rc = col_next(r, vc, &v, err);
+	if (rc)
+		return rc;
+	if (k.rep != 0)
+		return perr(err, "a map does not start a row");
+	if (k.def < fd->def_list) {
+		s->fvals[f].type = SEL_T_NULL;
+		return 0;
+	}
+	s->ftext[f] = s->text.len;
+	rc = cmn_buf_addc(&s->text, '{');
+	while (!rc) {
+		if (k.def > fd->def_list) {
+			if ((!first && (rc = cmn_buf_addc(&s->text, ','))) ||
+			    (rc = key_json(kc, &k, &s->text)) ||
+			    (rc = cmn_buf_addc(&s->text, ':')) ||
+			    (rc = entry_json(vc, &v, &s->text)))
+				break;
+			first = false;
+		}
+		if ((rc = col_continues(r, kc, &more, err)) || !more)
+			break;
+		if (!(rc = col_next(r, kc, &k, err)))
+			rc = col_next(r, vc, &v, err);
+	}
+	if (!rc)
+		rc = cmn_buf_addc(&s->text, '}');
+	s->fvals[f].type = SEL_T_JSON;
+	return rc == -E2BIG ? perr(err, "a map is larger than 1 MiB") : rc;
+}
+
 /* A struct of primitives: a JSON object in s->text, or NULL. */
 static int field_struct(struct sel_reader *r, uint32_t f, struct sel_error *err)
 {
@@ -1186,6 +1249,9 @@ static int read_row(struct sel_reader *r, struct sel_record *rec,
 			break;
 		case PQ_SHAPE_LIST:
 			rc = field_list(r, f, err);
+			break;
+		case PQ_SHAPE_MAP:
+			rc = field_map(r, f, err);
 			break;
 		default:
 			rc = field_struct(r, f, err);
@@ -1319,8 +1385,8 @@ static int prepare(struct sel_reader *r, struct sel_error *err)
 			continue;
 		if (s->m.fields[f].shape == PQ_SHAPE_OTHER)
 			return sel_err_set(err, SEL_E_NotImplemented, 0, 0,
-					   "column '%s' is a map or a nested "
-					   "group, which is not supported",
+					   "column '%s' nests groups or lists "
+					   "deeper than S3 Select reads",
 					   s->m.fields[f].name);
 		s->ufields[s->nused++] = f;
 	}

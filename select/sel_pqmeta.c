@@ -650,6 +650,19 @@ static void classify(const struct pq_meta *m, uint32_t top, struct pq_field *f)
 		}
 		return;
 	}
+	if (o->meaning == PQM_MAP && o->num_children == 1 &&
+	    f->nleaves == 2 && lf[0].max_rep == 1 && lf[1].max_rep == 1) {
+		/* MAP { repeated group key_value { key; value } } */
+		const struct pq_node *kv = &m->nodes[top + 1];
+		if (kv->repetition == PQ_REPEATED && kv->type == PQ_GROUP &&
+		    kv->num_children == 2 && lf[0].node == top + 2 &&
+		    lf[1].node == top + 3) {
+			f->shape = PQ_SHAPE_MAP;
+			f->def_list = d0;
+			f->def_elem = lf[1].max_def;
+		}
+		return;
+	}
 	if (o->meaning == PQM_LIST || o->meaning == PQM_MAP)
 		return;
 	for (uint32_t k = 0; k < f->nleaves; k++) {

@@ -99,6 +99,8 @@ enum pq_shape {
 	PQ_SHAPE_SCALAR = 0, /* one leaf, not repeated */
 	PQ_SHAPE_LIST,	     /* a list of a primitive: one leaf, max_rep 1 */
 	PQ_SHAPE_STRUCT,     /* a group of non-repeated primitives */
+	PQ_SHAPE_MAP,	     /* primitive keys to primitive values: two
+			      * leaves, max_rep 1 */
 	PQ_SHAPE_OTHER,	     /* deeper nesting: refused when read */
 };
 
@@ -107,8 +109,9 @@ struct pq_field {
 	uint8_t shape;	  /* enum pq_shape */
 	uint32_t leaf;	  /* first leaf */
 	uint32_t nleaves;
-	/* LIST: definition levels at which the list is present (empty at
-	 * exactly this level) and at which an element is present. */
+	/* LIST and MAP: definition levels at which the list (map) is
+	 * present (empty at exactly this level) and at which an element
+	 * (a value) is present. */
 	uint16_t def_list, def_elem;
 	/* STRUCT: definition level at which the struct is present. */
 	uint16_t def_struct;

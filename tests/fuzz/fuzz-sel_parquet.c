@@ -30,6 +30,7 @@ static const char *const queries[] = {
 	"SELECT s.\"id\", s.NAME, s.third FROM S3Object s WHERE s.flag",
 	"SELECT * FROM S3Object s WHERE s.id = 3 LIMIT 2",
 	"SELECT s.ms, s.ns, s.tz, _1 FROM S3Object s",
+	"SELECT s.sm, s.im.\"1\", s.id FROM S3Object s WHERE s.sm.a > 0",
 };
 
 static void footer(const uint8_t *p, size_t n)

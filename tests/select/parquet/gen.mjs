@@ -52,6 +52,14 @@ await con.run(`COPY (SELECT i::INTEGER AS id,
     ['a' || i, 'b'] AS tags,
     {'x': i, 'y': 'p' || i} AS pt
   FROM range(5) r(i)) TO '${dir}/nested.parquet' (FORMAT parquet)`);
+// Maps (JSON objects), with string and integer keys, NULL and empty
+// maps, NULL values; and a list of structs, which S3 Select does not read.
+await con.run(`COPY (SELECT i::INTEGER AS id,
+    CASE WHEN i = 1 THEN NULL WHEN i = 2 THEN MAP {}::MAP(VARCHAR, INTEGER)
+         ELSE MAP {'a': i, 'b': NULL, 'c"q': i * 2} END AS sm,
+    MAP {i: 'v' || i} AS im,
+    [{'p': i}] AS deep
+  FROM range(4) r(i)) TO '${dir}/maps.parquet' (FORMAT parquet)`);
 // No rows at all.
 await con.run(`COPY (SELECT 1::INTEGER AS id, 'a' AS name WHERE false)
   TO '${dir}/empty.parquet' (FORMAT parquet)`);
