@@ -68,6 +68,7 @@ struct pq_col {
 	const struct pq_leaf *leaf;
 	const struct pq_node *node;
 	int codec;	     /* of the chunk (enum pq_codec) */
+	uint32_t width;	     /* bytes of a fixed-width value (phys_width) */
 	uint64_t pos, end;   /* file offsets: next page header, chunk end */
 	int64_t values_left; /* level entries of the chunk not yet paged in */
 	struct pq_val *dict; /* dictionary values (into dict_buf) */
@@ -886,8 +887,7 @@ static inline int col_next(struct sel_reader *r, struct pq_col *c,
 		if (c->mode == PQ_DICT) {
 			e->v = &c->dict[c->ix[k]];
 		} else if (c->mode == PQ_PLAIN) {
-			fixed_value(c->node,
-				    c->plain + (size_t)k * phys_width(c->node),
+			fixed_value(c->node, c->plain + (size_t)k * c->width,
 				    &c->cur);
 			e->v = &c->cur;
 		} else {
@@ -1447,6 +1447,7 @@ static int pq_open(struct sel_reader *r, struct sel_error *err)
 	for (uint32_t k = 0; k < s->m.nleaves; k++) {
 		s->cols[k].leaf = &s->m.leaves[k];
 		s->cols[k].node = &s->m.nodes[s->m.leaves[k].node];
+		s->cols[k].width = (uint32_t)phys_width(s->cols[k].node);
 	}
 	return 0;
 }
