@@ -5,6 +5,13 @@
  * descriptor, so a burst of creates does not pin thousands of files; an
  * object renamed or removed before its turn is finalised without an eTag
  * (its later events carry their own).
+ *
+ * The thread takes jobs in batches (a burst of creates queues many while
+ * it lingers, see ETAG_DELAY_MS): the small files of a batch are read
+ * whole and hashed eight at a time in the lanes of a vector register
+ * (cmn_md5_many, about 3.5x the rate of one MD5 stream for 4 KiB files);
+ * larger files are streamed through OpenSSL one by one.  Records are
+ * finalised in queue order when the batch is done.
  */
 #include "fs_etag.h"
 
@@ -20,13 +27,23 @@
 #include <unistd.h>
 
 #include "cmn_log.h"
+#include "cmn_md5.h"
 #include "cmn_thread.h"
 #include "fs_ctx.h"
 #include "fs_ev.h"
 #include "fs_inode.h"
 #include "ntf_pipeline.h"
 
+/* The stream's read buffer, and the arena of a batch's small files read
+ * whole (separate: a batch streams its large files between the reads of
+ * its small ones). */
 #define ETAG_READ_SIZE (1u << 20)
+#define ETAG_WHOLE_ARENA (1u << 20)
+/* A batch is this many jobs at most; its files of ETAG_WHOLE_MAX bytes or
+ * less are read whole and hashed eight at a time (cmn_md5_many), the
+ * larger ones streamed one by one. */
+#define ETAG_BATCH 64
+#define ETAG_WHOLE_MAX (64u * 1024)
 
 struct etag_job {
 	char *path;               /* "bucket/key", owned */
@@ -68,6 +85,7 @@ struct fs_etag {
 	bool idle;   /* asleep untimed: a submit must wake it */
 	bool urgent; /* the last jobs had someone waiting: linger briefly */
 	unsigned char *buf;       /* the thread's read buffer */
+	unsigned char *whole;     /* ETAG_WHOLE_ARENA bytes for a batch */
 	/* Fetched once: an implicit fetch by EVP_md5() per file cost more
 	 * than hashing 4 KiB. */
 	EVP_MD *md5;
@@ -202,49 +220,147 @@ static int md5_fd(struct fs_etag *e, int fd, const struct stat *before,
 	return rc == 0 ? md5_hex(e, out) : rc;
 }
 
-/* Hash one object; returns true with out filled, false when it is gone
- * or unreadable. */
-static bool hash_object(struct fs_ctx *ctx, struct fs_etag *e,
-			const struct etag_job *j, char out[33])
+/* One job of a batch while it is hashed. */
+struct etag_work {
+	struct etag_job *job;      /* owned by the batch */
+	int fd;                    /* the object, or -1 */
+	struct stat before;        /* its fstat when opened */
+	const unsigned char *data; /* its whole content in e->whole, or NULL */
+	bool done;                 /* hex is known (or it is gone: !ok) */
+	bool ok;
+	char hex[33];
+};
+
+/* Open the job's object and check it is still the one the event saw.
+ * Returns false when it is gone, not a regular file, or another one. */
+static bool work_open(struct fs_ctx *ctx, struct etag_work *w)
 {
-	const char *path = j->path;
+	const struct etag_job *j = w->job;
 	int root = fs_inode_root(ctx->inodes)->fd;
 	/* O_NOATIME: hashing is not an access by the user; without it a
 	 * read right after utimensat() would put atime back to now.  Only
 	 * the owner (or CAP_FOWNER) may ask, so retry without it. */
 	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC;
-	int fd = openat(root, path, flags | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = openat(root, path, flags);
-	if (fd < 0)
+	w->fd = openat(root, j->path, flags | O_NOATIME);
+	if (w->fd < 0 && errno == EPERM)
+		w->fd = openat(root, j->path, flags);
+	if (w->fd < 0)
 		return false;
-	struct stat before;
-	bool ok = fstat(fd, &before) == 0 && S_ISREG(before.st_mode) &&
-		  (!j->check ||
-		   (before.st_dev == j->dev && before.st_ino == j->ino &&
-		    before.st_size == j->size));
-	if (ok && fs_etag_cached(ctx, NULL, fd, &before, out)) {
-		close(fd);
-		return true;
+	struct stat *b = &w->before;
+	return fstat(w->fd, b) == 0 && S_ISREG(b->st_mode) &&
+	       (!j->check || (b->st_dev == j->dev && b->st_ino == j->ino &&
+			      b->st_size == j->size));
+}
+
+/* Read all of a small file into buf (its size as fstat said).  Returns
+ * false when it held another number of bytes: it changed meanwhile. */
+static bool read_whole(int fd, unsigned char *buf, size_t size)
+{
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
 	}
-	bool same = false;
-	ok = ok && md5_fd(e, fd, &before, out, &same) == 0;
-	/* Cache it only if nobody wrote meanwhile. */
-	same = same && ok;
-	if (same)
-		mem_put(e, &before, out);
-	if (same && before.st_size >= FS_ETAG_CACHE_MIN) {
-		char v[96];
-		int n = snprintf(v, sizeof(v), "%lld %lld %s",
-				 (long long)before.st_size,
-				 (long long)before.st_mtim.tv_sec *
-						 1000000000ll +
-					 before.st_mtim.tv_nsec,
-				 out);
-		(void)fsetxattr(fd, FS_EV_XATTR_ETAG, v, (size_t)n, 0);
+	return true;
+}
+
+/* Remember w's eTag: in memory, and for larger files in the xattr. */
+static void work_cache(struct fs_etag *e, const struct etag_work *w)
+{
+	mem_put(e, &w->before, w->hex);
+	if (w->before.st_size < FS_ETAG_CACHE_MIN)
+		return;
+	char v[96];
+	int n = snprintf(v, sizeof(v), "%lld %lld %s",
+			 (long long)w->before.st_size,
+			 (long long)mtime_ns(&w->before), w->hex);
+	(void)fsetxattr(w->fd, FS_EV_XATTR_ETAG, v, (size_t)n, 0);
+}
+
+/* Open each object; answer from the cache, or read a small one whole
+ * into e->whole (while it has room), or hash a large one as a stream. */
+static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
+			  struct etag_work *ws, size_t n)
+{
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct etag_work *w = &ws[i];
+		if (!work_open(ctx, w)) {
+			w->done = true;
+			continue;
+		}
+		if (fs_etag_cached(ctx, NULL, w->fd, &w->before, w->hex)) {
+			w->done = w->ok = true;
+			continue;
+		}
+		size_t size = (size_t)w->before.st_size;
+		if (size <= ETAG_WHOLE_MAX && size <= ETAG_WHOLE_ARENA - used &&
+		    read_whole(w->fd, e->whole + used, size)) {
+			w->data = e->whole + used;
+			used += size;
+			continue;
+		}
+		/* Large, no room left, or changed while read: one stream,
+		 * cached only if nobody wrote meanwhile. */
+		bool same = false;
+		w->done = true;
+		w->ok = md5_fd(e, w->fd, &w->before, w->hex, &same) == 0;
+		if (w->ok && same)
+			work_cache(e, w);
 	}
-	close(fd);
-	return ok;
+}
+
+static int by_size(const void *a, const void *b)
+{
+	const struct etag_work *x = *(struct etag_work *const *)a;
+	const struct etag_work *y = *(struct etag_work *const *)b;
+	return (x->before.st_size > y->before.st_size) -
+	       (x->before.st_size < y->before.st_size);
+}
+
+/* Hash the files read whole, eight at a time, like sizes together (a
+ * group takes as long as its largest). */
+static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
+{
+	struct etag_work *todo[ETAG_BATCH];
+	const unsigned char *msg[ETAG_BATCH];
+	size_t len[ETAG_BATCH], k = 0;
+	unsigned char md[ETAG_BATCH][16];
+	for (size_t i = 0; i < n; i++)
+		if (ws[i].data)
+			todo[k++] = &ws[i];
+	qsort(todo, k, sizeof(todo[0]), by_size);
+	for (size_t i = 0; i < k; i++) {
+		msg[i] = todo[i]->data;
+		len[i] = (size_t)todo[i]->before.st_size;
+	}
+	cmn_md5_many(k, msg, len, md);
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < k; i++) {
+		struct etag_work *w = todo[i];
+		for (unsigned b = 0; b < 16; b++) {
+			w->hex[2 * b] = hex[md[i][b] >> 4];
+			w->hex[2 * b + 1] = hex[md[i][b] & 15];
+		}
+		w->hex[32] = '\0';
+		/* Written while it was read?  Then hash what it holds now,
+		 * and do not cache that. */
+		struct stat after;
+		bool same = fstat(w->fd, &after) == 0 &&
+			    after.st_size == w->before.st_size &&
+			    mtime_ns(&after) == mtime_ns(&w->before);
+		w->done = true;
+		if (same) {
+			w->ok = true;
+			work_cache(e, w);
+		} else {
+			w->ok = md5_fd(e, w->fd, &w->before, w->hex, &same) == 0;
+		}
+	}
 }
 
 /* Called with the lock held: wait for a job (see ETAG_DELAY_MS); after
@@ -268,6 +384,27 @@ static void hasher_wait(struct fs_etag *e, bool linger)
 	e->idle = false;
 }
 
+/* Hash a batch of jobs and finalise their records, in queue order. */
+static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
+		       struct etag_job *jobs)
+{
+	struct etag_work ws[ETAG_BATCH];
+	size_t n = 0;
+	for (struct etag_job *j = jobs; j; j = j->next)
+		ws[n++] = (struct etag_work){.job = j, .fd = -1};
+	batch_prepare(ctx, e, ws, n);
+	batch_hash(e, ws, n);
+	for (size_t i = 0; i < n; i++) {
+		struct etag_work *w = &ws[i];
+		if (w->fd >= 0)
+			close(w->fd);
+		ntf_pipeline_finalize(ctx->pipeline, w->job->pd,
+				      w->ok ? w->hex : NULL);
+		free(w->job->path);
+		free(w->job);
+	}
+}
+
 static void *hasher_main(void *arg)
 {
 	struct fs_ctx *ctx = arg;
@@ -281,18 +418,21 @@ static void *hasher_main(void *arg)
 		 * no record pending (only a crash does, for the next mount). */
 		if (!e->head)
 			break;
-		struct etag_job *j = e->head;
-		e->head = j->next;
+		/* Up to ETAG_BATCH jobs off the queue, in order. */
+		struct etag_job *first = e->head, *last = first;
+		e->urgent = false;
+		for (size_t n = 1;; n++) {
+			e->urgent |= ntf_pipeline_pending_urgent(last->pd);
+			if (n == ETAG_BATCH || !last->next)
+				break;
+			last = last->next;
+		}
+		e->head = last->next;
 		if (!e->head)
 			e->tail = NULL;
-		e->urgent = ntf_pipeline_pending_urgent(j->pd);
+		last->next = NULL;
 		pthread_mutex_unlock(&e->lock);
-
-		char hex[33];
-		bool ok = hash_object(ctx, e, j, hex);
-		ntf_pipeline_finalize(ctx->pipeline, j->pd, ok ? hex : NULL);
-		free(j->path);
-		free(j);
+		hash_batch(ctx, e, first);
 		pthread_mutex_lock(&e->lock);
 	}
 	pthread_mutex_unlock(&e->lock);
@@ -355,6 +495,7 @@ static void etag_free(struct fs_etag *e)
 	EVP_MD_CTX_free(e->md_ctx);
 	EVP_MD_free(e->md5);
 	free(e->buf);
+	free(e->whole);
 	free(e);
 }
 
@@ -372,9 +513,10 @@ static struct fs_etag *etag_new(void)
 	pthread_mutex_init(&e->mem_lock, NULL);
 	e->mem = calloc(ETAG_MEM_SLOTS, sizeof(*e->mem));
 	e->buf = malloc(ETAG_READ_SIZE);
+	e->whole = malloc(ETAG_WHOLE_ARENA);
 	e->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
 	e->md_ctx = EVP_MD_CTX_new();
-	if (!e->mem || !e->buf || !e->md5 || !e->md_ctx) {
+	if (!e->mem || !e->buf || !e->whole || !e->md5 || !e->md_ctx) {
 		etag_free(e);
 		return NULL;
 	}
