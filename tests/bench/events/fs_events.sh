@@ -37,6 +37,12 @@
 #                         pinned 5200-5600.  Pinned is also the worst case
 #                         for events: the hasher and the ingester then
 #                         take their CPU time from the workload.
+#                         PIN=split: the workload and the FUSE threads
+#                         on CPU 0, the daemon's background threads
+#                         (hasher, ingester, delivery: bfs-*) on CPU 1.
+#                         What a 2-CPU machine gives events: the request
+#                         path measured without the cross-CPU round trips,
+#                         the background work on the other CPU.
 # Smoke run:  RUNS=1 NFILES=500 tests/bench/events/fs_events.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,7 +52,12 @@ CONFIGS=${CONFIGS:-"a_none b_commit c_none d_nomatch"}
 PASSTHROUGH=${PASSTHROUGH:-auto}
 PIN=${PIN:-}
 pin=()
-[ -n "$PIN" ] && pin=(taskset -c "$PIN")
+BG_CPU=
+case $PIN in
+'') ;;
+split) pin=(taskset -c 0); BG_CPU=1 ;;
+*) pin=(taskset -c "$PIN") ;;
+esac
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 
 log() { echo "fs_events.sh: $*" >&2; }
@@ -201,6 +212,14 @@ fresh_src() {
 setup_backing
 
 # ---- one measurement ----------------------------------------------------
+background_to() { # cpu pid: the daemon's bfs-* threads to that CPU
+	local t
+	for t in /proc/"$2"/task/*; do
+		case $(cat "$t/comm" 2>/dev/null) in
+		bfs-*) taskset -p -c "$1" "${t##*/}" >/dev/null ;;
+		esac
+	done
+}
 run_one() { # round config
 	local c=$2 i
 	fresh_src
@@ -214,6 +233,7 @@ run_one() { # round config
 		sleep 0.01
 	done
 	setfattr -n user.s3.notification -v "$(rules_of "$c")" "$W/mnt"
+	[ -n "$BG_CPU" ] && background_to "$BG_CPU" "$PID"
 	sync
 	"${pin[@]}" "$W/evwork" "$W/mnt/bench" "$NFILES" "$FSIZE" |
 		sed "s/^/$1 $c /" >> "$W/raw"
