@@ -18,3 +18,7 @@ echo "== 1 event per append from 8 threads (more FUSE threads, bigger groups)"
 "$out/store_bench" "$((n / 4))" 1 8
 echo "== 16 events per append (a burst handed over at once)"
 "$out/store_bench" "$n" 16
+echo "== eTag hashing: eight messages per call (cmn_md5_many) vs OpenSSL one by one"
+cc -std=c17 -O2 -g -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/common" \
+	"$here/md5_bench.c" "$root/common/cmn_md5.c" -o "$out/md5_bench" -lcrypto
+"$out/md5_bench"
