@@ -102,6 +102,11 @@
  * this big while events flow, and is emptied at close. */
 #define NTF_LIMIT_STORE_JOURNAL_TRUNCATE (4 * 1024 * 1024)
 
+/* The journal's first bytes are allocated at open and mapped: appends
+ * that fall inside are a memcpy (see journal_write in ntf_store.c).
+ * Bigger than the restart size, so a steady flow stays inside. */
+#define NTF_LIMIT_STORE_JOURNAL_MAP (8 * 1024 * 1024)
+
 /* WAL pages (4 KiB) at which the store checkpoints events.db once it is
  * idle (SQLite's own default), and during a burst that never lets it idle
  * (see checkpoint() in ntf_store.c). */
