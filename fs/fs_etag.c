@@ -189,6 +189,16 @@ static int md5_feed(struct fs_etag *e, int fd, off_t *total, off_t until)
 	return 0;
 }
 
+static void to_hex(const unsigned char md[16], char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 16; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[32] = '\0';
+}
+
 /* The digest as lowercase hex. */
 static int md5_hex(struct fs_etag *e, char out[33])
 {
@@ -196,12 +206,7 @@ static int md5_hex(struct fs_etag *e, char out[33])
 	unsigned int mdlen = 0;
 	if (!EVP_DigestFinal_ex(e->md_ctx, md, &mdlen) || mdlen != 16)
 		return -EIO;
-	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; i < 16; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[32] = '\0';
+	to_hex(md, out);
 	return 0;
 }
 
@@ -230,8 +235,7 @@ struct etag_work {
 	int fd;                    /* the object, or -1 */
 	struct stat before;        /* its fstat when opened */
 	const unsigned char *data; /* its whole content in e->whole, or NULL */
-	bool done;                 /* hex is known (or it is gone: !ok) */
-	bool ok;
+	bool ok;                   /* hex is its eTag */
 	char hex[33];
 };
 
@@ -293,12 +297,10 @@ static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
 	size_t used = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct etag_work *w = &ws[i];
-		if (!work_open(ctx, w)) {
-			w->done = true;
+		if (!work_open(ctx, w))
 			continue;
-		}
 		if (fs_etag_cached(ctx, NULL, w->fd, &w->before, w->hex)) {
-			w->done = w->ok = true;
+			w->ok = true;
 			continue;
 		}
 		size_t size = (size_t)w->before.st_size;
@@ -311,7 +313,6 @@ static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
 		/* Large, no room left, or changed while read: one stream,
 		 * cached only if nobody wrote meanwhile. */
 		bool same = false;
-		w->done = true;
 		w->ok = md5_fd(e, w->fd, &w->before, w->hex, &same) == 0;
 		if (w->ok && same)
 			work_cache(e, w);
@@ -343,21 +344,15 @@ static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
 		len[i] = (size_t)todo[i]->before.st_size;
 	}
 	cmn_md5_many(k, msg, len, md);
-	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < k; i++) {
 		struct etag_work *w = todo[i];
-		for (unsigned b = 0; b < 16; b++) {
-			w->hex[2 * b] = hex[md[i][b] >> 4];
-			w->hex[2 * b + 1] = hex[md[i][b] & 15];
-		}
-		w->hex[32] = '\0';
+		to_hex(md[i], w->hex);
 		/* Written while it was read?  Then hash what it holds now,
 		 * and do not cache that. */
 		struct stat after;
 		bool same = fstat(w->fd, &after) == 0 &&
 			    after.st_size == w->before.st_size &&
 			    mtime_ns(&after) == mtime_ns(&w->before);
-		w->done = true;
 		if (same) {
 			w->ok = true;
 			work_cache(e, w);
