@@ -442,6 +442,17 @@ static void test_bad_entries(void **state)
 	ntf_store_close(s);
 }
 
+/* Copy the state directory dir, open store and all, to "dir.copy" (its
+ * name in copy): what a crash at this moment would leave. */
+static void crash_image(const char *dir, char *copy, size_t size)
+{
+	char cmd[1100];
+	snprintf(copy, size, "%s.copy", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", copy, dir,
+		 copy);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_durability_modes(void **state)
 {
 	const char *dir = *state;
@@ -461,10 +472,7 @@ static void test_durability_modes(void **state)
 	 * directory taken now (as a crash would leave it) has them, and
 	 * opening it ingests them. */
 	char copy[512], cmd[1100];
-	snprintf(copy, sizeof(copy), "%s.copy", dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", copy, dir,
-		 copy);
-	assert_int_equal(system(cmd), 0);
+	crash_image(dir, copy, sizeof(copy));
 	/* ... with a torn frame at the end, as a power loss may leave. */
 	snprintf(cmd, sizeof(cmd),
 		 "printf '\\100\\000\\000\\000torn' >> '%s/events.journal'",
@@ -509,10 +517,7 @@ static void test_crash_image_allocated_tail(void **state)
 					 0, NTF_DURABILITY_COMMIT, &seq[i]),
 				 0);
 	char copy[512], cmd[1100], jpath[600];
-	snprintf(copy, sizeof(copy), "%s.copy", dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", copy, dir,
-		 copy);
-	assert_int_equal(system(cmd), 0);
+	crash_image(dir, copy, sizeof(copy));
 	ntf_store_close(s);
 	struct stat jst;
 	snprintf(jpath, sizeof(jpath), "%s/events.journal", copy);
@@ -583,10 +588,7 @@ static void test_journal_restart_replay(void **state)
 			ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT), 0);
 	uint64_t last = e.seq;
 	char copy[512], cmd[1100], jpath[600];
-	snprintf(copy, sizeof(copy), "%s.copy", dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", copy, dir,
-		 copy);
-	assert_int_equal(system(cmd), 0);
+	crash_image(dir, copy, sizeof(copy));
 	ntf_store_close(s);
 	/* It restarted: the file begins with a frame of a later event (a
 	 * frame's seq is at byte 8 of its body, after its 8-byte header). */
