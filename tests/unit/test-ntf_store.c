@@ -21,9 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "ntf_evcli.h"
 #include "ntf_journal.h"
+#include "ntf_limits.h"
 #include "ntf_store.h"
 
 static char tmpl[] = "/tmp/test-ntf_store.XXXXXX";
@@ -535,6 +537,57 @@ static void test_crash_image_allocated_tail(void **state)
 	assert_int_equal(g.n, 3);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(g.seqs[i], seq[i]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", copy);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* While the ingester cannot write (another connection holds the
+ * database's write lock), the journal grows past its mapped first part:
+ * the appends beyond it go through pwrite().  A crash image taken then
+ * replays both parts, and the live store ingests all once the lock goes. */
+static void test_journal_beyond_map(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	char path[600], copy[512], cmd[1100];
+	snprintf(path, sizeof(path), "%s/events.db", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	static char rec[2001];
+	memset(rec, 'y', 2000);
+	struct ntf_store_entry e = {.event_name = "s3:ObjectCreated:Put",
+				    .bucket = "b",
+				    .key = "k",
+				    .record = rec,
+				    .record_len = 2000};
+	const int total = 6000; /* ~12 MB of frames */
+	for (int i = 0; i < total; i++) {
+		e.seq = 0;
+		assert_int_equal(
+			ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT), 0);
+	}
+	uint64_t last = e.seq;
+	crash_image(dir, copy, sizeof(copy));
+	struct stat jst;
+	snprintf(path, sizeof(path), "%s/events.journal", copy);
+	assert_int_equal(stat(path, &jst), 0);
+	assert_true(jst.st_size > NTF_LIMIT_STORE_JOURNAL_MAP);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ntf_store_flush(s), 0);
+	ntf_store_close(s);
+	struct got g;
+	scan(dir, NULL, &g);
+	assert_int_equal(g.n, total);
+	ntf_store_close(open_store(copy, NULL));
+	scan(copy, NULL, &g);
+	assert_int_equal(g.n, total);
+	struct ntf_store_filter f = {.since = last - 1};
+	scan(copy, &f, &g);
+	assert_int_equal(g.n, 1);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", copy);
 	assert_int_equal(system(cmd), 0);
 }
@@ -1086,6 +1139,8 @@ cmocka_unit_test(test_fill_etag),
 		cmocka_unit_test_setup_teardown(test_durability_modes,
 						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_crash_image_allocated_tail,
+						setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_journal_beyond_map,
 						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_read_your_writes,
 						setup_dir, teardown_dir),
