@@ -491,3 +491,58 @@ const char *ntf_record_content_type(const char *k, size_t len)
 			sizeof(ctypes[0]), ctype_cmp);
 	return hit ? hit->type : dflt;
 }
+
+/* ---- copies ---- */
+
+/* Bytes a string takes in a clone (0 for NULL). */
+static size_t str_room(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Copy s into *at (advancing it); NULL stays NULL. */
+static const char *str_put(char **at, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *d = memcpy(*at, s, n);
+	*at += n;
+	return d;
+}
+
+struct ntf_event *ntf_event_clone(const struct ntf_event *ev)
+{
+	const char *const strs[] = {ev->bucket,	    ev->key,
+				    ev->etag,	    ev->content_type,
+				    ev->version_id, ev->comm,
+				    ev->copy_source, ev->region,
+				    ev->host};
+	size_t room = sizeof(*ev) + ev->n_meta * sizeof(struct ntf_meta);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		room += str_room(strs[i]);
+	for (size_t i = 0; i < ev->n_meta; i++)
+		room += str_room(ev->meta[i].name) +
+			str_room(ev->meta[i].value);
+	struct ntf_event *c = malloc(room);
+	if (!c)
+		return NULL;
+	*c = *ev;
+	struct ntf_meta *meta = (struct ntf_meta *)(c + 1);
+	char *at = (char *)(meta + ev->n_meta);
+	c->bucket = str_put(&at, ev->bucket);
+	c->key = str_put(&at, ev->key);
+	c->etag = str_put(&at, ev->etag);
+	c->content_type = str_put(&at, ev->content_type);
+	c->version_id = str_put(&at, ev->version_id);
+	c->comm = str_put(&at, ev->comm);
+	c->copy_source = str_put(&at, ev->copy_source);
+	c->region = str_put(&at, ev->region);
+	c->host = str_put(&at, ev->host);
+	for (size_t i = 0; i < ev->n_meta; i++) {
+		meta[i].name = str_put(&at, ev->meta[i].name);
+		meta[i].value = str_put(&at, ev->meta[i].value);
+	}
+	c->meta = ev->n_meta ? meta : NULL;
+	return c;
+}
