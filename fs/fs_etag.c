@@ -168,12 +168,12 @@ bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
 }
 
 /* Feed fd to the digest: `until` bytes in all (counting *total, what
- * was fed before), or to EOF when until < 0.  Returns 0 or -errno. */
+ * was fed before), fewer at an early EOF.  Returns 0 or -errno. */
 static int md5_feed(struct fs_etag *e, int fd, off_t *total, off_t until)
 {
-	while (until < 0 || *total < until) {
+	while (*total < until) {
 		size_t want = ETAG_READ_SIZE;
-		if (until >= 0 && (off_t)want > until - *total)
+		if ((off_t)want > until - *total)
 			want = (size_t)(until - *total);
 		ssize_t n = read(fd, e->buf, want);
 		if (n < 0 && errno == EINTR)
@@ -187,6 +187,14 @@ static int md5_feed(struct fs_etag *e, int fd, off_t *total, off_t until)
 		*total += n;
 	}
 	return 0;
+}
+
+/* Did the file keep the size and mtime it had (before) while read? */
+static bool unchanged(int fd, const struct stat *before)
+{
+	struct stat after;
+	return fstat(fd, &after) == 0 && after.st_size == before->st_size &&
+	       mtime_ns(&after) == mtime_ns(before);
 }
 
 static void to_hex(const unsigned char md[16], char out[33])
@@ -210,22 +218,19 @@ static int md5_hex(struct fs_etag *e, char out[33])
 	return 0;
 }
 
-/* MD5 of what fd holds, whose fstat was `before`.  It reads the size it
- * was told and no further (no read() for the EOF) unless the file changed
- * meanwhile; then to EOF.  *same tells whether it did not change. */
+/* MD5 of what fd holds, whose fstat was `before`, streamed.  Returns 0,
+ * -EAGAIN when the file was written meanwhile (what it held then is
+ * gone: no eTag rather than the MD5 of a mix, or of a later write), or
+ * -errno. */
 static int md5_fd(struct fs_etag *e, int fd, const struct stat *before,
-		  char out[33], bool *same)
+		  char out[33])
 {
 	off_t total = 0;
-	struct stat after;
 	int rc = EVP_DigestInit_ex(e->md_ctx, e->md5, NULL) ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = md5_feed(e, fd, &total, before->st_size);
-	*same = rc == 0 && total == before->st_size &&
-		fstat(fd, &after) == 0 && after.st_size == before->st_size &&
-		mtime_ns(&after) == mtime_ns(before);
-	if (rc == 0 && !*same)
-		rc = md5_feed(e, fd, &total, -1);
+	if (rc == 0 && (total != before->st_size || !unchanged(fd, before)))
+		rc = -EAGAIN;
 	return rc == 0 ? md5_hex(e, out) : rc;
 }
 
@@ -304,17 +309,17 @@ static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
 			continue;
 		}
 		size_t size = (size_t)w->before.st_size;
-		if (size <= ETAG_WHOLE_MAX && size <= ETAG_WHOLE_ARENA - used &&
-		    read_whole(w->fd, e->whole + used, size)) {
-			w->data = e->whole + used;
-			used += size;
+		if (size <= ETAG_WHOLE_MAX && size <= ETAG_WHOLE_ARENA - used) {
+			/* a short read: it shrank, it is not that content */
+			if (read_whole(w->fd, e->whole + used, size)) {
+				w->data = e->whole + used;
+				used += size;
+			}
 			continue;
 		}
-		/* Large, no room left, or changed while read: one stream,
-		 * cached only if nobody wrote meanwhile. */
-		bool same = false;
-		w->ok = md5_fd(e, w->fd, &w->before, w->hex, &same) == 0;
-		if (w->ok && same)
+		/* Large, or no room left: one stream. */
+		w->ok = md5_fd(e, w->fd, &w->before, w->hex) == 0;
+		if (w->ok)
 			work_cache(e, w);
 	}
 }
@@ -347,18 +352,10 @@ static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
 	for (size_t i = 0; i < k; i++) {
 		struct etag_work *w = todo[i];
 		to_hex(md[i], w->hex);
-		/* Written while it was read?  Then hash what it holds now,
-		 * and do not cache that. */
-		struct stat after;
-		bool same = fstat(w->fd, &after) == 0 &&
-			    after.st_size == w->before.st_size &&
-			    mtime_ns(&after) == mtime_ns(&w->before);
-		if (same) {
-			w->ok = true;
+		/* Written while it was read: no eTag (see md5_fd). */
+		w->ok = unchanged(w->fd, &w->before);
+		if (w->ok)
 			work_cache(e, w);
-		} else {
-			w->ok = md5_fd(e, w->fd, &w->before, w->hex, &same) == 0;
-		}
 	}
 }
 

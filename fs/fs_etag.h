@@ -39,8 +39,10 @@ void fs_etag_stop(struct fs_ctx *ctx);
  * of pd.  Never blocks on I/O: the job is queued.  With st (the object
  * as the event saw it), an object that is no longer that one (another
  * inode or size: renamed, replaced or written since) gets no eTag rather
- * than the MD5 of content the event was not about.  mtime is not
- * compared: with the writeback cache the kernel sets it after close(). */
+ * than the MD5 of content the event was not about; so does one written
+ * while it is being read (size or mtime changed), whether or not st was
+ * given.  mtime is not compared with st: with the writeback cache the
+ * kernel sets it after close(). */
 void fs_etag_submit(struct fs_ctx *ctx, const char *path,
 		    const struct stat *st, struct ntf_pending *pd);
 
