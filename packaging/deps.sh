@@ -10,7 +10,8 @@ what=${1:-build}
 
 build_pkgs=(build-essential meson ninja-build pkg-config fuse3 libfuse3-dev
 	libxml2-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
-	libinih-dev zlib1g-dev libbz2-dev libzstd-dev libsnappy-dev attr)
+	libinih-dev zlib1g-dev libbz2-dev libzstd-dev libsnappy-dev liblz4-dev
+	libbrotli-dev attr)
 test_pkgs=(libcmocka-dev python3 python3-pytest rsync git sqlite3 openssl
 	clang libclang-rt-14-dev psmisc procps)
 bench_pkgs=(fio rclone miller hyperfine linux-perf)

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <brotli/decode.h>
+#include <lz4.h>
 #include <snappy-c.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -570,6 +573,42 @@ static int page_values(struct pq_col *c, int enc, const uint8_t *p, size_t n,
 
 /* ---- pages ---- */
 
+/* One LZ4 block of exactly want bytes. */
+static int lz4_block(const uint8_t *src, size_t n, uint8_t *dst, size_t want)
+{
+	if (n > INT_MAX || want > INT_MAX)
+		return -1;
+	int r = LZ4_decompress_safe((const char *)src, (char *)dst, (int)n,
+				    (int)want);
+	return r >= 0 && (size_t)r == want ? 0 : -1;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Hadoop's LZ4 framing: blocks of [u32 BE uncompressed][u32 BE
+ * compressed][LZ4 block], filling exactly want bytes. */
+static int lz4_hadoop(const uint8_t *src, size_t n, uint8_t *dst,
+		      size_t want)
+{
+	size_t in = 0, out = 0;
+	while (in < n) {
+		if (n - in < 8)
+			return -1;
+		uint32_t un = be32(src + in), cn = be32(src + in + 4);
+		in += 8;
+		if (cn > n - in || un > want - out ||
+		    lz4_block(src + in, cn, dst + out, un) != 0)
+			return -1;
+		in += cn;
+		out += un;
+	}
+	return out == want ? 0 : -1;
+}
+
 static int decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
 		      size_t want)
 {
@@ -614,6 +653,24 @@ static int decompress(int codec, const uint8_t *src, size_t n, uint8_t *dst,
 		inflateEnd(&z);
 		return ok ? 0 : -1;
 	}
+	case PQ_BROTLI: {
+		size_t len = want;
+		return BrotliDecoderDecompress(n, src, &len, dst) ==
+				       BROTLI_DECODER_RESULT_SUCCESS &&
+			       len == want
+			       ? 0
+			       : -1;
+	}
+	case PQ_LZ4_RAW:
+		return lz4_block(src, n, dst, want);
+	case PQ_LZ4:
+		/* The deprecated LZ4 codec: Hadoop's framing (big-endian
+		 * uncompressed and compressed sizes before each block) as
+		 * parquet-mr wrote it, or a bare block as some others did;
+		 * Arrow's reader tries them in the same order. */
+		return lz4_hadoop(src, n, dst, want) == 0
+			       ? 0
+			       : lz4_block(src, n, dst, want);
 	default:
 		return -2;
 	}
