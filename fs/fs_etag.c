@@ -336,21 +336,21 @@ static int by_size(const void *a, const void *b)
  * group takes as long as its largest). */
 static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
 {
-	struct etag_work *todo[ETAG_BATCH];
+	struct etag_work *whole[ETAG_BATCH];
 	const unsigned char *msg[ETAG_BATCH];
 	size_t len[ETAG_BATCH], k = 0;
 	unsigned char md[ETAG_BATCH][16];
 	for (size_t i = 0; i < n; i++)
 		if (ws[i].data)
-			todo[k++] = &ws[i];
-	qsort(todo, k, sizeof(todo[0]), by_size);
+			whole[k++] = &ws[i];
+	qsort(whole, k, sizeof(whole[0]), by_size);
 	for (size_t i = 0; i < k; i++) {
-		msg[i] = todo[i]->data;
-		len[i] = (size_t)todo[i]->before.st_size;
+		msg[i] = whole[i]->data;
+		len[i] = (size_t)whole[i]->before.st_size;
 	}
 	cmn_md5_many(k, msg, len, md);
 	for (size_t i = 0; i < k; i++) {
-		struct etag_work *w = todo[i];
+		struct etag_work *w = whole[i];
 		to_hex(md[i], w->hex);
 		/* Written while it was read: no eTag (see md5_fd). */
 		w->ok = unchanged(w->fd, &w->before);
