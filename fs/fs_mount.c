@@ -281,7 +281,7 @@ int fs_mount_run(const struct fs_opts *o)
 		goto out_signals;
 	if (fuse_session_mount(se, o->mnt) != 0)
 		goto out_signals;
-	if ((rc = fs_pt_install(&ctx.pt, se)) != 0) {
+	if ((rc = fs_pt_install(&ctx.pt, se, o->spin_us)) != 0) {
 		cmn_err("cannot install passthrough I/O: %s", strerror(-rc));
 		goto out_unmount;
 	}
@@ -303,6 +303,7 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
+	fs_pt_fini(&ctx.pt);
 out:
 	ctx_free(&ctx);
 out_args:

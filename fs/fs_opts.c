@@ -29,6 +29,7 @@ enum {
 struct parse_state {
 	struct fs_opts *o;
 	char *pt;
+	char *spin;
 	char *state;
 	char *durability;
 	char *max_events;
@@ -46,6 +47,7 @@ struct parse_state {
 #define OPT(t, m) {t, offsetof(struct parse_state, m), 0}
 static const struct fuse_opt spec[] = {
 	OPT("passthrough=%s", pt),
+	OPT("spin=%s", spin),
 	OPT("state=%s", state),
 	OPT("durability=%s", durability),
 	OPT("log_max_events=%s", max_events),
@@ -220,6 +222,19 @@ static int parse_count(struct parse_state *ps, const char *name,
 	return 0;
 }
 
+/* spin=USEC: microseconds, 0 (never) .. FS_RECV_SPIN_US_MAX. */
+static int parse_spin(struct parse_state *ps)
+{
+	uint64_t us = FS_RECV_SPIN_US_DEFAULT;
+	if (parse_count(ps, "spin", ps->spin, &us) != 0)
+		return -1;
+	if (us > FS_RECV_SPIN_US_MAX)
+		return fail(ps, "spin=%s: at most %d microseconds", ps->spin,
+			    FS_RECV_SPIN_US_MAX);
+	ps->o->spin_us = (unsigned)us;
+	return 0;
+}
+
 /* A duration: a number with an optional unit s, m, h or d (seconds by
  * default), e.g. log_max_age=7d. */
 static int parse_duration(struct parse_state *ps, const char *name,
@@ -301,7 +316,8 @@ static enum fs_opts_result finish(struct parse_state *ps)
 			 ps->npos == 0 ? "SRC and MNT" : "MNT");
 		return FS_OPTS_ERROR;
 	}
-	if (parse_pt(ps) != 0 || resolve_state(ps) != 0 ||
+	if (parse_pt(ps) != 0 || parse_spin(ps) != 0 ||
+	    resolve_state(ps) != 0 ||
 	    parse_durability(ps) != 0 ||
 	    parse_count(ps, "log_max_events", ps->max_events,
 			&o->log_max_events) != 0 ||
@@ -341,6 +357,7 @@ enum fs_opts_result fs_opts_parse(int argc, char **argv, struct fs_opts *o,
 	o->fuse_args = args;
 	enum fs_opts_result r = finish(&ps);
 	free(ps.pt);
+	free(ps.spin);
 	free(ps.state);
 	free(ps.durability);
 	free(ps.max_events);
@@ -440,6 +457,10 @@ void fs_opts_usage(void *fp)
 	      "regular files\n"
 	      "                      (auto: when kernel >= 6.9 and "
 	      "CAP_SYS_ADMIN; default auto)\n"
+	      "  spin=USEC           how long a FUSE worker polls for the "
+	      "next request before\n"
+	      "                      sleeping (default 50; 0: never; off "
+	      "when bound to one CPU)\n"
 	      "  state=DIR           state directory (default "
 	      "SRC/.bucketfs-state)\n"
 	      "  nonempty            allow mounting over a non-empty "

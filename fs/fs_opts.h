@@ -36,6 +36,7 @@ struct fs_opts {
 	 * kernel checks permissions (default_permissions, POSIX ACLs). */
 	bool allow_other;
 	enum fs_pt_mode passthrough;
+	unsigned spin_us;   /* spin=USEC: polling before workers sleep */
 	enum ntf_durability durability; /* durability=commit|fsync|none */
 	uint64_t log_max_events;    /* log_max_events=N; 0: unlimited */
 	int64_t log_max_age_ms;     /* log_max_age=DURATION; 0: unlimited */

@@ -78,7 +78,7 @@ bool fs_pt_privileged(void)
 static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fs_pt *pt = userdata;
-	ssize_t n = read(fd, buf, len);
+	ssize_t n = fs_recv_read(&pt->recv, fd, buf, len);
 	if (n >= PT_IN_HDR + PT_INIT_IN_FLAGS2 + 4 && !pt->init_seen) {
 		const unsigned char *p = buf;
 		if (get32(p + 4) == PT_OP_INIT) {
@@ -171,17 +171,26 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return writev(fd, iov, count);
 }
 
-int fs_pt_install(struct fs_pt *pt, struct fuse_session *se)
+int fs_pt_install(struct fs_pt *pt, struct fuse_session *se,
+		  unsigned spin_us)
 {
 	static const struct fuse_custom_io io = {
 		.writev = pt_writev,
 		.read = pt_read,
 	};
 	pt->devfd = fuse_session_fd(se);
+	fs_recv_init(&pt->recv, pt->devfd, spin_us);
 	/* libfuse 3.14 hands custom I/O callbacks the session's userdata
 	 * (the pointer given to fuse_session_new()), so the daemon context
 	 * must start with its struct fs_pt: see struct fs_ctx. */
 	return fuse_session_custom_io(se, &io, pt->devfd);
+}
+
+void fs_pt_fini(struct fs_pt *pt)
+{
+	if (pt->devfd >= 0)
+		fs_recv_fini(&pt->recv);
+	pt->devfd = -1;
 }
 
 bool fs_pt_negotiate(struct fs_pt *pt)

@@ -22,6 +22,8 @@
 
 #include <stdbool.h>
 
+#include "fs_recv.h"
+
 struct fuse_session;
 
 enum fs_pt_mode { FS_PT_AUTO, FS_PT_ON, FS_PT_OFF };
@@ -35,15 +37,22 @@ struct fs_pt {
 	bool killpriv;        /* negotiated: the daemon drops set-id bits */
 	bool init_seen;
 	bool init_patched;
+	struct fs_recv recv;  /* how requests are read (see fs_recv.h) */
 };
 
 /* True if this process may use passthrough (CAP_SYS_ADMIN effective). */
 bool fs_pt_privileged(void);
 
 /* Install the custom I/O on a mounted session (whatever the mode: it
- * also carries the KILLPRIV_V2 flag).  The session's userdata
+ * also carries the KILLPRIV_V2 flag, and reads requests through
+ * fs_recv with up to spin_us of polling).  The session's userdata
  * must point at pt (struct fs_ctx starts with it).  Returns 0 or -errno. */
-int fs_pt_install(struct fs_pt *pt, struct fuse_session *se);
+int fs_pt_install(struct fs_pt *pt, struct fuse_session *se,
+		  unsigned spin_us);
+
+/* Release what fs_pt_install set up (after the session is destroyed);
+ * nothing if it was not installed. */
+void fs_pt_fini(struct fs_pt *pt);
 
 /* Decide at INIT (called from the init op, before libfuse replies):
  * returns true when passthrough will be negotiated, in which case the

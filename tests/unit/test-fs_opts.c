@@ -37,6 +37,7 @@ static void test_basic(void **state)
 	assert_true(o.foreground);
 	assert_false(o.debug);
 	assert_int_equal(o.passthrough, FS_PT_AUTO);
+	assert_int_equal(o.spin_us, FS_RECV_SPIN_US_DEFAULT);
 	assert_string_equal(o.state, "/tmp/.bucketfs-state");
 	/* single-user: the backing file system checks the daemon's calls */
 	assert_false(o.allow_other);
@@ -67,10 +68,12 @@ static void test_own_options(void **state)
 {
 	char err[256];
 	struct fs_opts o;
-	char *argv[] = {"bucketfs", "-o", "passthrough=off,nonempty",
+	char *argv[] = {"bucketfs", "-o", "passthrough=off,nonempty,spin=0",
 			"/tmp", "/", "-d", "-o", "state=/var/tmp/st", NULL};
 	assert_int_equal(parse(&o, err, 8, argv), FS_OPTS_OK);
 	assert_int_equal(o.passthrough, FS_PT_OFF);
+	assert_int_equal(o.spin_us, 0);
+	assert_false(has_arg(&o, "spin"));
 	assert_true(o.nonempty);
 	assert_true(o.debug);
 	assert_true(o.foreground);
@@ -117,6 +120,16 @@ static void test_errors(void **state)
 		      NULL};
 	assert_int_equal(parse(&o, err, 5, a3), FS_OPTS_ERROR);
 	assert_non_null(strstr(err, "passthrough"));
+	fs_opts_free(&o);
+
+	char *a3b[] = {"bucketfs", "/tmp", "/", "-o", "spin=10001", NULL};
+	assert_int_equal(parse(&o, err, 5, a3b), FS_OPTS_ERROR);
+	assert_non_null(strstr(err, "spin=10001: at most 10000"));
+	fs_opts_free(&o);
+
+	char *a3c[] = {"bucketfs", "/tmp", "/", "-o", "spin=-1", NULL};
+	assert_int_equal(parse(&o, err, 5, a3c), FS_OPTS_ERROR);
+	assert_non_null(strstr(err, "spin=-1: expected a whole number"));
 	fs_opts_free(&o);
 
 	char *a4[] = {"bucketfs", "/tmp", "/", "/usr", NULL};

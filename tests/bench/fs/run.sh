@@ -12,6 +12,9 @@
 #   (optional) bfs_pt_dnone, bfs_nopt_dnone: bucketfs with -o durability=none
 #              (events recorded asynchronously), to separate the cost of the
 #              embedded event log from the FUSE layer's
+#   (optional) bfs_pt_spin0: bucketfs -o passthrough=on,spin=0 (workers
+#              sleep in read(2) instead of one polling briefly), to show
+#              what polling gives (fs/fs_recv.h)
 #
 # and prints, per metric, the median of RUNS runs for each config, the
 # ratios to native and to each peer, and the acceptance bars.
@@ -139,6 +142,7 @@ mount_cfg() {
 	bfs_pt) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=on 2>"$W/$c.log" & PID=$! ;;
 	bfs_nopt) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=off 2>"$W/$c.log" & PID=$! ;;
 	bfs_pt_dnone) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=on,durability=none 2>"$W/$c.log" & PID=$! ;;
+	bfs_pt_spin0) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=on,spin=0 2>"$W/$c.log" & PID=$! ;;
 	bfs_nopt_dnone) "$BUCKETFS_BIN" "$src" "$mnt" -f -o passthrough=off,durability=none 2>"$W/$c.log" & PID=$! ;;
 	pll) "$W/bin/passthrough_ll" -f -o "source=$src,cache=always,writeback" "$mnt" 2>"$W/$c.log" & PID=$! ;;
 	rclone) : > "$W/rclone.conf"

@@ -1,0 +1,83 @@
+"""How the workers wait for requests (fs/fs_recv.c): one worker polls
+/dev/fuse for spin=USEC before the workers sleep.  Checked through what the
+daemon's /dev/fuse descriptor says (non-blocking only when polling) and
+through the CPU time an idle daemon uses (a poller that never sleeps would
+burn a CPU)."""
+import os
+import time
+
+import pytest
+
+from conftest import Mount
+
+O_NONBLOCK = 0o4000
+
+
+def fuse_fd_flags(pid):
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "/dev/fuse":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("flags:"):
+                        return int(line.split()[1], 8)
+        except FileNotFoundError:
+            continue
+    raise AssertionError("no /dev/fuse descriptor in the daemon")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def burst(m, n=300):
+    d = m.bucket()
+    for i in range(n):
+        p = d / f"f{i}"
+        p.write_bytes(b"x" * 100)
+        p.read_bytes()
+        p.unlink()
+
+
+def two_cpus():
+    return len(os.sched_getaffinity(0)) >= 2
+
+
+@pytest.mark.skipif(not two_cpus(), reason="polling is off on one CPU")
+def test_default_polls_and_sleeps_when_idle(mount_factory):
+    m = mount_factory()
+    assert fuse_fd_flags(m.proc.pid) & O_NONBLOCK
+    burst(m)
+    time.sleep(0.2)
+    before = cpu_seconds(m.proc.pid)
+    time.sleep(1.0)
+    used = cpu_seconds(m.proc.pid) - before
+    assert used < 0.1, f"idle daemon used {used:.2f} s of CPU in 1 s"
+
+
+def test_spin_0_sleeps_in_read(mount_factory):
+    m = mount_factory(opts=["spin=0"])
+    assert not fuse_fd_flags(m.proc.pid) & O_NONBLOCK
+    burst(m, 50)
+    assert not any(m.bucket().iterdir())
+
+
+def test_bound_to_one_cpu_does_not_poll(mount_factory):
+    m = mount_factory(start=False)
+    cpu = min(os.sched_getaffinity(0))
+    m.command = lambda: ["taskset", "-c", str(cpu)] + Mount.command(m)
+    m.start()
+    assert not fuse_fd_flags(m.proc.pid) & O_NONBLOCK
+    burst(m, 50)
+
+
+def test_bad_spin_is_refused(run_daemon, tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "m").mkdir()
+    r = run_daemon([str(tmp_path / "s"), str(tmp_path / "m"), "-f",
+                    "-o", "spin=20000"])
+    assert r.returncode == 2
+    assert "spin=20000: at most 10000 microseconds" in r.stderr
