@@ -24,6 +24,7 @@
 #   RUNS=5  NFILES=10000  FSIZE=4096
 #   CONFIGS="a_none b_commit c_none d_nomatch"
 #   PASSTHROUGH=auto      -o passthrough= for every mount
+#   OPTS=                 more -o options for every mount (e.g. spin=0)
 #   BUCKETFS_BIN=...      default: a release build in build-bench/
 #   BENCH_DIR=/var/tmp    where the work directories go
 #   KEEP_RAW=FILE         keep the raw "round config metric value" samples
@@ -50,6 +51,7 @@ top=$(cd "$here/../../.." && pwd)
 RUNS=${RUNS:-5}; NFILES=${NFILES:-10000}; FSIZE=${FSIZE:-4096}
 CONFIGS=${CONFIGS:-"a_none b_commit c_none d_nomatch"}
 PASSTHROUGH=${PASSTHROUGH:-auto}
+OPTS=${OPTS:-}
 PIN=${PIN:-}
 pin=()
 BG_CPU=
@@ -171,8 +173,8 @@ rules_of() {
 }
 opts_of() {
 	case $1 in
-	c_none) echo "passthrough=$PASSTHROUGH,durability=none" ;;
-	*) echo "passthrough=$PASSTHROUGH,durability=commit" ;;
+	c_none) echo "passthrough=$PASSTHROUGH,durability=none${OPTS:+,$OPTS}" ;;
+	*) echo "passthrough=$PASSTHROUGH,durability=commit${OPTS:+,$OPTS}" ;;
 	esac
 }
 
@@ -265,7 +267,7 @@ spread() { awk -v c="$1" -v m="$2" '$2==c && $3==m {print $4}' "$W/raw" |
 
 echo
 echo "bucketfs events at the FUSE level: $NFILES x $FSIZE B, $RUNS rounds, medians (ops/s)"
-echo "kernel $(uname -r), $(nproc) CPUs, passthrough=$PASSTHROUGH, backing=$BACKING, pin=${PIN:-none}, $BUCKETFS_BIN"
+echo "kernel $(uname -r), $(nproc) CPUs, passthrough=$PASSTHROUGH, backing=$BACKING, pin=${PIN:-none}, opts=${OPTS:-none}, $BUCKETFS_BIN"
 printf '%-11s' "metric"; for c in "${cfgs[@]}"; do printf ' %12s' "$c"; done; echo
 for m in create_ops get_ops unlink_ops logged; do
 	printf '%-11s' "$m"; for c in "${cfgs[@]}"; do printf ' %12s' "$(med "$c" "$m")"; done; echo
