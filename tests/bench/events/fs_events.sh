@@ -35,7 +35,9 @@
 #                         on the same CPU, and where the scheduler puts the
 #                         two decides the create rate: unpinned, a_none
 #                         alone measured 760-2600 creates/s over 5 runs,
-#                         pinned 5200-5600.  Pinned is also the worst case
+#                         pinned 5200-5600.  (Since fs_recv polls the
+#                         device, unpinned a_none runs 2100-4200 creates/s,
+#                         still 2x apart.)  Pinned is also the worst case
 #                         for events: the hasher and the ingester then
 #                         take their CPU time from the workload.
 #                         PIN=split: the workload and the FUSE threads
