@@ -591,6 +591,9 @@ def test_user_metadata_from_meta_xattrs(ev):
     b = ev.m.bucket()
     p = b / "m.txt"
     write_file(p, b"")
+    # the Put of a still-empty new file comes at RELEASE, after close()
+    ev.stream.until(lambda r: ev_brief(r) == ("s3:ObjectCreated:Put",
+                                              "alpha", "m.txt"))
     os.setxattr(p, "user.s3.meta.color", b"blue")
     os.setxattr(p, "user.s3.meta.owner", "zoë".encode())
     os.setxattr(p, "user.s3.tagish", b"no")      # not metadata
