@@ -62,20 +62,56 @@ static const struct fs_magic magic_table[] = {
 	{"metrics", S_IFREG | 0444, false, render_metrics},
 };
 
+/* A blocking read of the live stream that found nothing: its request
+ * waits here, not on a thread, and is answered by the thread that
+ * publishes the next record (or EINTR by FUSE_INTERRUPT). */
+struct parked_read {
+	struct parked_read *next;
+	fuse_req_t req;
+	size_t size;
+};
+
 /* An open control file: a rendered snapshot, or a live reader. */
 struct magic_handle {
 	struct fs_handle h;           /* first: on the open-handle list */
 	struct cmn_buf snap;
 	struct ntf_ring_reader *rd;
-	pthread_mutex_t lock;         /* guards ph */
+	/* Guards ph and parked, and makes one thread at a time read rd
+	 * (the ring allows one read at a time per reader). */
+	pthread_mutex_t lock;
 	struct fuse_pollhandle *ph;   /* armed poll, or NULL */
+	struct parked_read *parked;   /* owned; FIFO of waiting reads */
 };
+
+static void answer(fuse_req_t req, const char *buf, ssize_t n)
+{
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+/* Answer every parked read with end of file: the handle goes away. */
+static void end_parked(struct magic_handle *h)
+{
+	pthread_mutex_lock(&h->lock);
+	struct parked_read *p = h->parked;
+	h->parked = NULL;
+	pthread_mutex_unlock(&h->lock);
+	while (p) {
+		struct parked_read *next = p->next;
+		fuse_reply_buf(p->req, NULL, 0);
+		free(p);
+		p = next;
+	}
+}
 
 static void handle_free(struct fs_ctx *ctx, struct magic_handle *h)
 {
 	if (!h)
 		return;
 	fs_handle_untrack(ctx, &h->h);
+	end_parked(h);
 	if (h->rd)
 		ntf_pipeline_reader_close(ctx->pipeline, h->rd);
 	if (h->ph)
@@ -90,14 +126,36 @@ static void handle_teardown(struct fs_ctx *ctx, struct fs_handle *h)
 	handle_free(ctx, (struct magic_handle *)h);
 }
 
+/* Answer the parked reads while the ring has data for them; one that
+ * finds nothing goes back to the head of the queue, with the ring's
+ * notification armed again by that read.  h->lock held. */
+static void serve_parked(struct magic_handle *h)
+{
+	struct parked_read *p;
+	while ((p = h->parked)) {
+		char *buf = malloc(p->size);
+		ssize_t n = buf ? ntf_ring_read(h->rd, buf, p->size, true)
+				: -ENOMEM;
+		if (n == -EAGAIN) {
+			free(buf);
+			return;
+		}
+		h->parked = p->next;
+		answer(p->req, buf, n);
+		free(buf);
+		free(p);
+	}
+}
+
 /* The ring calls this on the publishing thread when data arrives for a
- * reader whose poll found nothing. */
+ * reader that last found nothing (a poll or a parked read). */
 static void stream_ready(void *arg)
 {
 	struct magic_handle *h = arg;
 	pthread_mutex_lock(&h->lock);
 	struct fuse_pollhandle *ph = h->ph;
 	h->ph = NULL;
+	serve_parked(h);
 	pthread_mutex_unlock(&h->lock);
 	if (ph) {
 		fuse_lowlevel_notify_poll(ph);
@@ -216,13 +274,66 @@ void fs_magic_open(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
 		handle_free(ctx, h);
 }
 
-static void interrupt_read(fuse_req_t req, void *arg)
+/* FUSE_INTERRUPT for a parked read (the reader got a signal): answer it
+ * EINTR if it still waits.  libfuse may call this from inside
+ * fuse_req_interrupt_func, where answering would free the request under
+ * its own lock: that case is left to park_read, which looks at
+ * fuse_req_interrupted() after registering. */
+static _Thread_local fuse_req_t registering;
+
+static void interrupt_parked(fuse_req_t req, void *arg)
 {
-	ntf_ring_interrupt(arg);
+	struct magic_handle *h = arg;
+	if (req == registering)
+		return;
+	pthread_mutex_lock(&h->lock);
+	struct parked_read **pp = &h->parked, *p;
+	while ((p = *pp) && p->req != req)
+		pp = &p->next;
+	if (p)
+		*pp = p->next;
+	pthread_mutex_unlock(&h->lock);
+	if (p) {
+		fuse_reply_err(req, EINTR);
+		free(p);
+	}
 }
 
-/* Blocks this FUSE thread until a record arrives (or O_NONBLOCK says
- * not to); FUSE_INTERRUPT (a signal to the reader) wakes it. */
+/* A blocking read that found nothing waits in h->parked, so a reader
+ * costs no thread while it waits: with a thread each, a few hundred
+ * idle `cat`s would take every worker libfuse may start, and -s would
+ * wait for an event that could then never come. */
+static void park_read(fuse_req_t req, struct magic_handle *h, size_t size)
+{
+	struct parked_read *p = calloc(1, sizeof(*p));
+	if (!p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p->req = req;
+	p->size = size;
+	registering = req;
+	fuse_req_interrupt_func(req, interrupt_parked, h);
+	registering = NULL;
+	pthread_mutex_lock(&h->lock);
+	if (fuse_req_interrupted(req)) {
+		pthread_mutex_unlock(&h->lock);
+		fuse_reply_err(req, EINTR);
+		free(p);
+		return;
+	}
+	struct parked_read **tail = &h->parked;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p;
+	/* A record published since the read found nothing already spent
+	 * the notification that read armed: serve from here. */
+	serve_parked(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Reads what is there; a blocking read with nothing there is parked
+ * (O_NONBLOCK: EAGAIN). */
 static void read_stream(fuse_req_t req, struct magic_handle *h, size_t size,
 			struct fuse_file_info *fi)
 {
@@ -235,14 +346,14 @@ static void read_stream(fuse_req_t req, struct magic_handle *h, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	bool nonblock = (fi->flags & O_NONBLOCK) != 0;
-	if (!nonblock)
-		fuse_req_interrupt_func(req, interrupt_read, h->rd);
-	ssize_t n = ntf_ring_read(h->rd, buf, size, nonblock);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+	pthread_mutex_lock(&h->lock);
+	/* Parked reads come first: records go out in the order asked. */
+	ssize_t n = h->parked ? -EAGAIN : ntf_ring_read(h->rd, buf, size, true);
+	pthread_mutex_unlock(&h->lock);
+	if (n == -EAGAIN && !(fi->flags & O_NONBLOCK))
+		park_read(req, h, size);
 	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		answer(req, buf, n);
 	free(buf);
 }
 

@@ -26,6 +26,7 @@
 #include "fs_ctx.h"
 #include "fs_etag.h"
 #include "fs_ev.h"
+#include "fs_handle.h"
 #include "fs_inode.h"
 #include "fs_magic.h"
 #include "fs_opts.h"
@@ -240,7 +241,8 @@ static int serve(struct fs_ctx *ctx, struct fuse_session *se)
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	/* Live event readers each hold a thread while they wait. */
+	/* A long .select query holds a thread (waiting live-stream reads
+	 * do not: they are parked, see fs_magic.c). */
 	fuse_loop_cfg_set_max_threads(cfg, 256);
 	fuse_loop_cfg_set_idle_threads(cfg, 8);
 	int rc = fuse_session_loop_mt(se, cfg);
@@ -292,6 +294,9 @@ int fs_mount_run(const struct fs_opts *o)
 		goto out_unmount;
 	}
 	rc = serve(&ctx, se);
+	/* Handles the kernel never released: closed while the session can
+	 * still take the answers owed to reads parked on them (fs_magic). */
+	fs_handle_close_all(&ctx);
 	if (o->passthrough == FS_PT_ON && !ctx.pt.active)
 		rc = -ENOTSUP; /* op_init said why and ended the session */
 	/* libfuse reports the signal that ended the loop as a positive
