@@ -134,7 +134,7 @@ static void serve_parked(struct magic_handle *h)
 	struct parked_read *p;
 	while ((p = h->parked)) {
 		char *buf = malloc(p->size);
-		ssize_t n = buf ? ntf_ring_read(h->rd, buf, p->size, true)
+		ssize_t n = buf ? ntf_ring_read(h->rd, buf, p->size)
 				: -ENOMEM;
 		if (n == -EAGAIN) {
 			free(buf);
@@ -348,7 +348,7 @@ static void read_stream(fuse_req_t req, struct magic_handle *h, size_t size,
 	}
 	pthread_mutex_lock(&h->lock);
 	/* Parked reads come first: records go out in the order asked. */
-	ssize_t n = h->parked ? -EAGAIN : ntf_ring_read(h->rd, buf, size, true);
+	ssize_t n = h->parked ? -EAGAIN : ntf_ring_read(h->rd, buf, size);
 	pthread_mutex_unlock(&h->lock);
 	if (n == -EAGAIN && !(fi->flags & O_NONBLOCK))
 		park_read(req, h, size);

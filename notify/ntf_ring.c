@@ -7,10 +7,11 @@
  * reads.  A cursor below tail means the reader missed tail - cursor lines:
  * it gets a gap line and jumps to tail.  Lines are copied in and out under
  * one mutex; the copy in is prepared (malloc + memcpy) before taking it, so
- * a publisher holds the lock for a few pointer moves and, when readers wait,
- * one broadcast.  Poll notifications run after the lock is dropped, under a
- * second mutex that ntf_ring_close_reader also takes, so a reader is never
- * freed while its callback runs.
+ * a publisher holds the lock for a few pointer moves.  Reads never wait:
+ * a reader that found nothing is armed, and the next publish calls its
+ * notification after the lock is dropped, under a second mutex that
+ * ntf_ring_close_reader also takes, so a reader is never freed while its
+ * callback runs.
  */
 #include "ntf_ring.h"
 #include "ntf_limits.h"
@@ -32,8 +33,7 @@ struct ntf_ring_reader {
 	struct ntf_ring *ring;
 	uint64_t cursor; /* next line to read */
 	size_t off;	 /* bytes of line `cursor` already returned */
-	bool closed, interrupted, armed;
-	unsigned active; /* reads in progress */
+	bool armed;      /* found nothing: notify at the next publish */
 	ntf_ring_notify_fn fn;
 	void *arg;
 	struct ntf_ring_reader *prev, *next; /* ring's reader list */
@@ -42,13 +42,10 @@ struct ntf_ring_reader {
 
 struct ntf_ring {
 	pthread_mutex_t mu;
-	pthread_cond_t data_cv;	 /* readers: new line, interrupt or close */
-	pthread_cond_t close_cv; /* closers: a read left */
 	pthread_mutex_t notify_mu;
 	struct slot *slots;
 	size_t cap, max_bytes, bytes;
 	uint64_t head, tail;
-	unsigned waiting; /* readers blocked on data_cv */
 	atomic_uint n_readers;
 	struct ntf_ring_reader *readers;
 };
@@ -68,8 +65,6 @@ int ntf_ring_new(size_t max_bytes, size_t max_lines, struct ntf_ring **out)
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->notify_mu, NULL);
-	pthread_cond_init(&r->data_cv, NULL);
-	pthread_cond_init(&r->close_cv, NULL);
 	*out = r;
 	return 0;
 }
@@ -83,8 +78,6 @@ void ntf_ring_free(struct ntf_ring *r)
 	free(r->slots);
 	pthread_mutex_destroy(&r->mu);
 	pthread_mutex_destroy(&r->notify_mu);
-	pthread_cond_destroy(&r->data_cv);
-	pthread_cond_destroy(&r->close_cv);
 	free(r);
 }
 
@@ -130,8 +123,6 @@ int ntf_ring_publish(struct ntf_ring *r, const char *line, size_t len)
 	r->slots[r->head % r->cap] = (struct slot){data, len + 1};
 	r->head++;
 	r->bytes += len + 1;
-	if (r->waiting)
-		pthread_cond_broadcast(&r->data_cv);
 	struct ntf_ring_reader *list = collect_armed(r);
 	if (!list) {
 		pthread_mutex_unlock(&r->mu);
@@ -205,44 +196,19 @@ static size_t put_lines(struct ntf_ring_reader *rd, char *buf, size_t size,
 	return n;
 }
 
-/* Called with mu held: wait for something to return.  0 when there is,
- * else the read's result. */
-static ssize_t wait_data(struct ntf_ring_reader *rd, bool nonblock)
-{
-	struct ntf_ring *r = rd->ring;
-	while (!rd->closed && !rd->interrupted && rd->cursor == r->head) {
-		if (nonblock) {
-			rd->armed = true;
-			return -EAGAIN;
-		}
-		r->waiting++;
-		pthread_cond_wait(&r->data_cv, &r->mu);
-		r->waiting--;
-	}
-	if (rd->closed)
-		return 0;
-	if (rd->interrupted) {
-		rd->interrupted = false;
-		return -EINTR;
-	}
-	return 1;
-}
-
-ssize_t ntf_ring_read(struct ntf_ring_reader *rd, char *buf, size_t size,
-		      bool nonblock)
+ssize_t ntf_ring_read(struct ntf_ring_reader *rd, char *buf, size_t size)
 {
 	struct ntf_ring *r = rd->ring;
 	if (size < NTF_RING_MIN_READ)
 		return -EINVAL;
 	pthread_mutex_lock(&r->mu);
-	rd->active++;
-	ssize_t ret = wait_data(rd, nonblock);
-	if (ret == 1) {
+	ssize_t ret = -EAGAIN;
+	if (rd->cursor != r->head) {
 		size_t n = put_gap(rd, buf, size);
 		ret = (ssize_t)put_lines(rd, buf, size, n);
+	} else {
+		rd->armed = true;
 	}
-	if (--rd->active == 0 && rd->closed)
-		pthread_cond_broadcast(&r->close_cv);
 	pthread_mutex_unlock(&r->mu);
 	return ret;
 }
@@ -251,20 +217,11 @@ int ntf_ring_readable(struct ntf_ring_reader *rd)
 {
 	struct ntf_ring *r = rd->ring;
 	pthread_mutex_lock(&r->mu);
-	int ok = rd->closed || rd->interrupted || rd->cursor != r->head;
+	int ok = rd->cursor != r->head;
 	if (!ok)
 		rd->armed = true;
 	pthread_mutex_unlock(&r->mu);
 	return ok;
-}
-
-void ntf_ring_interrupt(struct ntf_ring_reader *rd)
-{
-	struct ntf_ring *r = rd->ring;
-	pthread_mutex_lock(&r->mu);
-	rd->interrupted = true;
-	pthread_cond_broadcast(&r->data_cv);
-	pthread_mutex_unlock(&r->mu);
 }
 
 void ntf_ring_close_reader(struct ntf_ring_reader *rd)
@@ -273,10 +230,6 @@ void ntf_ring_close_reader(struct ntf_ring_reader *rd)
 		return;
 	struct ntf_ring *r = rd->ring;
 	pthread_mutex_lock(&r->mu);
-	rd->closed = true;
-	pthread_cond_broadcast(&r->data_cv);
-	while (rd->active)
-		pthread_cond_wait(&r->close_cv, &r->mu);
 	if (rd->prev)
 		rd->prev->next = rd->next;
 	else

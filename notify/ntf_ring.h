@@ -19,8 +19,8 @@ struct ntf_ring;
 struct ntf_ring_reader;
 
 /* Called when new data arrives for a reader that last found nothing to read
- * (ntf_ring_readable returned 0 or a nonblocking read returned -EAGAIN): the
- * FUSE layer calls fuse_lowlevel_notify_poll from it.  Runs on the
+ * (ntf_ring_readable returned 0 or a read returned -EAGAIN): the FUSE layer
+ * answers parked reads and calls fuse_lowlevel_notify_poll from it.  Runs on the
  * publishing thread, outside the ring's lock, once per arming; it must not
  * block for long and must not call ntf_ring_close_reader. */
 typedef void (*ntf_ring_notify_fn)(void *arg);
@@ -47,27 +47,22 @@ int ntf_ring_open_reader(struct ntf_ring *r, ntf_ring_notify_fn fn, void *arg,
 
 /* Copy whole lines into buf (a line longer than size is returned in pieces,
  * the only case where a read ends mid-line).  size must be at least
- * NTF_RING_MIN_READ (room for a gap line).  Blocks until there is data,
- * unless nonblock.  Returns the byte count; 0 once the reader is closed;
- * -EAGAIN (nonblock, nothing to read; arms the notification); -EINTR after
- * ntf_ring_interrupt; -EINVAL for a too small buffer.  One read at a time
- * per reader; different readers in parallel. */
-ssize_t ntf_ring_read(struct ntf_ring_reader *rd, char *buf, size_t size,
-		      bool nonblock);
+ * NTF_RING_MIN_READ (room for a gap line).  Never waits: returns the byte
+ * count, -EAGAIN when there is nothing to read (and arms the
+ * notification), or -EINVAL for a too small buffer.  One read at a time
+ * per reader; different readers in parallel.  (A reader that must wait
+ * parks its request and reads again from the notification: fs_magic.c.) */
+ssize_t ntf_ring_read(struct ntf_ring_reader *rd, char *buf, size_t size);
 
 #define NTF_RING_MIN_READ 32
 
-/* 1 when a read would not block (data, a gap, or closed), else 0 and the
+/* 1 when a read would return something (data or a gap), else 0 and the
  * notification is armed.  For poll.  Thread-safe. */
 int ntf_ring_readable(struct ntf_ring_reader *rd);
 
-/* Make a read blocked on rd (or the next one) return -EINTR: the FUSE
- * layer's interrupt.  Thread-safe. */
-void ntf_ring_interrupt(struct ntf_ring_reader *rd);
-
-/* Close and free rd: a read blocked on it returns 0, and this call waits
- * until that read has left before freeing.  Accepts NULL.  Thread-safe, but
- * rd must not be used once this returns. */
+/* Close and free rd, after a notification running for it has returned.
+ * Accepts NULL.  Thread-safe, but rd must not be used once this
+ * returns. */
 void ntf_ring_close_reader(struct ntf_ring_reader *rd);
 
 #endif

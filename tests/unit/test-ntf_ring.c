@@ -1,11 +1,12 @@
 /*
  * test-ntf_ring.c - the live stream ring: cursors from "now", whole lines,
- * many readers, gap lines, blocking reads woken by publish, interrupt and
- * close, and poll readiness with its notification.
+ * many readers, gap lines, reads that never wait, the notification that
+ * tells a reader who found nothing, and close waiting for it.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 #include <setjmp.h>
@@ -30,7 +31,7 @@ static void expect_read(struct ntf_ring_reader *rd, size_t size,
 {
 	char buf[4096];
 	assert_true(size <= sizeof(buf));
-	ssize_t n = ntf_ring_read(rd, buf, size, true);
+	ssize_t n = ntf_ring_read(rd, buf, size);
 	assert_int_equal(n, (ssize_t)strlen(want));
 	buf[n] = '\0';
 	assert_string_equal(buf, want);
@@ -44,8 +45,8 @@ static void test_single_reader(void **state)
 	assert_int_equal(ntf_ring_new(0, 0, &r), 0);
 	pub(r, "{\"before\":1}"); /* nobody reads: not kept */
 	assert_int_equal(ntf_ring_open_reader(r, NULL, NULL, &rd), 0);
-	assert_int_equal(ntf_ring_read(rd, buf, sizeof(buf), true), -EAGAIN);
-	assert_int_equal(ntf_ring_read(rd, buf, 8, true), -EINVAL);
+	assert_int_equal(ntf_ring_read(rd, buf, sizeof(buf)), -EAGAIN);
+	assert_int_equal(ntf_ring_read(rd, buf, 8), -EINVAL);
 	pub(r, "{\"a\":1}");
 	pub(r, "{\"b\":2}");
 	expect_read(rd, 64, "{\"a\":1}\n{\"b\":2}\n");
@@ -58,9 +59,9 @@ static void test_single_reader(void **state)
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(ntf_ring_publish(r, big, sizeof(big)), 0);
 	pub(r, "{\"e\":5}");
-	assert_int_equal(ntf_ring_read(rd, buf, 40, true), 40);
-	assert_int_equal(ntf_ring_read(rd, buf, 40, true), 40);
-	assert_int_equal(ntf_ring_read(rd, buf, 40, true), 29);
+	assert_int_equal(ntf_ring_read(rd, buf, 40), 40);
+	assert_int_equal(ntf_ring_read(rd, buf, 40), 40);
+	assert_int_equal(ntf_ring_read(rd, buf, 40), 29);
 	assert_int_equal(buf[20], '\n');
 	assert_memory_equal(buf + 21, "{\"e\":5}\n", 8);
 	ntf_ring_close_reader(rd);
@@ -131,78 +132,40 @@ static void test_gap(void **state)
 	ntf_ring_free(r);
 }
 
-struct blocked {
-	struct ntf_ring_reader *rd;
-	_Atomic pid_t tid;
-	ssize_t ret;
-	char buf[64];
+struct slow_notify {
+	_Atomic int entered, left;
 };
 
-static void *blocked_read(void *arg)
+static void slow_notify(void *arg)
 {
-	struct blocked *b = arg;
-	b->tid = gettid();
-	b->ret = ntf_ring_read(b->rd, b->buf, sizeof(b->buf) - 1, false);
-	if (b->ret > 0)
-		b->buf[b->ret] = '\0';
+	struct slow_notify *sn = arg;
+	sn->entered = 1;
+	usleep(100 * 1000);
+	sn->left = 1;
+}
+
+static void *publish_one(void *arg)
+{
+	pub(arg, "{\"late\":1}");
 	return NULL;
 }
 
-/* Wait until the reading thread sleeps (state S in /proc: blocked on the
- * condition variable), so the wake-up under test is the one that ends it. */
-static void let_block(struct blocked *b)
-{
-	for (;;) {
-		char path[64], st[256];
-		pid_t tid = b->tid;
-		if (tid) {
-			snprintf(path, sizeof(path), "/proc/self/task/%d/stat",
-				 (int)tid);
-			FILE *f = fopen(path, "r");
-			assert_non_null(f);
-			size_t n = fread(st, 1, sizeof(st) - 1, f);
-			fclose(f);
-			st[n] = '\0';
-			char *p = strrchr(st, ')');
-			if (p && p[1] == ' ' && p[2] == 'S')
-				return;
-		}
-		sched_yield();
-	}
-}
-
-static void test_blocking_read_woken(void **state)
+/* A reader is not freed while its notification runs on the publisher. */
+static void test_close_waits_for_its_notification(void **state)
 {
 	struct ntf_ring *r;
-	struct blocked b = {0};
+	struct ntf_ring_reader *rd;
+	struct slow_notify sn = {0};
 	pthread_t t;
 	assert_int_equal(ntf_ring_new(0, 0, &r), 0);
-	assert_int_equal(ntf_ring_open_reader(r, NULL, NULL, &b.rd), 0);
-	b.tid = 0;
-	assert_int_equal(pthread_create(&t, NULL, blocked_read, &b), 0);
-	let_block(&b);
-	pub(r, "{\"wake\":1}");
+	assert_int_equal(ntf_ring_open_reader(r, slow_notify, &sn, &rd), 0);
+	assert_int_equal(ntf_ring_readable(rd), 0); /* arms */
+	assert_int_equal(pthread_create(&t, NULL, publish_one, r), 0);
+	while (!sn.entered)
+		sched_yield();
+	ntf_ring_close_reader(rd);
+	assert_true(sn.left);
 	pthread_join(t, NULL);
-	assert_int_equal(b.ret, 11);
-	assert_string_equal(b.buf, "{\"wake\":1}\n");
-
-	/* Interrupt: the blocked read returns -EINTR, the reader lives on. */
-	b.tid = 0;
-	assert_int_equal(pthread_create(&t, NULL, blocked_read, &b), 0);
-	let_block(&b);
-	ntf_ring_interrupt(b.rd);
-	pthread_join(t, NULL);
-	assert_int_equal(b.ret, -EINTR);
-	pub(r, "{\"x\":1}");
-	expect_read(b.rd, 64, "{\"x\":1}\n");
-
-	/* Close: the blocked read returns 0 (EOF) and close waits for it. */
-	b.tid = 0;
-	assert_int_equal(pthread_create(&t, NULL, blocked_read, &b), 0);
-	let_block(&b);
-	ntf_ring_close_reader(b.rd);
-	pthread_join(t, NULL);
-	assert_int_equal(b.ret, 0);
 	ntf_ring_free(r);
 }
 
@@ -231,10 +194,9 @@ static void test_poll(void **state)
 	assert_int_equal(notified, 1);
 	assert_int_equal(ntf_ring_readable(rd), 1);
 	expect_read(rd, 64, "{\"b\":2}\n{\"c\":3}\n");
-	assert_int_equal(ntf_ring_read(rd, buf, sizeof(buf), true), -EAGAIN);
-	pub(r, "{\"d\":4}"); /* a nonblocking EAGAIN armed it too */
+	assert_int_equal(ntf_ring_read(rd, buf, sizeof(buf)), -EAGAIN);
+	pub(r, "{\"d\":4}"); /* an EAGAIN armed it too */
 	assert_int_equal(notified, 2);
-	ntf_ring_interrupt(rd);
 	assert_int_equal(ntf_ring_readable(rd), 1);
 	ntf_ring_close_reader(rd);
 	ntf_ring_free(r);
@@ -245,8 +207,14 @@ static void test_poll(void **state)
 struct stress {
 	struct ntf_ring *r;
 	struct ntf_ring_reader *rd;
+	sem_t more; /* posted by the notification */
 	long seen;
 };
+
+static void stress_notify(void *arg)
+{
+	sem_post(arg);
+}
 
 #define STRESS_LINES 20000
 
@@ -266,7 +234,11 @@ static void *stress_read(void *arg)
 	struct stress *s = arg;
 	char buf[512];
 	while (s->seen < STRESS_LINES) {
-		ssize_t n = ntf_ring_read(s->rd, buf, sizeof(buf) - 1, false);
+		ssize_t n = ntf_ring_read(s->rd, buf, sizeof(buf) - 1);
+		if (n == -EAGAIN) {
+			sem_wait(&s->more); /* the read armed the notification */
+			continue;
+		}
 		if (n <= 0)
 			break;
 		buf[n] = '\0';
@@ -288,8 +260,10 @@ static void test_stress(void **state)
 	pthread_t rt[3], pt;
 	assert_int_equal(ntf_ring_new(4096, 64, &r), 0);
 	for (int i = 0; i < 3; i++) {
-		s[i] = (struct stress){r, NULL, 0};
-		assert_int_equal(ntf_ring_open_reader(r, NULL, NULL, &s[i].rd),
+		s[i] = (struct stress){.r = r};
+		sem_init(&s[i].more, 0, 0);
+		assert_int_equal(ntf_ring_open_reader(r, stress_notify,
+						      &s[i].more, &s[i].rd),
 				 0);
 		pthread_create(&rt[i], NULL, stress_read, &s[i]);
 	}
@@ -299,6 +273,7 @@ static void test_stress(void **state)
 		pthread_join(rt[i], NULL);
 		assert_int_equal(s[i].seen, STRESS_LINES);
 		ntf_ring_close_reader(s[i].rd);
+		sem_destroy(&s[i].more);
 	}
 	ntf_ring_free(r);
 }
@@ -309,7 +284,7 @@ int main(void)
 		cmocka_unit_test(test_single_reader),
 		cmocka_unit_test(test_many_readers),
 		cmocka_unit_test(test_gap),
-		cmocka_unit_test(test_blocking_read_woken),
+		cmocka_unit_test(test_close_waits_for_its_notification),
 		cmocka_unit_test(test_poll),
 		cmocka_unit_test(test_stress),
 	};
