@@ -42,15 +42,36 @@ static void put(int fd, uint64_t v)
 	assert_int_equal(write(fd, &v, MSG), MSG);
 }
 
+/* r receiving from a new pipe p (p[0] read, p[1] write). */
+static void recv_on_pipe(struct fs_recv *r, int p[2], unsigned spin_us)
+{
+	assert_int_equal(pipe(p), 0);
+	fs_recv_init(r, p[0], spin_us);
+}
+
+/* recv_on_pipe polling 50 us; skips the test where polling is off. */
+static void polling_pipe(struct fs_recv *r, int p[2])
+{
+	if (!two_cpus())
+		skip();
+	recv_on_pipe(r, p, 50);
+}
+
+/* Undo recv_on_pipe; p[1] is -1 when the test closed it. */
+static void recv_done(struct fs_recv *r, int p[2])
+{
+	fs_recv_fini(r);
+	close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+}
+
 static void test_polls_and_reads(void **state)
 {
 	(void)state;
-	if (!two_cpus())
-		skip();
 	int p[2];
-	assert_int_equal(pipe(p), 0);
 	struct fs_recv r;
-	fs_recv_init(&r, p[0], 50);
+	polling_pipe(&r, p);
 	assert_int_equal(r.spin_ns, 50000);
 	assert_true(fcntl(p[0], F_GETFL) & O_NONBLOCK);
 
@@ -61,10 +82,10 @@ static void test_polls_and_reads(void **state)
 
 	/* The end of the stream comes back as read(2) gives it. */
 	close(p[1]);
+	p[1] = -1;
 	assert_int_equal(fs_recv_read(&r, p[0], &v, MSG), 0); /* EOF */
-	fs_recv_fini(&r);
+	recv_done(&r, p);
 	assert_int_equal(r.epfd, -1);
-	close(p[0]);
 }
 
 struct reader {
@@ -98,9 +119,8 @@ static void *reader_main(void *arg)
 static void check_readers(unsigned spin_us)
 {
 	int p[2];
-	assert_int_equal(pipe(p), 0);
 	struct fs_recv r;
-	fs_recv_init(&r, p[0], spin_us);
+	recv_on_pipe(&r, p, spin_us);
 	struct reader rd[4];
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++) {
@@ -118,6 +138,7 @@ static void check_readers(unsigned spin_us)
 			usleep(20); /* the poller may still be polling */
 	}
 	close(p[1]);
+	p[1] = -1;
 	uint64_t sum = 0;
 	long count = 0;
 	for (int i = 0; i < 4; i++) {
@@ -129,8 +150,7 @@ static void check_readers(unsigned spin_us)
 	assert_int_equal(count, 2000);
 	assert_int_equal(sum, want);
 	assert_false(atomic_load(&r.spinning));
-	fs_recv_fini(&r);
-	close(p[0]);
+	recv_done(&r, p);
 }
 
 static void test_every_message_read_once(void **state)
@@ -149,56 +169,45 @@ static void test_every_message_read_once_spin_0(void **state)
 static void test_sleeper_wakes(void **state)
 {
 	(void)state;
-	if (!two_cpus())
-		skip();
 	int p[2];
-	assert_int_equal(pipe(p), 0);
 	struct fs_recv r;
-	fs_recv_init(&r, p[0], 50);
+	polling_pipe(&r, p);
 	struct reader rd = {.r = &r, .fd = p[0]};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, reader_main, &rd), 0);
 	sleep_ms(100);
 	put(p[1], 7);
 	close(p[1]);
+	p[1] = -1;
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(rd.count, 1);
 	assert_int_equal(rd.sum, 7);
-	fs_recv_fini(&r);
-	close(p[0]);
+	recv_done(&r, p);
 }
 
 /* An error of read(2) comes back as is (EBADF here), never EAGAIN. */
 static void test_errors_pass_through(void **state)
 {
 	(void)state;
-	if (!two_cpus())
-		skip();
 	int p[2];
-	assert_int_equal(pipe(p), 0);
 	struct fs_recv r;
-	fs_recv_init(&r, p[0], 50);
+	polling_pipe(&r, p);
 	uint64_t v;
 	assert_int_equal(fs_recv_read(&r, p[1], &v, MSG), -1);
 	assert_int_equal(errno, EBADF); /* the write end cannot be read */
-	fs_recv_fini(&r);
-	close(p[0]);
-	close(p[1]);
+	recv_done(&r, p);
 }
 
 static void test_spin_0_blocks(void **state)
 {
 	(void)state;
 	int p[2];
-	assert_int_equal(pipe(p), 0);
 	struct fs_recv r;
-	fs_recv_init(&r, p[0], 0);
+	recv_on_pipe(&r, p, 0);
 	assert_int_equal(r.spin_ns, 0);
 	assert_int_equal(r.epfd, -1);
 	assert_false(fcntl(p[0], F_GETFL) & O_NONBLOCK);
-	fs_recv_fini(&r);
-	close(p[0]);
-	close(p[1]);
+	recv_done(&r, p);
 }
 
 /* Bound to one CPU, polling would only keep the caller from running. */
@@ -215,15 +224,12 @@ static void test_one_cpu_blocks(void **state)
 		}
 	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
 	int p[2];
-	assert_int_equal(pipe(p), 0);
 	struct fs_recv r;
-	fs_recv_init(&r, p[0], 50);
+	recv_on_pipe(&r, p, 50);
 	assert_int_equal(sched_setaffinity(0, sizeof(saved), &saved), 0);
 	assert_int_equal(r.spin_ns, 0);
 	assert_false(fcntl(p[0], F_GETFL) & O_NONBLOCK);
-	fs_recv_fini(&r);
-	close(p[0]);
-	close(p[1]);
+	recv_done(&r, p);
 }
 
 int main(void)
