@@ -541,6 +541,30 @@ static void test_crash_image_allocated_tail(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Append n records of len bytes each, flushing after every flush_every
+ * (0: never); returns the seq of the last. */
+static uint64_t append_many(struct ntf_store *s, size_t len, int n,
+			    int flush_every)
+{
+	char *rec = malloc(len);
+	assert_non_null(rec);
+	memset(rec, 'r', len);
+	struct ntf_store_entry e = {.event_name = "s3:ObjectCreated:Put",
+				    .bucket = "b",
+				    .key = "k",
+				    .record = rec,
+				    .record_len = len};
+	for (int i = 0; i < n; i++) {
+		e.seq = 0;
+		assert_int_equal(
+			ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT), 0);
+		if (flush_every && i % flush_every == flush_every - 1)
+			assert_int_equal(ntf_store_flush(s), 0);
+	}
+	free(rec);
+	return e.seq;
+}
+
 /* While the ingester cannot write (another connection holds the
  * database's write lock), the journal grows past its mapped first part:
  * the appends beyond it go through pwrite().  A crash image taken then
@@ -555,20 +579,8 @@ static void test_journal_beyond_map(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 			 SQLITE_OK);
-	static char rec[2001];
-	memset(rec, 'y', 2000);
-	struct ntf_store_entry e = {.event_name = "s3:ObjectCreated:Put",
-				    .bucket = "b",
-				    .key = "k",
-				    .record = rec,
-				    .record_len = 2000};
 	const int total = 6000; /* ~12 MB of frames */
-	for (int i = 0; i < total; i++) {
-		e.seq = 0;
-		assert_int_equal(
-			ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT), 0);
-	}
-	uint64_t last = e.seq;
+	uint64_t last = append_many(s, 2000, total, 0);
 	crash_image(dir, copy, sizeof(copy));
 	struct stat jst;
 	snprintf(path, sizeof(path), "%s/events.journal", copy);
@@ -621,25 +633,9 @@ static void test_journal_restart_replay(void **state)
 {
 	const char *dir = *state;
 	struct ntf_store *s = open_store(dir, NULL);
-	static char rec[1001];
-	memset(rec, 'x', 1000);
-	struct ntf_store_entry e = {.event_name = "s3:ObjectCreated:Put",
-				    .bucket = "b",
-				    .key = "k",
-				    .record = rec,
-				    .record_len = 1000};
 	const int total = 6000; /* ~6 MB of frames: at least one restart */
-	for (int i = 0; i < total; i++) {
-		e.seq = 0;
-		assert_int_equal(
-			ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT), 0);
-		if (i % 500 == 499)
-			assert_int_equal(ntf_store_flush(s), 0);
-	}
-	for (int i = 0; i < 10; i++)
-		assert_int_equal(
-			ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT), 0);
-	uint64_t last = e.seq;
+	append_many(s, 1000, total, 500);
+	uint64_t last = append_many(s, 1000, 10, 0);
 	char copy[512], cmd[1100], jpath[600];
 	crash_image(dir, copy, sizeof(copy));
 	ntf_store_close(s);
