@@ -16,6 +16,17 @@ int64_t cmn_time_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct timespec cmn_time_deadline_ms(int64_t ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += (time_t)(ms / 1000);
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	return t;
+}
+
 /* Howard Hinnant's civil_from_days: days since 1970-01-01 to y/m/d. */
 static void civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {

@@ -1,5 +1,6 @@
 /*
- * cmn_time.h - wall-clock time in milliseconds and its ISO-8601 form.
+ * cmn_time.h - wall-clock time in milliseconds and its ISO-8601 form;
+ * monotonic deadlines for timed waits.
  *
  * Event records carry eventTime as UTC with exactly three fractional
  * digits and a literal Z ("2026-11-25T10:00:00.123Z").  The formatter does
@@ -10,12 +11,17 @@
 #define CMN_TIME_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Bytes of "YYYY-MM-DDTHH:MM:SS.mmmZ" plus the terminating NUL. */
 #define CMN_TIME_ISO_SIZE 25
 
 /* Milliseconds since the Unix epoch, from CLOCK_REALTIME.  Thread-safe. */
 int64_t cmn_time_now_ms(void);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now: the deadline of a
+ * pthread_cond_timedwait() on a condition variable set to that clock. */
+struct timespec cmn_time_deadline_ms(int64_t ms);
 
 /* Write ms (milliseconds since the epoch, UTC) to out as
  * "YYYY-MM-DDTHH:MM:SS.mmmZ" with its NUL.  Years outside 0..9999 are

@@ -29,6 +29,7 @@
 #include "cmn_log.h"
 #include "cmn_md5.h"
 #include "cmn_thread.h"
+#include "cmn_time.h"
 #include "fs_ctx.h"
 #include "fs_ev.h"
 #include "fs_inode.h"
@@ -365,12 +366,8 @@ static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
 static void hasher_wait(struct fs_etag *e, bool linger)
 {
 	if (!e->head && !e->stop && linger) {
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_nsec += (e->urgent ? ETAG_DELAY_MS : ETAG_LOG_DELAY_MS) *
-			      1000000L;
-		dl.tv_sec += dl.tv_nsec / 1000000000L;
-		dl.tv_nsec %= 1000000000L;
+		struct timespec dl = cmn_time_deadline_ms(
+			e->urgent ? ETAG_DELAY_MS : ETAG_LOG_DELAY_MS);
 		pthread_cond_timedwait(&e->cv, &e->lock, &dl);
 	}
 	while (!e->head && !e->stop) {

@@ -7,9 +7,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cmn_thread.h"
+#include "cmn_time.h"
 #include "ntf_limits.h"
 
 struct ntf_defer {
@@ -27,23 +27,13 @@ struct ntf_defer {
 	bool stop;
 };
 
-/* A deadline ms from now on the monotonic clock. */
-static struct timespec after_ms(long ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_nsec += ms * 1000000L;
-	t.tv_sec += t.tv_nsec / 1000000000L;
-	t.tv_nsec %= 1000000000L;
-	return t;
-}
-
 /* Called with mu held: wait for items (after a round, lingering first).
  * Returns false when stopping with nothing left. */
 static bool wait_work(struct ntf_defer *d, bool linger)
 {
 	if (linger && !d->head && !d->stop) {
-		struct timespec dl = after_ms(NTF_LIMIT_DEFER_LINGER_MS);
+		struct timespec dl =
+			cmn_time_deadline_ms(NTF_LIMIT_DEFER_LINGER_MS);
 		pthread_cond_timedwait(&d->work_cv, &d->mu, &dl);
 	}
 	while (!d->head && !d->stop) {
@@ -114,7 +104,8 @@ int ntf_defer_push(struct ntf_defer *d, struct ntf_defer_item *item)
 	item->next = NULL;
 	pthread_mutex_lock(&d->mu);
 	if (d->n >= NTF_LIMIT_DEFER_ITEMS) {
-		struct timespec dl = after_ms(NTF_LIMIT_STORE_NONE_WAIT_MS);
+		struct timespec dl =
+			cmn_time_deadline_ms(NTF_LIMIT_STORE_NONE_WAIT_MS);
 		while (d->n >= NTF_LIMIT_DEFER_ITEMS && !d->stop)
 			if (pthread_cond_timedwait(&d->room_cv, &d->mu, &dl) ==
 			    ETIMEDOUT)

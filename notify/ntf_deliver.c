@@ -130,13 +130,6 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint64_t ntf_deliver_backoff_ms(uint64_t min, uint64_t max, unsigned failures,
 				uint32_t rnd)
 {
@@ -186,7 +179,7 @@ static void stats_error(struct tstats *s, const char *msg)
 {
 	pthread_mutex_lock(&s->mu);
 	snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
-	s->last_error_ms = real_ms();
+	s->last_error_ms = cmn_time_now_ms();
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -262,7 +255,7 @@ void ntf_deliver_test_event(struct ntf_deliver *d, const char *target,
 {
 	struct cmn_buf msg;
 	cmn_buf_init(&msg, 4096);
-	if (ntf_record_test_event(bucket, real_ms(), NULL, NULL, &msg) < 0) {
+	if (ntf_record_test_event(bucket, cmn_time_now_ms(), NULL, NULL, &msg) < 0) {
 		cmn_buf_free(&msg);
 		return;
 	}
@@ -436,7 +429,7 @@ static bool fail_event(struct worker *w, size_t i, int err, const char *msg)
 static void ack_delivered(struct worker *w, size_t n)
 {
 	size_t k = 0;
-	int64_t now = real_ms();
+	int64_t now = cmn_time_now_ms();
 	for (size_t i = 0; i < n; i++)
 		if (w->ev[i].status == 0) {
 			w->acks[k++] = w->ev[i].id;
@@ -659,7 +652,7 @@ static int worker_new(struct ntf_deliver *d, const struct ntf_config_target *t,
 	w->batch_size = t->vals[NTF_CFG_BATCH_SIZE].u;
 	w->retry_min = t->vals[NTF_CFG_RETRY_MIN].u;
 	w->retry_max = t->vals[NTF_CFG_RETRY_MAX].u;
-	w->rnd = (uint32_t)real_ms() * 2654435761u | 1;
+	w->rnd = (uint32_t)cmn_time_now_ms() * 2654435761u | 1;
 	w->work = true; /* replay the backlog at once */
 	int rc = worker_alloc(w);
 	if (rc == 0) {

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "cmn_buf.h"
+#include "cmn_time.h"
 #include "ntf_defer.h"
 #include "ntf_limits.h"
 #include "ntf_record.h"
@@ -450,13 +451,6 @@ static int match_groups(struct ntf_pipeline *p, const struct ntf_event *ev,
 	return ng;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The serialised records of one event, one per group, and what happens
  * when their sequence numbers are assigned. */
 struct lines {
@@ -625,7 +619,7 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 	if (!ntf_pipeline_wants(p, ev->name))
 		return 0;
 	if (!ev->time_ms)
-		ev->time_ms = now_ms();
+		ev->time_ms = cmn_time_now_ms();
 	if (!ev->region)
 		ev->region = p->region;
 	ev->sequencer = 0;
@@ -679,7 +673,8 @@ static int defer_emit(struct ntf_pipeline *p, struct ntf_event *ev,
 		return 0;
 	}
 	if (!ev->time_ms)
-		ev->time_ms = now_ms();
+		ev->time_ms = cmn_time_now_ms();
+	int rc = -ENOMEM;
 	struct deferred_emit *d = calloc(1, sizeof(*d));
 	struct ntf_pending *pd = out ? calloc(1, sizeof(*pd)) : NULL;
 	if (d)
@@ -693,10 +688,8 @@ static int defer_emit(struct ntf_pipeline *p, struct ntf_event *ev,
 	d->pd = pd;
 	if (ntf_defer_push(p->defer, &d->link) < 0) {
 		atomic_fetch_add(&p->failed, 1);
-		free(d->ev);
-		free(d);
-		free(pd);
-		return -EAGAIN;
+		rc = -EAGAIN;
+		goto fail;
 	}
 	if (out)
 		*out = pd;
@@ -706,7 +699,7 @@ fail:
 		free(d->ev);
 	free(d);
 	free(pd);
-	return -ENOMEM;
+	return rc;
 }
 
 static void finalize_bound(struct ntf_pipeline *p, struct ntf_pending *pd,

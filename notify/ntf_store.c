@@ -87,6 +87,7 @@
 #include <unistd.h>
 
 #include "cmn_thread.h"
+#include "cmn_time.h"
 
 struct item {
 	uint64_t seq;
@@ -366,13 +367,6 @@ static void ntf_store_set_err(char **errmsg, const char *what,
 	if (m)
 		snprintf(m, n, "%s: %s", what, detail);
 	*errmsg = m;
-}
-
-static int64_t ntf_store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the sequencer's high-water mark (events.seq) ---- */
@@ -748,7 +742,7 @@ static bool retention_due(const struct ntf_store *s)
 	if (!s->opts.log_max_age_ms || s->oldest_ms == OLDEST_EMPTY)
 		return false;
 	return s->oldest_ms == OLDEST_UNKNOWN ||
-	       s->oldest_ms < ntf_store_now_ms() - s->opts.log_max_age_ms;
+	       s->oldest_ms < cmn_time_now_ms() - s->opts.log_max_age_ms;
 }
 
 /* Find the last seq retention removes in one pass (0: none), and note the
@@ -764,7 +758,7 @@ static int retention_cut(struct ntf_store *s, uint64_t *cut)
 	if (s->opts.log_max_events && s->log_count > s->opts.log_max_events)
 		excess = s->log_count - s->opts.log_max_events;
 	if (s->opts.log_max_age_ms)
-		min_ms = ntf_store_now_ms() - s->opts.log_max_age_ms;
+		min_ms = cmn_time_now_ms() - s->opts.log_max_age_ms;
 	int rc;
 	*cut = 0;
 	s->oldest_ms = OLDEST_EMPTY;
@@ -1174,13 +1168,9 @@ static void checkpoint(struct ntf_store *s)
 static bool ingest_wait(struct ntf_store *s, bool linger)
 {
 	if (linger && !s->kick && !s->closing) {
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_nsec += (s->delivering ? NTF_LIMIT_STORE_INGEST_DELAY_MS
-					     : NTF_LIMIT_STORE_INGEST_LOG_DELAY_MS) *
-			      1000000L;
-		dl.tv_sec += dl.tv_nsec / 1000000000L;
-		dl.tv_nsec %= 1000000000L;
+		struct timespec dl = cmn_time_deadline_ms(
+			s->delivering ? NTF_LIMIT_STORE_INGEST_DELAY_MS
+				      : NTF_LIMIT_STORE_INGEST_LOG_DELAY_MS);
 		s->ing = ING_LINGER;
 		pthread_cond_timedwait(&s->work_cv, &s->mu, &dl);
 	}
@@ -1198,13 +1188,8 @@ static bool ingest_wait(struct ntf_store *s, bool linger)
 		}
 		/* A WAL to copy back: do it once the store has been quiet
 		 * for a while (an event wakes us before that). */
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS / 1000;
-		dl.tv_nsec += (NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS % 1000) *
-			      1000000L;
-		dl.tv_sec += dl.tv_nsec / 1000000000L;
-		dl.tv_nsec %= 1000000000L;
+		int64_t quiet = NTF_LIMIT_STORE_CHECKPOINT_QUIET_MS;
+		struct timespec dl = cmn_time_deadline_ms(quiet);
 		if (pthread_cond_timedwait(&s->work_cv, &s->mu, &dl) ==
 			    ETIMEDOUT &&
 		    s->ing == ING_IDLE) {
@@ -1220,13 +1205,8 @@ static bool ingest_wait(struct ntf_store *s, bool linger)
  * store closes. */
 static void ingest_backoff(struct ntf_store *s, unsigned *ms)
 {
-	struct timespec dl;
 	*ms = *ms ? (*ms < 1000 ? *ms * 2 : 2000) : 10;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += *ms / 1000;
-	dl.tv_nsec += (long)(*ms % 1000) * 1000000L;
-	dl.tv_sec += dl.tv_nsec / 1000000000L;
-	dl.tv_nsec %= 1000000000L;
+	struct timespec dl = cmn_time_deadline_ms(*ms);
 	s->ing = ING_LINGER;
 	if (!s->closing)
 		pthread_cond_timedwait(&s->work_cv, &s->mu, &dl);
@@ -1613,11 +1593,7 @@ static void wake_ingester(struct ntf_store *s, bool now)
  * closes). */
 static int wait_room(struct ntf_store *s, size_t bytes, enum ntf_durability d)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_nsec += NTF_LIMIT_STORE_NONE_WAIT_MS * 1000000L;
-	dl.tv_sec += dl.tv_nsec / 1000000000L;
-	dl.tv_nsec %= 1000000000L;
+	struct timespec dl = cmn_time_deadline_ms(NTF_LIMIT_STORE_NONE_WAIT_MS);
 	while (!has_room(s, bytes)) {
 		if (s->closing)
 			return -EAGAIN;
@@ -1929,7 +1905,7 @@ int ntf_store_queue_deadletter(struct ntf_store *s, const char *target,
 		goto out;
 	sqlite3_bind_text(mv, 1, target, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(mv, 2, (sqlite3_int64)seq);
-	sqlite3_bind_int64(mv, 3, ntf_store_now_ms());
+	sqlite3_bind_int64(mv, 3, cmn_time_now_ms());
 	sqlite3_bind_text(mv, 4, error ? error : "", -1, SQLITE_STATIC);
 	err = step_done(mv);
 	if (!err && sqlite3_changes(s->db) == 0)

@@ -1,6 +1,6 @@
 /*
  * test-cmn_url.c - key encoding (specs/events.md §a.4), decoding, and the
- * millisecond ISO-8601 clock format of cmn_time.
+ * millisecond ISO-8601 clock format and the monotonic deadlines of cmn_time.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -131,6 +131,21 @@ static void test_iso_ms(void **state)
 	assert_true(cmn_time_now_ms() > 1700000000000LL);
 }
 
+/* Deadlines are normalised and lie the asked time ahead. */
+static void test_deadline(void **state)
+{
+	(void)state;
+	const int64_t asks[] = {0, 1, 999, 1000, 1500, 61999};
+	for (size_t i = 0; i < sizeof(asks) / sizeof(*asks); i++) {
+		struct timespec now, dl = cmn_time_deadline_ms(asks[i]);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		assert_true(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000L);
+		int64_t ahead = (dl.tv_sec - now.tv_sec) * 1000 +
+				(dl.tv_nsec - now.tv_nsec) / 1000000;
+		assert_true(ahead <= asks[i] && ahead >= asks[i] - 50);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_encode_ceiling),
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_iso_ms),
+		cmocka_unit_test(test_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
