@@ -32,10 +32,11 @@
  *
  * Appending.  ntf_store_append encodes the entries as journal frames and,
  * under `mu`, takes their seqs and writes the frames at the journal's end
- * (a memcpy into the mapped first part of the file, else one pwrite();
- * COMMIT: the event survives a crash of the daemon once that returns; FSYNC: appenders then share fdatasync()s of the journal,
- * one at a time, each covering everything written before it started; NONE:
- * the frames go to a memory buffer the ingester writes out).  Seqs and
+ * (a memcpy into the mapped first part of the file, else one pwrite().
+ * COMMIT: the event survives a crash of the daemon once that returns;
+ * FSYNC: appenders then share fdatasync()s of the journal, one at a time,
+ * each covering everything written before it started; NONE: the frames
+ * go to a memory buffer the ingester writes out).  Seqs and
  * frames are taken under the same lock, so the journal is in seq order.
  *
  * Ingestion.  One ingester thread reads what was appended since it last
