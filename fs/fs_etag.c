@@ -1,10 +1,13 @@
 /*
  * fs_etag.c - the eTag hasher thread; see fs_etag.h.
  *
- * Jobs name the object by path below SRC rather than holding a file
- * descriptor, so a burst of creates does not pin thousands of files; an
- * object renamed or removed before its turn is finalised without an eTag
- * (its later events carry their own).
+ * A job reads a duplicate of the descriptor its event came with (the
+ * handle being flushed, or opened for a GET) when there is one: opening
+ * the file again by path was a third of the work of hashing a small one.
+ * At most ETAG_FD_MAX queued jobs hold one, so a burst of creates does not
+ * pin thousands of files; the others name the object by path below SRC,
+ * and an object renamed or removed before their turn is finalised without
+ * an eTag (its later events carry their own).
  *
  * The thread takes jobs in batches (a burst of creates queues many while
  * it lingers, see ETAG_DELAY_MS): the small files of a batch are read
@@ -45,9 +48,14 @@
  * larger ones streamed one by one. */
 #define ETAG_BATCH 64
 #define ETAG_WHOLE_MAX (64u * 1024)
+/* Queued jobs holding a descriptor, at most: four batches, more than a
+ * burst of small creates queues while the hasher lingers (ETAG_DELAY_MS),
+ * far below RLIMIT_NOFILE. */
+#define ETAG_FD_MAX 256
 
 struct etag_job {
 	char *path;               /* "bucket/key", owned */
+	int fd;                   /* the object open, owned; or -1: by path */
 	bool check;               /* the object must still be this one: */
 	dev_t dev;
 	ino_t ino;
@@ -86,6 +94,7 @@ struct fs_etag {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct etag_job *head, *tail;
+	unsigned held_fds; /* queued jobs with a descriptor (ETAG_FD_MAX) */
 	bool stop;
 	bool idle;   /* asleep untimed: a submit must wake it */
 	bool urgent; /* the last jobs had someone waiting: linger briefly */
@@ -176,7 +185,8 @@ static int md5_feed(struct fs_etag *e, int fd, off_t *total, off_t until)
 		size_t want = ETAG_READ_SIZE;
 		if ((off_t)want > until - *total)
 			want = (size_t)(until - *total);
-		ssize_t n = read(fd, e->buf, want);
+		/* pread: a duplicated descriptor shares its offset */
+		ssize_t n = pread(fd, e->buf, want, *total);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -245,19 +255,36 @@ struct etag_work {
 	char hex[33];
 };
 
-/* Open the job's object and check it is still the one the event saw.
- * Returns false when it is gone, not a regular file, or another one. */
-static bool work_open(struct fs_ctx *ctx, struct etag_work *w)
+/* The job's descriptor when it reads without touching atime (see
+ * fs_etag_submit), else the object opened by path; -1 when gone. */
+static int job_fd(struct fs_ctx *ctx, struct etag_job *j)
 {
-	const struct etag_job *j = w->job;
+	int fd = j->fd;
+	j->fd = -1;
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && (fl & O_ACCMODE) != O_WRONLY &&
+		    (fl & O_NOATIME))
+			return fd;
+		close(fd);
+	}
 	int root = fs_inode_root(ctx->inodes)->fd;
 	/* O_NOATIME: hashing is not an access by the user; without it a
 	 * read right after utimensat() would put atime back to now.  Only
 	 * the owner (or CAP_FOWNER) may ask, so retry without it. */
 	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC;
-	w->fd = openat(root, j->path, flags | O_NOATIME);
-	if (w->fd < 0 && errno == EPERM)
-		w->fd = openat(root, j->path, flags);
+	fd = openat(root, j->path, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(root, j->path, flags);
+	return fd;
+}
+
+/* Open the job's object and check it is still the one the event saw.
+ * Returns false when it is gone, not a regular file, or another one. */
+static bool work_open(struct fs_ctx *ctx, struct etag_work *w)
+{
+	const struct etag_job *j = w->job;
+	w->fd = job_fd(ctx, w->job);
 	if (w->fd < 0)
 		return false;
 	struct stat *b = &w->before;
@@ -398,6 +425,26 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 	}
 }
 
+/* Take up to ETAG_BATCH jobs off the queue, in order (lock held). */
+static struct etag_job *take_batch(struct fs_etag *e)
+{
+	struct etag_job *first = e->head, *last = first;
+	e->urgent = false;
+	for (size_t n = 1;; n++) {
+		e->urgent |= ntf_pipeline_pending_urgent(last->pd);
+		if (last->fd >= 0)
+			e->held_fds--;
+		if (n == ETAG_BATCH || !last->next)
+			break;
+		last = last->next;
+	}
+	e->head = last->next;
+	if (!e->head)
+		e->tail = NULL;
+	last->next = NULL;
+	return first;
+}
+
 static void *hasher_main(void *arg)
 {
 	struct fs_ctx *ctx = arg;
@@ -411,19 +458,7 @@ static void *hasher_main(void *arg)
 		 * no record pending (only a crash does, for the next mount). */
 		if (!e->head)
 			break;
-		/* Up to ETAG_BATCH jobs off the queue, in order. */
-		struct etag_job *first = e->head, *last = first;
-		e->urgent = false;
-		for (size_t n = 1;; n++) {
-			e->urgent |= ntf_pipeline_pending_urgent(last->pd);
-			if (n == ETAG_BATCH || !last->next)
-				break;
-			last = last->next;
-		}
-		e->head = last->next;
-		if (!e->head)
-			e->tail = NULL;
-		last->next = NULL;
+		struct etag_job *first = take_batch(e);
 		pthread_mutex_unlock(&e->lock);
 		hash_batch(ctx, e, first);
 		pthread_mutex_lock(&e->lock);
@@ -432,7 +467,7 @@ static void *hasher_main(void *arg)
 	return NULL;
 }
 
-void fs_etag_submit(struct fs_ctx *ctx, const char *path,
+void fs_etag_submit(struct fs_ctx *ctx, const char *path, int fd,
 		    const struct stat *st, struct ntf_pending *pd)
 {
 	struct fs_etag *e = ctx->etag;
@@ -444,6 +479,7 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *path,
 		return;
 	}
 	j->pd = pd;
+	j->fd = -1;
 	if (st) {
 		j->check = true;
 		j->dev = st->st_dev;
@@ -451,6 +487,10 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *path,
 		j->size = st->st_size;
 	}
 	pthread_mutex_lock(&e->lock);
+	/* dup under the lock: the count is exact, and it is one syscall */
+	if (fd >= 0 && e->held_fds < ETAG_FD_MAX &&
+	    (j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0)
+		e->held_fds++;
 	if (e->tail)
 		e->tail->next = j;
 	else
@@ -472,7 +512,7 @@ static void recover(void *arg, const char *bucket, const char *key,
 		ntf_pipeline_finalize(ctx->pipeline, pd, NULL);
 		return;
 	}
-	fs_etag_submit(ctx, path, NULL, pd);
+	fs_etag_submit(ctx, path, -1, NULL, pd);
 	free(path);
 }
 
@@ -547,6 +587,8 @@ void fs_etag_stop(struct fs_ctx *ctx)
 	for (struct etag_job *j = e->head, *next; j; j = next) {
 		next = j->next;
 		ntf_pipeline_pending_free(ctx->pipeline, j->pd);
+		if (j->fd >= 0)
+			close(j->fd);
 		free(j->path);
 		free(j);
 	}

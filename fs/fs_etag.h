@@ -36,14 +36,22 @@ int fs_etag_start(struct fs_ctx *ctx);
 void fs_etag_stop(struct fs_ctx *ctx);
 
 /* Hash "bucket/key" (relative to SRC) and finalise pd.  Takes ownership
- * of pd.  Never blocks on I/O: the job is queued.  With st (the object
- * as the event saw it), an object that is no longer that one (another
- * inode or size: renamed, replaced or written since) gets no eTag rather
- * than the MD5 of content the event was not about; so does one written
- * while it is being read (size or mtime changed), whether or not st was
- * given.  mtime is not compared with st: with the writeback cache the
- * kernel sets it after close(). */
-void fs_etag_submit(struct fs_ctx *ctx, const char *path,
+ * of pd.  Never blocks on I/O: the job is queued.
+ *
+ * fd, when >= 0, is the object open (not taken).  The job keeps a
+ * duplicate and reads that rather than the path when it was opened
+ * readable and O_NOATIME (a descriptor that serves none of the user's
+ * I/O: passthrough, see fs_ops.c) and not too many queued jobs hold
+ * one (ETAG_FD_MAX in fs_etag.c); a rename or unlink before its turn then does not cost the record
+ * its eTag.
+ *
+ * With st (the object as the event saw it), an object that is no longer
+ * that one (another inode or size: replaced or written since) gets no
+ * eTag rather than the MD5 of content the event was not about; so does
+ * one written while it is being read (size or mtime changed), whether or
+ * not st was given.  mtime is not compared with st: with the writeback
+ * cache the kernel sets it after close(). */
+void fs_etag_submit(struct fs_ctx *ctx, const char *path, int fd,
 		    const struct stat *st, struct ntf_pending *pd);
 
 /* The cached eTag of a file when it was computed for st's size and mtime:

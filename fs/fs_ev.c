@@ -189,10 +189,10 @@ static size_t read_meta(struct fs_at *at, int fd, struct ntf_meta *meta,
 
 /* Record ev as the caller uid/pid.  With hash_path, the eTag is still to
  * be computed: the records are stored pending and the hasher finalises
- * them, with the MD5 of the object as st describes it (see
- * fs_etag_submit). */
+ * them, with the MD5 of the object as st describes it, read through
+ * hash_fd when that is >= 0 (see fs_etag_submit). */
 static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		    struct ntf_event *ev, const char *hash_path,
+		    struct ntf_event *ev, const char *hash_path, int hash_fd,
 		    const struct stat *st)
 {
 	char comm[17] = "";
@@ -206,7 +206,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	int rc = hash_path ? ntf_pipeline_emit_pending(ctx->pipeline, ev, &pd)
 			   : ntf_pipeline_emit(ctx->pipeline, ev);
 	if (pd)
-		fs_etag_submit(ctx, hash_path, st, pd);
+		fs_etag_submit(ctx, hash_path, hash_fd, st, pd);
 	if (rc < 0)
 		cmn_warn("event %s for %s/%s not recorded: %s",
 			 ntf_event_str(ev->name), ev->bucket,
@@ -216,7 +216,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	emit_as(ctx, fc->uid, fc->pid, ev, NULL, NULL);
+	emit_as(ctx, fc->uid, fc->pid, ev, NULL, -1, NULL);
 }
 
 void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -324,7 +324,7 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	char *full = NULL;
 	if (hash && asprintf(&full, "%s/%s", ev.bucket, ev.key) < 0)
 		full = NULL;
-	emit_as(ctx, uid, pid, &ev, full, hash ? &used : NULL);
+	emit_as(ctx, uid, pid, &ev, full, openfd, hash ? &used : NULL);
 	free(full);
 	free(metastore);
 	free(path);
@@ -389,7 +389,7 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 		}
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (fs_ev_wants(ctx, c.name))
-			emit_as(ctx, fc->uid, fc->pid, &c, hash, st);
+			emit_as(ctx, fc->uid, fc->pid, &c, hash, -1, st);
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
 				      .bucket = ok, .key = os + 1, .size = -1};
 		if (del && fs_ev_wants(ctx, d.name))

@@ -716,6 +716,40 @@ static int backing_flags(struct fs_ctx *ctx, int flags)
 	return flags | O_CLOEXEC;
 }
 
+/* With passthrough the daemon's descriptor of a file serves none of the
+ * caller's I/O (the kernel opens its own backing file with the caller's
+ * flags), so it is opened to suit the daemon: readable, so that the eTag
+ * hasher reads a duplicate of it rather than opening the file again by
+ * path (a third of its work on a small file), and O_NOATIME, because
+ * hashing is no access by the user.  The caller's flags are what
+ * backing_open() falls back to when the daemon may not read the file or
+ * does not own it. */
+static int daemon_flags(struct fs_ctx *ctx, int flags)
+{
+	if (!ctx->pt.active)
+		return flags;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags | O_NOATIME;
+}
+
+/* Open the backing file of ino, or (name) create it in the directory ino
+ * with mode.  Returns the descriptor or -errno. */
+static int backing_open(struct fs_ctx *ctx, struct fs_inode *ino,
+			const char *name, int flags, mode_t mode)
+{
+	int wide = daemon_flags(ctx, flags);
+	for (;;) {
+		int fd = name ? openat(ino->fd, name, wide, mode)
+			      : fs_inode_open(ctx->inodes, ino, wide);
+		if (name && fd < 0)
+			fd = -errno;
+		if ((fd != -EACCES && fd != -EPERM) || wide == flags)
+			return fd;
+		wide = flags;
+	}
+}
+
 /* Fill fi for an open/create reply; returns the backing id (0: none). */
 static int prepare_open(struct fs_ctx *ctx, struct fs_file *f,
 			struct fuse_file_info *fi)
@@ -723,6 +757,12 @@ static int prepare_open(struct fs_ctx *ctx, struct fs_file *f,
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fs_handle_track(ctx, &f->h, file_teardown);
 	int id = pt_attach(ctx, f);
+	if (!id && ctx->pt.active) {
+		/* Served here after all: its reads are the user's again. */
+		int fl = fcntl(f->fd, F_GETFL);
+		if (fl >= 0 && (fl & O_NOATIME))
+			(void)fcntl(f->fd, F_SETFL, fl & ~O_NOATIME);
+	}
 	if (!id) {
 		fi->keep_cache = 1;
 		if (fi->flags & O_DIRECT)
@@ -824,8 +864,8 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		open_select(ctx, req, ino, fi);
 		return;
 	}
-	int fd = fs_inode_open(ctx->inodes, ino,
-			       backing_flags(ctx, fi->flags) & ~O_NOFOLLOW);
+	int fd = backing_open(ctx, ino, NULL,
+			      backing_flags(ctx, fi->flags) & ~O_NOFOLLOW, 0);
 	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
 		if (fd >= 0)
@@ -864,11 +904,11 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 	int rc = check_new_name(ctx, parent, name, S_IFREG);
 	if (rc < 0)
 		goto fail;
-	fd = openat(parent->fd, name,
-		    (backing_flags(ctx, fi->flags) | O_CREAT) & ~O_NOFOLLOW,
-		    mode);
+	fd = backing_open(ctx, parent, name,
+			  (backing_flags(ctx, fi->flags) | O_CREAT) & ~O_NOFOLLOW,
+			  mode);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		goto fail;
 	}
 	set_owner(ctx, req, parent, name);
