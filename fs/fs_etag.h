@@ -41,9 +41,9 @@ void fs_etag_stop(struct fs_ctx *ctx);
  * fd, when >= 0, is the object open (not taken).  The job keeps a
  * duplicate and reads that rather than the path when it was opened
  * readable and O_NOATIME (a descriptor that serves none of the user's
- * I/O: passthrough, see fs_ops.c) and not too many queued jobs hold
- * one (ETAG_FD_MAX in fs_etag.c); a rename or unlink before its turn then does not cost the record
- * its eTag.
+ * I/O: passthrough, see fs_ops.c) and not too many queued jobs hold one
+ * (ETAG_FD_MAX in fs_etag.c); a rename or unlink before its turn then
+ * does not cost the record its eTag.
  *
  * With st (the object as the event saw it), an object that is no longer
  * that one (another inode or size: replaced or written since) gets no
