@@ -494,9 +494,10 @@ int fs_at_open(struct fs_at *at, int flags)
  * security.capability once per created file.  The numbers are the same on
  * every architecture; libc has no wrappers yet.  A kernel without them says
  * ENOSYS (a seccomp filter that does not know them, EPERM), and the /proc
- * path serves: it also gives a genuine EPERM.  They do not take an O_PATH fd with
- * AT_EMPTY_PATH (EBADF), so an object's own fd always goes through /proc,
- * whose link must be followed; a name's last component must not be. */
+ * path serves: it also gives a genuine EPERM.  They do not take an O_PATH
+ * fd with AT_EMPTY_PATH (EBADF), so an object's own fd always goes through
+ * /proc, whose link must be followed; a name's last component must not
+ * be. */
 #ifndef SYS_setxattrat
 #define SYS_setxattrat 463
 #define SYS_getxattrat 464

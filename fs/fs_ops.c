@@ -5,11 +5,12 @@
  *
  * The shape follows libfuse's passthrough_ll/passthrough_hp: handlers use
  * *at() calls relative to a directory's O_PATH fd (fs_inode_at: objects
- * are reached by their directory and name) and reply through one exit.  What makes it fast here (specs in ARCHITECTURE.md):
- * long entry/attr timeouts (the kernel answers stat from its cache), keep
- * cache on opens, cached readdir with readdirplus, negative entries,
- * noflush on read-only opens, and FUSE passthrough for regular files so
- * reads and writes never reach this process.
+ * are reached by their directory and name) and reply through one exit.
+ * What makes it fast here (specs in ARCHITECTURE.md): long entry/attr
+ * timeouts (the kernel answers stat from its cache), keep cache on opens,
+ * cached readdir with readdirplus, negative entries, noflush on read-only
+ * opens, and FUSE passthrough for regular files so reads and writes never
+ * reach this process.
  */
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>

@@ -20,9 +20,9 @@ struct ntf_ring_reader;
 
 /* Called when new data arrives for a reader that last found nothing to read
  * (ntf_ring_readable returned 0 or a read returned -EAGAIN): the FUSE layer
- * answers parked reads and calls fuse_lowlevel_notify_poll from it.  Runs on the
- * publishing thread, outside the ring's lock, once per arming; it must not
- * block for long and must not call ntf_ring_close_reader. */
+ * answers parked reads and calls fuse_lowlevel_notify_poll from it.  Runs
+ * on the publishing thread, outside the ring's lock, once per arming; it
+ * must not block for long and must not call ntf_ring_close_reader. */
 typedef void (*ntf_ring_notify_fn)(void *arg);
 
 /* A ring holding at most max_bytes of lines (newlines included) and at most
