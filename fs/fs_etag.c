@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmn_buf.h"
 #include "cmn_log.h"
 #include "cmn_md5.h"
 #include "cmn_thread.h"
@@ -94,7 +96,9 @@ struct fs_etag {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct etag_job *head, *tail;
-	unsigned held_fds; /* queued jobs with a descriptor (ETAG_FD_MAX) */
+	unsigned queued;   /* jobs on the queue */
+	unsigned held_fds; /* of which hold a descriptor (ETAG_FD_MAX) */
+	uint64_t hashed;   /* jobs done, since the mount */
 	bool stop;
 	bool idle;   /* asleep untimed: a submit must wake it */
 	bool urgent; /* the last jobs had someone waiting: linger briefly */
@@ -404,9 +408,10 @@ static void hasher_wait(struct fs_etag *e, bool linger)
 	e->idle = false;
 }
 
-/* Hash a batch of jobs and finalise their records, in queue order. */
-static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
-		       struct etag_job *jobs)
+/* Hash a batch of jobs and finalise their records, in queue order.
+ * Returns how many there were. */
+static size_t hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
+			 struct etag_job *jobs)
 {
 	struct etag_work ws[ETAG_BATCH];
 	size_t n = 0;
@@ -423,6 +428,7 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 		free(w->job->path);
 		free(w->job);
 	}
+	return n;
 }
 
 /* Take up to ETAG_BATCH jobs off the queue, in order (lock held). */
@@ -434,6 +440,7 @@ static struct etag_job *take_batch(struct fs_etag *e)
 		e->urgent |= ntf_pipeline_pending_urgent(last->pd);
 		if (last->fd >= 0)
 			e->held_fds--;
+		e->queued--;
 		if (n == ETAG_BATCH || !last->next)
 			break;
 		last = last->next;
@@ -460,8 +467,9 @@ static void *hasher_main(void *arg)
 			break;
 		struct etag_job *first = take_batch(e);
 		pthread_mutex_unlock(&e->lock);
-		hash_batch(ctx, e, first);
+		size_t n = hash_batch(ctx, e, first);
 		pthread_mutex_lock(&e->lock);
+		e->hashed += n;
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -496,11 +504,38 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *path, int fd,
 	else
 		e->head = j;
 	e->tail = j;
+	e->queued++;
 	if (e->idle) {
 		e->idle = false; /* one signal is enough */
 		pthread_cond_signal(&e->cv);
 	}
 	pthread_mutex_unlock(&e->lock);
+}
+
+int fs_etag_render_metrics(struct fs_ctx *ctx, struct cmn_buf *out)
+{
+	struct fs_etag *e = ctx->etag;
+	if (!e)
+		return 0;
+	pthread_mutex_lock(&e->lock);
+	unsigned queued = e->queued, fds = e->held_fds;
+	uint64_t hashed = e->hashed;
+	pthread_mutex_unlock(&e->lock);
+	return cmn_buf_printf(
+		out,
+		"# HELP bucketfs_etag_queue objects waiting for their eTag "
+		"(their records are not visible until then)\n"
+		"# TYPE bucketfs_etag_queue gauge\n"
+		"bucketfs_etag_queue %u\n"
+		"# HELP bucketfs_etag_queue_fds queued objects the hasher "
+		"holds open (at most %u)\n"
+		"# TYPE bucketfs_etag_queue_fds gauge\n"
+		"bucketfs_etag_queue_fds %u\n"
+		"# HELP bucketfs_etag_hashed_total objects hashed (or found "
+		"gone) since the mount\n"
+		"# TYPE bucketfs_etag_hashed_total counter\n"
+		"bucketfs_etag_hashed_total %" PRIu64 "\n",
+		queued, ETAG_FD_MAX, fds, hashed);
 }
 
 static void recover(void *arg, const char *bucket, const char *key,

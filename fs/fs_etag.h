@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
+struct cmn_buf;
 struct fs_ctx;
 struct fs_at;
 struct ntf_pending;
@@ -53,6 +54,10 @@ void fs_etag_stop(struct fs_ctx *ctx);
  * cache the kernel sets it after close(). */
 void fs_etag_submit(struct fs_ctx *ctx, const char *path, int fd,
 		    const struct stat *st, struct ntf_pending *pd);
+
+/* Append the hasher's metrics (Prometheus text: the queue, the
+ * descriptors it holds, jobs done) to out.  Returns 0 or -ENOMEM. */
+int fs_etag_render_metrics(struct fs_ctx *ctx, struct cmn_buf *out);
 
 /* The cached eTag of a file when it was computed for st's size and mtime:
  * from the hasher's memory of recent eTags (ctx may be NULL: not asked),

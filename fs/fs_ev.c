@@ -324,7 +324,10 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	char *full = NULL;
 	if (hash && asprintf(&full, "%s/%s", ev.bucket, ev.key) < 0)
 		full = NULL;
-	emit_as(ctx, uid, pid, &ev, full, openfd, hash ? &used : NULL);
+	/* Only passthrough makes openfd the daemon's own, one the hasher
+	 * may read (see fs_etag_submit). */
+	emit_as(ctx, uid, pid, &ev, full, ctx->pt.active ? openfd : -1,
+		hash ? &used : NULL);
 	free(full);
 	free(metastore);
 	free(path);

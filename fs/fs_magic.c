@@ -16,6 +16,7 @@
 
 #include "cmn_buf.h"
 #include "fs_ctx.h"
+#include "fs_etag.h"
 #include "fs_inode.h"
 #include "fs_opts.h"
 #include "ntf_dlctl.h"
@@ -50,7 +51,9 @@ static int render_metrics(struct fs_ctx *ctx, struct cmn_buf *out)
 	int rc = ctx->pipeline ? ntf_pipeline_render_metrics(ctx->pipeline,
 							      out)
 			       : 0;
-	return rc ? rc : ntf_dlctl_render_metrics(ctx->dlctl, out);
+	if (rc == 0)
+		rc = ntf_dlctl_render_metrics(ctx->dlctl, out);
+	return rc ? rc : fs_etag_render_metrics(ctx, out);
 }
 
 static const struct fs_magic magic_table[] = {

@@ -536,6 +536,48 @@ def test_etag_of_an_object_removed_before_its_turn(ev):
         assert etag == hashlib.md5(b"first").hexdigest()
 
 
+def metric(m, name):
+    """The value of a metric without labels in MNT/.bucketfs/metrics."""
+    for line in (m.mnt / ".bucketfs" / "metrics").read_text().splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    raise AssertionError(f"{name} not in the metrics")
+
+
+def test_hasher_holds_a_bounded_number_of_files(ev):
+    """A queued eTag job holds the file it will read open (passthrough),
+    but no more than 256 jobs at a time do: behind a big file, the rest of
+    a long burst waits by name.  The queue is in .bucketfs/metrics, and
+    every Put gets its eTag."""
+    b = ev.m.bucket()
+    (b / "q").mkdir()
+    want = {}
+    for attempt in range(3):
+        write_file(b / f"big{attempt}.bin", os.urandom(1 << 20) * 96)
+        for i in range(400):
+            data = b"%d-%d" % (attempt, i)
+            write_file(b / f"q/{attempt}-{i:03d}", data)
+            want[f"q/{attempt}-{i:03d}"] = hashlib.md5(data).hexdigest()
+        queued = metric(ev.m, "bucketfs_etag_queue")
+        fds = metric(ev.m, "bucketfs_etag_queue_fds")
+        if ev.m.passthrough == "off":
+            assert fds == 0  # the daemon's descriptors serve the I/O
+            break
+        assert fds <= 256
+        if queued >= 300:
+            assert fds == 256
+            break
+    else:
+        pytest.fail("the hasher never fell 300 jobs behind")
+    got = {r["s3"]["object"]["key"]: r["s3"]["object"]["eTag"]
+           for r in ev.ops() if r["eventName"] == "s3:ObjectCreated:Put"
+           and r["s3"]["object"]["key"].startswith("q/")}
+    assert got == want
+    assert metric(ev.m, "bucketfs_etag_queue") == 0
+    assert metric(ev.m, "bucketfs_etag_queue_fds") == 0
+    assert metric(ev.m, "bucketfs_etag_hashed_total") >= len(want)
+
+
 def test_hashing_leaves_atime_alone(ev):
     """Hashing is no access by the user: times set right after close()
     stay as set once the hasher has read the file (through the daemon's
