@@ -468,6 +468,8 @@ static void *hasher_main(void *arg)
 		struct etag_job *first = take_batch(e);
 		pthread_mutex_unlock(&e->lock);
 		size_t n = hash_batch(ctx, e, first);
+		/* The batch's records and their eTags in one transaction. */
+		ntf_pipeline_finalize_end(ctx->pipeline);
 		pthread_mutex_lock(&e->lock);
 		e->hashed += n;
 	}

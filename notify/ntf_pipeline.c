@@ -816,6 +816,11 @@ static void finalize_bound(struct ntf_pipeline *p, struct ntf_pending *pd,
 	free(pd);
 }
 
+void ntf_pipeline_finalize_end(struct ntf_pipeline *p)
+{
+	ntf_store_ingest_soon(p->store);
+}
+
 bool ntf_pipeline_pending_urgent(const struct ntf_pending *pd)
 {
 	return pd && pd->urgent;

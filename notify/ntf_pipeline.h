@@ -101,9 +101,14 @@ int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 
 /* Put etag (32 hex digits, or NULL: the content could not be hashed) into
  * the pending records, publish them to live readers, and free pd.  Any
- * thread; blocks for one store transaction. */
+ * thread; the store writes the finalisation with its next group commit
+ * (it does not wait for it). */
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 			   const char *etag);
+
+/* A batch of ntf_pipeline_finalize() calls is over: the store ingests
+ * now (see ntf_store_ingest_soon).  Any thread. */
+void ntf_pipeline_finalize_end(struct ntf_pipeline *p);
 
 /* Is someone waiting for pd's records: a live reader, or a delivery
  * target other than the embedded log?  The hasher then finalises within a

@@ -2027,6 +2027,14 @@ int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
 	return err;
 }
 
+void ntf_store_ingest_soon(struct ntf_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->closing)
+		wake_ingester(s, true);
+	pthread_mutex_unlock(&s->mu);
+}
+
 int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg)
 {
 	sqlite3_stmt *st = s->st[ST_PENDING];
