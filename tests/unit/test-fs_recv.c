@@ -72,7 +72,6 @@ static void test_polls_and_reads(void **state)
 	int p[2];
 	struct fs_recv r;
 	polling_pipe(&r, p);
-	assert_true(fs_recv_will_spin(50));
 	assert_int_equal(r.spin_ns, 50000);
 	assert_true(fcntl(p[0], F_GETFL) & O_NONBLOCK);
 
@@ -205,7 +204,6 @@ static void test_spin_0_blocks(void **state)
 	int p[2];
 	struct fs_recv r;
 	recv_on_pipe(&r, p, 0);
-	assert_false(fs_recv_will_spin(0));
 	assert_int_equal(r.spin_ns, 0);
 	assert_int_equal(r.epfd, -1);
 	assert_false(fcntl(p[0], F_GETFL) & O_NONBLOCK);
@@ -225,12 +223,10 @@ static void test_one_cpu_blocks(void **state)
 			break;
 		}
 	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
-	bool will = fs_recv_will_spin(50);
 	int p[2];
 	struct fs_recv r;
 	recv_on_pipe(&r, p, 50);
 	assert_int_equal(sched_setaffinity(0, sizeof(saved), &saved), 0);
-	assert_false(will);
 	assert_int_equal(r.spin_ns, 0);
 	assert_false(fcntl(p[0], F_GETFL) & O_NONBLOCK);
 	recv_done(&r, p);
