@@ -28,7 +28,6 @@
 #include "fs_etag.h"
 #include "fs_inode.h"
 #include "fs_opts.h"
-#include "fs_recv.h"
 #include "ntf_dlctl.h"
 #include "ntf_limits.h"
 #include "ntf_pipeline.h"
@@ -667,13 +666,6 @@ int fs_ev_start(struct fs_ctx *ctx)
 	struct ntf_pipeline_opts po = {
 		.state_dir = o->state,
 		.durability = o->durability,
-		/* With the workers polling (fs_recv), the caller and the
-		 * poller keep both CPUs of a small machine busy: waking a
-		 * worker for each event then cost more than the ~4 us of
-		 * formatting it on the FUSE thread (the create, GET and
-		 * unlink rates of durability=none fell 3-12% below commit's,
-		 * in two sessions of fs_events.sh). */
-		.defer = !fs_recv_will_spin(o->spin_us),
 		.log_max_events = o->log_max_events,
 		.log_max_age_ms = o->log_max_age_ms,
 		.region = o->region,

@@ -40,17 +40,12 @@ static bool may_use_two_cpus(void)
 	return CPU_COUNT(&set) >= 2;
 }
 
-bool fs_recv_will_spin(unsigned spin_us)
-{
-	return spin_us > 0 && may_use_two_cpus();
-}
-
 void fs_recv_init(struct fs_recv *r, int devfd, unsigned spin_us)
 {
 	r->spin_ns = 0;
 	r->epfd = -1;
 	atomic_init(&r->spinning, false);
-	if (!fs_recv_will_spin(spin_us))
+	if (spin_us == 0 || !may_use_two_cpus())
 		return;
 	int flags = fcntl(devfd, F_GETFL);
 	int epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -36,10 +36,6 @@ struct fs_recv {
 	atomic_bool spinning; /* a worker is polling the device */
 };
 
-/* Will workers poll with spin=spin_us here (the daemon may use two CPUs
- * or more)?  Then no CPU is idle while requests flow. */
-bool fs_recv_will_spin(unsigned spin_us);
-
 /* Set up receiving on devfd with up to spin_us of polling (0: none).
  * Falls back to blocking reads, and says so on stderr, when polling
  * cannot be set up; never fails. */

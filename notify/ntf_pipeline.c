@@ -175,7 +175,7 @@ int ntf_pipeline_open(const struct ntf_pipeline_opts *o,
 				  &p->ring);
 	if (rc == 0)
 		rc = ntf_store_open(o->state_dir, &so, &p->store, errmsg);
-	if (rc == 0 && p->durability == NTF_DURABILITY_NONE && o->defer)
+	if (rc == 0 && p->durability == NTF_DURABILITY_NONE)
 		rc = ntf_defer_new("bfs-emit", run_deferred, p, &p->defer);
 	if (rc < 0) {
 		ntf_pipeline_close(p);

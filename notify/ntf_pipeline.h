@@ -35,11 +35,6 @@ struct cmn_buf;
 struct ntf_pipeline_opts {
 	const char *state_dir;         /* borrowed for the open call */
 	enum ntf_durability durability;
-	/* With durability none: hand each event to a worker thread, which
-	 * matches, formats and stores it, instead of doing that on the
-	 * caller's thread (less work for the caller, a wakeup for the
-	 * worker: worth it when a CPU is idle to run the worker). */
-	bool defer;
 	uint64_t log_max_events;       /* 0: keep all */
 	int64_t log_max_age_ms;        /* 0: keep all */
 	const char *region;            /* NULL: "us-east-1" */

@@ -1,9 +1,8 @@
 """How the workers wait for requests (fs/fs_recv.c): one worker polls
 /dev/fuse for spin=USEC before the workers sleep.  Checked through what the
-daemon's /dev/fuse descriptor says (non-blocking only when polling),
+daemon's /dev/fuse descriptor says (non-blocking only when polling) and
 through the CPU time an idle daemon uses (a poller that never sleeps would
-burn a CPU), and through the threads it runs (durability=none has a
-worker only when nobody polls)."""
+burn a CPU)."""
 import os
 import time
 
@@ -73,28 +72,6 @@ def test_bound_to_one_cpu_does_not_poll(mount_factory):
     m.start()
     assert not fuse_fd_flags(m.proc.pid) & O_NONBLOCK
     burst(m, 50)
-
-
-def threads(pid):
-    names = []
-    for t in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{t}/comm") as f:
-                names.append(f.read().strip())
-        except FileNotFoundError:
-            continue
-    return names
-
-
-@pytest.mark.parametrize("spin,worker", [("50", not two_cpus()),
-                                         ("0", True)])
-def test_durability_none_worker_only_without_polling(mount_factory, spin,
-                                                     worker):
-    """durability=none formats events on the FUSE thread while the
-    workers poll (every CPU is busy then, and waking a worker per event
-    cost more), and hands them to the bfs-emit worker otherwise."""
-    m = mount_factory(opts=["durability=none", f"spin={spin}"])
-    assert ("bfs-emit" in threads(m.proc.pid)) == worker
 
 
 def test_bad_spin_is_refused(run_daemon, tmp_path):
