@@ -9,9 +9,9 @@
  * one mutex; the copy in is prepared (malloc + memcpy) before taking it, so
  * a publisher holds the lock for a few pointer moves.  Reads never wait:
  * a reader that found nothing is armed, and the next publish calls its
- * notification after the lock is dropped, under a second mutex that
- * ntf_ring_close_reader also takes, so a reader is never freed while its
- * callback runs.
+ * notification after the lock is dropped, under a second mutex (taken
+ * first, always) that ntf_ring_close_reader also takes, so a reader is
+ * never freed while its callback runs.
  */
 #include "ntf_ring.h"
 #include "ntf_limits.h"
@@ -117,6 +117,12 @@ int ntf_ring_publish(struct ntf_ring *r, const char *line, size_t len)
 		return -ENOMEM;
 	memcpy(data, line, len);
 	data[len] = '\n';
+	/* notify_mu first, held until the callbacks are done: a closer of a
+	 * listed reader waits for them.  Taking it inside mu instead made a
+	 * cycle with a reader that holds its own lock while it reads (mu)
+	 * and that a callback takes (notify_mu -> reader's lock -> mu ->
+	 * notify_mu). */
+	pthread_mutex_lock(&r->notify_mu);
 	pthread_mutex_lock(&r->mu);
 	while (r->head - r->tail == r->cap || r->bytes + len + 1 > r->max_bytes)
 		evict(r);
@@ -124,12 +130,6 @@ int ntf_ring_publish(struct ntf_ring *r, const char *line, size_t len)
 	r->head++;
 	r->bytes += len + 1;
 	struct ntf_ring_reader *list = collect_armed(r);
-	if (!list) {
-		pthread_mutex_unlock(&r->mu);
-		return 0;
-	}
-	/* Taken before mu is dropped: a closer of a listed reader waits. */
-	pthread_mutex_lock(&r->notify_mu);
 	pthread_mutex_unlock(&r->mu);
 	for (struct ntf_ring_reader *rd = list; rd; rd = rd->notify_next)
 		rd->fn(rd->arg);
