@@ -39,4 +39,4 @@ bench:
 	tests/bench/fs/run.sh
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) $(CHECK_BUILD)-fuzz
+	rm -rf $(BUILD) $(CHECK_BUILD) $(CHECK_BUILD)-fuzz $(CHECK_BUILD)-tsan

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run-tests.sh - build with ASan+UBSan and run every test: the meson suite
 # (cmocka unit tests, data-driven engine tests, fuzz corpus replays), the
-# pytest integration suite against real mounts and real servers, then a
-# bounded libFuzzer session per harness (FUZZ_RUNS, default 20000).
+# pytest integration suite against real mounts and real servers, the
+# integration tests of the threaded parts again under ThreadSanitizer
+# (TSAN=0 skips), then a bounded libFuzzer session per harness
+# (FUZZ_RUNS, default 20000).
 # The last line is the combined summary: "N passed, N failed[, N skipped]".
 #
 # usage: tests/run-tests.sh [BUILD_DIR]     (default build-check)
@@ -22,6 +24,22 @@ ninja -C "$build" || exit 1
 
 passed=0 failed=0 skipped=0
 
+# Add the summary line of a pytest log to the counts (no line: a failure),
+# and remove the log.
+count_pytest() {
+	local line p f e s
+	line=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' "$1" | tail -1)
+	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+	e=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')
+	s=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0}))
+	skipped=$((skipped + ${s:-0}))
+	[ -n "$line" ] || failed=$((failed + 1))
+	rm -f "$1"
+}
+
 # 1. meson: unit tests, engine data tests, corpus replays.
 log=$(mktemp)
 meson test -C "$build" --print-errorlogs --num-processes 2 2>&1 | tee "$log"
@@ -40,19 +58,35 @@ if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; t
 	log=$(mktemp)
 	BUCKETFS_BIN="$top/$build/fs/bucketfs" BUCKETFS_BUILD="$top/$build" \
 		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration 2>&1 | tee "$log"
-	line=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' "$log" | tail -1)
-	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
-	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
-	e=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')
-	s=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
-	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-0} + ${e:-0}))
-	skipped=$((skipped + ${s:-0}))
-	[ -n "$line" ] || failed=$((failed + 1))
-	rm -f "$log"
+	count_pytest "$log"
 fi
 
-# 3. libFuzzer: every harness for a bounded, repeatable session (a fixed
+# 3. ThreadSanitizer: the daemon built with -fsanitize=thread serves the
+#    integration tests of its threaded parts (request loop, event
+#    pipeline, hasher, store, stream readers, delivery).  A data race or a
+#    lock-order inversion makes it exit non-zero at unmount, which fails
+#    the test.  TSAN=0 skips it.
+if [ "${TSAN:-1}" != 0 ]; then
+	tb=${build}-tsan
+	if [ ! -f "$tb/build.ninja" ]; then
+		meson setup "$tb" -Db_sanitize=thread -Dtests=false \
+			--buildtype=debugoptimized >/dev/null || exit 1
+	fi
+	ninja -C "$tb" fs/bucketfs >/dev/null || exit 1
+	log=$(mktemp)
+	echo "ThreadSanitizer pass:"
+	TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1} \
+	BUCKETFS_BIN="$top/$tb/fs/bucketfs" BUCKETFS_BUILD="$top/$build" \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider \
+		tests/integration/test_events_ops.py \
+		tests/integration/test_events_stream.py \
+		tests/integration/test_events_durability.py \
+		tests/integration/test_delivery_webhook.py \
+		tests/integration/test_fs_recv.py 2>&1 | tee "$log"
+	count_pytest "$log"
+fi
+
+# 4. libFuzzer: every harness for a bounded, repeatable session (a fixed
 #    seed and number of runs, so a pass here is a pass everywhere) from a
 #    copy of its corpus, under ASan+UBSan.  FUZZ_RUNS=0 skips it; a crash
 #    prints the input's bytes to reproduce with.
