@@ -546,8 +546,8 @@ def metric(m, name):
 
 def test_hasher_holds_a_bounded_number_of_files(ev):
     """A queued eTag job holds the file it will read open (passthrough),
-    but no more than 256 jobs at a time do: behind a big file, the rest of
-    a long burst waits by name.  The queue is in .bucketfs/metrics, and
+    but no more than 256 jobs at a time do: behind a big (sparse) file,
+    the rest of a long burst waits by name.  The queue is in .bucketfs/metrics, and
     every Put gets its eTag."""
     b = ev.m.bucket()
     (b / "q").mkdir()
@@ -596,10 +596,11 @@ def test_hashing_leaves_atime_alone(ev):
 
 
 def test_etag_is_never_of_another_object(ev):
-    """The eTag is hashed after the event, from the name: when the name
-    holds another object by then (here a rename over it while the hasher
-    is busy with a big file), the record gets no eTag rather than the MD5
-    of the other file."""
+    """The eTag is hashed after the event, from the name (with
+    passthrough, from the event's own descriptor): when the name holds
+    another object by then (here a rename over it while the hasher is
+    busy with a big file), the record gets no eTag, or the MD5 of what the
+    object held, never the MD5 of the other file."""
     b = ev.m.bucket()
     write_file(b / "big.bin", os.urandom(1 << 20) * 48)  # keeps it busy
     write_file(b / "a.txt", b"first")
