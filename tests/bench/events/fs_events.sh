@@ -17,7 +17,8 @@
 #
 # Rounds are interleaved (the config order rotates each round, every mount
 # is fresh); the medians and the ratios to a_none are printed with the bars
-# of issue 3: b >= 0.85, c >= 0.95, d >= 0.98 (x a_none).
+# of issue 3: b >= 0.85, c >= 0.95, d >= 0.98 (x a_none), judged on the
+# median of the per-round ratios (see the table's comment).
 #
 # usage: tests/bench/events/fs_events.sh
 # env knobs [defaults]:
@@ -278,17 +279,28 @@ echo "spread of the rounds (min-max)"
 for m in create_ops get_ops unlink_ops; do
 	printf '%-11s' "$m"; for c in "${cfgs[@]}"; do printf ' %12s' "$(spread "$c" "$m")"; done; echo
 done
+# The same configuration measured twice rarely agrees within 10% on this
+# VM (the host's load comes and goes); a_none and each other config of the
+# same round ran within a minute of each other, so the ratio of the two,
+# per round, cancels what drifts more slowly than that.  The verdict is on
+# the median of those paired ratios; the ratio of the medians and the
+# range of the paired ratios are printed beside it.
+paired() { # config metric: "round ratio" lines
+	awk -v c="$1" -v m="$2" '$3==m && ($2==c || $2=="a_none") {v[$1" "$2]=$4; r[$1]=1}
+		END {for (i in r) if ((i" "c) in v && v[i" a_none"] > 0) print v[i" "c] / v[i" a_none"]}' "$W/raw"
+}
 echo
-echo "ratio to a_none (bar)"
-fail=0
+echo "ratio to a_none: median of the per-round ratios [their range], ratio of the medians, (bar)"
 for m in create_ops get_ops unlink_ops; do
 	base=$(med a_none "$m")
 	for c in "${cfgs[@]}"; do
 		case $c in b_commit) bar=0.85 ;; c_none) bar=0.95 ;; d_nomatch) bar=0.98 ;; *) continue ;; esac
 		v=$(med "$c" "$m")
-		verdict=$(awk -v v="$v" -v b="$base" -v bar="$bar" 'BEGIN {r = v / b; printf "%.3f %s", r, (r >= bar ? "ok" : "BELOW")}')
+		pm=$(paired "$c" "$m" | median)
+		rng=$(paired "$c" "$m" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {if (NR) printf "%.2f-%.2f", lo, hi}')
+		verdict=$(awk -v p="$pm" -v v="$v" -v b="$base" -v bar="$bar" -v rng="$rng" \
+			'BEGIN {printf "%.3f [%s]  %.3f  %s", p, rng, v / b, (p >= bar ? "ok" : "BELOW")}')
 		printf '  %-11s %-10s %s (>= %s)\n' "$m" "$c" "$verdict" "$bar"
-		case $verdict in *BELOW) fail=1 ;; esac
 	done
 done
 exit 0
