@@ -167,7 +167,8 @@ size_t ntf_journal_put_event(char *dst, const struct ntf_store_entry *e,
 {
 	char *p = dst + NTF_JOURNAL_HEADER;
 	uint8_t kind = NTF_JOURNAL_EVENT;
-	uint8_t flags = e->pending ? NTF_JOURNAL_PENDING : 0;
+	uint8_t flags = (e->pending ? NTF_JOURNAL_PENDING : 0) |
+			(e->packed ? NTF_JOURNAL_PACKED : 0);
 	uint16_t nt = (uint16_t)e->n_targets;
 	uint32_t rl = (uint32_t)e->record_len;
 	p = put(p, &kind, 1);
@@ -253,9 +254,11 @@ static int decode_event(const char *b, size_t n, struct ntf_journal_frame *f)
 {
 	uint16_t nt;
 	uint32_t rl;
-	if (n < EVENT_FIXED || (b[1] & ~NTF_JOURNAL_PENDING))
+	if (n < EVENT_FIXED ||
+	    (b[1] & ~(NTF_JOURNAL_PENDING | NTF_JOURNAL_PACKED)))
 		return -EBADMSG;
 	f->pending = b[1] & NTF_JOURNAL_PENDING;
+	f->packed = b[1] & NTF_JOURNAL_PACKED;
 	memcpy(&nt, b + 2, 2);
 	memcpy(&rl, b + 4, 4);
 	memcpy(&f->seq, b + 8, 8);
@@ -273,7 +276,7 @@ static int decode_event(const char *b, size_t n, struct ntf_journal_frame *f)
 		if (!t || !t[0])
 			return -EBADMSG;
 	}
-	if (p != end || memchr(end, '\0', rl))
+	if (p != end || (!f->packed && memchr(end, '\0', rl)))
 		return -EBADMSG;
 	f->record = end;
 	f->record_len = rl;

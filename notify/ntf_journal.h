@@ -12,10 +12,12 @@
  *   u32 body length, u32 CRC-32C (Castagnoli) of the body, body
  * in host byte order (the journal never leaves the machine that wrote it).
  * The body starts with a kind byte:
- *   EVENT  u8 kind, u8 flags (NTF_JOURNAL_PENDING), u16 number of targets,
- *          u32 record length, u64 seq, i64 time_ms, then the event name,
- *          bucket, key and each target as NUL-terminated strings, then the
- *          record (not NUL-terminated).
+ *   EVENT  u8 kind, u8 flags (NTF_JOURNAL_PENDING, NTF_JOURNAL_PACKED),
+ *          u16 number of targets, u32 record length, u64 seq, i64 time_ms,
+ *          then the event name, bucket, key and each target as
+ *          NUL-terminated strings, then the record (not NUL-terminated):
+ *          its JSON, or with NTF_JOURNAL_PACKED the event packed by
+ *          ntf_pack (binary), which the ingester renders.
  *   FIN    u8 kind, u8 has_etag, u64 seq, then 32 hex digits when has_etag:
  *          the finalisation of a pending record (ntf_store_finalize).
  * A frame torn by a crash or power loss fails its length or CRC check;
@@ -36,6 +38,7 @@ enum ntf_journal_kind {
 };
 
 #define NTF_JOURNAL_PENDING 0x01
+#define NTF_JOURNAL_PACKED 0x02
 
 /* Bytes of the frame header (length and CRC). */
 #define NTF_JOURNAL_HEADER 8u
@@ -47,6 +50,7 @@ struct ntf_journal_frame {
 	/* EVENT */
 	int64_t time_ms;
 	bool pending;
+	bool packed; /* record is an ntf_pack blob, not JSON */
 	const char *event_name, *bucket, *key;
 	const char *targets; /* n_targets NUL-terminated names, back to back */
 	size_t n_targets;

@@ -25,6 +25,7 @@
 #include "cmn_time.h"
 #include "ntf_defer.h"
 #include "ntf_limits.h"
+#include "ntf_pack.h"
 #include "ntf_record.h"
 #include "ntf_rules.h"
 
@@ -459,6 +460,7 @@ struct lines {
 	size_t off[PIPE_GROUPS], len[PIPE_GROUPS];
 	size_t seq1[PIPE_GROUPS], seq2[PIPE_GROUPS]; /* 0: absent */
 	int n;
+	bool packed;    /* the lines are ntf_pack blobs, not JSON */
 	bool publish;   /* the first line goes to live readers */
 	bool pending;   /* ... once its eTag is in */
 	struct gate_item *gate; /* out: its place in the gate */
@@ -552,6 +554,24 @@ static int format_lines(struct ntf_event *ev, struct group *g, int ng,
 	return rc;
 }
 
+/* The records of the groups packed (ntf_pack.h) into l->rec, for the
+ * store to render: what an event costs its caller when no live reader
+ * needs the JSON now. */
+static int pack_lines(struct ntf_event *ev, struct group *g, int ng,
+		      struct lines *l)
+{
+	int rc = 0;
+	l->n = ng;
+	l->packed = true;
+	for (int i = 0; rc == 0 && i < ng; i++) {
+		l->off[i] = l->rec->len;
+		rc = ntf_pack_event(ev, g[i].config_id, l->rec);
+		l->len[i] = l->rec->len - l->off[i];
+		l->seq1[i] = l->seq2[i] = 0;
+	}
+	return rc;
+}
+
 static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 			struct group *g, int ng, struct lines *l,
 			bool pending, uint64_t *seqs)
@@ -568,6 +588,7 @@ static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 			.record_len = l->len[i],
 			.seq_offset = l->seq1[i],
 			.seq_offset2 = l->seq2[i],
+			.packed = l->packed,
 			.pending = pending,
 			.targets = g[i].targets,
 			.n_targets = g[i].n,
@@ -639,7 +660,9 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 		rc = 0;
 		goto out;
 	}
-	rc = format_lines(ev, g, ng, &l);
+	/* JSON now only for live readers; the store renders the rest. */
+	rc = live || ng == 0 ? format_lines(ev, g, ng, &l)
+			     : pack_lines(ev, g, ng, &l);
 	l.publish = live;
 	l.pending = out != NULL;
 	if (rc == 0 && ng == 0) {

@@ -47,6 +47,11 @@ struct ntf_store_entry {
 	const char *bucket, *key;
 	const char *record; /* the JSON record (one line), borrowed */
 	size_t record_len;
+	/* record is not JSON but the event packed by ntf_pack_event (binary;
+	 * the seq_offsets are then 0): the ingester renders it into the
+	 * record, with the assigned seq as its sequencer.  What an appender
+	 * on a FUSE thread gives to keep the formatting off that thread. */
+	bool packed;
 	/* When non-zero: the 16 bytes at record + seq_offset are replaced,
 	 * in the stored copy, by the assigned seq as uppercase hex (the
 	 * record's "sequencer"), so the caller can serialise before the

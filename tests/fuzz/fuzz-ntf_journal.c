@@ -4,15 +4,18 @@
  * and power losses that can leave anything in it).  The input is a journal
  * file: frames are decoded one after the other until the first that is
  * torn or bad, and every frame that decodes must encode back to exactly
- * its own bytes (the format has one encoding per frame).
+ * its own bytes (the format has one encoding per frame).  A packed record
+ * is rendered as the ingester would (fuzz-ntf_pack.c checks that codec).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmn_buf.h"
 #include "ntf_journal.h"
 #include "ntf_limits.h"
+#include "ntf_pack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,6 +36,7 @@ static size_t encode_event(const struct ntf_journal_frame *f, char *out,
 		.record = f->record,
 		.record_len = f->record_len,
 		.pending = f->pending,
+		.packed = f->packed,
 		.targets = targets,
 		.n_targets = f->n_targets,
 	};
@@ -61,6 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						f.has_etag ? f.etag : NULL);
 		if (n != (size_t)k || memcmp(out, buf + pos, n) != 0)
 			abort(); /* decode and encode disagree */
+		if (f.kind == NTF_JOURNAL_EVENT && f.packed) {
+			struct cmn_buf json;
+			cmn_buf_init(&json, NTF_LIMIT_RECORD_BYTES);
+			(void)ntf_pack_render(f.record, f.record_len, f.seq,
+					      &json);
+			cmn_buf_free(&json);
+		}
 		free(out);
 		pos += (size_t)k;
 	}

@@ -23,9 +23,12 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "cmn_buf.h"
 #include "ntf_evcli.h"
 #include "ntf_journal.h"
 #include "ntf_limits.h"
+#include "ntf_pack.h"
+#include "ntf_record.h"
 #include "ntf_store.h"
 
 static char tmpl[] = "/tmp/test-ntf_store.XXXXXX";
@@ -360,6 +363,111 @@ static void fill(const char *in, const char *etag, const char *want)
 
 /* The one rewrite of the placeholder, for stored rows in a batch and for
  * live lines alike. */
+/* Packed entries (what the pipeline appends when no live reader waits):
+ * the log holds the record ntf_record_json makes of the event, with the
+ * entry's seq as sequencer and, once finalised, the eTag; so does a
+ * journal a dead daemon left, rendered by whoever replays it. */
+static struct ntf_event packed_event(const char *key)
+{
+	return (struct ntf_event){.name = NTF_EV_OBJECT_CREATED_PUT,
+				  .bucket = "b",
+				  .key = key,
+				  .size = 3,
+				  .etag = "00000000000000000000000000000000",
+				  .time_ms = 1795600800123LL,
+				  .uid = 7,
+				  .pid = 99,
+				  .comm = "tool",
+				  .region = "us-east-1"};
+}
+
+static int append_packed(struct ntf_store *s, const char *key, bool pending,
+			 uint64_t *seq)
+{
+	struct ntf_event ev = packed_event(key);
+	struct cmn_buf b;
+	cmn_buf_init(&b, 1 << 20);
+	assert_int_equal(ntf_pack_event(&ev, "cfg", &b), 0);
+	struct ntf_store_entry e = {.event_name = "s3:ObjectCreated:Put",
+				    .bucket = "b", .key = key,
+				    .record = b.data, .record_len = b.len,
+				    .packed = true, .pending = pending};
+	int rc = ntf_store_append(s, &e, 1, NTF_DURABILITY_COMMIT);
+	*seq = e.seq;
+	cmn_buf_free(&b);
+	return rc;
+}
+
+static char *record_of(const char *key, uint64_t seq, const char *etag)
+{
+	struct ntf_event ev = packed_event(key);
+	ev.sequencer = seq;
+	ev.etag = etag;
+	struct cmn_buf b;
+	cmn_buf_init(&b, 1 << 20);
+	assert_int_equal(ntf_record_json(&ev, "cfg", &b), 0);
+	return cmn_buf_take(&b);
+}
+
+static void expect_record(const char *dir, uint64_t seq, const char *want)
+{
+	struct ntf_store_reader *r;
+	assert_int_equal(ntf_store_reader_open(dir, &r, NULL), 0);
+	struct ntf_store_filter f = {.since = seq - 1};
+	assert_int_equal(ntf_store_reader_scan(r, &f, 1, check_record,
+					       (void *)want, NULL),
+			 0);
+	ntf_store_reader_close(r);
+}
+
+static void test_packed_rendered(void **state)
+{
+	const char *dir = *state;
+	struct ntf_store *s = open_store(dir, NULL);
+	uint64_t s1, s2;
+	assert_int_equal(append_packed(s, "k1", true, &s1), 0);
+	assert_int_equal(append_packed(s, "k 2", false, &s2), 0);
+	assert_int_equal(ntf_store_flush(s), 0);
+	assert_int_equal(ntf_store_finalize(s, &s1, 1,
+					    "0123456789abcdef0123456789abcdef"),
+			 0);
+	ntf_store_close(s);
+	char *r1 = record_of("k1", s1, "0123456789abcdef0123456789abcdef");
+	char *r2 = record_of("k 2", s2, packed_event("").etag);
+	expect_record(dir, s1, r1);
+	expect_record(dir, s2, r2);
+	free(r1);
+	free(r2);
+
+	/* a daemon killed before its ingester ran */
+	uint64_t seqs[2];
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ntf_store *c;
+		if (ntf_store_open(dir, NULL, &c, NULL) != 0 ||
+		    append_packed(c, "dead1", false, &seqs[0]) != 0 ||
+		    append_packed(c, "dead2", false, &seqs[1]) != 0 ||
+		    write(fds[1], seqs, sizeof(seqs)) != sizeof(seqs))
+			_exit(1);
+		_exit(0); /* the journal holds them, the database may not */
+	}
+	close(fds[1]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(fds[0], seqs, sizeof(seqs)), sizeof(seqs));
+	close(fds[0]);
+	char *d1 = record_of("dead1", seqs[0], packed_event("").etag);
+	char *d2 = record_of("dead2", seqs[1], packed_event("").etag);
+	expect_record(dir, seqs[0], d1);
+	expect_record(dir, seqs[1], d2);
+	free(d1);
+	free(d2);
+}
+
 static void test_fill_etag(void **state)
 {
 	const char *ph = "\"eTag\":\"00000000000000000000000000000000\"";
@@ -1128,6 +1236,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_etag_same_batch, setup_dir,
 						teardown_dir),
 cmocka_unit_test(test_fill_etag),
+		cmocka_unit_test_setup_teardown(test_packed_rendered, setup_dir,
+						teardown_dir),
 				cmocka_unit_test_setup_teardown(test_follower_rescans, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_entries, setup_dir,
