@@ -965,7 +965,15 @@ static int journal_write(struct ntf_store *s, const char *frames, size_t n)
 /* Allocate the journal's first NTF_LIMIT_STORE_JOURNAL_MAP bytes and map
  * them.  The allocation matters: a store into a hole of a full file
  * system would be a SIGBUS, not an error.  Without it (no space, or a
- * file system that cannot), appends stay with pwrite(). */
+ * file system that cannot), appends stay with pwrite().
+ *
+ * The pages are faulted in writable now (MADV_POPULATE_WRITE, Linux
+ * 5.14; older kernels refuse it and fault them in as before): the first
+ * store into each page of a shared file mapping is a fault that goes
+ * through the file system (ext4_page_mkwrite), and those faults were half
+ * of what an append cost a FUSE thread on a fresh mount (2.2 us -> 1.0 us
+ * per event over 10 000 creates).  A page cleaned by writeback faults
+ * once more when next written, at most once per writeback period. */
 static void journal_map(struct ntf_store *s)
 {
 	size_t len = NTF_LIMIT_STORE_JOURNAL_MAP;
@@ -977,6 +985,9 @@ static void journal_map(struct ntf_store *s)
 		return;
 	s->jmap = p;
 	s->jmap_len = len;
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise(p, len, MADV_POPULATE_WRITE);
+#endif
 }
 
 static void journal_unmap(struct ntf_store *s)

@@ -84,7 +84,8 @@ struct ntf_store_stats {
 	uint64_t dropped; /* NONE entries refused because the ingester was
 			     behind */
 	uint64_t failed;  /* entries lost: the journal write failed (or a
-			     corrupt frame) */
+			     corrupt frame, or a packed record that did
+			     not render) */
 	uint64_t batches; /* ingest transactions committed */
 	uint64_t retries; /* ingest transactions that failed and were retried
 			   */
