@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 int cmn_thread_start(pthread_t *out, const char *name, void *(*fn)(void *),
 		     void *arg)
@@ -28,4 +30,10 @@ int cmn_thread_start(pthread_t *out, const char *name, void *(*fn)(void *),
 		pthread_setname_np(*out, shortname);
 	}
 	return 0;
+}
+
+void cmn_thread_background(void)
+{
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
+			  CMN_THREAD_BACKGROUND_NICE);
 }

@@ -19,4 +19,22 @@
 int cmn_thread_start(pthread_t *out, const char *name, void *(*fn)(void *),
 		     void *arg);
 
+/* The nice value of the threads whose work follows the file operations
+ * and is never waited for by them (eTag hasher, store ingester, the
+ * durability=none emitter). */
+#define CMN_THREAD_BACKGROUND_NICE 10
+
+/* Lower the calling thread to CMN_THREAD_BACKGROUND_NICE (Linux keeps a
+ * nice value per thread).  Why: such a thread runs in bursts (a batch
+ * every few ms, up to a millisecond of CPU each), and at the same
+ * priority a burst could keep a woken FUSE thread or the application it
+ * answers waiting for the CPU; at nice 10 the scheduler lets them in
+ * first, while the thread still gets about a tenth of a CPU that others
+ * keep busy, so it never starves (SCHED_IDLE could, and an unprivileged
+ * thread cannot leave it).  Measured unpinned on 2 vCPUs, 10 000 small
+ * creates: the 99th percentile create latency 1.0-1.3 ms instead of
+ * 1.1-2.4 ms, create rate +5% (median of 6 paired runs).  Best effort:
+ * an error is ignored. */
+void cmn_thread_background(void);
+
 #endif

@@ -457,6 +457,7 @@ static void *hasher_main(void *arg)
 	struct fs_ctx *ctx = arg;
 	struct fs_etag *e = ctx->etag;
 	bool linger = false;
+	cmn_thread_background();
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		hasher_wait(e, linger);

@@ -48,6 +48,7 @@ static void *defer_main(void *arg)
 {
 	struct ntf_defer *d = arg;
 	bool linger = false;
+	cmn_thread_background();
 	pthread_mutex_lock(&d->mu);
 	while (wait_work(d, linger)) {
 		struct ntf_defer_item *it = d->head;

@@ -1,6 +1,7 @@
 /*
  * ntf_defer.h - a FIFO run by one worker thread: what durability=none
- * takes off the FUSE request threads.
+ * takes off the FUSE request threads.  The worker runs at background
+ * priority (cmn_thread_background).
  *
  * With durability=none an event needs nothing from the store before the
  * operation returns, so the request thread only copies it and queues it;

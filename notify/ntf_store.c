@@ -1298,6 +1298,7 @@ static void *writer_main(void *arg)
 {
 	struct ntf_store *s = arg;
 	unsigned backoff = 0;
+	cmn_thread_background();
 	pthread_mutex_lock(&s->db_mu);
 	if (retention_due(s))
 		apply_retention(s);

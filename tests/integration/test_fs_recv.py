@@ -2,7 +2,8 @@
 /dev/fuse for spin=USEC before the workers sleep.  Checked through what the
 daemon's /dev/fuse descriptor says (non-blocking only when polling) and
 through the CPU time an idle daemon uses (a poller that never sleeps would
-burn a CPU)."""
+burn a CPU).  And the threads that work behind the requests (hasher,
+ingester, emitter) yield the CPU to them: nice 10."""
 import os
 import time
 
@@ -81,3 +82,36 @@ def test_bad_spin_is_refused(run_daemon, tmp_path):
                     "-o", "spin=20000"])
     assert r.returncode == 2
     assert "spin=20000: at most 10000 microseconds" in r.stderr
+
+
+def thread_nices(pid):
+    """{thread name: set of nice values} of the daemon's threads."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                nice = int(f.read().rsplit(")", 1)[1].split()[16])
+        except FileNotFoundError:
+            continue
+        out.setdefault(name, set()).add(nice)
+    return out
+
+
+@pytest.mark.parametrize("durability", ["commit", "none"])
+def test_background_threads_yield_to_requests(mount_factory, durability):
+    """The eTag hasher, the store's ingester and (durability=none) the
+    emitter run at nice 10 (cmn_thread_background): their bursts must not
+    keep a request waiting for a CPU.  The FUSE threads keep the nice the
+    daemon was started with."""
+    m = mount_factory(opts=[f"durability={durability}"])
+    burst(m, 50)
+    mine = os.nice(0)
+    nices = thread_nices(m.proc.pid)
+    background = ["bfs-hasher", "bfs-ingest"]
+    if durability == "none":
+        background.append("bfs-emit")
+    for name in background:
+        assert nices.get(name) == {min(mine + 10, 19)}, (name, nices)
+    assert nices["bucketfs"] == {mine}, nices
