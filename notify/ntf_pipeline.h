@@ -78,9 +78,10 @@ bool ntf_pipeline_wants(struct ntf_pipeline *p, enum ntf_event_name ev);
 bool ntf_pipeline_matches(struct ntf_pipeline *p, enum ntf_event_name ev,
 			  const char *bucket, const char *key);
 
-/* Record ev: match it, serialise one record per configuration that
- * matched, store them (waiting as the durability mode says) and publish
- * to live readers.  ev->sequencer is assigned here; ev->time_ms and
+/* Record ev: match it, store one entry per configuration that matched
+ * (the event packed, rendered into its record by the store's ingester;
+ * the record itself when live readers need it now), waiting as the
+ * durability mode says, and publish to live readers.  ev->sequencer is assigned here; ev->time_ms and
  * ev->region are filled when 0/NULL.  Returns 0 (also when nothing
  * matched) or -errno when the store failed. */
 int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev);

@@ -2,9 +2,10 @@
  * ntf_record.h - one file-system event as the FUSE layer knows it, and its
  * S3 event record JSON (specs/events.md §a).
  *
- * ntf_record_json() runs once per event on a FUSE thread: it formats
- * straight into a caller-owned cmn_buf with a hand-written escaper and
- * allocates nothing beyond that buffer's growth.  Every function here is
+ * ntf_record_json() runs once per stored record, on the store's ingester
+ * (from the packed event, ntf_pack.h) or, for live readers, on the FUSE
+ * thread: it formats straight into a caller-owned cmn_buf with a
+ * hand-written escaper and allocates nothing beyond that buffer's growth.  Every function here is
  * a pure function of its arguments: thread-safe, no global state.
  *
  * Record layout (bucketfs choices where the servers differ):

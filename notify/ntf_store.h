@@ -4,7 +4,9 @@
  * SQLite database in WAL mode (STATE/events.db).
  *
  * The store knows nothing of the event model: an entry is plain data (a
- * name, a bucket, a key and the already serialised JSON record).  Appenders
+ * name, a bucket, a key and the already serialised JSON record, or the
+ * event packed by ntf_pack, which the ingester renders through that
+ * codec).  Appenders
  * (FUSE threads) write entries to the journal (STATE/events.journal) with
  * one write() and go on; one ingester thread copies them into the database
  * in large transactions, a few milliseconds later.  ntf_store_append waits
