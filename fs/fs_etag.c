@@ -56,7 +56,6 @@
 #define ETAG_FD_MAX 256
 
 struct etag_job {
-	char *path;               /* "bucket/key", owned */
 	int fd;                   /* the object open, owned; or -1: by path */
 	bool check;               /* the object must still be this one: */
 	dev_t dev;
@@ -64,6 +63,7 @@ struct etag_job {
 	off_t size;
 	struct ntf_pending *pd;   /* owned */
 	struct etag_job *next;
+	char path[];              /* "bucket/key", in the job's allocation */
 };
 
 /* How long the hasher lets jobs gather after its queue ran dry, before it
@@ -425,7 +425,6 @@ static size_t hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 			close(w->fd);
 		ntf_pipeline_finalize(ctx->pipeline, w->job->pd,
 				      w->ok ? w->hex : NULL);
-		free(w->job->path);
 		free(w->job);
 	}
 	return n;
@@ -478,17 +477,20 @@ static void *hasher_main(void *arg)
 	return NULL;
 }
 
-void fs_etag_submit(struct fs_ctx *ctx, const char *path, int fd,
-		    const struct stat *st, struct ntf_pending *pd)
+void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
+		    int fd, const struct stat *st, struct ntf_pending *pd)
 {
 	struct fs_etag *e = ctx->etag;
-	struct etag_job *j = calloc(1, sizeof(*j));
-	if (!e || !j || !(j->path = strdup(path))) {
-		free(j);
+	size_t blen = strlen(bucket), klen = strlen(key);
+	struct etag_job *j = e ? calloc(1, sizeof(*j) + blen + klen + 2) : NULL;
+	if (!j) {
 		/* Cannot hash: publish without an eTag rather than lose it. */
 		ntf_pipeline_finalize(ctx->pipeline, pd, NULL);
 		return;
 	}
+	memcpy(j->path, bucket, blen);
+	j->path[blen] = '/';
+	memcpy(j->path + blen + 1, key, klen + 1);
 	j->pd = pd;
 	j->fd = -1;
 	if (st) {
@@ -545,13 +547,7 @@ static void recover(void *arg, const char *bucket, const char *key,
 		    struct ntf_pending *pd)
 {
 	struct fs_ctx *ctx = arg;
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", bucket, key) < 0) {
-		ntf_pipeline_finalize(ctx->pipeline, pd, NULL);
-		return;
-	}
-	fs_etag_submit(ctx, path, -1, NULL, pd);
-	free(path);
+	fs_etag_submit(ctx, bucket, key, -1, NULL, pd);
 }
 
 /* Frees what etag_new() made (any part may be missing). */
@@ -627,7 +623,6 @@ void fs_etag_stop(struct fs_ctx *ctx)
 		ntf_pipeline_pending_free(ctx->pipeline, j->pd);
 		if (j->fd >= 0)
 			close(j->fd);
-		free(j->path);
 		free(j);
 	}
 	etag_free(e);

@@ -36,7 +36,7 @@ int fs_etag_start(struct fs_ctx *ctx);
  * with a crash stay pending in the store until the next mount.) */
 void fs_etag_stop(struct fs_ctx *ctx);
 
-/* Hash "bucket/key" (relative to SRC) and finalise pd.  Takes ownership
+/* Hash bucket/key (relative to SRC) and finalise pd.  Takes ownership
  * of pd.  Never blocks on I/O: the job is queued.
  *
  * fd, when >= 0, is the object open (not taken).  The job keeps a
@@ -52,8 +52,8 @@ void fs_etag_stop(struct fs_ctx *ctx);
  * one written while it is being read (size or mtime changed), whether or
  * not st was given.  mtime is not compared with st: with the writeback
  * cache the kernel sets it after close(). */
-void fs_etag_submit(struct fs_ctx *ctx, const char *path, int fd,
-		    const struct stat *st, struct ntf_pending *pd);
+void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
+		    int fd, const struct stat *st, struct ntf_pending *pd);
 
 /* Append the hasher's metrics (Prometheus text: the queue, the
  * descriptors it holds, jobs done) to out.  Returns 0 or -ENOMEM. */

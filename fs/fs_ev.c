@@ -187,12 +187,12 @@ static size_t read_meta(struct fs_at *at, int fd, struct ntf_meta *meta,
 	return count;
 }
 
-/* Record ev as the caller uid/pid.  With hash_path, the eTag is still to
- * be computed: the records are stored pending and the hasher finalises
- * them, with the MD5 of the object as st describes it, read through
- * hash_fd when that is >= 0 (see fs_etag_submit). */
+/* Record ev as the caller uid/pid.  With hash, the eTag is still to be
+ * computed: the records are stored pending and the hasher finalises them,
+ * with the MD5 of the object (ev's bucket and key) as st describes it,
+ * read through hash_fd when that is >= 0 (see fs_etag_submit). */
 static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		    struct ntf_event *ev, const char *hash_path, int hash_fd,
+		    struct ntf_event *ev, bool hash, int hash_fd,
 		    const struct stat *st)
 {
 	char comm[17] = "";
@@ -203,10 +203,10 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		ev->comm = comm;
 	}
 	struct ntf_pending *pd = NULL;
-	int rc = hash_path ? ntf_pipeline_emit_pending(ctx->pipeline, ev, &pd)
-			   : ntf_pipeline_emit(ctx->pipeline, ev);
+	int rc = hash ? ntf_pipeline_emit_pending(ctx->pipeline, ev, &pd)
+		      : ntf_pipeline_emit(ctx->pipeline, ev);
 	if (pd)
-		fs_etag_submit(ctx, hash_path, hash_fd, st, pd);
+		fs_etag_submit(ctx, ev->bucket, ev->key, hash_fd, st, pd);
 	if (rc < 0)
 		cmn_warn("event %s for %s/%s not recorded: %s",
 			 ntf_event_str(ev->name), ev->bucket,
@@ -216,7 +216,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	emit_as(ctx, fc->uid, fc->pid, ev, NULL, -1, NULL);
+	emit_as(ctx, fc->uid, fc->pid, ev, false, -1, NULL);
 }
 
 void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -321,14 +321,10 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	if (!ntf_event_is_removed(name))
 		object_fields(ctx, dir, child, openfd, st, &used, &ev, meta,
 			      &metastore, etag, &hash);
-	char *full = NULL;
-	if (hash && asprintf(&full, "%s/%s", ev.bucket, ev.key) < 0)
-		full = NULL;
 	/* Only passthrough makes openfd the daemon's own, one the hasher
 	 * may read (see fs_etag_submit). */
-	emit_as(ctx, uid, pid, &ev, full, ctx->pt.active ? openfd : -1,
+	emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
 		hash ? &used : NULL);
-	free(full);
 	free(metastore);
 	free(path);
 }
@@ -383,12 +379,12 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 				      .size = st ? st->st_size : -1,
 				      .copy_source = oldkey};
 		char etag[33];
-		const char *hash = NULL;
+		bool hash = false;
 		if (fs_ev_wants(ctx, c.name) && st && S_ISREG(st->st_mode)) {
 			if (cached_etag_at(ctx, newkey, st, etag))
 				c.etag = etag;
-			else if (ctx->etag)
-				hash = newkey;
+			else
+				hash = ctx->etag != NULL;
 		}
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (fs_ev_wants(ctx, c.name))
