@@ -20,8 +20,7 @@ int cmn_thread_start(pthread_t *out, const char *name, void *(*fn)(void *),
 		     void *arg);
 
 /* The nice value of the threads whose work follows the file operations
- * and is never waited for by them (eTag hasher, store ingester, the
- * durability=none emitter). */
+ * and is never waited for by them (eTag hasher, store ingester). */
 #define CMN_THREAD_BACKGROUND_NICE 10
 
 /* Lower the calling thread to CMN_THREAD_BACKGROUND_NICE (Linux keeps a

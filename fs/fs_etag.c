@@ -620,7 +620,7 @@ void fs_etag_stop(struct fs_ctx *ctx)
 	pthread_join(e->thread, NULL);
 	for (struct etag_job *j = e->head, *next; j; j = next) {
 		next = j->next;
-		ntf_pipeline_pending_free(ctx->pipeline, j->pd);
+		ntf_pipeline_pending_free(j->pd);
 		if (j->fd >= 0)
 			close(j->fd);
 		free(j);

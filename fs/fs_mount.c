@@ -218,10 +218,6 @@ static void ctx_free(struct fs_ctx *ctx)
 	ntf_dlctl_free(ctx->dlctl); /* workers stop before the store closes */
 	ctx->dlctl = NULL;
 	fs_select_free(ctx);
-	/* durability=none records events on a worker: let it hand its last
-	 * eTag jobs to the hasher before that stops. */
-	if (ctx->pipeline)
-		ntf_pipeline_drain(ctx->pipeline);
 	fs_etag_stop(ctx);
 	fs_ev_stop(ctx);
 	fs_magic_free(ctx);

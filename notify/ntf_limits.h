@@ -72,14 +72,6 @@
  * never stalls. */
 #define NTF_LIMIT_STORE_NONE_WAIT_MS 200
 
-/* durability=none: events queued for the emit worker (ntf_defer.h) before
- * a request thread waits for room (at most NTF_LIMIT_STORE_NONE_WAIT_MS),
- * about 300 bytes each; and how long the worker lingers for more after a
- * round before it sleeps untimed (live readers see an event at most this
- * much later than with the other modes). */
-#define NTF_LIMIT_DEFER_ITEMS 65536
-#define NTF_LIMIT_DEFER_LINGER_MS 2
-
 /* Most bytes of frames appended to the journal and not yet ingested into
  * events.db before appenders wait (durability=none ones at most
  * NTF_LIMIT_STORE_NONE_WAIT_MS): bounds the journal's size when the

@@ -23,7 +23,6 @@
 
 #include "cmn_buf.h"
 #include "cmn_time.h"
-#include "ntf_defer.h"
 #include "ntf_limits.h"
 #include "ntf_pack.h"
 #include "ntf_record.h"
@@ -51,25 +50,7 @@ struct ntf_pending {
 	uint64_t seqs[PIPE_GROUPS];
 	size_t n;
 	struct gate_item *gate;     /* borrowed from the gate, or NULL */
-	/* see ntf_pipeline_pending_urgent(); atomic: the worker may set it
-	 * when it binds a deferred handle the hasher already holds */
-	atomic_bool urgent;
-	/* durability=none: the handle is given out when the event is queued
-	 * and bound (seqs, gate) when the emit worker has stored it.  Until
-	 * then a finalisation or a drop is only noted here, and the worker
-	 * carries it out.  Guarded by the pipeline's defer_lock. */
-	bool deferred, bound;
-	bool early;                 /* finalised before it was bound */
-	bool dropped;               /* freed before it was bound */
-	bool has_etag;
-	char etag[33];
-};
-
-/* An event queued for the emit worker (durability=none). */
-struct deferred_emit {
-	struct ntf_defer_item link; /* first */
-	struct ntf_event *ev;       /* owned (ntf_event_clone) */
-	struct ntf_pending *pd;     /* the handle given out, or NULL */
+	bool urgent;                /* see ntf_pipeline_pending_urgent() */
 };
 
 struct bucket_rules {
@@ -89,11 +70,6 @@ struct ntf_pipeline {
 	struct ntf_rules *deflt;      /* applies while nothing is set */
 	struct bucket_rules *slots[PIPE_SLOTS];
 	size_t n_configured;          /* bucket rule sets + global */
-
-	/* durability=none: emits run on this worker, in order (NULL in the
-	 * other modes). */
-	struct ntf_defer *defer;
-	pthread_mutex_t defer_lock;   /* guards deferred pending handles */
 
 	pthread_mutex_t gate_lock;    /* guards the gate list */
 	struct gate_item *gate_head, *gate_tail;
@@ -118,8 +94,6 @@ struct ntf_pipeline {
 	_Atomic uint64_t ev_emitted[NTF_EV_COUNT], ev_matched[NTF_EV_COUNT],
 		ev_dropped[NTF_EV_COUNT];
 };
-
-static void run_deferred(void *arg, struct ntf_defer_item *item);
 
 static size_t slot_of(const char *bucket)
 {
@@ -160,7 +134,6 @@ int ntf_pipeline_open(const struct ntf_pipeline_opts *o,
 		return -ENOMEM;
 	pthread_rwlock_init(&p->lock, NULL);
 	pthread_mutex_init(&p->gate_lock, NULL);
-	pthread_mutex_init(&p->defer_lock, NULL);
 	p->durability = o->durability;
 	p->region = strdup(o->region ? o->region : "us-east-1");
 	p->local_target = (struct ntf_target_id){PIPE_LOCAL_ID,
@@ -176,8 +149,6 @@ int ntf_pipeline_open(const struct ntf_pipeline_opts *o,
 				  &p->ring);
 	if (rc == 0)
 		rc = ntf_store_open(o->state_dir, &so, &p->store, errmsg);
-	if (rc == 0 && p->durability == NTF_DURABILITY_NONE)
-		rc = ntf_defer_new("bfs-emit", run_deferred, p, &p->defer);
 	if (rc < 0) {
 		ntf_pipeline_close(p);
 		return rc;
@@ -191,7 +162,6 @@ void ntf_pipeline_close(struct ntf_pipeline *p)
 {
 	if (!p)
 		return;
-	ntf_defer_free(p->defer); /* what is queued is stored first */
 	ntf_store_close(p->store);
 	ntf_ring_free(p->ring);
 	for (size_t i = 0; i < PIPE_SLOTS; i++) {
@@ -212,7 +182,6 @@ void ntf_pipeline_close(struct ntf_pipeline *p)
 		free(g);
 	}
 	pthread_mutex_destroy(&p->gate_lock);
-	pthread_mutex_destroy(&p->defer_lock);
 	pthread_rwlock_destroy(&p->lock);
 	for (size_t i = 0; i < p->n_env_lists; i++)
 		free(p->env_lists[i]);
@@ -684,143 +653,23 @@ out:
 	return rc;
 }
 
-/* ---- durability=none: emits on the worker ---- */
-
-/* Queue ev for the worker.  Its time is the operation's, taken now.  With
- * out, the pending handle is made here and bound by the worker. */
-static int defer_emit(struct ntf_pipeline *p, struct ntf_event *ev,
-		      struct ntf_pending **out)
-{
-	if (!ntf_pipeline_wants(p, ev->name)) {
-		atomic_fetch_add(&p->emitted, 1); /* as emit_common counts */
-		return 0;
-	}
-	if (!ev->time_ms)
-		ev->time_ms = cmn_time_now_ms();
-	int rc = -ENOMEM;
-	struct deferred_emit *d = calloc(1, sizeof(*d));
-	struct ntf_pending *pd = out ? calloc(1, sizeof(*pd)) : NULL;
-	if (d)
-		d->ev = ntf_event_clone(ev);
-	if (!d || !d->ev || (out && !pd))
-		goto fail;
-	if (pd) {
-		pd->deferred = true;
-		atomic_store(&pd->urgent, atomic_load(&p->readers) > 0);
-	}
-	d->pd = pd;
-	if (ntf_defer_push(p->defer, &d->link) < 0) {
-		atomic_fetch_add(&p->failed, 1);
-		rc = -EAGAIN;
-		goto fail;
-	}
-	if (out)
-		*out = pd;
-	return 0;
-fail:
-	if (d)
-		free(d->ev);
-	free(d);
-	free(pd);
-	return rc;
-}
-
-static void finalize_bound(struct ntf_pipeline *p, struct ntf_pending *pd,
-			   const char *etag);
-
-/* The worker: record d's event, and bind its pending handle to what was
- * stored, or carry out the finalisation or drop that came first. */
-static void run_deferred(void *arg, struct ntf_defer_item *item)
-{
-	struct ntf_pipeline *p = arg;
-	struct deferred_emit *d = (struct deferred_emit *)item;
-	struct ntf_pending *pd = d->pd, *real = NULL;
-	if (!pd) {
-		(void)emit_common(p, d->ev, NULL); /* failures are counted */
-		goto out;
-	}
-	pthread_mutex_lock(&p->defer_lock);
-	bool early = pd->early, dropped;
-	pthread_mutex_unlock(&p->defer_lock);
-	if (early) {
-		/* hashed before its turn came: store it complete */
-		d->ev->etag = pd->has_etag ? pd->etag : NULL;
-		(void)emit_common(p, d->ev, NULL);
-		free(pd);
-		goto out;
-	}
-	(void)emit_common(p, d->ev, &real);
-	pthread_mutex_lock(&p->defer_lock);
-	if (real) {
-		memcpy(pd->seqs, real->seqs, sizeof(pd->seqs));
-		pd->n = real->n;
-		pd->gate = real->gate;
-		atomic_store(&pd->urgent, atomic_load(&real->urgent));
-	}
-	pd->bound = true;
-	early = pd->early;
-	dropped = pd->dropped;
-	pthread_mutex_unlock(&p->defer_lock);
-	free(real);
-	if (early)
-		finalize_bound(p, pd, pd->has_etag ? pd->etag : NULL);
-	else if (dropped)
-		free(pd); /* stays pending in the store, for recovery */
-out:
-	free(d->ev);
-	free(d);
-}
-
-/* A deferred handle not bound yet: note what happened to it (etag when
- * finalised, dropped otherwise) for the worker.  Returns true when the
- * worker takes it from here. */
-static bool note_unbound(struct ntf_pipeline *p, struct ntf_pending *pd,
-			 bool finalised, const char *etag)
-{
-	if (!pd->deferred)
-		return false;
-	pthread_mutex_lock(&p->defer_lock);
-	bool unbound = !pd->bound;
-	if (unbound && finalised) {
-		pd->early = true;
-		pd->has_etag = etag != NULL;
-		if (etag)
-			snprintf(pd->etag, sizeof(pd->etag), "%.32s", etag);
-	} else if (unbound) {
-		pd->dropped = true;
-	}
-	pthread_mutex_unlock(&p->defer_lock);
-	return unbound;
-}
-
-void ntf_pipeline_drain(struct ntf_pipeline *p)
-{
-	ntf_defer_drain(p->defer);
-}
-
 int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
 {
-	return p->defer ? defer_emit(p, ev, NULL) : emit_common(p, ev, NULL);
+	return emit_common(p, ev, NULL);
 }
 
 int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 			      struct ntf_pending **out)
 {
 	*out = NULL;
-	return p->defer ? defer_emit(p, ev, out) : emit_common(p, ev, out);
+	return emit_common(p, ev, out);
 }
 
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 			   const char *etag)
 {
-	if (!pd || note_unbound(p, pd, true, etag))
+	if (!pd)
 		return;
-	finalize_bound(p, pd, etag);
-}
-
-static void finalize_bound(struct ntf_pipeline *p, struct ntf_pending *pd,
-			   const char *etag)
-{
 	if (pd->n && ntf_store_finalize(p->store, pd->seqs, pd->n, etag) < 0)
 		atomic_fetch_add(&p->failed, 1);
 	struct gate_item *g = pd->gate;
@@ -849,11 +698,8 @@ bool ntf_pipeline_pending_urgent(const struct ntf_pending *pd)
 	return pd && pd->urgent;
 }
 
-void ntf_pipeline_pending_free(struct ntf_pipeline *p,
-			       struct ntf_pending *pd)
+void ntf_pipeline_pending_free(struct ntf_pending *pd)
 {
-	if (!pd || note_unbound(p, pd, false, NULL))
-		return;
 	/* A gate item still held is freed with the pipeline. */
 	free(pd);
 }

@@ -119,14 +119,7 @@ bool ntf_pipeline_pending_urgent(const struct ntf_pending *pd);
 
 /* Drop pd without finalising (shutdown): its records stay pending in the
  * store and come back through ntf_pipeline_recover() at the next open. */
-void ntf_pipeline_pending_free(struct ntf_pipeline *p,
-			       struct ntf_pending *pd);
-
-/* Return once every event emitted before the call is stored (with
- * durability=none they are recorded on a worker thread, in order; in the
- * other modes, at once).  A pending handle handed out before is then
- * bound: call this before stopping whatever finalises them. */
-void ntf_pipeline_drain(struct ntf_pipeline *p);
+void ntf_pipeline_pending_free(struct ntf_pending *pd);
 
 /* After a restart: call fn for every record still pending in the store,
  * with a handle fn must eventually pass to ntf_pipeline_finalize().

@@ -114,11 +114,6 @@ int ntf_record_test_event(const char *bucket, int64_t time_ms,
  * "application/octet-stream".  Static string. */
 const char *ntf_record_content_type(const char *key, size_t len);
 
-/* A copy of ev that owns what it points to, in one allocation (the
- * caller frees it with free()): for an event recorded later, on another
- * thread.  Returns NULL when out of memory. */
-struct ntf_event *ntf_event_clone(const struct ntf_event *ev);
-
 /* Write seq as 16 uppercase hex digits and a NUL into out[17]. */
 void ntf_record_sequencer(uint64_t seq, char out[17]);
 

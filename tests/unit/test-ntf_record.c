@@ -374,57 +374,10 @@ static void test_sequencer(void **state)
 	assert_true(strcmp(a, b) < 0);
 }
 
-/* A clone owns its strings: its record is the original's, byte for
- * byte, after every buffer the original pointed into is overwritten. */
-static void test_clone_owns_its_strings(void **state)
-{
-	(void)state;
-	char bucket[] = "photos", key[] = "2024/a b.jpg", etag[] =
-		"0123456789abcdef0123456789abcdef";
-	char comm[] = "cp", src[] = "photos/old.jpg", mname[] = "Color",
-	     mval[] = "blue", region[] = "eu-west-1", host[] = "h1";
-	struct ntf_meta md[] = {{mname, mval}, {"empty", ""}};
-	struct ntf_event ev = {.name = NTF_EV_OBJECT_CREATED_COPY,
-			       .bucket = bucket, .key = key, .size = 42,
-			       .etag = etag, .content_type = NULL,
-			       .meta = md, .n_meta = 2, .sequencer = 7,
-			       .time_ms = 1700000000123, .uid = 1000,
-			       .pid = 99, .comm = comm, .copy_source = src,
-			       .region = region, .host = host};
-	struct cmn_buf want, got;
-	cmn_buf_init(&want, 1 << 16);
-	cmn_buf_init(&got, 1 << 16);
-	assert_int_equal(ntf_record_json(&ev, "cfg", &want), 0);
-	struct ntf_event *c = ntf_event_clone(&ev);
-	assert_non_null(c);
-	char *strs[] = {bucket, key, etag, comm, src, mname, mval, region,
-			host};
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		memset(strs[i], 'Z', strlen(strs[i]));
-	md[1].name = "changed";
-	assert_int_equal(ntf_record_json(c, "cfg", &got), 0);
-	assert_string_equal(got.data, want.data);
-	free(c);
-	/* NULL strings and no metadata stay so */
-	struct ntf_event bare = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
-				 .bucket = "b", .key = "k", .size = -1};
-	c = ntf_event_clone(&bare);
-	assert_non_null(c);
-	assert_null(c->etag);
-	assert_null(c->comm);
-	assert_null(c->meta);
-	assert_int_equal(c->n_meta, 0);
-	assert_string_equal(c->key, "k");
-	free(c);
-	cmn_buf_free(&want);
-	cmn_buf_free(&got);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_fields),
-		cmocka_unit_test(test_clone_owns_its_strings),
 		cmocka_unit_test(test_removed_omits_details),
 		cmocka_unit_test(test_copy_names_source),
 		cmocka_unit_test(test_bucket_event),
