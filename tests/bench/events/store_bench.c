@@ -3,8 +3,10 @@
  * burst from 2 appender threads, measured from the first emit until every
  * entry is in the database (ntf_store_flush returned), for each
  * durability mode; also when the appends returned (the events were in the
- * journal, as the durability asks).  Each event carries a ~250-byte
- * record, like a real ObjectCreated:Put.  Run by run.sh.
+ * journal, as the durability asks).  Each event is an ObjectCreated:Put
+ * packed as the daemon packs it (ntf_pack_event, ~150 bytes), which the
+ * ingester renders into its ~700-byte record JSON on the way into
+ * events.db, as it does in the daemon.  Run by run.sh.
  *
  *   store_bench [EVENTS_PER_THREAD [ENTRIES_PER_APPEND [THREADS]]]
  */
@@ -14,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cmn_buf.h"
+#include "ntf_pack.h"
+#include "ntf_record.h"
 #include "ntf_store.h"
 
 #define MAX_THREADS 16
@@ -27,7 +32,7 @@ struct worker {
 	int err;
 };
 
-static char record[256];
+static struct cmn_buf packed; /* the event, packed */
 
 static double now_s(void)
 {
@@ -46,8 +51,9 @@ static void *worker_main(void *arg)
 			.event_name = "s3:ObjectCreated:Put",
 			.bucket = "bench",
 			.key = "dir/file-000000.txt",
-			.record = record,
-			.record_len = strlen(record),
+			.record = packed.data,
+			.record_len = packed.len,
+			.packed = true,
 		};
 	for (long done = 0; done < w->n; done += w->per_call) {
 		int err = ntf_store_append(w->s, e, (size_t)w->per_call, w->d);
@@ -114,9 +120,16 @@ int main(int argc, char **argv)
 	if (n <= 0 || per <= 0 || per > 64 || threads < 1 ||
 	    threads > MAX_THREADS)
 		return 2;
-	memset(record, 'x', 250);
-	memcpy(record, "{\"eventName\":\"ObjectCreated:Put\",\"pad\":\"", 41);
-	memcpy(record + 247, "\"}", 3);
+	struct ntf_event ev = {
+		.name = NTF_EV_OBJECT_CREATED_PUT, .bucket = "bench",
+		.key = "dir/file-000000.txt", .size = 4096,
+		.etag = "0123456789abcdef0123456789abcdef",
+		.content_type = "text/plain", .time_ms = 1700000000000,
+		.uid = 1000, .pid = 4242, .comm = "store_bench",
+		.region = "us-east-1", .host = "bench-host"};
+	cmn_buf_init(&packed, 1 << 16);
+	if (ntf_pack_event(&ev, "bench", &packed) != 0)
+		return 1;
 	return run("commit", NTF_DURABILITY_COMMIT, n, per) |
 	       run("fsync", NTF_DURABILITY_FSYNC, n / 20, per) |
 	       run("none", NTF_DURABILITY_NONE, n, per);
