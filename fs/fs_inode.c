@@ -459,19 +459,25 @@ int fs_at_stat(const struct fs_at *at, struct stat *st)
 	return fstatat(at->dirfd, at->name, st, fs_at_flags(at));
 }
 
-int fs_inode_open(struct fs_inode_table *t, struct fs_inode *ino, int flags)
+int fs_inode_open(struct fs_inode_table *t, struct fs_inode *ino, int flags,
+		  struct stat *st)
 {
 	struct fs_at at;
+	struct stat mine;
+	if (!st)
+		st = &mine;
 	int fd = fs_inode_at(t, ino, &at);
 	if (fd < 0)
 		return fd;
 	fd = fs_at_open(&at, flags);
 	if (fd < 0)
 		fd = -errno;
-	struct stat st;
-	if (fd >= 0 && at.name[0] &&
-	    (fstat(fd, &st) != 0 || st.st_ino != ino->ino ||
-	     st.st_dev != ino->dev)) {
+	bool named = at.name[0] != '\0';
+	bool have = fd >= 0 && (named || st != &mine) && fstat(fd, st) == 0;
+	if (!have)
+		st->st_mode = 0;
+	if (fd >= 0 && named &&
+	    (!have || st->st_ino != ino->ino || st->st_dev != ino->dev)) {
 		close(fd); /* the name holds another object now */
 		fd = -ESTALE;
 	}

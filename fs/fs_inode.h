@@ -156,8 +156,11 @@ const char *fs_at_proc(struct fs_at *at);
 
 /* open(2) of ino's backing object (not a magic node): an fd, or -errno;
  * -ESTALE when its name holds another object now (changed behind the
- * mount), never that object. */
-int fs_inode_open(struct fs_inode_table *t, struct fs_inode *ino, int flags);
+ * mount), never that object.  The check stats the opened object: st, when
+ * not NULL, receives that stat (an event of the open uses it), or
+ * st_mode 0 when there is none. */
+int fs_inode_open(struct fs_inode_table *t, struct fs_inode *ino, int flags,
+		  struct stat *st);
 
 /* Syscalls on the object, errno-style returns like the calls they wrap.
  * Never following a symlink in the last component. */

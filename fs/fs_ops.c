@@ -735,14 +735,16 @@ static int daemon_flags(struct fs_ctx *ctx, int flags)
 }
 
 /* Open the backing file of ino, or (name) create it in the directory ino
- * with mode.  Returns the descriptor or -errno. */
+ * with mode.  Returns the descriptor or -errno.  st: see fs_inode_open
+ * (NULL with a name). */
 static int backing_open(struct fs_ctx *ctx, struct fs_inode *ino,
-			const char *name, int flags, mode_t mode)
+			const char *name, int flags, mode_t mode,
+			struct stat *st)
 {
 	int wide = daemon_flags(ctx, flags);
 	for (;;) {
 		int fd = name ? openat(ino->fd, name, wide, mode)
-			      : fs_inode_open(ctx->inodes, ino, wide);
+			      : fs_inode_open(ctx->inodes, ino, wide, st);
 		if (name && fd < 0)
 			fd = -errno;
 		if ((fd != -EACCES && fd != -EPERM) || wide == flags)
@@ -865,8 +867,10 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		open_select(ctx, req, ino, fi);
 		return;
 	}
+	struct stat st;
 	int fd = backing_open(ctx, ino, NULL,
-			      backing_flags(ctx, fi->flags) & ~O_NOFOLLOW, 0);
+			      backing_flags(ctx, fi->flags) & ~O_NOFOLLOW, 0,
+			      &st);
 	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
 		if (fd >= 0)
@@ -883,9 +887,10 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	int bid = prepare_open(ctx, f, fi);
 	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
+		/* the stat the open checked the object with */
 		fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
 				NTF_EV_OBJECT_ACCESSED_GET, ino, NULL, fd,
-				NULL, NULL);
+				st.st_mode ? &st : NULL, NULL);
 	}
 	fs_pt_set_reply(bid);
 	if (fuse_reply_open(req, fi) != 0)
@@ -907,7 +912,7 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 		goto fail;
 	fd = backing_open(ctx, parent, name,
 			  (backing_flags(ctx, fi->flags) | O_CREAT) & ~O_NOFOLLOW,
-			  mode);
+			  mode, NULL);
 	if (fd < 0) {
 		rc = fd;
 		goto fail;

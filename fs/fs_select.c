@@ -349,7 +349,7 @@ static void remember(struct fs_ctx *ctx, const struct stat *qst,
 /* Open the .select file itself (its query), or return -errno. */
 static int open_query(struct fs_ctx *ctx, struct fs_inode *ino)
 {
-	return fs_inode_open(ctx->inodes, ino, O_RDONLY | O_CLOEXEC);
+	return fs_inode_open(ctx->inodes, ino, O_RDONLY | O_CLOEXEC, NULL);
 }
 
 int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino)

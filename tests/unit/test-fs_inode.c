@@ -212,15 +212,19 @@ static void test_open_refuses_another_object(void **state)
 	struct fs_inode *root = fs_inode_root(f->t);
 	struct fs_inode *b = make(f, root, "behind", true);
 	struct fs_inode *o = make(f, b, "name", false);
-	int fd = fs_inode_open(f->t, o, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = fs_inode_open(f->t, o, O_RDONLY | O_CLOEXEC, &st);
 	assert_true(fd >= 0);
 	close(fd);
+	/* the stat it checked with is the caller's */
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_ino, o->ino);
 	/* Replaced behind the mount (no fs_inode_unlinking). */
 	int w = openat(b->fd, "other", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 	assert_true(w >= 0);
 	close(w);
 	assert_int_equal(renameat(b->fd, "other", b->fd, "name"), 0);
-	assert_int_equal(fs_inode_open(f->t, o, O_RDONLY | O_CLOEXEC),
+	assert_int_equal(fs_inode_open(f->t, o, O_RDONLY | O_CLOEXEC, NULL),
 			 -ESTALE);
 	fs_inode_forget(f->t, o, 1);
 	fs_inode_forget(f->t, b, 1);
