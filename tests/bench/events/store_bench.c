@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "cmn_buf.h"
@@ -130,7 +129,9 @@ int main(int argc, char **argv)
 	cmn_buf_init(&packed, 1 << 16);
 	if (ntf_pack_event(&ev, "bench", &packed) != 0)
 		return 1;
-	return run("commit", NTF_DURABILITY_COMMIT, n, per) |
-	       run("fsync", NTF_DURABILITY_FSYNC, n / 20, per) |
-	       run("none", NTF_DURABILITY_NONE, n, per);
+	int rc = run("commit", NTF_DURABILITY_COMMIT, n, per) |
+		 run("fsync", NTF_DURABILITY_FSYNC, n / 20, per) |
+		 run("none", NTF_DURABILITY_NONE, n, per);
+	cmn_buf_free(&packed);
+	return rc;
 }
