@@ -1419,7 +1419,10 @@ static int init_seq(struct ntf_store *s, char **errmsg)
 	s->persisted = hwm;
 	s->next_seq = hwm > max_seq + 1 ? hwm : max_seq + 1;
 	s->oldest_ms = OLDEST_UNKNOWN;
-	err = reserve_seqs(s, s->next_seq, &s->hwm);
+	/* Reserve ahead now: after a restart events.seq may equal next_seq,
+	 * and the first append would write and fsync it on its caller's
+	 * (a FUSE) thread. */
+	err = reserve_seqs(s, s->next_seq + 1, &s->hwm);
 	if (err)
 		ntf_store_set_err(errmsg, "events.seq", strerror(-err));
 	return err;

@@ -3,8 +3,10 @@
 daemon's /dev/fuse descriptor says (non-blocking only when polling) and
 through the CPU time an idle daemon uses (a poller that never sleeps would
 burn a CPU).  And the threads that work behind the requests (hasher,
-ingester, emitter) yield the CPU to them: nice 10."""
+ingester) yield the CPU to them: nice 10.  And the descriptor table is
+grown before they start."""
 import os
+import resource
 import time
 
 import pytest
@@ -114,3 +116,24 @@ def test_background_threads_yield_to_requests(mount_factory, durability):
     for name in ["bfs-hasher", "bfs-ingest"]:
         assert nices.get(name) == {min(mine + 10, 19)}, (name, nices)
     assert nices["bucketfs"] == {mine}, nices
+
+
+def fd_table_size(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("FDSize:"):
+                return int(line.split()[1])
+    raise AssertionError("no FDSize in /proc/PID/status")
+
+
+def test_fd_table_is_grown_before_the_threads(mount_factory):
+    """The descriptor table is sized for the hasher's descriptors (up to
+    256) and open handles at start, while one thread runs: grown later,
+    each doubling waits for an RCU grace period with a FUSE thread
+    blocked (fs_mount.c presize_fd_table).  Under ASan the table starts
+    large anyway (the sanitizer's own descriptors sit near 250): the check
+    bites on a release build."""
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 1024:
+        pytest.skip("RLIMIT_NOFILE below 1024")
+    m = mount_factory()
+    assert fd_table_size(m.proc.pid) >= 1024
