@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,19 +77,23 @@ struct etag_job {
 #define ETAG_DELAY_MS 3
 #define ETAG_LOG_DELAY_MS 20
 
-/* 4 MiB of address space, touched as used.  Direct-mapped, so of the
+/* 4.5 MiB of address space, touched as used.  Direct-mapped, so of the
  * files hashed lately a share is pushed out by later ones: about 7% of
  * 10 000 here (26% with 16 384 slots), each hashed again when its GET
  * needs the eTag. */
 #define ETAG_MEM_SLOTS 65536
 
-/* One remembered eTag: valid while the file keeps this size and mtime. */
+/* One remembered eTag: valid while the file keeps this size and mtime.
+ * The hasher is the only writer; FUSE threads read without a lock, each
+ * slot being a seqlock (seq odd while written, a reader that sees it odd
+ * or changed takes it as a miss and the file is hashed again).  With a
+ * mutex, a FUSE thread that met the hasher inside it slept, and waking it
+ * on its idle CPU cost 30-40 us (about 100 times per 20 000 creates,
+ * pin=split).  Every field is atomic: no read races the write. */
 struct etag_mem {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	int64_t mtime_ns;
-	char hex[32];
+	_Atomic uint64_t seq;
+	_Atomic uint64_t dev, ino, size, mtime_ns;
+	_Atomic uint64_t hex[4]; /* the 32 hex digits */
 };
 
 struct fs_etag {
@@ -112,7 +117,6 @@ struct fs_etag {
 	 * eTag of a file unchanged since (a GET after the Put, a copy) finds
 	 * it here without a syscall.  Direct-mapped by inode; a collision
 	 * replaces the older entry. */
-	pthread_mutex_t mem_lock;
 	struct etag_mem *mem; /* ETAG_MEM_SLOTS entries */
 };
 
@@ -129,31 +133,55 @@ static struct etag_mem *mem_slot(struct fs_etag *e, const struct stat *st)
 	return &e->mem[h >> 48];
 }
 
+/* The seqlock without fences (GCC refuses them under ThreadSanitizer):
+ * fields are written with release and read with acquire.  A reader that
+ * reads any field from a write in progress synchronises with it, so sees
+ * seq odd or moved on at its second look (Boehm, "Can seqlocks get along
+ * with programming language memory models?", 2012).  On x86 all of it is
+ * plain moves. */
 static bool mem_get(struct fs_etag *e, const struct stat *st, char out[33])
 {
 	if (!e)
 		return false;
 	struct etag_mem *m = mem_slot(e, st);
-	pthread_mutex_lock(&e->mem_lock);
-	bool hit = m->ino == st->st_ino && m->dev == st->st_dev &&
-		   m->size == st->st_size && m->mtime_ns == mtime_ns(st);
-	if (hit) {
-		memcpy(out, m->hex, 32);
-		out[32] = '\0';
-	}
-	pthread_mutex_unlock(&e->mem_lock);
-	return hit;
+	const memory_order acq = memory_order_acquire;
+	uint64_t seq = atomic_load_explicit(&m->seq, acq);
+	if (seq & 1)
+		return false;
+	uint64_t dev = atomic_load_explicit(&m->dev, acq);
+	uint64_t ino = atomic_load_explicit(&m->ino, acq);
+	uint64_t size = atomic_load_explicit(&m->size, acq);
+	uint64_t mtime = atomic_load_explicit(&m->mtime_ns, acq);
+	uint64_t hex[4];
+	for (int i = 0; i < 4; i++)
+		hex[i] = atomic_load_explicit(&m->hex[i], acq);
+	if (atomic_load_explicit(&m->seq, memory_order_relaxed) != seq)
+		return false;
+	if (ino != (uint64_t)st->st_ino || dev != (uint64_t)st->st_dev ||
+	    size != (uint64_t)st->st_size || mtime != (uint64_t)mtime_ns(st))
+		return false;
+	memcpy(out, hex, 32);
+	out[32] = '\0';
+	return true;
 }
 
+/* Hasher thread only (the one writer of the slots). */
 static void mem_put(struct fs_etag *e, const struct stat *st,
 		    const char hex[33])
 {
 	struct etag_mem *m = mem_slot(e, st);
-	pthread_mutex_lock(&e->mem_lock);
-	*m = (struct etag_mem){.dev = st->st_dev, .ino = st->st_ino,
-			       .size = st->st_size, .mtime_ns = mtime_ns(st)};
-	memcpy(m->hex, hex, 32);
-	pthread_mutex_unlock(&e->mem_lock);
+	const memory_order rel = memory_order_release;
+	uint64_t seq = atomic_load_explicit(&m->seq, memory_order_relaxed);
+	uint64_t words[4];
+	memcpy(words, hex, 32);
+	atomic_store_explicit(&m->seq, seq + 1, memory_order_relaxed);
+	atomic_store_explicit(&m->dev, (uint64_t)st->st_dev, rel);
+	atomic_store_explicit(&m->ino, (uint64_t)st->st_ino, rel);
+	atomic_store_explicit(&m->size, (uint64_t)st->st_size, rel);
+	atomic_store_explicit(&m->mtime_ns, (uint64_t)mtime_ns(st), rel);
+	for (int i = 0; i < 4; i++)
+		atomic_store_explicit(&m->hex[i], words[i], rel);
+	atomic_store_explicit(&m->seq, seq + 2, rel);
 }
 
 bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
@@ -557,7 +585,6 @@ static void etag_free(struct fs_etag *e)
 		return;
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->lock);
-	pthread_mutex_destroy(&e->mem_lock);
 	free(e->mem);
 	EVP_MD_CTX_free(e->md_ctx);
 	EVP_MD_free(e->md5);
@@ -577,7 +604,6 @@ static struct fs_etag *etag_new(void)
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&e->mem_lock, NULL);
 	e->mem = calloc(ETAG_MEM_SLOTS, sizeof(*e->mem));
 	e->buf = malloc(ETAG_READ_SIZE);
 	e->whole = malloc(ETAG_WHOLE_ARENA);
