@@ -23,11 +23,9 @@
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +36,7 @@
 #include "cmn_thread.h"
 #include "cmn_time.h"
 #include "fs_ctx.h"
+#include "fs_etagmem.h"
 #include "fs_ev.h"
 #include "fs_inode.h"
 #include "ntf_pipeline.h"
@@ -78,25 +77,6 @@ struct etag_job {
 #define ETAG_DELAY_MS 3
 #define ETAG_LOG_DELAY_MS 20
 
-/* 4.5 MiB of address space, touched as used.  Direct-mapped, so of the
- * files hashed lately a share is pushed out by later ones: about 7% of
- * 10 000 here (26% with 16 384 slots), each hashed again when its GET
- * needs the eTag. */
-#define ETAG_MEM_SLOTS 65536
-
-/* One remembered eTag: valid while the file keeps this size and mtime.
- * The hasher is the only writer; FUSE threads read without a lock, each
- * slot being a seqlock (seq odd while written, a reader that sees it odd
- * or changed takes it as a miss and the file is hashed again).  With a
- * mutex, a FUSE thread that met the hasher inside it slept, and waking it
- * on its idle CPU cost 30-40 us (about 100 times per 20 000 creates,
- * pin=split).  Every field is atomic: no read races the write. */
-struct etag_mem {
-	_Atomic uint64_t seq;
-	_Atomic uint64_t dev, ino, size, mtime_ns;
-	_Atomic uint64_t hex[4]; /* the 32 hex digits */
-};
-
 struct fs_etag {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -114,11 +94,8 @@ struct fs_etag {
 	 * than hashing 4 KiB. */
 	EVP_MD *md5;
 	EVP_MD_CTX *md_ctx;
-	/* The eTags hashed lately, for every size: an event that needs the
-	 * eTag of a file unchanged since (a GET after the Put, a copy) finds
-	 * it here without a syscall.  Direct-mapped by inode; a collision
-	 * replaces the older entry. */
-	struct etag_mem *mem; /* ETAG_MEM_SLOTS entries */
+	/* The eTags hashed lately, for every size (see fs_etagmem.h). */
+	struct fs_etagmem *mem;
 };
 
 static int64_t mtime_ns(const struct stat *st)
@@ -126,69 +103,10 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
 }
 
-static struct etag_mem *mem_slot(struct fs_etag *e, const struct stat *st)
-{
-	uint64_t h = ((uint64_t)st->st_ino ^ ((uint64_t)st->st_dev << 32)) *
-		     0x9e3779b97f4a7c15ull;
-	_Static_assert(ETAG_MEM_SLOTS == 1 << 16, "slot = top 16 bits");
-	return &e->mem[h >> 48];
-}
-
-/* The seqlock without fences (GCC refuses them under ThreadSanitizer):
- * fields are written with release and read with acquire.  A reader that
- * reads any field from a write in progress synchronises with it, so sees
- * seq odd or moved on at its second look (Boehm, "Can seqlocks get along
- * with programming language memory models?", 2012).  On x86 all of it is
- * plain moves. */
-static bool mem_get(struct fs_etag *e, const struct stat *st, char out[33])
-{
-	if (!e)
-		return false;
-	struct etag_mem *m = mem_slot(e, st);
-	const memory_order acq = memory_order_acquire;
-	uint64_t seq = atomic_load_explicit(&m->seq, acq);
-	if (seq & 1)
-		return false;
-	uint64_t dev = atomic_load_explicit(&m->dev, acq);
-	uint64_t ino = atomic_load_explicit(&m->ino, acq);
-	uint64_t size = atomic_load_explicit(&m->size, acq);
-	uint64_t mtime = atomic_load_explicit(&m->mtime_ns, acq);
-	uint64_t hex[4];
-	for (int i = 0; i < 4; i++)
-		hex[i] = atomic_load_explicit(&m->hex[i], acq);
-	if (atomic_load_explicit(&m->seq, memory_order_relaxed) != seq)
-		return false;
-	if (ino != (uint64_t)st->st_ino || dev != (uint64_t)st->st_dev ||
-	    size != (uint64_t)st->st_size || mtime != (uint64_t)mtime_ns(st))
-		return false;
-	memcpy(out, hex, 32);
-	out[32] = '\0';
-	return true;
-}
-
-/* Hasher thread only (the one writer of the slots). */
-static void mem_put(struct fs_etag *e, const struct stat *st,
-		    const char hex[33])
-{
-	struct etag_mem *m = mem_slot(e, st);
-	const memory_order rel = memory_order_release;
-	uint64_t seq = atomic_load_explicit(&m->seq, memory_order_relaxed);
-	uint64_t words[4];
-	memcpy(words, hex, 32);
-	atomic_store_explicit(&m->seq, seq + 1, memory_order_relaxed);
-	atomic_store_explicit(&m->dev, (uint64_t)st->st_dev, rel);
-	atomic_store_explicit(&m->ino, (uint64_t)st->st_ino, rel);
-	atomic_store_explicit(&m->size, (uint64_t)st->st_size, rel);
-	atomic_store_explicit(&m->mtime_ns, (uint64_t)mtime_ns(st), rel);
-	for (int i = 0; i < 4; i++)
-		atomic_store_explicit(&m->hex[i], words[i], rel);
-	atomic_store_explicit(&m->seq, seq + 2, rel);
-}
-
 bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
 		    const struct stat *st, char out[33])
 {
-	if (mem_get(ctx ? ctx->etag : NULL, st, out))
+	if (ctx && ctx->etag && fs_etagmem_get(ctx->etag->mem, st, out))
 		return true;
 	if (st->st_size < FS_ETAG_CACHE_MIN || (fd < 0 && !at))
 		return false;
@@ -345,7 +263,7 @@ static bool read_whole(int fd, unsigned char *buf, size_t size)
 /* Remember w's eTag: in memory, and for larger files in the xattr. */
 static void work_cache(struct fs_etag *e, const struct etag_work *w)
 {
-	mem_put(e, &w->before, w->hex);
+	fs_etagmem_put(e->mem, &w->before, w->hex);
 	if (w->before.st_size < FS_ETAG_CACHE_MIN)
 		return;
 	char v[96];
@@ -580,52 +498,13 @@ static void recover(void *arg, const char *bucket, const char *key,
 }
 
 /* Frees what etag_new() made (any part may be missing). */
-/* The slots, in huge pages where the kernel gives them (MADV_HUGEPAGE):
- * every lookup lands on a random slot, and with 4 KiB pages it was a TLB
- * miss as well as a cache miss, the page walk of a VM being two walks.
- * Faulted in at start (MADV_POPULATE_WRITE, Linux 5.14): a huge page is
- * zeroed whole at its first write, and on this VM the three of them cost
- * the hasher 27 ms inside the first burst of creates (fresh host memory
- * behind each), 5% of 10 000 creates; at mount nobody waits on them. */
-#define ETAG_HUGE (2u << 20)
-
-static size_t mem_bytes(void)
-{
-	size_t n = ETAG_MEM_SLOTS * sizeof(struct etag_mem);
-	return (n + ETAG_HUGE - 1) / ETAG_HUGE * ETAG_HUGE;
-}
-
-static struct etag_mem *mem_alloc(void)
-{
-	size_t len = mem_bytes();
-	/* Over-allocate by a huge page to align the start on one. */
-	char *p = mmap(NULL, len + ETAG_HUGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	uintptr_t a = ((uintptr_t)p + ETAG_HUGE - 1) & ~(uintptr_t)(ETAG_HUGE - 1);
-	size_t head = (size_t)(a - (uintptr_t)p);
-	if (head)
-		munmap(p, head);
-	if (ETAG_HUGE - head)
-		munmap((char *)a + len, ETAG_HUGE - head);
-#ifdef MADV_HUGEPAGE
-	(void)madvise((void *)a, len, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-	(void)madvise((void *)a, len, MADV_POPULATE_WRITE);
-#endif
-	return (struct etag_mem *)a;
-}
-
 static void etag_free(struct fs_etag *e)
 {
 	if (!e)
 		return;
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->lock);
-	if (e->mem)
-		munmap(e->mem, mem_bytes());
+	fs_etagmem_free(e->mem);
 	EVP_MD_CTX_free(e->md_ctx);
 	EVP_MD_free(e->md5);
 	free(e->buf);
@@ -644,7 +523,7 @@ static struct fs_etag *etag_new(void)
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	e->mem = mem_alloc();
+	e->mem = fs_etagmem_new();
 	e->buf = malloc(ETAG_READ_SIZE);
 	e->whole = malloc(ETAG_WHOLE_ARENA);
 	e->md5 = EVP_MD_fetch(NULL, "MD5", NULL);

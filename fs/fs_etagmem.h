@@ -1,0 +1,34 @@
+/*
+ * fs_etagmem.h - the eTags hashed lately, remembered by inode.
+ *
+ * An event that needs the eTag of a file unchanged since it was hashed (a
+ * GET after the Put, a copy) finds it here without a syscall.  A fixed
+ * table, direct-mapped by (st_dev, st_ino): a collision replaces the older
+ * entry, and an entry is valid while the file keeps the size and mtime it
+ * was hashed at.  Readers take no lock; there is one writer (the hasher
+ * thread).
+ */
+#ifndef FS_ETAGMEM_H
+#define FS_ETAGMEM_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+struct fs_etagmem;
+
+/* The table, in huge pages where the kernel gives them, faulted in now;
+ * NULL when memory is short. */
+struct fs_etagmem *fs_etagmem_new(void);
+void fs_etagmem_free(struct fs_etagmem *m);
+
+/* The 32 hex digits (and a NUL) remembered for the file st describes:
+ * false when none is, or for another size or mtime.  Any thread. */
+bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
+		    char out[33]);
+
+/* Remember hex (32 digits) for the file as st describes it.  One thread
+ * only: the slots have a single writer. */
+void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,
+		    const char hex[33]);
+
+#endif
