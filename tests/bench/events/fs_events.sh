@@ -50,6 +50,11 @@
 #                         What a 2-CPU machine gives events: the request
 #                         path measured without the cross-CPU round trips,
 #                         the background work on the other CPU.
+# Besides the rates, bg_us_op: the CPU time the daemon's background
+# threads (bfs-*: hasher, ingester, delivery) used during the workload,
+# per operation (create, GET and unlink counted alike; what they did
+# after it, at unmount, is not in it).  Pinned, it comes out of the
+# workload's time.
 # Smoke run:  RUNS=1 NFILES=500 tests/bench/events/fs_events.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -228,6 +233,14 @@ background_to() { # cpu pid: the daemon's bfs-* threads to that CPU
 		esac
 	done
 }
+background_ns() { # pid: CPU time (ns) of its background threads (bfs-*)
+	local t n=0 comm
+	for t in /proc/"$1"/task/*; do
+		comm=$(cat "$t/comm" 2>/dev/null) || continue
+		case $comm in bfs-*) n=$(( n + $(cut -d' ' -f1 "$t/schedstat") )) ;; esac
+	done
+	echo "$n"
+}
 run_one() { # round config
 	local c=$2 i
 	fresh_src
@@ -243,8 +256,13 @@ run_one() { # round config
 	setfattr -n user.s3.notification -v "$(rules_of "$c")" "$W/mnt"
 	[ -n "$BG_CPU" ] && background_to "$BG_CPU" "$PID"
 	sync
+	local bg0
+	bg0=$(background_ns "$PID")
 	"${pin[@]}" "$W/evwork" "$W/mnt/bench" "$NFILES" "$FSIZE" |
 		sed "s/^/$1 $c /" >> "$W/raw"
+	# what the hasher and the ingester used meanwhile, per operation
+	awk -v r="$1" -v c="$c" -v a="$bg0" -v b="$(background_ns "$PID")" \
+		-v n="$NFILES" 'BEGIN {printf "%s %s bg_us_op %.1f\n", r, c, (b - a) / (3 * n * 1000)}' >> "$W/raw"
 	fusermount3 -u "$W/mnt" 2>/dev/null || fusermount3 -u -z "$W/mnt"
 	wait "$PID" 2>/dev/null || true
 	PID=
@@ -275,7 +293,7 @@ echo
 echo "bucketfs events at the FUSE level: $NFILES x $FSIZE B, $RUNS rounds, medians (ops/s)"
 echo "kernel $(uname -r), $(nproc) CPUs, passthrough=$PASSTHROUGH, backing=$BACKING, pin=${PIN:-none}, opts=${OPTS:-none}, $BUCKETFS_BIN"
 printf '%-11s' "metric"; for c in "${cfgs[@]}"; do printf ' %12s' "$c"; done; echo
-for m in create_ops get_ops unlink_ops logged; do
+for m in create_ops get_ops unlink_ops logged bg_us_op; do
 	printf '%-11s' "$m"; for c in "${cfgs[@]}"; do printf ' %12s' "$(med "$c" "$m")"; done; echo
 done
 echo "spread of the rounds (min-max)"
