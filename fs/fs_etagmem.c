@@ -26,7 +26,7 @@
  * pushed out by later ones: about 7% of 10 000 here (26% with 16 384
  * slots), each hashed again when its GET needs the eTag. */
 #define ETAGMEM_SLOTS 65536
-#define ETAGMEM_HUGE (2u << 20)
+#define ETAGMEM_HUGE  (2u << 20)
 
 struct etagmem_slot {
 	_Atomic uint64_t seq;
