@@ -130,10 +130,10 @@ def test_fd_table_is_grown_before_the_threads(mount_factory):
     """The descriptor table is sized for the hasher's descriptors (up to
     256) and open handles at start, while one thread runs: grown later,
     each doubling waits for an RCU grace period with a FUSE thread
-    blocked (fs_mount.c presize_fd_table).  Under ASan the table starts
-    large anyway (the sanitizer's own descriptors sit near 250): the check
-    bites on a release build."""
-    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 1024:
-        pytest.skip("RLIMIT_NOFILE below 1024")
+    blocked (fs_mount.c presize_fd_table).  Without it, the daemon's
+    table held 256 descriptors here in a release build and 1024 under the
+    sanitizers."""
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 2048:
+        pytest.skip("RLIMIT_NOFILE below 2048")
     m = mount_factory()
-    assert fd_table_size(m.proc.pid) >= 1024
+    assert fd_table_size(m.proc.pid) >= 2048
