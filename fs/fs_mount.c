@@ -199,9 +199,9 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 /* Grow the descriptor table to FS_FD_TABLE slots while one thread runs.
  * The kernel grows it by doubling when a new descriptor does not fit, and
  * in a process with threads each growth waits for an RCU grace period
- * (expand_fdtable): measured here, 4-8 ms per doubling with the other CPU
- * busy, 12 ms of a FUSE thread blocked in the first burst of creates as
- * the hasher's descriptors (up to 256) took the table past 256 slots.
+ * (expand_fdtable).  Measured here: a FUSE thread blocked 12 ms, the
+ * other CPU busy, in the first burst of creates, as the hasher's
+ * descriptors (up to 256) took the table past its 256 slots.
  * 2048 slots (16 KiB) leave room for the hasher and some 1 700 open
  * files.  Nothing is held open: a table never shrinks. */
 #define FS_FD_TABLE 2048
