@@ -260,7 +260,7 @@ run_one() { # round config
 	bg0=$(background_ns "$PID")
 	"${pin[@]}" "$W/evwork" "$W/mnt/bench" "$NFILES" "$FSIZE" |
 		sed "s/^/$1 $c /" >> "$W/raw"
-	# what the hasher and the ingester used meanwhile, per operation
+	# what the background threads used meanwhile, per operation
 	awk -v r="$1" -v c="$c" -v a="$bg0" -v b="$(background_ns "$PID")" \
 		-v n="$NFILES" 'BEGIN {printf "%s %s bg_us_op %.1f\n", r, c, (b - a) / (3 * n * 1000)}' >> "$W/raw"
 	fusermount3 -u "$W/mnt" 2>/dev/null || fusermount3 -u -z "$W/mnt"
