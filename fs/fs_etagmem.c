@@ -64,8 +64,7 @@ struct fs_etagmem *fs_etagmem_new(void)
 	size_t head = (size_t)(a - (uintptr_t)p);
 	if (head)
 		munmap(p, head);
-	if (ETAGMEM_HUGE - head)
-		munmap((char *)a + len, ETAGMEM_HUGE - head);
+	munmap((char *)a + len, ETAGMEM_HUGE - head); /* never 0 bytes */
 #ifdef MADV_HUGEPAGE
 	(void)madvise((void *)a, len, MADV_HUGEPAGE);
 #endif
