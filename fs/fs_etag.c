@@ -128,6 +128,12 @@ bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
 	return true;
 }
 
+void fs_etag_prefetch(struct fs_ctx *ctx, dev_t dev, ino_t ino)
+{
+	if (ctx->etag)
+		fs_etagmem_prefetch(ctx->etag->mem, dev, ino);
+}
+
 /* Feed fd to the digest: `until` bytes in all (counting *total, what
  * was fed before), fewer at an early EOF.  Returns 0 or -errno. */
 static int md5_feed(struct fs_etag *e, int fd, off_t *total, off_t until)

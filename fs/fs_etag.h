@@ -68,4 +68,9 @@ int fs_etag_render_metrics(struct fs_ctx *ctx, struct cmn_buf *out);
 bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
 		    const struct stat *st, char out[33]);
 
+/* Start loading what fs_etag_cached will look at first for the file
+ * (dev, ino), for a caller with a syscall to make before asking: the
+ * lookup is a cache miss, worth 1-2% of a GET's time in the daemon. */
+void fs_etag_prefetch(struct fs_ctx *ctx, dev_t dev, ino_t ino);
+
 #endif

@@ -22,17 +22,22 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* 4.5 MiB.  Direct-mapped, so of the files hashed lately a share is
- * pushed out by later ones: about 7% of 10 000 here (26% with 16 384
- * slots), each hashed again when its GET needs the eTag. */
+/* 4 MiB, two huge pages.  Direct-mapped, so of the files hashed lately
+ * a share is pushed out by later ones: about 7% of 10 000 here (26% with
+ * 16 384 slots), each hashed again when its GET needs the eTag. */
 #define ETAGMEM_SLOTS 65536
 #define ETAGMEM_HUGE  (2u << 20)
 
+/* One cache line: a lookup is a cache miss (the slot is random, the table
+ * larger than a core's L2), and with 72-byte slots it was two.  st_dev is
+ * 32 bits on Linux (the kernel's dev_t, new_encode_dev). */
 struct etagmem_slot {
-	_Atomic uint64_t seq;
-	_Atomic uint64_t dev, ino, size, mtime_ns;
+	_Alignas(64) _Atomic uint32_t seq;
+	_Atomic uint32_t dev;
+	_Atomic uint64_t ino, size, mtime_ns;
 	_Atomic uint64_t hex[4]; /* the 32 hex digits */
 };
+_Static_assert(sizeof(struct etagmem_slot) == 64, "a slot is a line");
 
 struct fs_etagmem {
 	struct etagmem_slot slot[ETAGMEM_SLOTS];
@@ -87,12 +92,18 @@ static uint64_t mtime_ns(const struct stat *st)
 }
 
 static const struct etagmem_slot *slot_of(const struct fs_etagmem *m,
-					  const struct stat *st)
+					  dev_t dev, ino_t ino)
 {
-	uint64_t h = ((uint64_t)st->st_ino ^ ((uint64_t)st->st_dev << 32)) *
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32)) *
 		     0x9e3779b97f4a7c15ull;
 	_Static_assert(ETAGMEM_SLOTS == 1 << 16, "slot = top 16 bits");
 	return &m->slot[h >> 48];
+}
+
+void fs_etagmem_prefetch(const struct fs_etagmem *m, dev_t dev, ino_t ino)
+{
+	if (m)
+		__builtin_prefetch(slot_of(m, dev, ino), 0, 3);
 }
 
 bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
@@ -101,12 +112,13 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 	if (!m)
 		return false;
 	/* The atomics are only read, but C11 loads take non-const. */
-	struct etagmem_slot *s = (struct etagmem_slot *)slot_of(m, st);
+	struct etagmem_slot *s =
+		(struct etagmem_slot *)slot_of(m, st->st_dev, st->st_ino);
 	const memory_order acq = memory_order_acquire;
-	uint64_t seq = atomic_load_explicit(&s->seq, acq);
+	uint32_t seq = atomic_load_explicit(&s->seq, acq);
 	if (seq & 1)
 		return false;
-	uint64_t dev = atomic_load_explicit(&s->dev, acq);
+	uint32_t dev = atomic_load_explicit(&s->dev, acq);
 	uint64_t ino = atomic_load_explicit(&s->ino, acq);
 	uint64_t size = atomic_load_explicit(&s->size, acq);
 	uint64_t mtime = atomic_load_explicit(&s->mtime_ns, acq);
@@ -126,13 +138,16 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,
 		    const char hex[33])
 {
-	struct etagmem_slot *s = (struct etagmem_slot *)slot_of(m, st);
+	if ((uint64_t)st->st_dev > UINT32_MAX)
+		return; /* not on Linux: remembered by no slot */
+	struct etagmem_slot *s =
+		(struct etagmem_slot *)slot_of(m, st->st_dev, st->st_ino);
 	const memory_order rel = memory_order_release;
-	uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 	uint64_t words[4];
 	memcpy(words, hex, 32);
 	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
-	atomic_store_explicit(&s->dev, (uint64_t)st->st_dev, rel);
+	atomic_store_explicit(&s->dev, (uint32_t)st->st_dev, rel);
 	atomic_store_explicit(&s->ino, (uint64_t)st->st_ino, rel);
 	atomic_store_explicit(&s->size, (uint64_t)st->st_size, rel);
 	atomic_store_explicit(&s->mtime_ns, mtime_ns(st), rel);

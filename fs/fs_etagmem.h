@@ -26,6 +26,11 @@ void fs_etagmem_free(struct fs_etagmem *m);
 bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 		    char out[33]);
 
+/* Start loading the slot of (dev, ino) into the cache, so that a
+ * fs_etagmem_get for that file some syscalls later does not wait for
+ * memory.  Any thread; m may be NULL. */
+void fs_etagmem_prefetch(const struct fs_etagmem *m, dev_t dev, ino_t ino);
+
 /* Remember hex (32 digits) for the file as st describes it.  One thread
  * only: the slots have a single writer. */
 void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,

@@ -34,6 +34,7 @@
 #include "cmn_log.h"
 #include "fs_bucket.h"
 #include "fs_ctx.h"
+#include "fs_etag.h"
 #include "fs_ev.h"
 #include "fs_inode.h"
 #include "fs_magic.h"
@@ -867,6 +868,10 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		open_select(ctx, req, ino, fi);
 		return;
 	}
+	bool get = (fi->flags & O_ACCMODE) == O_RDONLY &&
+		   fs_ev_wants(ctx, NTF_EV_OBJECT_ACCESSED_GET);
+	if (get)
+		fs_etag_prefetch(ctx, ino->dev, ino->ino);
 	struct stat st;
 	int fd = backing_open(ctx, ino, NULL,
 			      backing_flags(ctx, fi->flags) & ~O_NOFOLLOW, 0,
@@ -885,7 +890,7 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		kill_setid(ctx, req, fd);
 	track_writes(ctx, req, f, fi->flags, (fi->flags & O_TRUNC) != 0);
 	int bid = prepare_open(ctx, f, fi);
-	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+	if (get) {
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		/* the stat the open checked the object with */
 		fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
@@ -988,8 +993,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct fs_inode *ino = inode_of(req, id);
 	struct fs_file *f = ino->magic ? NULL : file_of(fi);
 	struct stat st;
-	if (f && f->writer && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT) &&
-	    fstat(f->fd, &st) == 0) {
+	bool put = f && f->writer && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT);
+	if (put)
+		fs_etag_prefetch(ctx, ino->dev, ino->ino);
+	if (put && fstat(f->fd, &st) == 0) {
 		bool changed = f->dirty || st.st_size != f->size ||
 			       st.st_mtim.tv_sec != f->mtime.tv_sec ||
 			       st.st_mtim.tv_nsec != f->mtime.tv_nsec;

@@ -1639,10 +1639,15 @@ static void wake_ingester(struct ntf_store *s, bool now)
  * closes). */
 static int wait_room(struct ntf_store *s, size_t bytes, enum ntf_durability d)
 {
-	struct timespec dl = cmn_time_deadline_ms(NTF_LIMIT_STORE_NONE_WAIT_MS);
+	struct timespec dl;
+	bool timed = false;
 	while (!has_room(s, bytes)) {
 		if (s->closing)
 			return -EAGAIN;
+		/* Not before it waits: a clock read on every append. */
+		if (!timed)
+			dl = cmn_time_deadline_ms(NTF_LIMIT_STORE_NONE_WAIT_MS);
+		timed = true;
 		wake_ingester(s, true);
 		s->room_waiters++;
 		int rc = d == NTF_DURABILITY_NONE

@@ -66,6 +66,27 @@ static void test_hit_only_for_the_same_version(void **state)
 	fs_etagmem_free(m);
 }
 
+/* A slot keeps 32 bits of st_dev (all Linux gives): a wider one is never
+ * remembered, and never taken for the device it shares 32 bits with. */
+static void test_wide_device_is_not_remembered(void **state)
+{
+	(void)state;
+	struct fs_etagmem *m = fs_etagmem_new();
+	assert_non_null(m);
+	char a[33], b[33], out[33];
+	hex_of('a', a);
+	hex_of('b', b);
+	struct stat wide = file((dev_t)1 << 32 | 7, 42, 4096, 1000);
+	fs_etagmem_put(m, &wide, a);
+	assert_false(fs_etagmem_get(m, &wide, out));
+	struct stat narrow = file(7, 42, 4096, 1000);
+	fs_etagmem_put(m, &narrow, b);
+	assert_true(fs_etagmem_get(m, &narrow, out));
+	assert_string_equal(out, b);
+	assert_false(fs_etagmem_get(m, &wide, out));
+	fs_etagmem_free(m);
+}
+
 /* Many files, more than the slots: a lookup misses (pushed out) or gives
  * that file's own eTag, never another's. */
 static void test_collisions_never_answer_for_another(void **state)
@@ -160,6 +181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_only_for_the_same_version),
+		cmocka_unit_test(test_wide_device_is_not_remembered),
 		cmocka_unit_test(test_collisions_never_answer_for_another),
 		cmocka_unit_test(test_no_torn_reads),
 	};
