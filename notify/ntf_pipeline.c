@@ -8,7 +8,10 @@
  * store commit.  `any_mask` is the OR of every event mask that could want
  * an event (all rule sets, the default when nothing is configured, and
  * everything while a live reader is open); it is what makes an
- * unsubscribed operation cost one bit test.
+ * unsubscribed operation cost one bit test.  `sure_mask` is its converse:
+ * the events a rule for every bucket takes whatever the key (the global
+ * rules', or the default's, without a filter), which match without a
+ * look at the rules.
  */
 #include "ntf_pipeline.h"
 
@@ -75,7 +78,7 @@ struct ntf_pipeline {
 	struct gate_item *gate_head, *gate_tail;
 	size_t gate_len;
 
-	_Atomic uint64_t any_mask;
+	_Atomic uint64_t any_mask, sure_mask;
 	atomic_uint readers;
 	_Atomic uint64_t emitted, matched, records, failed;
 
@@ -112,9 +115,13 @@ static struct bucket_rules **find_slot(struct ntf_pipeline *p,
 	return pp;
 }
 
-/* Recompute any_mask; called with the write lock held (or at open). */
+/* Recompute any_mask and sure_mask; called with the write lock held (or
+ * at open). */
 static void update_mask(struct ntf_pipeline *p)
 {
+	atomic_store(&p->sure_mask,
+		     ntf_rules_keyless_mask(p->n_configured ? p->global
+							    : p->deflt));
 	uint64_t m = ntf_rules_mask(p->global);
 	for (size_t i = 0; i < PIPE_SLOTS; i++)
 		for (struct bucket_rules *b = p->slots[i]; b; b = b->next)
@@ -308,6 +315,9 @@ bool ntf_pipeline_matches(struct ntf_pipeline *p, enum ntf_event_name ev,
 {
 	if (!ntf_pipeline_wants(p, ev))
 		return false;
+	if (atomic_load_explicit(&p->sure_mask, memory_order_relaxed) &
+	    NTF_EV_BIT(ev))
+		return true;
 	if (atomic_load(&p->readers) > 0)
 		return true;
 	struct ntf_match m[NTF_LIMIT_MATCH];

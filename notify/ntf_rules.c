@@ -787,6 +787,15 @@ uint64_t ntf_rules_mask(const struct ntf_rules *r)
 	return r ? r->mask : 0;
 }
 
+uint64_t ntf_rules_keyless_mask(const struct ntf_rules *r)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; r && i < r->n_rules; i++)
+		if (!r->rules[i].prefix && !r->rules[i].suffix)
+			m |= r->rules[i].mask;
+	return m;
+}
+
 size_t ntf_rules_count(const struct ntf_rules *r)
 {
 	return r ? r->n_rules : 0;

@@ -100,6 +100,10 @@ void ntf_rules_free(struct ntf_rules *r);
  * can match ev and the caller builds nothing.  NULL gives 0. */
 uint64_t ntf_rules_mask(const struct ntf_rules *r);
 
+/* OR of the event masks of the rules without a key filter: an event in
+ * it matches whatever its key.  NULL gives 0. */
+uint64_t ntf_rules_keyless_mask(const struct ntf_rules *r);
+
 /* Number of configurations in the set. */
 size_t ntf_rules_count(const struct ntf_rules *r);
 

@@ -530,6 +530,45 @@ static void test_default_rules(void **state)
 	assert_int_equal(ntf_rules_mask(NULL), 0);
 }
 
+/* The keyless mask (events that match whatever the key) leaves out the
+ * rules with a prefix or a suffix filter, and the default has none. */
+static void test_keyless_mask(void **state)
+{
+	static const char doc[] =
+		"<NotificationConfiguration>"
+		"<QueueConfiguration><Id>pre</Id>"
+		"<Queue>arn:bucketfs:sqs::local:sqlite</Queue>"
+		"<Event>s3:ObjectCreated:Put</Event>"
+		"<Filter><S3Key><FilterRule><Name>prefix</Name>"
+		"<Value>logs/</Value></FilterRule></S3Key></Filter>"
+		"</QueueConfiguration>"
+		"<QueueConfiguration><Id>suf</Id>"
+		"<Queue>arn:bucketfs:sqs::local:sqlite</Queue>"
+		"<Event>s3:ObjectAccessed:Get</Event>"
+		"<Filter><S3Key><FilterRule><Name>suffix</Name>"
+		"<Value>.csv</Value></FilterRule></S3Key></Filter>"
+		"</QueueConfiguration>"
+		"<QueueConfiguration><Id>all</Id>"
+		"<Queue>arn:bucketfs:sqs::local:sqlite</Queue>"
+		"<Event>s3:ObjectRemoved:*</Event>"
+		"</QueueConfiguration></NotificationConfiguration>";
+	struct ntf_rules *r = NULL;
+	struct ntf_rules_error e;
+	(void)state;
+	assert_int_equal(
+		ntf_rules_parse(doc, sizeof(doc) - 1, &local_env, &r, &e), 0);
+	uint64_t m = ntf_rules_keyless_mask(r);
+	assert_false(m & NTF_EV_BIT(NTF_EV_OBJECT_CREATED_PUT));
+	assert_false(m & NTF_EV_BIT(NTF_EV_OBJECT_ACCESSED_GET));
+	assert_true(m & NTF_EV_BIT(NTF_EV_OBJECT_REMOVED_DELETE));
+	assert_true(ntf_rules_mask(r) & NTF_EV_BIT(NTF_EV_OBJECT_CREATED_PUT));
+	ntf_rules_free(r);
+	assert_int_equal(ntf_rules_default(&r), 0);
+	assert_int_equal(ntf_rules_keyless_mask(r), ntf_rules_mask(r));
+	ntf_rules_free(r);
+	assert_int_equal(ntf_rules_keyless_mask(NULL), 0);
+}
+
 static const char bucket_doc[] =
 	"<NotificationConfiguration>"
 	"<QueueConfiguration><Id>hook</Id>"
@@ -641,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported_is_enotsup),
 		cmocka_unit_test(test_config_limit),
 		cmocka_unit_test(test_default_rules),
+		cmocka_unit_test(test_keyless_mask),
 		cmocka_unit_test(test_union_of_two_sets),
 		cmocka_unit_test(test_generated_ids),
 		cmocka_unit_test(test_target_parse),
