@@ -108,12 +108,16 @@ int sel_script_parse(const char *text, size_t len, struct sel_script **out,
 	}
 	if ((r = parse_headers(s, text, len, &off, err)))
 		goto fail;
+	/* All of it, NUL bytes included (the lexer refuses them): strndup
+	 * stopped at the first and left sql_len past the copy. */
 	s->sql_len = len - off;
-	s->sql = strndup(text + off, s->sql_len);
+	s->sql = malloc(s->sql_len + 1);
 	if (!s->sql) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	memcpy(s->sql, text + off, s->sql_len);
+	s->sql[s->sql_len] = '\0';
 	if ((r = sel_query_check(s->sql, s->sql_len, err))) {
 		if (err->line)
 			err->line += s->sql_line - 1;

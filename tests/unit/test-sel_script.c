@@ -77,6 +77,14 @@ static void test_parse_errors(void **state)
 	assert_int_equal(sel_script_parse(conflict, strlen(conflict), &s, &err),
 			 -EINVAL);
 	assert_string_equal(err.code, "ObjectSerializationConflict");
+	/* A NUL byte in the SQL is an error at its place, and the whole SQL
+	 * is looked at (it was copied only up to the NUL). */
+	static const char nul[] = "SELECT *\0 FROM S3Object";
+	assert_int_equal(sel_script_parse(nul, sizeof(nul) - 1, &s, &err),
+			 -EINVAL);
+	assert_null(s);
+	assert_string_equal(err.code, "LexerInvalidChar");
+	assert_int_equal(err.column, 9);
 }
 
 static void test_run_csv(void **state)
