@@ -13,21 +13,10 @@
 #include "sel_err.h"
 #include "sel_limits.h"
 #include "sel_opts.h"
+#include "sel_par_check.h"
 #include "sel_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int memfile(const char *text)
-{
-	int fd = memfd_create("fuzz-in", 0);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, strlen(text)) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 static void run(const char *sql, size_t len, int format, const char *text)
 {
@@ -40,7 +29,7 @@ static void run(const char *sql, size_t len, int format, const char *text)
 	rq.in.header = SEL_HDR_USE;
 	rq.in.json_document = false;
 	sel_opts_default_out(&rq.out, SEL_FMT_JSON);
-	int in = memfile(text), out = memfd_create("fuzz-out", 0);
+	int in = par_check_memfile(text), out = memfd_create("fuzz-out", 0);
 	if (in >= 0 && out >= 0)
 		sel_query_run(&rq, in, out, NULL, &err);
 	if (in >= 0)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sel_err.h"
+#include "sel_par_check.h"
 #include "select.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,23 +24,11 @@ static const char csv_obj[] = "a,b,c\n1,x,2.5\n2,\"y,z\",\n3,,-1e3\n";
 static const char json_obj[] = "{\"a\":1,\"b\":[1,{\"c\":\"x\"}]}\n"
 			       "{\"a\":null,\"b\":\"s\"}\n";
 
-static int memfile(const char *name, const char *text)
-{
-	int fd = memfd_create(name, 0);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, strlen(text)) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void run(const struct sel_script *s)
 {
 	const char *src = sel_script_source(s);
 	bool json = src && strstr(src, ".json");
-	int in = memfile("fuzz-in", json ? json_obj : csv_obj);
+	int in = par_check_memfile(json ? json_obj : csv_obj);
 	int out = memfd_create("fuzz-out", 0);
 	struct sel_error err;
 	if (in >= 0 && out >= 0)

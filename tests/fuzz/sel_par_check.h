@@ -5,6 +5,8 @@
  * (so every chunk boundary the input allows is tried) and aborts when the
  * outputs, the error codes or the error messages differ: a parallel run
  * must be byte for byte the sequential one (select/sel_par.h).
+ * par_check_memfile() puts a small object in memory for the harnesses
+ * that run what they parsed over one.
  */
 #ifndef SEL_PAR_CHECK_H
 #define SEL_PAR_CHECK_H
@@ -18,6 +20,19 @@
 #include "select.h"
 #include "sel_opts.h"
 #include "sel_query.h"
+
+/* A memory file holding text, at offset 0; -1 when it cannot be made. */
+static inline int par_check_memfile(const char *text)
+{
+	int fd = memfd_create("fuzz-in", 0);
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, strlen(text)) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 /* Run rq over data into a new buffer (*out, caller frees).  Returns the
  * sel_query_run result, or 1 when the harness itself failed. */
