@@ -30,12 +30,14 @@
 
 /* One cache line: a lookup is a cache miss (the slot is random, the table
  * larger than a core's L2), and with 72-byte slots it was two.  st_dev is
- * 32 bits on Linux (the kernel's dev_t, new_encode_dev). */
+ * 32 bits on Linux (the kernel's dev_t, new_encode_dev); the MD5 is kept
+ * as its 16 bytes.  The ctime as well as the mtime: setting the mtime
+ * back (cp -p, touch -r) moves the ctime, which no call sets back. */
 struct etagmem_slot {
 	_Alignas(64) _Atomic uint32_t seq;
 	_Atomic uint32_t dev;
-	_Atomic uint64_t ino, size, mtime_ns;
-	_Atomic uint64_t hex[4]; /* the 32 hex digits */
+	_Atomic uint64_t ino, size, mtime_ns, ctime_ns;
+	_Atomic uint64_t md5[2];
 };
 _Static_assert(sizeof(struct etagmem_slot) == 64, "a slot is a line");
 
@@ -85,10 +87,38 @@ void fs_etagmem_free(struct fs_etagmem *m)
 		munmap(m, table_bytes());
 }
 
-static uint64_t mtime_ns(const struct stat *st)
+static uint64_t ns_of(const struct timespec *t)
 {
-	return (uint64_t)st->st_mtim.tv_sec * 1000000000ull +
-	       (uint64_t)st->st_mtim.tv_nsec;
+	return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
+}
+
+static int nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				       : -1;
+}
+
+/* 32 lowercase hex digits to 16 bytes; false when they are not. */
+static bool hex_to_md5(const char hex[33], unsigned char md5[16])
+{
+	for (int i = 0; i < 16; i++) {
+		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		md5[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static void md5_to_hex(const unsigned char md5[16], char out[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = digits[md5[i] >> 4];
+		out[2 * i + 1] = digits[md5[i] & 15];
+	}
+	out[32] = '\0';
 }
 
 static const struct etagmem_slot *slot_of(const struct fs_etagmem *m,
@@ -122,36 +152,39 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 	uint64_t ino = atomic_load_explicit(&s->ino, acq);
 	uint64_t size = atomic_load_explicit(&s->size, acq);
 	uint64_t mtime = atomic_load_explicit(&s->mtime_ns, acq);
-	uint64_t hex[4];
-	for (int i = 0; i < 4; i++)
-		hex[i] = atomic_load_explicit(&s->hex[i], acq);
+	uint64_t ctime = atomic_load_explicit(&s->ctime_ns, acq);
+	uint64_t md5[2];
+	for (int i = 0; i < 2; i++)
+		md5[i] = atomic_load_explicit(&s->md5[i], acq);
 	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
 		return false;
 	if (ino != (uint64_t)st->st_ino || dev != (uint64_t)st->st_dev ||
-	    size != (uint64_t)st->st_size || mtime != mtime_ns(st))
+	    size != (uint64_t)st->st_size || mtime != ns_of(&st->st_mtim) ||
+	    ctime != ns_of(&st->st_ctim))
 		return false;
-	memcpy(out, hex, 32);
-	out[32] = '\0';
+	md5_to_hex((const unsigned char *)md5, out);
 	return true;
 }
 
 void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,
 		    const char hex[33])
 {
+	uint64_t words[2];
 	if ((uint64_t)st->st_dev > UINT32_MAX)
 		return; /* not on Linux: remembered by no slot */
+	if (!hex_to_md5(hex, (unsigned char *)words))
+		return;
 	struct etagmem_slot *s =
 		(struct etagmem_slot *)slot_of(m, st->st_dev, st->st_ino);
 	const memory_order rel = memory_order_release;
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	uint64_t words[4];
-	memcpy(words, hex, 32);
 	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
 	atomic_store_explicit(&s->dev, (uint32_t)st->st_dev, rel);
 	atomic_store_explicit(&s->ino, (uint64_t)st->st_ino, rel);
 	atomic_store_explicit(&s->size, (uint64_t)st->st_size, rel);
-	atomic_store_explicit(&s->mtime_ns, mtime_ns(st), rel);
-	for (int i = 0; i < 4; i++)
-		atomic_store_explicit(&s->hex[i], words[i], rel);
+	atomic_store_explicit(&s->mtime_ns, ns_of(&st->st_mtim), rel);
+	atomic_store_explicit(&s->ctime_ns, ns_of(&st->st_ctim), rel);
+	for (int i = 0; i < 2; i++)
+		atomic_store_explicit(&s->md5[i], words[i], rel);
 	atomic_store_explicit(&s->seq, seq + 2, rel);
 }

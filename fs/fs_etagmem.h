@@ -4,9 +4,9 @@
  * An event that needs the eTag of a file unchanged since it was hashed (a
  * GET after the Put, a copy) finds it here without a syscall.  A fixed
  * table, direct-mapped by (st_dev, st_ino): a collision replaces the older
- * entry, and an entry is valid while the file keeps the size and mtime it
- * was hashed at.  Readers take no lock; there is one writer (the hasher
- * thread).
+ * entry, and an entry is valid while the file keeps the size, mtime and
+ * ctime it was hashed at.  Readers take no lock; there is one writer (the
+ * hasher thread).
  */
 #ifndef FS_ETAGMEM_H
 #define FS_ETAGMEM_H
@@ -22,7 +22,8 @@ struct fs_etagmem *fs_etagmem_new(void);
 void fs_etagmem_free(struct fs_etagmem *m);
 
 /* The 32 hex digits (and a NUL) remembered for the file st describes:
- * false when none is, or for another size or mtime.  Any thread. */
+ * false when none is, or for another size, mtime or ctime.  Any
+ * thread. */
 bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 		    char out[33]);
 
@@ -31,8 +32,9 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
  * memory.  Any thread; m may be NULL. */
 void fs_etagmem_prefetch(const struct fs_etagmem *m, dev_t dev, ino_t ino);
 
-/* Remember hex (32 digits) for the file as st describes it.  One thread
- * only: the slots have a single writer. */
+/* Remember hex (32 lowercase hex digits, else nothing is remembered) for
+ * the file as st describes it.  One thread only: the slots have a single
+ * writer. */
 void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,
 		    const char hex[33]);
 

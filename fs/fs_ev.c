@@ -240,7 +240,11 @@ static void object_attrs(struct fs_ctx *ctx, struct fs_inode *obj,
 			 struct ntf_event *ev, struct ntf_meta *meta,
 			 char **metastore, char etag[33], bool *hash)
 {
-	if (fs_etag_cached(ctx, at, openfd, st, etag))
+	/* A Put is new content: an eTag remembered for the same size and
+	 * mtime may be the old content's (rewritten within one tick of a
+	 * coarse clock, or its mtime put back by cp -p), so it is hashed. */
+	if (ev->name != NTF_EV_OBJECT_CREATED_PUT &&
+	    fs_etag_cached(ctx, at, openfd, st, etag))
 		ev->etag = etag;
 	else
 		*hash = ctx->etag != NULL;

@@ -886,8 +886,13 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	f->fd = fd;
 	f->ino = ino;
 	fs_inode_opened(ctx->inodes, ino);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		kill_setid(ctx, req, fd);
+		/* Rewritten keeping its size and mtime (cp -p), the object
+		 * would match its cached eTag: it goes before any write, and
+		 * the hasher caches the new one after the Put. */
+		(void)fremovexattr(fd, FS_EV_XATTR_ETAG);
+	}
 	track_writes(ctx, req, f, fi->flags, (fi->flags & O_TRUNC) != 0);
 	int bid = prepare_open(ctx, f, fi);
 	if (get) {
@@ -994,8 +999,6 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct fs_file *f = ino->magic ? NULL : file_of(fi);
 	struct stat st;
 	bool put = f && f->writer && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT);
-	if (put)
-		fs_etag_prefetch(ctx, ino->dev, ino->ino);
 	if (put && fstat(f->fd, &st) == 0) {
 		bool changed = f->dirty || st.st_size != f->size ||
 			       st.st_mtim.tv_sec != f->mtime.tv_sec ||

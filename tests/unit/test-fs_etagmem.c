@@ -1,7 +1,7 @@
 /*
  * test-fs_etagmem.c - the remembered eTags: hits only for the same file at
- * the same size and mtime, and never a torn entry while the one writer
- * rewrites a slot under a reader.
+ * the same size, mtime and ctime, and never a torn entry while the one
+ * writer rewrites a slot under a reader.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,6 +56,10 @@ static void test_hit_only_for_the_same_version(void **state)
 	other = st;
 	other.st_mtim.tv_nsec = 124;
 	assert_false(fs_etagmem_get(m, &other, out));
+	/* the mtime set back after a rewrite (cp -p): the ctime moved */
+	other = st;
+	other.st_ctim.tv_sec = 2000;
+	assert_false(fs_etagmem_get(m, &other, out));
 	other = st;
 	other.st_dev = 2;
 	assert_false(fs_etagmem_get(m, &other, out));
@@ -63,6 +67,34 @@ static void test_hit_only_for_the_same_version(void **state)
 	other.st_ino = 43;
 	assert_false(fs_etagmem_get(m, &other, out));
 	assert_false(fs_etagmem_get(NULL, &st, out));
+	fs_etagmem_free(m);
+}
+
+/* What is not 32 lowercase hex digits is not remembered (a slot keeps
+ * the MD5's 16 bytes), and does not push out what was. */
+static void test_only_hex_is_remembered(void **state)
+{
+	(void)state;
+	struct fs_etagmem *m = fs_etagmem_new();
+	assert_non_null(m);
+	char a[33], out[33];
+	hex_of('a', a);
+	struct stat st = file(1, 42, 4096, 1000);
+	fs_etagmem_put(m, &st, a);
+	const char *bad[] = {"0123456789abcdef0123456789abcdeg",
+			     "0123456789ABCDEF0123456789ABCDEF",
+			     "0123456789abcdef0123456789abcde"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char h[33] = {0};
+		memcpy(h, bad[i], strlen(bad[i]));
+		fs_etagmem_put(m, &st, h);
+		assert_true(fs_etagmem_get(m, &st, out));
+		assert_string_equal(out, a);
+	}
+	char mixed[33] = "0123456789abcdeffedcba9876543210";
+	fs_etagmem_put(m, &st, mixed);
+	assert_true(fs_etagmem_get(m, &st, out));
+	assert_string_equal(out, mixed);
 	fs_etagmem_free(m);
 }
 
@@ -182,6 +214,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_only_for_the_same_version),
 		cmocka_unit_test(test_wide_device_is_not_remembered),
+		cmocka_unit_test(test_only_hex_is_remembered),
 		cmocka_unit_test(test_collisions_never_answer_for_another),
 		cmocka_unit_test(test_no_torn_reads),
 	};
