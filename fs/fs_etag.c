@@ -15,15 +15,6 @@
  * (cmn_md5_many, about 3.5x the rate of one MD5 stream for 4 KiB files);
  * larger files are streamed through OpenSSL one by one.  Records are
  * finalised in queue order when the batch is done.
- *
- * An eTag is remembered (fs_etagmem, the xattr) only for a file last
- * changed before the coarse clock's reading when its hashing started.
- * File times come from that clock, so a file written again after it was
- * read, within the same tick, keeps its size and mtime: on a kernel
- * without fine-grained timestamps (Debian 12's 6.1) its remembered eTag
- * would be the old content's.  A job for a file changed that recently
- * waits for the clock to pass its mtime before its batch is taken
- * (job_ready), so a burst of creates loses no remembered eTag.
  */
 #include "fs_etag.h"
 
@@ -68,7 +59,6 @@
 
 struct etag_job {
 	int fd;                   /* the object open, owned; or -1: by path */
-	int64_t ready_ns;         /* see job_ready(); 0: ready */
 	bool check;               /* the object must still be this one: */
 	dev_t dev;
 	ino_t ino;
@@ -82,16 +72,11 @@ struct etag_job {
  * sleeps untimed: while files are being written it wakes once per this
  * delay rather than once per file (a wake-up per file costs a good part of
  * the small-file create rate on a 2-core VM); the first file after a quiet
- * spell is hashed at once (once the clock is past its mtime, see
- * job_ready).  The short delay applies while the last jobs
+ * spell is hashed at once.  The short delay applies while the last jobs
  * were urgent (ntf_pipeline_pending_urgent: a live reader or a delivery
  * waits for them), the long one when their records only go to the log. */
 #define ETAG_DELAY_MS 3
 #define ETAG_LOG_DELAY_MS 20
-/* A job waits at most this long for the coarse clock to pass its file's
- * mtime (job_ready); one with an mtime further ahead (set in the future)
- * is hashed at once, and its eTag not remembered. */
-#define ETAG_WAIT_MAX_NS (50 * 1000000ll)
 
 struct fs_etag {
 	pthread_t thread;
@@ -119,23 +104,6 @@ struct fs_etag {
 static int64_t mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
-}
-
-/* The clock file times are taken from (current_time() in the kernel). */
-static int64_t coarse_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
-/* A job is taken once the coarse clock is past its file's mtime
- * (ready_ns; 0 when it was already at submit), so that its eTag can be
- * remembered (see the top).  The clock lags the file times by a tick or
- * more (7 ms was seen on a 4 ms tick). */
-static bool job_ready(const struct etag_job *j, int64_t now)
-{
-	return j->ready_ns < now;
 }
 
 bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
@@ -301,17 +269,11 @@ static bool read_whole(int fd, unsigned char *buf, size_t size)
 	return true;
 }
 
-/* Remember w's eTag: in memory, and for larger files in the xattr; not
- * when the file was changed after the clock's reading t0 (taken before
- * it was read): it may be written again within that tick, keeping its
- * mtime (see the top). */
-static void work_cache(struct fs_etag *e, const struct etag_work *w,
-		       int64_t t0)
+/* Remember w's eTag: in memory, and for larger files in the xattr. */
+static void work_cache(struct fs_etag *e, const struct etag_work *w)
 {
 	const struct stat *st = &w->before;
 	struct stat after;
-	if (mtime_ns(st) >= t0)
-		return;
 	if (st->st_size >= FS_ETAG_CACHE_MIN) {
 		char v[96];
 		int n = snprintf(v, sizeof(v), "%lld %lld %s",
@@ -332,7 +294,7 @@ static void work_cache(struct fs_etag *e, const struct etag_work *w,
 /* Open each object; answer from the cache, or read a small one whole
  * into e->whole (while it has room), or hash a large one as a stream. */
 static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
-			  struct etag_work *ws, size_t n, int64_t t0)
+			  struct etag_work *ws, size_t n)
 {
 	size_t used = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -355,7 +317,7 @@ static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
 		/* Large, or no room left: one stream. */
 		w->ok = md5_fd(e, w->fd, &w->before, w->hex) == 0;
 		if (w->ok)
-			work_cache(e, w, t0);
+			work_cache(e, w);
 	}
 }
 
@@ -369,8 +331,7 @@ static int by_size(const void *a, const void *b)
 
 /* Hash the files read whole, eight at a time, like sizes together (a
  * group takes as long as its largest). */
-static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n,
-		       int64_t t0)
+static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
 {
 	struct etag_work *whole[ETAG_BATCH];
 	const unsigned char *msg[ETAG_BATCH];
@@ -391,14 +352,13 @@ static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n,
 		/* Written while it was read: no eTag (see md5_fd). */
 		w->ok = unchanged(w->fd, &w->before);
 		if (w->ok)
-			work_cache(e, w, t0);
+			work_cache(e, w);
 	}
 }
 
 /* Called with the lock held: wait for a job (see ETAG_DELAY_MS); after
- * work, first for the delay, then untimed; then until the first job is
- * ready (job_ready).  Returns with a job queued, ready unless stopping,
- * or stopping with none. */
+ * work, first for the delay, then untimed.  Returns with a job queued, or
+ * stopping with none. */
 static void hasher_wait(struct fs_etag *e, bool linger)
 {
 	if (!e->head && !e->stop && linger) {
@@ -406,19 +366,11 @@ static void hasher_wait(struct fs_etag *e, bool linger)
 			e->urgent ? ETAG_DELAY_MS : ETAG_LOG_DELAY_MS);
 		pthread_cond_timedwait(&e->cv, &e->lock, &dl);
 	}
-	for (;;) {
-		while (!e->head && !e->stop) {
-			e->idle = true;
-			pthread_cond_wait(&e->cv, &e->lock);
-		}
-		e->idle = false;
-		int64_t now = coarse_now_ns();
-		if (e->stop || job_ready(e->head, now))
-			return;
-		int64_t ms = (e->head->ready_ns - now) / 1000000 + 1;
-		struct timespec dl = cmn_time_deadline_ms(ms);
-		pthread_cond_timedwait(&e->cv, &e->lock, &dl);
+	while (!e->head && !e->stop) {
+		e->idle = true;
+		pthread_cond_wait(&e->cv, &e->lock);
 	}
+	e->idle = false;
 }
 
 /* Hash a batch of jobs and finalise their records, in queue order. */
@@ -429,9 +381,8 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 	size_t n = 0;
 	for (struct etag_job *j = jobs; j; j = j->next)
 		ws[n++] = (struct etag_work){.job = j, .fd = -1};
-	int64_t t0 = coarse_now_ns(); /* before any file is read */
-	batch_prepare(ctx, e, ws, n, t0);
-	batch_hash(e, ws, n, t0);
+	batch_prepare(ctx, e, ws, n);
+	batch_hash(e, ws, n);
 	for (size_t i = 0; i < n; i++) {
 		struct etag_work *w = &ws[i];
 		if (w->fd >= 0)
@@ -443,20 +394,17 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 	}
 }
 
-/* Take up to ETAG_BATCH jobs off the queue, in order, up to the first
- * one not ready unless stopping (lock held, the first one ready). */
+/* Take up to ETAG_BATCH jobs off the queue, in order (lock held). */
 static struct etag_job *take_batch(struct fs_etag *e)
 {
 	struct etag_job *first = e->head, *last = first;
-	int64_t now = e->stop ? INT64_MAX : coarse_now_ns();
 	e->urgent = false;
 	for (size_t n = 1;; n++) {
 		e->urgent |= ntf_pipeline_pending_urgent(last->pd);
 		if (last->fd >= 0)
 			e->held_fds--;
 		e->queued--;
-		if (n == ETAG_BATCH || !last->next ||
-		    !job_ready(last->next, now))
+		if (n == ETAG_BATCH || !last->next)
 			break;
 		last = last->next;
 	}
@@ -513,9 +461,6 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		j->dev = st->st_dev;
 		j->ino = st->st_ino;
 		j->size = st->st_size;
-		int64_t m = mtime_ns(st), now = coarse_now_ns();
-		if (m >= now && m - now <= ETAG_WAIT_MAX_NS)
-			j->ready_ns = m;
 	}
 	pthread_mutex_lock(&e->lock);
 	/* dup under the lock: the count is exact, and it is one syscall */

@@ -5,10 +5,11 @@
  * not wait for hashing, so an object event whose eTag is not cached is
  * recorded as pending (ntf_pipeline_emit_pending) and handed here: one
  * thread hashes the file, remembers the result keyed by inode, size and
- * mtime (in memory for the files hashed lately; in the
- * `user.bucketfs.etag` xattr too for files of FS_ETAG_CACHE_MIN bytes or
- * more, which survives a restart), and finalises the records, which only
- * then become visible to readers and delivery.  Pending records left by a
+ * mtime (in memory for the files hashed lately, with the ctime too; in
+ * the `user.bucketfs.etag` xattr too for files of FS_ETAG_CACHE_MIN bytes
+ * or more, which survives a restart), and finalises the records, which
+ * only then become visible to readers and delivery.  A Put never takes a
+ * remembered eTag (fs_ev.c): size and mtime can be the old content's.  Pending records left by a
  * crash are hashed again at the next mount.
  */
 #ifndef FS_ETAG_H
@@ -59,9 +60,10 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
  * descriptors it holds, jobs done) to out.  Returns 0 or -ENOMEM. */
 int fs_etag_render_metrics(struct fs_ctx *ctx, struct cmn_buf *out);
 
-/* The cached eTag of a file when it was computed for st's size and mtime:
- * from the hasher's memory of recent eTags (ctx may be NULL: not asked),
- * then, for files of FS_ETAG_CACHE_MIN bytes or more, from the xattr.
+/* The cached eTag of a file when it was computed for st's size and mtime
+ * (and, in memory, ctime): from the hasher's memory of recent eTags (ctx
+ * may be NULL: not asked), then, for files of FS_ETAG_CACHE_MIN bytes or
+ * more, from the xattr.
  * The file is fd when that is >= 0 (an fd open for reading or writing:
  * fgetxattr is far cheaper than a path), else at; with neither only the
  * memory is asked. */

@@ -496,7 +496,6 @@ def test_etag_follows_same_size_rewrites(ev, size):
 
 GET = ("s3:ObjectAccessed:Get", "alpha")
 PUT = ("s3:ObjectCreated:Put", "alpha")
-HEAD = "s3:ObjectAccessed:Head"
 
 
 @pytest.mark.parametrize("size", [4, 64 * 1024])
@@ -525,54 +524,6 @@ def test_etag_of_a_rewrite_whose_mtime_is_put_back(ev, size):
                           GET + ("back.bin",)]
     for r, content in zip(got, [old, new, new]):
         assert r["s3"]["object"]["eTag"] == hashlib.md5(content).hexdigest()
-
-
-@pytest.mark.parametrize("size", [4, 64 * 1024])
-def test_etag_is_remembered_only_for_a_file_changed_before(ev, size):
-    """An eTag is remembered only for a file last changed before its
-    hashing started, by the coarse clock file times come from: one
-    written again within the same tick keeps its mtime (on kernels
-    without fine-grained timestamps).  A file whose mtime is in the
-    future is such a file for the test: its GET hashes it again and no
-    xattr is left; a file written a moment ago is remembered (its GET
-    hashes nothing)."""
-    b = ev.m.bucket()
-    data = b"n" * size
-    write_file(b / "now.bin", data)
-    fd = os.open(b / "later.bin", os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)
-        later = time.time_ns() + 3600 * 10**9
-        os.utime(fd, ns=(later, later))
-    finally:
-        os.close(fd)
-    ev.ops()
-    # what ops() itself has hashed: the sentinel's chmod moved its ctime
-    hashed = metric(ev.m, "bucketfs_etag_hashed_total")
-    assert ev.ops() == []
-    sentinel = metric(ev.m, "bucketfs_etag_hashed_total") - hashed
-    hashed += sentinel
-
-    # (a Head the kernel's GETATTR makes needs the eTag too)
-    (b / "now.bin").read_bytes()
-    got = ev.ops(heads=True)
-    assert [r for r in names(got) if r[0] != HEAD] == [GET + ("now.bin",)]
-    for r in got:
-        assert r["s3"]["object"]["eTag"] == hashlib.md5(data).hexdigest()
-    assert metric(ev.m, "bucketfs_etag_hashed_total") == hashed + sentinel
-
-    (b / "later.bin").read_bytes()
-    got = ev.ops(heads=True)
-    assert [r for r in names(got) if r[0] != HEAD] == [GET + ("later.bin",)]
-    for r in got:
-        assert r["s3"]["object"]["eTag"] == hashlib.md5(data).hexdigest()
-    assert metric(ev.m, "bucketfs_etag_hashed_total") == \
-        hashed + 2 * sentinel + len(got)
-    attrs = os.listxattr(ev.m.backing() / "later.bin")
-    assert "user.bucketfs.etag" not in attrs
-    if size >= 16 * 1024:
-        assert "user.bucketfs.etag" in os.listxattr(ev.m.backing() /
-                                                    "now.bin")
 
 
 def test_etag_of_a_burst_of_sizes(ev):
