@@ -300,3 +300,13 @@ void cmn_md5_many(size_t n, const unsigned char *const msg[],
 		at += k;
 	}
 }
+
+void cmn_md5_hex(const unsigned char md[16], char out[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[32] = '\0';
+}

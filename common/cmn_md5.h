@@ -29,4 +29,7 @@ bool cmn_md5_parallel(void);
 void cmn_md5_many(size_t n, const unsigned char *const msg[],
 		  const size_t len[], unsigned char out[][16]);
 
+/* md as 32 lowercase hex digits and a NUL: the form of an S3 eTag. */
+void cmn_md5_hex(const unsigned char md[16], char out[33]);
+
 #endif

@@ -168,16 +168,6 @@ static bool unchanged(int fd, const struct stat *before)
 	       mtime_ns(&after) == mtime_ns(before);
 }
 
-static void to_hex(const unsigned char md[16], char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	for (unsigned i = 0; i < 16; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[32] = '\0';
-}
-
 /* The digest as lowercase hex. */
 static int md5_hex(struct fs_etag *e, char out[33])
 {
@@ -185,7 +175,7 @@ static int md5_hex(struct fs_etag *e, char out[33])
 	unsigned int mdlen = 0;
 	if (!EVP_DigestFinal_ex(e->md_ctx, md, &mdlen) || mdlen != 16)
 		return -EIO;
-	to_hex(md, out);
+	cmn_md5_hex(md, out);
 	return 0;
 }
 
@@ -348,7 +338,7 @@ static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
 	cmn_md5_many(k, msg, len, md);
 	for (size_t i = 0; i < k; i++) {
 		struct etag_work *w = whole[i];
-		to_hex(md[i], w->hex);
+		cmn_md5_hex(md[i], w->hex);
 		/* Written while it was read: no eTag (see md5_fd). */
 		w->ok = unchanged(w->fd, &w->before);
 		if (w->ok)

@@ -9,8 +9,8 @@
  * the `user.bucketfs.etag` xattr too for files of FS_ETAG_CACHE_MIN bytes
  * or more, which survives a restart), and finalises the records, which
  * only then become visible to readers and delivery.  A Put never takes a
- * remembered eTag (fs_ev.c): size and mtime can be the old content's.  Pending records left by a
- * crash are hashed again at the next mount.
+ * remembered eTag (fs_ev.c): size and mtime can be the old content's.
+ * Pending records left by a crash are hashed again at the next mount.
  */
 #ifndef FS_ETAG_H
 #define FS_ETAG_H

@@ -17,6 +17,8 @@
  */
 #include "fs_etagmem.h"
 
+#include "cmn_md5.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -111,16 +113,6 @@ static bool hex_to_md5(const char hex[33], unsigned char md5[16])
 	return true;
 }
 
-static void md5_to_hex(const unsigned char md5[16], char out[33])
-{
-	static const char digits[] = "0123456789abcdef";
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = digits[md5[i] >> 4];
-		out[2 * i + 1] = digits[md5[i] & 15];
-	}
-	out[32] = '\0';
-}
-
 static const struct etagmem_slot *slot_of(const struct fs_etagmem *m,
 					  dev_t dev, ino_t ino)
 {
@@ -162,7 +154,7 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 	    size != (uint64_t)st->st_size || mtime != ns_of(&st->st_mtim) ||
 	    ctime != ns_of(&st->st_ctim))
 		return false;
-	md5_to_hex((const unsigned char *)md5, out);
+	cmn_md5_hex((const unsigned char *)md5, out);
 	return true;
 }
 
