@@ -106,11 +106,21 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
 }
 
-bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
-		    const struct stat *st, char out[33])
+bool fs_etag_cached(struct fs_ctx *ctx, struct fs_inode *obj,
+		    struct fs_at *at, int fd, const struct stat *st,
+		    char out[33])
 {
-	if (ctx && ctx->etag && fs_etagmem_get(ctx->etag->mem, st, out))
-		return true;
+	uint64_t changed = 0;
+	if (ctx) {
+		changed = obj ? fs_inode_last_change(obj)
+			      : fs_inode_last_change_of(ctx->inodes,
+							st->st_dev, st->st_ino);
+		if (changed == UINT64_MAX)
+			return false; /* being written */
+		if (ctx->etag &&
+		    fs_etagmem_get(ctx->etag->mem, st, changed, out))
+			return true;
+	}
 	if (st->st_size < FS_ETAG_CACHE_MIN || (fd < 0 && !at))
 		return false;
 	char v[96];
@@ -259,8 +269,10 @@ static bool read_whole(int fd, unsigned char *buf, size_t size)
 	return true;
 }
 
-/* Remember w's eTag: in memory, and for larger files in the xattr. */
-static void work_cache(struct fs_etag *e, const struct etag_work *w)
+/* Remember w's eTag, hashed from write clock `hashed` on: in memory,
+ * and for larger files in the xattr. */
+static void work_cache(struct fs_ctx *ctx, struct fs_etag *e,
+		       const struct etag_work *w, uint64_t hashed)
 {
 	const struct stat *st = &w->before;
 	struct stat after;
@@ -271,6 +283,13 @@ static void work_cache(struct fs_etag *e, const struct etag_work *w)
 				 (long long)mtime_ns(st), w->hex);
 		/* The xattr moves the ctime the memory is keyed by. */
 		if (fsetxattr(w->fd, FS_EV_XATTR_ETAG, v, (size_t)n, 0) == 0) {
+			/* Opened for writing meanwhile: its open removed
+			 * the xattr maybe before this set it. */
+			if (fs_inode_last_change_of(ctx->inodes, st->st_dev,
+						    st->st_ino) >= hashed) {
+				(void)fremovexattr(w->fd, FS_EV_XATTR_ETAG);
+				return;
+			}
 			if (fstat(w->fd, &after) != 0 ||
 			    after.st_size != st->st_size ||
 			    mtime_ns(&after) != mtime_ns(st))
@@ -278,20 +297,21 @@ static void work_cache(struct fs_etag *e, const struct etag_work *w)
 			st = &after;
 		}
 	}
-	fs_etagmem_put(e->mem, st, w->hex);
+	fs_etagmem_put(e->mem, st, hashed, w->hex);
 }
 
 /* Open each object; answer from the cache, or read a small one whole
  * into e->whole (while it has room), or hash a large one as a stream. */
 static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
-			  struct etag_work *ws, size_t n)
+			  struct etag_work *ws, size_t n, uint64_t hashed)
 {
 	size_t used = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct etag_work *w = &ws[i];
 		if (!work_open(ctx, w))
 			continue;
-		if (fs_etag_cached(ctx, NULL, w->fd, &w->before, w->hex)) {
+		if (fs_etag_cached(ctx, NULL, NULL, w->fd, &w->before,
+				   w->hex)) {
 			w->ok = true;
 			continue;
 		}
@@ -307,7 +327,7 @@ static void batch_prepare(struct fs_ctx *ctx, struct fs_etag *e,
 		/* Large, or no room left: one stream. */
 		w->ok = md5_fd(e, w->fd, &w->before, w->hex) == 0;
 		if (w->ok)
-			work_cache(e, w);
+			work_cache(ctx, e, w, hashed);
 	}
 }
 
@@ -321,7 +341,8 @@ static int by_size(const void *a, const void *b)
 
 /* Hash the files read whole, eight at a time, like sizes together (a
  * group takes as long as its largest). */
-static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
+static void batch_hash(struct fs_ctx *ctx, struct fs_etag *e,
+		       struct etag_work *ws, size_t n, uint64_t hashed)
 {
 	struct etag_work *whole[ETAG_BATCH];
 	const unsigned char *msg[ETAG_BATCH];
@@ -342,7 +363,7 @@ static void batch_hash(struct fs_etag *e, struct etag_work *ws, size_t n)
 		/* Written while it was read: no eTag (see md5_fd). */
 		w->ok = unchanged(w->fd, &w->before);
 		if (w->ok)
-			work_cache(e, w);
+			work_cache(ctx, e, w, hashed);
 	}
 }
 
@@ -371,8 +392,11 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 	size_t n = 0;
 	for (struct etag_job *j = jobs; j; j = j->next)
 		ws[n++] = (struct etag_work){.job = j, .fd = -1};
-	batch_prepare(ctx, e, ws, n);
-	batch_hash(e, ws, n);
+	/* Read before any file is: what the batch reads is the content as of
+	 * this clock (fs_inode.h, "Changes"). */
+	uint64_t hashed = fs_inode_clock(ctx->inodes);
+	batch_prepare(ctx, e, ws, n, hashed);
+	batch_hash(ctx, e, ws, n, hashed);
 	for (size_t i = 0; i < n; i++) {
 		struct etag_work *w = &ws[i];
 		if (w->fd >= 0)

@@ -21,6 +21,7 @@
 struct cmn_buf;
 struct fs_ctx;
 struct fs_at;
+struct fs_inode;
 struct ntf_pending;
 
 /* Smaller files are hashed again when an eTag is needed instead of
@@ -63,12 +64,16 @@ int fs_etag_render_metrics(struct fs_ctx *ctx, struct cmn_buf *out);
 /* The cached eTag of a file when it was computed for st's size and mtime
  * (and, in memory, ctime): from the hasher's memory of recent eTags (ctx
  * may be NULL: not asked), then, for files of FS_ETAG_CACHE_MIN bytes or
- * more, from the xattr.
+ * more, from the xattr.  Neither while the file has a writer through the
+ * mount, and the memory only when it has not changed through the mount
+ * since it was hashed (fs_inode.h, "Changes"): obj is its inode when the
+ * caller has it, else the table finds it by st.
  * The file is fd when that is >= 0 (an fd open for reading or writing:
  * fgetxattr is far cheaper than a path), else at; with neither only the
  * memory is asked. */
-bool fs_etag_cached(struct fs_ctx *ctx, struct fs_at *at, int fd,
-		    const struct stat *st, char out[33]);
+bool fs_etag_cached(struct fs_ctx *ctx, struct fs_inode *obj,
+		    struct fs_at *at, int fd, const struct stat *st,
+		    char out[33]);
 
 /* Start loading what fs_etag_cached will look at first for the file
  * (dev, ino), for a caller with a syscall to make before asking: the

@@ -34,12 +34,14 @@
  * larger than a core's L2), and with 72-byte slots it was two.  st_dev is
  * 32 bits on Linux (the kernel's dev_t, new_encode_dev); the MD5 is kept
  * as its 16 bytes.  The ctime as well as the mtime: setting the mtime
- * back (cp -p, touch -r) moves the ctime, which no call sets back. */
+ * back (cp -p, touch -r) moves the ctime, which no call sets back.
+ * hashed: the write clock the hashing began at (fs_inode.h). */
 struct etagmem_slot {
 	_Alignas(64) _Atomic uint32_t seq;
 	_Atomic uint32_t dev;
 	_Atomic uint64_t ino, size, mtime_ns, ctime_ns;
 	_Atomic uint64_t md5[2];
+	_Atomic uint64_t hashed;
 };
 _Static_assert(sizeof(struct etagmem_slot) == 64, "a slot is a line");
 
@@ -129,9 +131,9 @@ void fs_etagmem_prefetch(const struct fs_etagmem *m, dev_t dev, ino_t ino)
 }
 
 bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
-		    char out[33])
+		    uint64_t changed, char out[33])
 {
-	if (!m)
+	if (!m || changed == UINT64_MAX)
 		return false;
 	/* The atomics are only read, but C11 loads take non-const. */
 	struct etagmem_slot *s =
@@ -148,9 +150,11 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 	uint64_t md5[2];
 	for (int i = 0; i < 2; i++)
 		md5[i] = atomic_load_explicit(&s->md5[i], acq);
+	uint64_t hashed = atomic_load_explicit(&s->hashed, acq);
 	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
 		return false;
-	if (ino != (uint64_t)st->st_ino || dev != (uint64_t)st->st_dev ||
+	if (hashed <= changed || ino != (uint64_t)st->st_ino ||
+	    dev != (uint64_t)st->st_dev ||
 	    size != (uint64_t)st->st_size || mtime != ns_of(&st->st_mtim) ||
 	    ctime != ns_of(&st->st_ctim))
 		return false;
@@ -159,7 +163,7 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 }
 
 void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,
-		    const char hex[33])
+		    uint64_t hashed, const char hex[33])
 {
 	uint64_t words[2];
 	if ((uint64_t)st->st_dev > UINT32_MAX)
@@ -178,5 +182,6 @@ void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,
 	atomic_store_explicit(&s->ctime_ns, ns_of(&st->st_ctim), rel);
 	for (int i = 0; i < 2; i++)
 		atomic_store_explicit(&s->md5[i], words[i], rel);
+	atomic_store_explicit(&s->hashed, hashed, rel);
 	atomic_store_explicit(&s->seq, seq + 2, rel);
 }

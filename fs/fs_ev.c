@@ -244,7 +244,7 @@ static void object_attrs(struct fs_ctx *ctx, struct fs_inode *obj,
 	 * mtime may be the old content's (rewritten within one tick of a
 	 * coarse clock, or its mtime put back by cp -p), so it is hashed. */
 	if (ev->name != NTF_EV_OBJECT_CREATED_PUT &&
-	    fs_etag_cached(ctx, at, openfd, st, etag))
+	    fs_etag_cached(ctx, obj, at, openfd, st, etag))
 		ev->etag = etag;
 	else
 		*hash = ctx->etag != NULL;
@@ -360,14 +360,14 @@ struct tree_walk {
 static bool cached_etag_at(struct fs_ctx *ctx, const char *path,
 			   const struct stat *st, char out[33])
 {
-	if (fs_etag_cached(ctx, NULL, -1, st, out))
+	if (fs_etag_cached(ctx, NULL, NULL, -1, st, out))
 		return true; /* from memory */
 	int fd = openat(fs_inode_root(ctx->inodes)->fd, path,
 			O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	struct fs_at at = {.dirfd = fd, .name = ""};
-	bool ok = fs_etag_cached(ctx, &at, -1, st, out);
+	bool ok = fs_etag_cached(ctx, NULL, &at, -1, st, out);
 	close(fd);
 	return ok;
 }

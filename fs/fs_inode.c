@@ -25,6 +25,8 @@ struct fs_inode_table {
 	struct fs_inode **buckets;
 	size_t nbuckets;   /* power of two */
 	size_t count;
+	_Atomic uint64_t clock;  /* the write clock (fs_inode.h, "Changes") */
+	uint64_t forgotten;      /* the latest `changed` of a freed inode */
 };
 
 static size_t hash_key(dev_t dev, ino_t ino)
@@ -249,6 +251,8 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	}
 	ino->parent = parent;
 	parent->refs++;
+	/* Changes made through an earlier inode of the same file. */
+	atomic_store(&ino->changed, t->forgotten);
 	*pp = ino;
 	if (++t->count > t->nbuckets)
 		grow(t);
@@ -269,6 +273,9 @@ static struct fs_inode *release_chain(struct fs_inode_table *t,
 		if (*pp == ino)
 			*pp = ino->hnext;
 		t->count--;
+		uint64_t changed = atomic_load(&ino->changed);
+		if (changed > t->forgotten)
+			t->forgotten = changed;
 		struct fs_inode *parent = ino->parent;
 		if (parent)
 			parent->refs--;
@@ -301,15 +308,36 @@ void fs_inode_rename(struct fs_inode_table *t, struct fs_inode *ino,
 	destroy_list(dead);
 }
 
-void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino)
+/* Move ino->changed up to a new reading of the clock.  Two changes may
+ * race: the later reading wins. */
+static void mark_changed(struct fs_inode_table *t, struct fs_inode *ino)
+{
+	uint64_t now = fs_inode_clock(t);
+	uint64_t seen = atomic_load(&ino->changed);
+	while (seen < now &&
+	       !atomic_compare_exchange_weak(&ino->changed, &seen, now))
+		;
+}
+
+/* A writer is counted before its change is marked, and let go of after:
+ * a lock-free reader that sees no writer sees the latest change. */
+void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino,
+		     bool writer)
 {
 	pthread_mutex_lock(&t->lock);
 	ino->nopen++;
 	pthread_mutex_unlock(&t->lock);
+	if (writer) {
+		atomic_fetch_add(&ino->writers, 1);
+		mark_changed(t, ino);
+	}
 }
 
-void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino)
+void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino,
+		     bool writer)
 {
+	if (writer)
+		fs_inode_changed(t, ino, true);
 	pthread_mutex_lock(&t->lock);
 	if (ino->nopen > 0)
 		ino->nopen--;
@@ -317,6 +345,36 @@ void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino)
 	struct fs_inode *dead = release_chain(t, ino);
 	pthread_mutex_unlock(&t->lock);
 	destroy_list(dead);
+}
+
+void fs_inode_changed(struct fs_inode_table *t, struct fs_inode *ino,
+		      bool flushed)
+{
+	mark_changed(t, ino);
+	if (flushed)
+		atomic_fetch_sub(&ino->writers, 1);
+}
+
+uint64_t fs_inode_clock(struct fs_inode_table *t)
+{
+	return atomic_fetch_add(&t->clock, 1) + 1;
+}
+
+uint64_t fs_inode_last_change(struct fs_inode *ino)
+{
+	if (atomic_load(&ino->writers) > 0)
+		return UINT64_MAX;
+	return atomic_load(&ino->changed);
+}
+
+uint64_t fs_inode_last_change_of(struct fs_inode_table *t, dev_t dev,
+				 ino_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *known = *slot_of(t, dev, ino);
+	uint64_t last = known ? fs_inode_last_change(known) : t->forgotten;
+	pthread_mutex_unlock(&t->lock);
+	return last;
 }
 
 void fs_inode_unlinking(struct fs_inode_table *t, struct fs_inode *parent,

@@ -23,6 +23,17 @@
  * descriptor keeps the file system from reusing its inode number, the
  * table's key, until the kernel forgets it (at once, for a file without
  * other names or users).
+ *
+ * Changes.  The table keeps a write clock, a counter advanced at every
+ * change of a file's content made through the mount: an open for writing
+ * or truncating, the flush of such a handle, a truncate.  An inode records
+ * the clock at its last change and counts its handles open for writing
+ * that were not flushed yet.  fs_etag reads the clock before it reads a
+ * file and remembers the eTag with it; the eTag holds for as long as the
+ * file has had no change since and no such handle.  A file's stat cannot
+ * tell that on its own: where file times are stamped at the clock tick (on
+ * Debian 12's kernel, every file system), a file rewritten with as many
+ * bytes within the tick of the write before keeps size, mtime and ctime.
  */
 #ifndef FS_INODE_H
 #define FS_INODE_H
@@ -59,6 +70,12 @@ struct fs_inode {
 	 * behind the mount are not watched (README). */
 	atomic_bool meta_fresh;
 	_Atomic int64_t meta_none_ns;
+
+	/* See "Changes" above: the write clock at the last change through
+	 * the mount, never decreasing; handles open for writing that were
+	 * not flushed yet.  Read without the table lock. */
+	_Atomic uint64_t changed;
+	_Atomic unsigned writers;
 
 	/* Of a directory: held shared while an operation reaches a child by
 	 * name (fs_inode_at), exclusive while a child loses or changes its
@@ -102,9 +119,33 @@ void fs_inode_rename(struct fs_inode_table *t, struct fs_inode *ino,
 
 /* Count an open handle of ino (open, create) and drop it (release): an
  * inode with open handles outlives a FORGET that arrives before its last
- * RELEASE. */
-void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino);
-void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino);
+ * RELEASE.  writer: the handle was opened for writing or truncating (a
+ * change, see "Changes"); at close, one that was not flushed. */
+void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino,
+		     bool writer);
+void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino,
+		     bool writer);
+
+/* Record a change of ino's content through the mount: a truncate, a write
+ * the daemon saw, or (flushed) the first flush of a handle counted as a
+ * writer by fs_inode_opened, which stops counting it. */
+void fs_inode_changed(struct fs_inode_table *t, struct fs_inode *ino,
+		      bool flushed);
+
+/* Advance the write clock and return it: what was read from a file after
+ * this call is its content as of the returned value. */
+uint64_t fs_inode_clock(struct fs_inode_table *t);
+
+/* The write clock at ino's last change through the mount, UINT64_MAX
+ * while it has a writer: content read at clock c > that value is the
+ * file's current content.  Lock-free. */
+uint64_t fs_inode_last_change(struct fs_inode *ino);
+
+/* The same for the object (dev, ino), which the kernel may not know:
+ * then the latest change of any inode that was forgotten (its changes are
+ * not remembered one by one).  Takes the table lock. */
+uint64_t fs_inode_last_change_of(struct fs_inode_table *t, dev_t dev,
+				 ino_t ino);
 
 /* Call before `name` in `parent` loses its name (unlink, or replaced by a
  * rename): a known, descriptor-less inode gets its O_PATH descriptor now

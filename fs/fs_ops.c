@@ -49,6 +49,7 @@ struct fs_file {
 	struct fs_inode *ino;
 	bool passthrough;   /* holds a reference on ino->backing_id */
 	bool writer;        /* opened for writing: may produce a Put */
+	bool flushed;       /* a writer flushed once (fs_inode.h, "Changes") */
 	bool dirty;         /* created or truncated: Put at the next flush */
 	off_t size;         /* size and mtime at open or the last Put, to */
 	struct timespec mtime; /* see whether a flush follows a change */
@@ -346,6 +347,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 	if (rc == 0)
 		rc = do_setattr(ino, &at, attr, valid, fi);
 	if (rc == 0 && (valid & FUSE_SET_ATTR_SIZE) && S_ISREG(ino->type)) {
+		fs_inode_changed(ctx->inodes, ino, false);
 		int fd = fs_at_open(&at, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			kill_setid(ctx, req, fd);
@@ -783,8 +785,17 @@ static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 	fs_handle_untrack(ctx, &f->h);
 	pt_detach(ctx, f);
 	close(f->fd);
-	fs_inode_closed(ctx->inodes, f->ino);
+	fs_inode_closed(ctx->inodes, f->ino, f->writer && !f->flushed);
 	free(f);
+}
+
+/* A change through f: before its first flush, f counts as a writer
+ * (fs_inode_opened); after it (a duplicate of the descriptor writing on,
+ * or an ftruncate), each one is told (fs_inode.h, "Changes"). */
+static void wrote(struct fs_ctx *ctx, struct fs_file *f)
+{
+	if (f->flushed)
+		fs_inode_changed(ctx->inodes, f->ino, false);
 }
 
 /* Teardown of a file the kernel never released: record the Put its
@@ -841,7 +852,7 @@ static void open_select(struct fs_ctx *ctx, fuse_req_t req,
 	}
 	f->fd = fd;
 	f->ino = ino;
-	fs_inode_opened(ctx->inodes, ino);
+	fs_inode_opened(ctx->inodes, ino, false);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;
 	fi->noflush = 1;
@@ -885,8 +896,10 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	}
 	f->fd = fd;
 	f->ino = ino;
-	fs_inode_opened(ctx->inodes, ino);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY ||
+		      (fi->flags & O_TRUNC);
+	fs_inode_opened(ctx->inodes, ino, writer);
+	if (writer) {
 		kill_setid(ctx, req, fd);
 		/* Rewritten keeping its size and mtime (cp -p), the object
 		 * would match its cached eTag: it goes before any write, and
@@ -939,7 +952,7 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 	}
 	f->fd = fd;
 	f->ino = inode_of(req, e.ino);
-	fs_inode_opened(ctx->inodes, f->ino);
+	fs_inode_opened(ctx->inodes, f->ino, true);
 	/* The kernel creates only names it saw missing: a file made behind
 	 * the mount since, with metadata xattrs, is not worth a listxattr
 	 * on every create. */
@@ -980,6 +993,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t id,
 	out.buf[0].fd = file_of(fi)->fd;
 	out.buf[0].pos = off;
 	ssize_t n = fuse_buf_copy(&out, in, 0);
+	wrote(ctx_of(req), file_of(fi));
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -998,6 +1012,11 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct fs_inode *ino = inode_of(req, id);
 	struct fs_file *f = ino->magic ? NULL : file_of(fi);
 	struct stat st;
+	if (f && f->writer) {
+		/* Before the Put below: its hashing must come after. */
+		fs_inode_changed(ctx->inodes, ino, !f->flushed);
+		f->flushed = true;
+	}
 	bool put = f && f->writer && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT);
 	if (put && fstat(f->fd, &st) == 0) {
 		bool changed = f->dirty || st.st_size != f->size ||
@@ -1068,7 +1087,9 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t id, int mode,
 		return;
 	}
 	int rc = fallocate(file_of(fi)->fd, mode, off, len);
-	fuse_reply_err(req, rc ? errno : 0);
+	int err = rc ? errno : 0;
+	wrote(ctx_of(req), file_of(fi));
+	fuse_reply_err(req, err);
 }
 
 static void op_copy_file_range(fuse_req_t req, fuse_ino_t in, off_t off_in,
@@ -1083,6 +1104,9 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t in, off_t off_in,
 	ssize_t n = copy_file_range(file_of(fi_in)->fd, &off_in,
 				    file_of(fi_out)->fd, &off_out, len,
 				    (unsigned)flags);
+	int err = errno;
+	wrote(ctx_of(req), file_of(fi_out));
+	errno = err;
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else

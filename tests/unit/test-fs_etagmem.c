@@ -1,7 +1,8 @@
 /*
  * test-fs_etagmem.c - the remembered eTags: hits only for the same file at
- * the same size, mtime and ctime, and never a torn entry while the one
- * writer rewrites a slot under a reader.
+ * the same size, mtime and ctime, unchanged through the mount since it was
+ * hashed, and never a torn entry while the one writer rewrites a slot
+ * under a reader.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,7 +51,7 @@ static void assert_hit(struct fs_etagmem *m, const struct stat *st,
 		       const char *want)
 {
 	char out[33];
-	assert_true(fs_etagmem_get(m, st, out));
+	assert_true(fs_etagmem_get(m, st, 0, out));
 	assert_string_equal(out, want);
 }
 
@@ -61,27 +62,47 @@ static void test_hit_only_for_the_same_version(void **state)
 	char a[33], out[33];
 	hex_of('a', a);
 	struct stat st = file(1, 42, 4096, 1000);
-	assert_false(fs_etagmem_get(m, &st, out));
-	fs_etagmem_put(m, &st, a);
+	assert_false(fs_etagmem_get(m, &st, 0, out));
+	fs_etagmem_put(m, &st, 1, a);
 	assert_hit(m, &st, a);
 
 	struct stat other = st;
 	other.st_size = 4097;
-	assert_false(fs_etagmem_get(m, &other, out));
+	assert_false(fs_etagmem_get(m, &other, 0, out));
 	other = st;
 	other.st_mtim.tv_nsec = 124;
-	assert_false(fs_etagmem_get(m, &other, out));
+	assert_false(fs_etagmem_get(m, &other, 0, out));
 	/* the mtime set back after a rewrite (cp -p): the ctime moved */
 	other = st;
 	other.st_ctim.tv_sec = 2000;
-	assert_false(fs_etagmem_get(m, &other, out));
+	assert_false(fs_etagmem_get(m, &other, 0, out));
 	other = st;
 	other.st_dev = 2;
-	assert_false(fs_etagmem_get(m, &other, out));
+	assert_false(fs_etagmem_get(m, &other, 0, out));
 	other = st;
 	other.st_ino = 43;
-	assert_false(fs_etagmem_get(m, &other, out));
-	assert_false(fs_etagmem_get(NULL, &st, out));
+	assert_false(fs_etagmem_get(m, &other, 0, out));
+	assert_false(fs_etagmem_get(NULL, &st, 0, out));
+	fs_etagmem_free(m);
+}
+
+/* An eTag holds for content read at a clock after the file's last change
+ * (fs_inode.h, "Changes"): hashed at 5, it answers while the last change
+ * is before 5, not once one is at 5 or after, nor while a writer is open
+ * (UINT64_MAX), whatever the stat says. */
+static void test_a_change_since_the_hashing_misses(void **state)
+{
+	(void)state;
+	struct fs_etagmem *m = table();
+	char a[33], out[33];
+	hex_of('a', a);
+	struct stat st = file(1, 42, 4, 1000);
+	fs_etagmem_put(m, &st, 5, a);
+	assert_true(fs_etagmem_get(m, &st, 4, out));
+	assert_string_equal(out, a);
+	assert_false(fs_etagmem_get(m, &st, 5, out));
+	assert_false(fs_etagmem_get(m, &st, 6, out));
+	assert_false(fs_etagmem_get(m, &st, UINT64_MAX, out));
 	fs_etagmem_free(m);
 }
 
@@ -94,18 +115,18 @@ static void test_only_hex_is_remembered(void **state)
 	char a[33];
 	hex_of('a', a);
 	struct stat st = file(1, 42, 4096, 1000);
-	fs_etagmem_put(m, &st, a);
+	fs_etagmem_put(m, &st, 1, a);
 	const char *bad[] = {"0123456789abcdef0123456789abcdeg",
 			     "0123456789ABCDEF0123456789ABCDEF",
 			     "0123456789abcdef0123456789abcde"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char h[33] = {0};
 		memcpy(h, bad[i], strlen(bad[i]));
-		fs_etagmem_put(m, &st, h);
+		fs_etagmem_put(m, &st, 1, h);
 		assert_hit(m, &st, a);
 	}
 	char mixed[33] = "0123456789abcdeffedcba9876543210";
-	fs_etagmem_put(m, &st, mixed);
+	fs_etagmem_put(m, &st, 1, mixed);
 	assert_hit(m, &st, mixed);
 	fs_etagmem_free(m);
 }
@@ -120,12 +141,12 @@ static void test_wide_device_is_not_remembered(void **state)
 	hex_of('a', a);
 	hex_of('b', b);
 	struct stat wide = file((dev_t)1 << 32 | 7, 42, 4096, 1000);
-	fs_etagmem_put(m, &wide, a);
-	assert_false(fs_etagmem_get(m, &wide, out));
+	fs_etagmem_put(m, &wide, 1, a);
+	assert_false(fs_etagmem_get(m, &wide, 0, out));
 	struct stat narrow = file(7, 42, 4096, 1000);
-	fs_etagmem_put(m, &narrow, b);
+	fs_etagmem_put(m, &narrow, 1, b);
 	assert_hit(m, &narrow, b);
-	assert_false(fs_etagmem_get(m, &wide, out));
+	assert_false(fs_etagmem_get(m, &wide, 0, out));
 	fs_etagmem_free(m);
 }
 
@@ -140,12 +161,12 @@ static void test_collisions_never_answer_for_another(void **state)
 	for (ino_t i = 1; i <= N; i++) {
 		struct stat st = file(7, i, (off_t)i, (time_t)i);
 		snprintf(hex, sizeof(hex), "%032llx", (unsigned long long)i);
-		fs_etagmem_put(m, &st, hex);
+		fs_etagmem_put(m, &st, 1, hex);
 	}
 	size_t hits = 0;
 	for (ino_t i = 1; i <= N; i++) {
 		struct stat st = file(7, i, (off_t)i, (time_t)i);
-		if (!fs_etagmem_get(m, &st, out))
+		if (!fs_etagmem_get(m, &st, 0, out))
 			continue;
 		snprintf(hex, sizeof(hex), "%032llx", (unsigned long long)i);
 		assert_string_equal(out, hex);
@@ -170,8 +191,8 @@ static void *writer(void *arg)
 {
 	struct race *r = arg;
 	while (!atomic_load(&r->stop)) {
-		fs_etagmem_put(r->m, &r->v1, r->h1);
-		fs_etagmem_put(r->m, &r->v2, r->h2);
+		fs_etagmem_put(r->m, &r->v1, 1, r->h1);
+		fs_etagmem_put(r->m, &r->v2, 1, r->h2);
 	}
 	return NULL;
 }
@@ -199,11 +220,11 @@ static void test_no_torn_reads(void **state)
 	double end = now_s() + 0.3;
 	while (now_s() < end || hits[0] == 0 || hits[1] == 0) {
 		for (int i = 0; i < 1000; i++) {
-			if (fs_etagmem_get(r.m, &r.v1, out)) {
+			if (fs_etagmem_get(r.m, &r.v1, 0, out)) {
 				hits[0]++;
 				bad += strcmp(out, r.h1) != 0;
 			}
-			if (fs_etagmem_get(r.m, &r.v2, out)) {
+			if (fs_etagmem_get(r.m, &r.v2, 0, out)) {
 				hits[1]++;
 				bad += strcmp(out, r.h2) != 0;
 			}
@@ -222,6 +243,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_only_for_the_same_version),
+		cmocka_unit_test(test_a_change_since_the_hashing_misses),
 		cmocka_unit_test(test_wide_device_is_not_remembered),
 		cmocka_unit_test(test_only_hex_is_remembered),
 		cmocka_unit_test(test_collisions_never_answer_for_another),

@@ -1,7 +1,7 @@
 /*
  * test-fs_inode.c - the inode table on a real directory: which inodes hold
- * a descriptor, how fs_inode_at reaches the others, and what keeps a file
- * reachable once it loses its name.
+ * a descriptor, how fs_inode_at reaches the others, what keeps a file
+ * reachable once it loses its name, and the write clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ static void test_unlinked_file_gets_a_descriptor(void **state)
 	struct fs_inode *open1 = make(f, b, "open", false);
 	struct fs_inode *closed = make(f, b, "closed", false);
 
-	fs_inode_opened(f->t, open1);
+	fs_inode_opened(f->t, open1, false);
 	fs_inode_unlinking(f->t, b, "open");
 	assert_int_equal(unlinkat(b->fd, "open", 0), 0);
 	fs_inode_unlinking(f->t, b, "closed");
@@ -182,7 +183,7 @@ static void test_unlinked_file_gets_a_descriptor(void **state)
 	/* FORGET before RELEASE: the inode lives until it is closed. */
 	fs_inode_forget(f->t, open1, 1);
 	assert_int_equal(size_at(f->t, open1), 4);
-	fs_inode_closed(f->t, open1);
+	fs_inode_closed(f->t, open1, false);
 	fs_inode_forget(f->t, closed, 1);
 	fs_inode_forget(f->t, again, 1);
 	fs_inode_forget(f->t, b, 1);
@@ -230,6 +231,48 @@ static void test_open_refuses_another_object(void **state)
 	fs_inode_forget(f->t, b, 1);
 }
 
+/* The write clock (fs_inode.h, "Changes"): what is read at a clock after
+ * an inode's last change is its content; while a writer is open nothing
+ * is; the writer's flush (or its close unflushed) and a truncate are
+ * changes; and a forgotten inode's changes still count for its file. */
+static void test_changes_move_the_write_clock(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *b = make(f, root, "clock", true);
+	struct fs_inode *o = make(f, b, "file", false);
+	dev_t dev = o->dev;
+	ino_t ino = o->ino;
+
+	uint64_t read1 = fs_inode_clock(f->t);
+	assert_true(fs_inode_last_change(o) < read1);
+	fs_inode_opened(f->t, o, true);
+	assert_true(fs_inode_last_change(o) == UINT64_MAX);
+	assert_true(fs_inode_last_change_of(f->t, dev, ino) == UINT64_MAX);
+	uint64_t during = fs_inode_clock(f->t);
+	fs_inode_changed(f->t, o, true); /* its flush */
+	assert_true(fs_inode_last_change(o) > during);
+	uint64_t read2 = fs_inode_clock(f->t);
+	assert_true(fs_inode_last_change(o) < read2);
+	fs_inode_changed(f->t, o, false); /* a truncate */
+	assert_true(fs_inode_last_change(o) > read2);
+	fs_inode_closed(f->t, o, false);  /* flushed already */
+
+	fs_inode_opened(f->t, o, true);   /* closed unflushed (mmap) */
+	uint64_t read3 = fs_inode_clock(f->t);
+	fs_inode_closed(f->t, o, true);
+	uint64_t last = fs_inode_last_change(o);
+	assert_true(last > read3 && last != UINT64_MAX);
+	assert_true(fs_inode_last_change_of(f->t, dev, ino) == last);
+
+	fs_inode_forget(f->t, o, 1);
+	assert_true(fs_inode_last_change_of(f->t, dev, ino) == last);
+	struct fs_inode *again = make(f, b, "other", false);
+	assert_true(fs_inode_last_change(again) == last);
+	fs_inode_forget(f->t, again, 1);
+	fs_inode_forget(f->t, b, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +289,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_open_refuses_another_object, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_changes_move_the_write_clock, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
