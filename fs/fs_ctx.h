@@ -40,6 +40,10 @@ struct fs_ctx {
 	struct fs_inode_table *inodes;
 	double timeout;              /* entry/attr cache timeout, seconds */
 	bool writeback;              /* writeback cache negotiated */
+	/* How long after a change another write may leave a file's mtime as
+	 * it is on SRC's file system (ns; 0: never), see fs_mount.c
+	 * probe_mtime_window. */
+	long long mtime_window_ns;
 	bool is_root;                /* daemon runs as root: chown creations */
 	struct timespec started;     /* mount time: times of control nodes */
 	pthread_mutex_t handles_lock;

@@ -163,6 +163,43 @@ static int delivery_start(struct fs_ctx *ctx)
 	return 0;
 }
 
+/* How long after a change a write may leave a file's mtime unchanged on
+ * the file system of rootfd.  None where each write after a stat gets a
+ * new stamp (multigrain timestamps, Linux 6.13: ext4, xfs, btrfs, tmpfs);
+ * elsewhere (every file system of Debian 12's 6.1, ext2 and others still)
+ * a write within the clock tick of the one before keeps its mtime, and on
+ * a file system stamping whole seconds, within that second.  With FUSE
+ * passthrough the daemon never sees a write and tells a changed file by
+ * size and mtime (op_flush): within this window it cannot, and takes it as
+ * changed.  Found by writing an unnamed file (O_TMPFILE) twice around a
+ * stat, three times (a tick may pass once); unknown counts as a second. */
+static long long probe_mtime_window(int rootfd)
+{
+	const long long second = 1000000000ll;
+	int fd = openat(rootfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return second;
+	bool kept = false, whole = true;
+	for (int i = 0; i < 3; i++) {
+		struct stat a, b;
+		if (pwrite(fd, "a", 1, 0) != 1 || fstat(fd, &a) != 0 ||
+		    pwrite(fd, "b", 1, 0) != 1 || fstat(fd, &b) != 0) {
+			close(fd);
+			return second;
+		}
+		whole = whole && a.st_mtim.tv_nsec == 0;
+		kept = kept || (a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+				a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+	}
+	close(fd);
+	struct timespec tick;
+	if (!kept)
+		return 0;
+	if (whole || clock_getres(CLOCK_REALTIME_COARSE, &tick) != 0)
+		return second;
+	return (long long)tick.tv_sec * second + tick.tv_nsec;
+}
+
 static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -177,6 +214,12 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	int fd = open(o->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	ctx->mtime_window_ns = probe_mtime_window(fd);
+	if (ctx->mtime_window_ns)
+		cmn_debug("%s stamps file times coarsely: with passthrough, a "
+			  "file opened for writing within %lld us of its last "
+			  "change has a Put at close, changed or not",
+			  o->src, ctx->mtime_window_ns / 1000);
 	int rc = fs_inode_table_new(fd, &ctx->inodes);
 	if (rc < 0) {
 		close(fd);

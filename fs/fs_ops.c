@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <linux/limits.h>
 #include <unistd.h>
 
@@ -51,8 +53,13 @@ struct fs_file {
 	bool writer;        /* opened for writing: may produce a Put */
 	bool flushed;       /* a writer flushed once (fs_inode.h, "Changes") */
 	bool dirty;         /* created or truncated: Put at the next flush */
+	atomic_bool written; /* a write reached the daemon since the last
+				flush (no passthrough): a change, whatever
+				size and mtime say */
 	off_t size;         /* size and mtime at open or the last Put, to */
 	struct timespec mtime; /* see whether a flush follows a change */
+	bool racy;          /* that mtime may not move with a write (see
+			       mtime_racy) */
 	uid_t uid;          /* who opened it: RELEASE does not say */
 	pid_t pid;
 	char comm[17];
@@ -789,13 +796,45 @@ static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 	free(f);
 }
 
-/* A change through f: before its first flush, f counts as a writer
- * (fs_inode_opened); after it (a duplicate of the descriptor writing on,
- * or an ftruncate), each one is told (fs_inode.h, "Changes"). */
+/* A write through f that reached the daemon: its next flush is a Put.
+ * Before f's first flush the inode counts it as a writer
+ * (fs_inode_opened); after it (a duplicate of the descriptor writing on),
+ * each write is told (fs_inode.h, "Changes"). */
 static void wrote(struct fs_ctx *ctx, struct fs_file *f)
 {
+	atomic_store(&f->written, true);
 	if (f->flushed)
 		fs_inode_changed(ctx->inodes, f->ino, false);
+}
+
+/* May a write after this stat leave the file's mtime as it is?  Only
+ * within SRC's mtime window of the last change (fs_mount.c,
+ * probe_mtime_window: on a file system stamped at the clock tick, a
+ * rewrite within the tick keeps it). */
+static bool mtime_racy(struct fs_ctx *ctx, const struct stat *st)
+{
+	if (ctx->mtime_window_ns == 0)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	long long m = (long long)st->st_mtim.tv_sec * 1000000000ll +
+		      st->st_mtim.tv_nsec;
+	long long c = (long long)now.tv_sec * 1000000000ll + now.tv_nsec;
+	return m > c - ctx->mtime_window_ns;
+}
+
+/* Has f's file changed since its open or last Put, as of st?  The daemon
+ * sees writes without passthrough (f->written); with it, size and mtime
+ * tell, but not within the mtime window of the change before: then it is
+ * taken as changed, a Put too many rather than one lost.  Clears
+ * f->written. */
+static bool file_changed(struct fs_file *f, const struct stat *st)
+{
+	bool written = atomic_exchange(&f->written, false);
+	return f->dirty || written || st->st_size != f->size ||
+	       st->st_mtim.tv_sec != f->mtime.tv_sec ||
+	       st->st_mtim.tv_nsec != f->mtime.tv_nsec ||
+	       (f->racy && f->passthrough);
 }
 
 /* Teardown of a file the kernel never released: record the Put its
@@ -804,10 +843,7 @@ static void file_teardown(struct fs_ctx *ctx, struct fs_handle *h)
 {
 	struct fs_file *f = (struct fs_file *)h;
 	struct stat st;
-	if (f->writer && fstat(f->fd, &st) == 0 &&
-	    (f->dirty || st.st_size != f->size ||
-	     st.st_mtim.tv_sec != f->mtime.tv_sec ||
-	     st.st_mtim.tv_nsec != f->mtime.tv_nsec))
+	if (f->writer && fstat(f->fd, &st) == 0 && file_changed(f, &st))
 		fs_ev_object_as(ctx, f->uid, f->pid, f->comm,
 				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, &st,
 				NULL);
@@ -833,6 +869,7 @@ static void track_writes(struct fs_ctx *ctx, fuse_req_t req,
 	if (fstat(f->fd, &st) == 0) {
 		f->size = st.st_size;
 		f->mtime = st.st_mtim;
+		f->racy = mtime_racy(ctx, &st);
 	}
 }
 
@@ -993,7 +1030,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t id,
 	out.buf[0].fd = file_of(fi)->fd;
 	out.buf[0].pos = off;
 	ssize_t n = fuse_buf_copy(&out, in, 0);
-	wrote(ctx_of(req), file_of(fi));
+	if (n > 0)
+		wrote(ctx_of(req), file_of(fi));
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -1019,9 +1057,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	}
 	bool put = f && f->writer && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT);
 	if (put && fstat(f->fd, &st) == 0) {
-		bool changed = f->dirty || st.st_size != f->size ||
-			       st.st_mtim.tv_sec != f->mtime.tv_sec ||
-			       st.st_mtim.tv_nsec != f->mtime.tv_nsec;
+		bool changed = file_changed(f, &st);
 		if (changed && f->dirty && st.st_size == 0)
 			goto out; /* stays dirty: RELEASE or a later flush */
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
@@ -1032,6 +1068,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		f->dirty = false;
 		f->size = st.st_size;
 		f->mtime = st.st_mtim;
+		f->racy = mtime_racy(ctx, &st);
 	}
 out:
 	fuse_reply_err(req, 0);
@@ -1046,7 +1083,9 @@ static void op_release(fuse_req_t req, fuse_ino_t id,
 	}
 	struct fs_ctx *ctx = ctx_of(req);
 	struct fs_file *f = file_of(fi);
-	if (f->writer && f->dirty)
+	/* Created and still empty at its flushes, or written since the last
+	 * (through a shared mapping, without passthrough). */
+	if (f->writer && (f->dirty || atomic_load(&f->written)))
 		fs_ev_object_fd(ctx, f->uid, f->pid, f->comm,
 				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, f->fd,
 				NULL, NULL);
@@ -1088,7 +1127,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t id, int mode,
 	}
 	int rc = fallocate(file_of(fi)->fd, mode, off, len);
 	int err = rc ? errno : 0;
-	wrote(ctx_of(req), file_of(fi));
+	if (rc == 0)
+		wrote(ctx_of(req), file_of(fi));
 	fuse_reply_err(req, err);
 }
 
@@ -1105,7 +1145,8 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t in, off_t off_in,
 				    file_of(fi_out)->fd, &off_out, len,
 				    (unsigned)flags);
 	int err = errno;
-	wrote(ctx_of(req), file_of(fi_out));
+	if (n > 0)
+		wrote(ctx_of(req), file_of(fi_out));
 	errno = err;
 	if (n < 0)
 		fuse_reply_err(req, errno);

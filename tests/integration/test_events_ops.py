@@ -596,6 +596,24 @@ def test_etag_of_a_rewrite_within_the_clock_tick(coarse_ev):
         pytest.skip("no old content was hashed within its rewrite's tick")
 
 
+def test_rewrite_in_place_within_the_clock_tick_is_a_put(coarse_ev):
+    """Rewritten in place (no O_TRUNC) with as many bytes within the
+    clock tick of the write before, a file keeps size and mtime: its
+    close() must still record a Put, with the new content's eTag.  The
+    daemon sees the write without passthrough; with it, it takes an mtime
+    that recent as telling nothing (fs_mount.c, probe_mtime_window)."""
+    ev = coarse_ev
+    p = ev.m.bucket() / "inplace.bin"
+    for i in range(20):
+        old, new = b"%04d" % (2 * i), b"%04d" % (2 * i + 1)
+        write_file(p, old)
+        write_file(p, new, flags=os.O_WRONLY)
+        got = ev.ops()
+        assert names(got) == [PUT + ("inplace.bin",)] * 2, i
+        assert (got[1]["s3"]["object"]["eTag"] ==
+                hashlib.md5(new).hexdigest()), i
+
+
 def test_etag_of_a_burst_of_sizes(ev):
     """A burst of creates is hashed in batches, small files eight at a
     time side by side (cmn_md5_many), larger ones streamed: every Put of
