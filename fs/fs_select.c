@@ -3,9 +3,12 @@
  *
  * The cache is a small table keyed by the .select file's inode: the
  * identity (device, inode, size, mtime) of the query and of the
- * source when the result was made, the result's fd, and the last error.
- * A changed query or source (through the mount or behind it) changes a
- * key and the next open recomputes.
+ * source when the result was made, the write clock it was made at
+ * (fs_inode.h, "Changes"), the result's fd, and the last error.  A query or
+ * source changed behind the mount changes a key; one changed through it
+ * also moves its inode past that clock (a same-size rewrite within one
+ * tick of a coarse clock keeps the key).  Either way the next open
+ * recomputes.
  */
 #include "fs_select.h"
 
@@ -45,6 +48,7 @@ struct sel_slot {
 	dev_t dev;             /* the .select file: dev 0 = free slot */
 	ino_t ino;
 	struct stamp query, source;
+	uint64_t made;         /* the write clock before they were read */
 	char *source_path;     /* what the result read ("bucket/key") */
 	int result_fd;         /* -1: no cached result */
 	char *error;           /* last "Code: message", owned */
@@ -273,6 +277,18 @@ static int run_query(struct fs_ctx *ctx, struct fs_inode *ino, int qfd,
 	return out;
 }
 
+/* The latest change through the mount of two objects (the table's lock
+ * is taken: never under s->lock). */
+static uint64_t last_change(struct fs_ctx *ctx, const struct stat *a,
+			    const struct stat *b)
+{
+	uint64_t x = fs_inode_last_change_of(ctx->inodes, a->st_dev,
+					     a->st_ino);
+	uint64_t y = fs_inode_last_change_of(ctx->inodes, b->st_dev,
+					     b->st_ino);
+	return x > y ? x : y;
+}
+
 /* A new fd on the cached result when the query and the source are what
  * they were when it was made, else -1. */
 static int valid_cached(struct fs_ctx *ctx, const struct stat *qst)
@@ -294,10 +310,11 @@ static int valid_cached(struct fs_ctx *ctx, const struct stat *qst)
 	int fd = -1;
 	if (fstatat(fs_inode_root(ctx->inodes)->fd, path, &sst, 0) == 0) {
 		stamp_of(&sst, &now);
+		uint64_t changed = last_change(ctx, qst, &sst);
 		pthread_mutex_lock(&s->lock);
 		e = slot_for(s, qst->st_dev, qst->st_ino);
 		if (e->result_fd >= 0 && stamp_eq(&e->source, &now) &&
-		    stamp_eq(&e->query, &q))
+		    stamp_eq(&e->query, &q) && changed < e->made)
 			fd = fcntl(e->result_fd, F_DUPFD_CLOEXEC, 0);
 		pthread_mutex_unlock(&s->lock);
 	}
@@ -329,7 +346,8 @@ bool fs_select_result_size(struct fs_ctx *ctx, const struct stat *qst,
 }
 
 static void remember(struct fs_ctx *ctx, const struct stat *qst,
-		     char *src_path, const struct stamp *src, int fd)
+		     uint64_t made, char *src_path, const struct stamp *src,
+		     int fd)
 {
 	struct fs_select *s = ctx->select;
 	pthread_mutex_lock(&s->lock);
@@ -339,6 +357,7 @@ static void remember(struct fs_ctx *ctx, const struct stat *qst,
 	free(e->source_path);
 	stamp_of(qst, &e->query);
 	e->source = *src;
+	e->made = made;
 	e->source_path = src_path;
 	e->result_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	free(e->error);
@@ -365,9 +384,11 @@ int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino)
 		char *src_path = NULL;
 		struct stamp src;
 		memset(&src, 0, sizeof(src));
+		/* Before the query and the source are read. */
+		uint64_t made = fs_inode_clock(ctx->inodes);
 		rc = run_query(ctx, ino, qfd, &qst, &src_path, &src);
 		if (rc >= 0)
-			remember(ctx, &qst, src_path, &src, rc);
+			remember(ctx, &qst, made, src_path, &src, rc);
 		else
 			free(src_path);
 	}

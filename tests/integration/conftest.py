@@ -457,6 +457,32 @@ def dfs(mount_factory, passthrough_mode):
 
 
 @pytest.fixture
+def coarse_mount(tmp_path, mount_factory, passthrough_mode):
+    """A mount whose SRC is on a file system stamped at the clock tick:
+    ext2 in an image mounted with -o loop (on Linux >= 6.13 ext4 and tmpfs
+    stamp finely; on Debian 12's 6.1 every file system is like ext2 here),
+    so a rewrite within one tick keeps mtime and ctime."""
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext2"):
+        pytest.skip("needs root and mkfs.ext2 for an ext2 image")
+    root = tmp_path / "coarse"
+    root.mkdir()
+    img = tmp_path / "coarse.img"
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    subprocess.run(["mkfs.ext2", "-q", "-F", str(img)], check=True)
+    if subprocess.run(["mount", "-o", "loop", "-t", "ext2", str(img),
+                       str(root)]).returncode != 0:
+        pytest.skip("cannot mount an ext2 image")
+    try:
+        m = mount_factory(opts=[f"passthrough={passthrough_mode}"],
+                          name="coarse")
+        yield m
+        m.close()
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=True)
+
+
+@pytest.fixture
 def run_daemon(tmp_path):
     """run_daemon(args, timeout) -> CompletedProcess of a bucketfs that is
     expected to exit by itself (CLI errors).  Fails on sanitizer output."""

@@ -14,7 +14,6 @@ import ctypes.util
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import time
 from urllib.parse import quote_plus
@@ -528,31 +527,10 @@ def test_etag_of_a_rewrite_whose_mtime_is_put_back(ev, size):
 
 
 @pytest.fixture
-def coarse_ev(tmp_path, mount_factory, passthrough_mode):
-    """Ev over a backing file system stamped at the clock tick: ext2 (on
-    this kernel ext4 and tmpfs have fine-grained stamps; on Debian 12's
-    6.1 every file system is like ext2 here), in an image mounted with
-    -o loop, so a rewrite within one tick keeps mtime and ctime."""
-    if os.geteuid() != 0 or not shutil.which("mkfs.ext2"):
-        pytest.skip("needs root and mkfs.ext2 for an ext2 image")
-    root = tmp_path / "coarse"
-    root.mkdir()
-    img = tmp_path / "coarse.img"
-    with open(img, "wb") as f:
-        f.truncate(64 << 20)
-    subprocess.run(["mkfs.ext2", "-q", "-F", str(img)], check=True)
-    if subprocess.run(["mount", "-o", "loop", "-t", "ext2", str(img),
-                       str(root)]).returncode != 0:
-        pytest.skip("cannot mount an ext2 image")
-    try:
-        m = mount_factory(opts=[f"passthrough={passthrough_mode}"],
-                          name="coarse")
-        e = Ev(m)
-        yield e
-        e.close()
-        m.close()
-    finally:
-        subprocess.run(["umount", "-l", str(root)], check=True)
+def coarse_ev(coarse_mount):
+    e = Ev(coarse_mount)
+    yield e
+    e.close()
 
 
 def test_etag_of_a_rewrite_within_the_clock_tick(coarse_ev):

@@ -285,6 +285,21 @@ def test_cache_same_size_rewrite_behind(fs_off):
     assert get(q) == b"bbb\n"
 
 
+def test_cache_same_size_rewrites_within_the_clock_tick(coarse_mount):
+    """Where file times are stamped at the clock tick, a source or a query
+    rewritten through the mount with as many bytes within the tick keeps
+    size and mtime: the result must still be the new one (the inode
+    table's write clock, fs_inode.h "Changes")."""
+    b = coarse_mount.bucket()
+    q = b / "t.csv.select"
+    for i in range(20):
+        put(b / "t.csv", b"h\n%03d\n%03d\n" % (2 * i, 2 * i + 1))
+        limit = 1 + i % 2
+        put(q, "SELECT * FROM S3Object LIMIT %d" % limit)
+        want = b"".join(b"%03d\n" % (2 * i + k) for k in range(limit))
+        assert get(q) == want, i
+
+
 # --------------------------------------------------------------- big source
 
 def daemon_rss_kib(m):
