@@ -138,7 +138,7 @@ static bool meta_known_none(struct fs_inode *ino, const struct stat *st)
 	int64_t t = atomic_load_explicit(&ino->meta_none_ns,
 					 memory_order_relaxed);
 	return atomic_load_explicit(&ino->meta_fresh, memory_order_relaxed) ||
-	       (t != 0 && t == ctime_ns(st));
+	       (t > 0 && t == ctime_ns(st));
 }
 
 void fs_ev_meta_fresh(struct fs_inode *ino)
@@ -149,7 +149,10 @@ void fs_ev_meta_fresh(struct fs_inode *ino)
 void fs_ev_meta_changed(struct fs_inode *ino)
 {
 	atomic_store_explicit(&ino->meta_fresh, false, memory_order_relaxed);
-	atomic_store_explicit(&ino->meta_none_ns, 0, memory_order_relaxed);
+	int64_t v = atomic_load(&ino->meta_none_ns);
+	while (!atomic_compare_exchange_weak(&ino->meta_none_ns, &v,
+					     (v < 0 ? v : 0) - 1))
+		;
 }
 
 /* user.s3.meta.NAME xattrs become userMetadata {NAME: value}.  The file
@@ -251,11 +254,13 @@ static void object_attrs(struct fs_ctx *ctx, struct fs_inode *obj,
 	if (!(obj && meta_known_none(obj, st)) &&
 	    (*metastore = malloc(META_BYTES))) {
 		bool listed = false;
+		/* Recorded only if no change came meanwhile (fs_inode.h). */
+		int64_t before = obj ? atomic_load(&obj->meta_none_ns) : 0;
 		ev->n_meta = read_meta(at, openfd, meta, *metastore,
 				       META_BYTES, &listed);
 		if (obj && listed && ev->n_meta == 0)
-			atomic_store_explicit(&obj->meta_none_ns, ctime_ns(st),
-					      memory_order_relaxed);
+			atomic_compare_exchange_strong(&obj->meta_none_ns,
+						       &before, ctime_ns(st));
 	}
 	ev->meta = meta;
 }

@@ -65,8 +65,8 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
  * user.s3.meta.* xattr until one is set through the mount. */
 void fs_ev_meta_fresh(struct fs_inode *ino);
 
-/* An xattr of ino is being set or removed through the mount: forget that
- * it had no user.s3.meta.* xattr. */
+/* An xattr of ino was set or removed through the mount (call it after
+ * the syscall): forget that it had no user.s3.meta.* xattr. */
 void fs_ev_meta_changed(struct fs_inode *ino);
 
 /* The command name of pid (cached), "" when unknown. */

@@ -66,8 +66,11 @@ struct fs_inode {
 	/* The object has no user.s3.meta.* xattr, so events skip listing
 	 * them (fs_ev.c): meta_fresh from its CREATE through the mount until
 	 * a setxattr or removexattr through it; meta_none_ns is the ctime
-	 * (ns) at which a listing found none (0: none known).  Changes made
-	 * behind the mount are not watched (README). */
+	 * (ns) at which a listing found none (<= 0: none known).  Each change
+	 * through the mount sets it to a new negative value, so a listing
+	 * begun before it cannot record what it found (with coarse file
+	 * times the ctime may not have moved).  Changes made behind the mount
+	 * are not watched (README). */
 	atomic_bool meta_fresh;
 	_Atomic int64_t meta_none_ns;
 

@@ -1641,12 +1641,13 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 	else if (fs_ev_setxattr(ctx, req, ino, name, value, size, flags))
 		return;
 	if (rc == 0 && (rc = -at_of(ctx, ino, &at)) == 0) {
-		fs_ev_meta_changed(ino);
 		if (fs_at_setxattr(&at, name, value, size, flags) != 0)
 			rc = errno;
 		if ((rc == ENOSPC || rc == E2BIG) &&
 		    fs_at_removexattr(&at, FS_EV_XATTR_ETAG) == 0)
 			rc = make_room(&at, name, value, size, flags);
+		/* After: a listing that began before records nothing. */
+		fs_ev_meta_changed(ino);
 		fs_at_done(&at);
 	}
 	if (rc == 0 && is_tag(name) && !S_ISDIR(ino->type))
@@ -1670,9 +1671,9 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 	else if (fs_ev_removexattr(ctx, req, ino, name))
 		return;
 	if (rc == 0 && (rc = -at_of(ctx, ino, &at)) == 0) {
-		fs_ev_meta_changed(ino);
 		if (fs_at_removexattr(&at, name) != 0)
 			rc = errno;
+		fs_ev_meta_changed(ino);
 		fs_at_done(&at);
 	}
 	if (rc == 0 && is_tag(name) && !S_ISDIR(ino->type))
