@@ -63,6 +63,8 @@ struct etag_job {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
+	uint64_t changed;         /* its last change through the mount then
+				     (fs_inode_last_change_of) */
 	struct ntf_pending *pd;   /* owned */
 	struct etag_job *next;
 	char path[];              /* "bucket/key", in the job's allocation */
@@ -384,6 +386,16 @@ static void hasher_wait(struct fs_etag *e, bool linger)
 	e->idle = false;
 }
 
+/* Is the job's object as its event saw it, as far as changes through the
+ * mount tell?  One since (on a file system with coarse file times, size
+ * and mtime may not show it) means what was read may not be the content
+ * the event was about. */
+static bool as_submitted(struct fs_ctx *ctx, const struct etag_job *j)
+{
+	return !j->check || fs_inode_last_change_of(ctx->inodes, j->dev,
+						    j->ino) == j->changed;
+}
+
 /* Hash a batch of jobs and finalise their records, in queue order. */
 static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 		       struct etag_job *jobs)
@@ -401,6 +413,8 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 		struct etag_work *w = &ws[i];
 		if (w->fd >= 0)
 			close(w->fd);
+		if (w->ok && !as_submitted(ctx, w->job))
+			w->ok = false;
 		atomic_fetch_add_explicit(&e->hashed, 1, memory_order_relaxed);
 		ntf_pipeline_finalize(ctx->pipeline, w->job->pd,
 				      w->ok ? w->hex : NULL);
@@ -475,6 +489,8 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		j->dev = st->st_dev;
 		j->ino = st->st_ino;
 		j->size = st->st_size;
+		j->changed = fs_inode_last_change_of(ctx->inodes, j->dev,
+						     j->ino);
 	}
 	pthread_mutex_lock(&e->lock);
 	/* dup under the lock: the count is exact, and it is one syscall */

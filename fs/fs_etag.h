@@ -49,10 +49,11 @@ void fs_etag_stop(struct fs_ctx *ctx);
  * does not cost the record its eTag.
  *
  * With st (the object as the event saw it), an object that is no longer
- * that one (another inode or size: replaced or written since) gets no
- * eTag rather than the MD5 of content the event was not about; so does
- * one written while it is being read (size or mtime changed), whether or
- * not st was given.  mtime is not compared with st: with the writeback
+ * that one (another inode or size: replaced or written since, or changed
+ * through the mount since: fs_inode.h, "Changes") gets no eTag rather
+ * than the MD5 of content the event was not about; so does one written
+ * while it is being read (size or mtime changed), whether or not st was
+ * given.  mtime is not compared with st: with the writeback
  * cache the kernel sets it after close(). */
 void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		    int fd, const struct stat *st, struct ntf_pending *pd);

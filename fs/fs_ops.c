@@ -1050,26 +1050,29 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct fs_inode *ino = inode_of(req, id);
 	struct fs_file *f = ino->magic ? NULL : file_of(fi);
 	struct stat st;
-	if (f && f->writer) {
-		/* Before the Put below: its hashing must come after. */
+	if (!f || !f->writer)
+		goto out;
+	bool put = fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT) &&
+		   fstat(f->fd, &st) == 0;
+	/* Without a stat, any flush may follow a change. */
+	bool changed = !put || file_changed(f, &st);
+	/* Told before the Put below: its hashing must come after.  A flush
+	 * after the first that changed nothing is not a change: it would
+	 * cost a Put still being hashed its eTag (fs_etag_submit). */
+	if (!f->flushed || changed)
 		fs_inode_changed(ctx->inodes, ino, !f->flushed);
-		f->flushed = true;
-	}
-	bool put = f && f->writer && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT);
-	if (put && fstat(f->fd, &st) == 0) {
-		bool changed = file_changed(f, &st);
-		if (changed && f->dirty && st.st_size == 0)
-			goto out; /* stays dirty: RELEASE or a later flush */
-		const struct fuse_ctx *fc = fuse_req_ctx(req);
-		if (changed)
-			fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
-					NTF_EV_OBJECT_CREATED_PUT, ino, NULL,
-					f->fd, &st, NULL);
-		f->dirty = false;
-		f->size = st.st_size;
-		f->mtime = st.st_mtim;
-		f->racy = mtime_racy(ctx, &st);
-	}
+	f->flushed = true;
+	if (!put || (changed && f->dirty && st.st_size == 0))
+		goto out; /* stays dirty: RELEASE or a later flush */
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	if (changed)
+		fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
+				NTF_EV_OBJECT_CREATED_PUT, ino, NULL, f->fd,
+				&st, NULL);
+	f->dirty = false;
+	f->size = st.st_size;
+	f->mtime = st.st_mtim;
+	f->racy = mtime_racy(ctx, &st);
 out:
 	fuse_reply_err(req, 0);
 }
