@@ -116,7 +116,8 @@ bool fs_etag_cached(struct fs_ctx *ctx, struct fs_inode *obj,
 	if (ctx) {
 		changed = obj ? fs_inode_last_change(obj)
 			      : fs_inode_last_change_of(ctx->inodes,
-							st->st_dev, st->st_ino);
+							st->st_dev, st->st_ino,
+							NULL);
 		if (changed == UINT64_MAX)
 			return false; /* being written */
 		if (ctx->etag &&
@@ -288,7 +289,8 @@ static void work_cache(struct fs_ctx *ctx, struct fs_etag *e,
 			/* Opened for writing meanwhile: its open removed
 			 * the xattr maybe before this set it. */
 			if (fs_inode_last_change_of(ctx->inodes, st->st_dev,
-						    st->st_ino) >= hashed) {
+						    st->st_ino,
+						    NULL) >= hashed) {
 				(void)fremovexattr(w->fd, FS_EV_XATTR_ETAG);
 				return;
 			}
@@ -389,11 +391,17 @@ static void hasher_wait(struct fs_etag *e, bool linger)
 /* Is the job's object as its event saw it, as far as changes through the
  * mount tell?  One since (on a file system with coarse file times, size
  * and mtime may not show it) means what was read may not be the content
- * the event was about. */
+ * the event was about.  An object the kernel forgot since (removed) was
+ * not reachable for a change: its changes are no longer told apart from
+ * other forgotten inodes', and it counts as unchanged. */
 static bool as_submitted(struct fs_ctx *ctx, const struct etag_job *j)
 {
-	return !j->check || fs_inode_last_change_of(ctx->inodes, j->dev,
-						    j->ino) == j->changed;
+	if (!j->check)
+		return true;
+	bool known;
+	uint64_t now = fs_inode_last_change_of(ctx->inodes, j->dev, j->ino,
+					       &known);
+	return !known || now == j->changed;
 }
 
 /* Hash a batch of jobs and finalise their records, in queue order. */
@@ -490,7 +498,7 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		j->ino = st->st_ino;
 		j->size = st->st_size;
 		j->changed = fs_inode_last_change_of(ctx->inodes, j->dev,
-						     j->ino);
+						     j->ino, NULL);
 	}
 	pthread_mutex_lock(&e->lock);
 	/* dup under the lock: the count is exact, and it is one syscall */

@@ -368,12 +368,14 @@ uint64_t fs_inode_last_change(struct fs_inode *ino)
 }
 
 uint64_t fs_inode_last_change_of(struct fs_inode_table *t, dev_t dev,
-				 ino_t ino)
+				 ino_t ino, bool *known)
 {
 	pthread_mutex_lock(&t->lock);
-	struct fs_inode *known = *slot_of(t, dev, ino);
-	uint64_t last = known ? fs_inode_last_change(known) : t->forgotten;
+	struct fs_inode *ino_ = *slot_of(t, dev, ino);
+	uint64_t last = ino_ ? fs_inode_last_change(ino_) : t->forgotten;
 	pthread_mutex_unlock(&t->lock);
+	if (known)
+		*known = ino_ != NULL;
 	return last;
 }
 

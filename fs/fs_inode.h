@@ -145,10 +145,11 @@ uint64_t fs_inode_clock(struct fs_inode_table *t);
 uint64_t fs_inode_last_change(struct fs_inode *ino);
 
 /* The same for the object (dev, ino), which the kernel may not know:
- * then the latest change of any inode that was forgotten (its changes are
- * not remembered one by one).  Takes the table lock. */
+ * then the latest change of any inode that was forgotten (their changes
+ * are not remembered one by one), and *known (when not NULL) is set to
+ * false.  Takes the table lock. */
 uint64_t fs_inode_last_change_of(struct fs_inode_table *t, dev_t dev,
-				 ino_t ino);
+				 ino_t ino, bool *known);
 
 /* Call before `name` in `parent` loses its name (unlink, or replaced by a
  * rename): a known, descriptor-less inode gets its O_PATH descriptor now

@@ -283,9 +283,9 @@ static uint64_t last_change(struct fs_ctx *ctx, const struct stat *a,
 			    const struct stat *b)
 {
 	uint64_t x = fs_inode_last_change_of(ctx->inodes, a->st_dev,
-					     a->st_ino);
+					     a->st_ino, NULL);
 	uint64_t y = fs_inode_last_change_of(ctx->inodes, b->st_dev,
-					     b->st_ino);
+					     b->st_ino, NULL);
 	return x > y ? x : y;
 }
 

@@ -248,7 +248,7 @@ static void test_changes_move_the_write_clock(void **state)
 	assert_true(fs_inode_last_change(o) < read1);
 	fs_inode_opened(f->t, o, true);
 	assert_true(fs_inode_last_change(o) == UINT64_MAX);
-	assert_true(fs_inode_last_change_of(f->t, dev, ino) == UINT64_MAX);
+	assert_true(fs_inode_last_change_of(f->t, dev, ino, NULL) == UINT64_MAX);
 	uint64_t during = fs_inode_clock(f->t);
 	fs_inode_changed(f->t, o, true); /* its flush */
 	assert_true(fs_inode_last_change(o) > during);
@@ -263,10 +263,10 @@ static void test_changes_move_the_write_clock(void **state)
 	fs_inode_closed(f->t, o, true);
 	uint64_t last = fs_inode_last_change(o);
 	assert_true(last > read3 && last != UINT64_MAX);
-	assert_true(fs_inode_last_change_of(f->t, dev, ino) == last);
+	assert_true(fs_inode_last_change_of(f->t, dev, ino, NULL) == last);
 
 	fs_inode_forget(f->t, o, 1);
-	assert_true(fs_inode_last_change_of(f->t, dev, ino) == last);
+	assert_true(fs_inode_last_change_of(f->t, dev, ino, NULL) == last);
 	struct fs_inode *again = make(f, b, "other", false);
 	assert_true(fs_inode_last_change(again) == last);
 	fs_inode_forget(f->t, again, 1);
