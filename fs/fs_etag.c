@@ -108,24 +108,20 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
 }
 
-bool fs_etag_cached(struct fs_ctx *ctx, struct fs_inode *obj,
-		    struct fs_at *at, int fd, const struct stat *st,
-		    char out[33])
+/* The object's last change through the mount (fs_inode.h): lock-free
+ * with its inode, else the table's lock. */
+static uint64_t last_change(struct fs_ctx *ctx, struct fs_inode *obj,
+			    const struct stat *st)
 {
-	uint64_t changed = 0;
-	if (ctx) {
-		changed = obj ? fs_inode_last_change(obj)
-			      : fs_inode_last_change_of(ctx->inodes,
-							st->st_dev, st->st_ino,
-							NULL);
-		if (changed == UINT64_MAX)
-			return false; /* being written */
-		if (ctx->etag &&
-		    fs_etagmem_get(ctx->etag->mem, st, changed, out))
-			return true;
-	}
-	if (st->st_size < FS_ETAG_CACHE_MIN || (fd < 0 && !at))
-		return false;
+	return obj ? fs_inode_last_change(obj)
+		   : fs_inode_last_change_of(ctx->inodes, st->st_dev,
+					     st->st_ino, NULL);
+}
+
+/* From the xattr: valid for st's size and mtime. */
+static bool xattr_etag(struct fs_at *at, int fd, const struct stat *st,
+		       char out[33])
+{
 	char v[96];
 	ssize_t n = fd >= 0 ? fgetxattr(fd, FS_EV_XATTR_ETAG, v, sizeof(v) - 1)
 			    : fs_at_getxattr(at, FS_EV_XATTR_ETAG, v,
@@ -142,6 +138,25 @@ bool fs_etag_cached(struct fs_ctx *ctx, struct fs_inode *obj,
 		return false;
 	memcpy(out, hex, 33);
 	return true;
+}
+
+bool fs_etag_cached(struct fs_ctx *ctx, struct fs_inode *obj,
+		    struct fs_at *at, int fd, const struct stat *st,
+		    char out[33])
+{
+	struct fs_etagmem *mem = ctx && ctx->etag ? ctx->etag->mem : NULL;
+	bool xattr = st->st_size >= FS_ETAG_CACHE_MIN && (fd >= 0 || at);
+	/* Without the inode, the table (its lock) is asked only when the
+	 * memory has an entry or the xattr will be read: the hasher asks for
+	 * every job, mostly in vain. */
+	if (!ctx || (!obj && !xattr && !fs_etagmem_get(mem, st, 0, out)))
+		return !ctx && xattr && xattr_etag(at, fd, st, out);
+	uint64_t changed = last_change(ctx, obj, st);
+	if (changed == UINT64_MAX)
+		return false; /* being written */
+	if (fs_etagmem_get(mem, st, changed, out))
+		return true;
+	return xattr && xattr_etag(at, fd, st, out);
 }
 
 void fs_etag_prefetch(struct fs_ctx *ctx, dev_t dev, ino_t ino)
@@ -477,7 +492,8 @@ static void *hasher_main(void *arg)
 }
 
 void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
-		    int fd, const struct stat *st, struct ntf_pending *pd)
+		    int fd, const struct stat *st, struct fs_inode *obj,
+		    struct ntf_pending *pd)
 {
 	struct fs_etag *e = ctx->etag;
 	size_t blen = strlen(bucket), klen = strlen(key);
@@ -497,8 +513,9 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		j->dev = st->st_dev;
 		j->ino = st->st_ino;
 		j->size = st->st_size;
-		j->changed = fs_inode_last_change_of(ctx->inodes, j->dev,
-						     j->ino, NULL);
+		j->changed = obj ? fs_inode_last_change(obj)
+				 : fs_inode_last_change_of(ctx->inodes, j->dev,
+							   j->ino, NULL);
 	}
 	pthread_mutex_lock(&e->lock);
 	/* dup under the lock: the count is exact, and it is one syscall */
@@ -549,7 +566,7 @@ static void recover(void *arg, const char *bucket, const char *key,
 		    struct ntf_pending *pd)
 {
 	struct fs_ctx *ctx = arg;
-	fs_etag_submit(ctx, bucket, key, -1, NULL, pd);
+	fs_etag_submit(ctx, bucket, key, -1, NULL, NULL, pd);
 }
 
 /* Frees what etag_new() made (any part may be missing). */

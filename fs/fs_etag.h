@@ -54,9 +54,11 @@ void fs_etag_stop(struct fs_ctx *ctx);
  * than the MD5 of content the event was not about; so does one written
  * while it is being read (size or mtime changed), whether or not st was
  * given.  mtime is not compared with st: with the writeback
- * cache the kernel sets it after close(). */
+ * cache the kernel sets it after close().  obj is the object's inode when
+ * the caller has it (else the table is asked). */
 void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
-		    int fd, const struct stat *st, struct ntf_pending *pd);
+		    int fd, const struct stat *st, struct fs_inode *obj,
+		    struct ntf_pending *pd);
 
 /* Append the hasher's metrics (Prometheus text: the queue, the
  * descriptors it holds, jobs done) to out.  Returns 0 or -ENOMEM. */

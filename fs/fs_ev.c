@@ -195,10 +195,11 @@ static size_t read_meta(struct fs_at *at, int fd, struct ntf_meta *meta,
 /* Record ev as the caller uid/pid.  With hash, the eTag is still to be
  * computed: the records are stored pending and the hasher finalises them,
  * with the MD5 of the object (ev's bucket and key) as st describes it,
- * read through hash_fd when that is >= 0 (see fs_etag_submit). */
+ * read through hash_fd when that is >= 0, obj its inode or NULL (see
+ * fs_etag_submit). */
 static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		    struct ntf_event *ev, bool hash, int hash_fd,
-		    const struct stat *st)
+		    const struct stat *st, struct fs_inode *obj)
 {
 	char comm[17] = "";
 	ev->uid = uid;
@@ -211,7 +212,8 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	int rc = hash ? ntf_pipeline_emit_pending(ctx->pipeline, ev, &pd)
 		      : ntf_pipeline_emit(ctx->pipeline, ev);
 	if (pd)
-		fs_etag_submit(ctx, ev->bucket, ev->key, hash_fd, st, pd);
+		fs_etag_submit(ctx, ev->bucket, ev->key, hash_fd, st, obj,
+			       pd);
 	if (rc < 0)
 		cmn_warn("event %s for %s/%s not recorded: %s",
 			 ntf_event_str(ev->name), ev->bucket,
@@ -221,7 +223,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	emit_as(ctx, fc->uid, fc->pid, ev, false, -1, NULL);
+	emit_as(ctx, fc->uid, fc->pid, ev, false, -1, NULL, NULL);
 }
 
 void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -335,7 +337,7 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	/* Only passthrough makes openfd the daemon's own, one the hasher
 	 * may read (see fs_etag_submit). */
 	emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
-		hash ? &used : NULL);
+		hash ? &used : NULL, child ? NULL : dir);
 	free(metastore);
 	free(path);
 }
@@ -399,7 +401,8 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 		}
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (fs_ev_wants(ctx, c.name))
-			emit_as(ctx, fc->uid, fc->pid, &c, hash, -1, st);
+			emit_as(ctx, fc->uid, fc->pid, &c, hash, -1, st,
+				NULL);
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
 				      .bucket = ok, .key = os + 1, .size = -1};
 		if (del && fs_ev_wants(ctx, d.name))
