@@ -30,4 +30,10 @@ struct timespec cmn_time_deadline_ms(int64_t ms);
  * thread-safe, never fails. */
 int cmn_time_iso_ms(int64_t ms, char out[CMN_TIME_ISO_SIZE]);
 
+/* t in nanoseconds (file times, compared and stored as one number). */
+static inline int64_t cmn_time_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
+}
+
 #endif

@@ -103,11 +103,6 @@ struct fs_etag {
 	struct fs_etagmem *mem;
 };
 
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
-}
-
 /* The object's last change through the mount (fs_inode.h): lock-free
  * with its inode, else the table's lock. */
 static uint64_t last_change(struct fs_ctx *ctx, struct fs_inode *obj,
@@ -134,7 +129,8 @@ static bool xattr_etag(struct fs_at *at, int fd, const struct stat *st,
 	if (sscanf(v, "%lld %lld %32s", &size, &mtime, hex) != 3 ||
 	    strlen(hex) != 32)
 		return false;
-	if (size != (long long)st->st_size || mtime != mtime_ns(st))
+	if (size != (long long)st->st_size ||
+	    mtime != cmn_time_ns(&st->st_mtim))
 		return false;
 	memcpy(out, hex, 33);
 	return true;
@@ -149,8 +145,10 @@ bool fs_etag_cached(struct fs_ctx *ctx, struct fs_inode *obj,
 	/* Without the inode, the table (its lock) is asked only when the
 	 * memory has an entry or the xattr will be read: the hasher asks for
 	 * every job, mostly in vain. */
-	if (!ctx || (!obj && !xattr && !fs_etagmem_get(mem, st, 0, out)))
-		return !ctx && xattr && xattr_etag(at, fd, st, out);
+	if (!ctx)
+		return xattr && xattr_etag(at, fd, st, out);
+	if (!obj && !xattr && !fs_etagmem_get(mem, st, 0, out))
+		return false;
 	uint64_t changed = last_change(ctx, obj, st);
 	if (changed == UINT64_MAX)
 		return false; /* being written */
@@ -193,7 +191,8 @@ static bool unchanged(int fd, const struct stat *before)
 {
 	struct stat after;
 	return fstat(fd, &after) == 0 && after.st_size == before->st_size &&
-	       mtime_ns(&after) == mtime_ns(before);
+	       cmn_time_ns(&after.st_mtim) ==
+		       cmn_time_ns(&before->st_mtim);
 }
 
 /* The digest as lowercase hex. */
@@ -298,7 +297,8 @@ static void work_cache(struct fs_ctx *ctx, struct fs_etag *e,
 		char v[96];
 		int n = snprintf(v, sizeof(v), "%lld %lld %s",
 				 (long long)st->st_size,
-				 (long long)mtime_ns(st), w->hex);
+				 (long long)cmn_time_ns(&st->st_mtim),
+				 w->hex);
 		/* The xattr moves the ctime the memory is keyed by. */
 		if (fsetxattr(w->fd, FS_EV_XATTR_ETAG, v, (size_t)n, 0) == 0) {
 			/* Opened for writing meanwhile: its open removed
@@ -311,7 +311,8 @@ static void work_cache(struct fs_ctx *ctx, struct fs_etag *e,
 			}
 			if (fstat(w->fd, &after) != 0 ||
 			    after.st_size != st->st_size ||
-			    mtime_ns(&after) != mtime_ns(st))
+			    cmn_time_ns(&after.st_mtim) !=
+				    cmn_time_ns(&st->st_mtim))
 				return;
 			st = &after;
 		}

@@ -18,6 +18,7 @@
 #include "fs_etagmem.h"
 
 #include "cmn_md5.h"
+#include "cmn_time.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -91,11 +92,6 @@ void fs_etagmem_free(struct fs_etagmem *m)
 		munmap(m, table_bytes());
 }
 
-static uint64_t ns_of(const struct timespec *t)
-{
-	return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
-}
-
 static int nibble(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0'
@@ -155,8 +151,9 @@ bool fs_etagmem_get(const struct fs_etagmem *m, const struct stat *st,
 		return false;
 	if (hashed <= changed || ino != (uint64_t)st->st_ino ||
 	    dev != (uint64_t)st->st_dev ||
-	    size != (uint64_t)st->st_size || mtime != ns_of(&st->st_mtim) ||
-	    ctime != ns_of(&st->st_ctim))
+	    size != (uint64_t)st->st_size ||
+	    mtime != (uint64_t)cmn_time_ns(&st->st_mtim) ||
+	    ctime != (uint64_t)cmn_time_ns(&st->st_ctim))
 		return false;
 	cmn_md5_hex((const unsigned char *)md5, out);
 	return true;
@@ -178,8 +175,10 @@ void fs_etagmem_put(struct fs_etagmem *m, const struct stat *st,
 	atomic_store_explicit(&s->dev, (uint32_t)st->st_dev, rel);
 	atomic_store_explicit(&s->ino, (uint64_t)st->st_ino, rel);
 	atomic_store_explicit(&s->size, (uint64_t)st->st_size, rel);
-	atomic_store_explicit(&s->mtime_ns, ns_of(&st->st_mtim), rel);
-	atomic_store_explicit(&s->ctime_ns, ns_of(&st->st_ctim), rel);
+	atomic_store_explicit(&s->mtime_ns,
+			      (uint64_t)cmn_time_ns(&st->st_mtim), rel);
+	atomic_store_explicit(&s->ctime_ns,
+			      (uint64_t)cmn_time_ns(&st->st_ctim), rel);
 	for (int i = 0; i < 2; i++)
 		atomic_store_explicit(&s->md5[i], words[i], rel);
 	atomic_store_explicit(&s->hashed, hashed, rel);

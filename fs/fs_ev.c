@@ -24,6 +24,7 @@
 
 #include "cmn_buf.h"
 #include "cmn_log.h"
+#include "cmn_time.h"
 #include "fs_ctx.h"
 #include "fs_etag.h"
 #include "fs_inode.h"
@@ -125,11 +126,6 @@ char *fs_ev_key_of(struct fs_ctx *ctx, struct fs_inode *dir,
 	return cmn_buf_take(&b);
 }
 
-static int64_t ctime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec;
-}
-
 /* Is ino known to have no user.s3.meta.* xattr (see fs_inode.h)?  A
  * listxattr on every Put and GET was the one syscall an event added on
  * the FUSE thread besides the stat. */
@@ -138,7 +134,7 @@ static bool meta_known_none(struct fs_inode *ino, const struct stat *st)
 	int64_t t = atomic_load_explicit(&ino->meta_none_ns,
 					 memory_order_relaxed);
 	return atomic_load_explicit(&ino->meta_fresh, memory_order_relaxed) ||
-	       (t > 0 && t == ctime_ns(st));
+	       (t > 0 && t == cmn_time_ns(&st->st_ctim));
 }
 
 void fs_ev_meta_fresh(struct fs_inode *ino)
@@ -261,8 +257,9 @@ static void object_attrs(struct fs_ctx *ctx, struct fs_inode *obj,
 		ev->n_meta = read_meta(at, openfd, meta, *metastore,
 				       META_BYTES, &listed);
 		if (obj && listed && ev->n_meta == 0)
-			atomic_compare_exchange_strong(&obj->meta_none_ns,
-						       &before, ctime_ns(st));
+			atomic_compare_exchange_strong(
+				&obj->meta_none_ns, &before,
+				cmn_time_ns(&st->st_ctim));
 	}
 	ev->meta = meta;
 }

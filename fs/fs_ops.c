@@ -34,6 +34,7 @@
 
 #include "cmn_buf.h"
 #include "cmn_log.h"
+#include "cmn_time.h"
 #include "fs_bucket.h"
 #include "fs_ctx.h"
 #include "fs_etag.h"
@@ -817,10 +818,8 @@ static bool mtime_racy(struct fs_ctx *ctx, const struct stat *st)
 		return false;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	long long m = (long long)st->st_mtim.tv_sec * 1000000000ll +
-		      st->st_mtim.tv_nsec;
-	long long c = (long long)now.tv_sec * 1000000000ll + now.tv_nsec;
-	return m > c - ctx->mtime_window_ns;
+	return cmn_time_ns(&st->st_mtim) >
+	       cmn_time_ns(&now) - ctx->mtime_window_ns;
 }
 
 /* Has f's file changed since its open or last Put, as of st?  The daemon
