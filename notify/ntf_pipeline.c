@@ -448,6 +448,8 @@ struct lines {
 static void patch_seq(struct lines *l, int i, uint64_t seq)
 {
 	char hex[17];
+	if (!l->seq1[i] && !l->seq2[i])
+		return; /* packed: the store writes the sequencer */
 	ntf_record_sequencer(seq, hex);
 	char *line = l->rec->data + l->off[i];
 	if (l->seq1[i])
