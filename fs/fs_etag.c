@@ -406,20 +406,33 @@ static void hasher_wait(struct fs_etag *e, bool linger)
 	e->idle = false;
 }
 
-/* Is the job's object as its event saw it, as far as changes through the
- * mount tell?  One since (on a file system with coarse file times, size
- * and mtime may not show it) means what was read may not be the content
- * the event was about.  An object the kernel forgot since (removed) was
- * not reachable for a change: its changes are no longer told apart from
- * other forgotten inodes', and it counts as unchanged. */
-static bool as_submitted(struct fs_ctx *ctx, const struct etag_job *j)
+/* Keep the eTags of the batch only for objects as their events saw them,
+ * as far as changes through the mount tell (asked once for the batch).
+ * One since (on a file system with coarse file times, size and mtime may
+ * not show it) means what was read may not be the content the event was
+ * about.  An object the kernel forgot since (removed) was not reachable
+ * for a change: its changes are no longer told apart from other
+ * forgotten inodes', and it counts as unchanged. */
+static void batch_check(struct fs_ctx *ctx, struct etag_work *ws, size_t n)
 {
-	if (!j->check)
-		return true;
-	bool known;
-	uint64_t now = fs_inode_last_change_of(ctx->inodes, j->dev, j->ino,
-					       &known);
-	return !known || now == j->changed;
+	struct fs_inode_key keys[ETAG_BATCH];
+	struct etag_work *asked[ETAG_BATCH];
+	uint64_t last[ETAG_BATCH];
+	bool known[ETAG_BATCH];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct etag_job *j = ws[i].job;
+		if (ws[i].ok && j->check) {
+			keys[k] = (struct fs_inode_key){.dev = j->dev,
+							.ino = j->ino};
+			asked[k++] = &ws[i];
+		}
+	}
+	if (k)
+		fs_inode_last_changes_of(ctx->inodes, k, keys, last, known);
+	for (size_t i = 0; i < k; i++)
+		if (known[i] && last[i] != asked[i]->job->changed)
+			asked[i]->ok = false;
 }
 
 /* Hash a batch of jobs and finalise their records, in queue order. */
@@ -435,12 +448,11 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 	uint64_t hashed = fs_inode_clock(ctx->inodes);
 	batch_prepare(ctx, e, ws, n, hashed);
 	batch_hash(ctx, e, ws, n, hashed);
+	batch_check(ctx, ws, n);
 	for (size_t i = 0; i < n; i++) {
 		struct etag_work *w = &ws[i];
 		if (w->fd >= 0)
 			close(w->fd);
-		if (w->ok && !as_submitted(ctx, w->job))
-			w->ok = false;
 		atomic_fetch_add_explicit(&e->hashed, 1, memory_order_relaxed);
 		ntf_pipeline_finalize(ctx->pipeline, w->job->pd,
 				      w->ok ? w->hex : NULL);

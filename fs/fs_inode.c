@@ -370,13 +370,24 @@ uint64_t fs_inode_last_change(struct fs_inode *ino)
 uint64_t fs_inode_last_change_of(struct fs_inode_table *t, dev_t dev,
 				 ino_t ino, bool *known)
 {
-	pthread_mutex_lock(&t->lock);
-	struct fs_inode *ino_ = *slot_of(t, dev, ino);
-	uint64_t last = ino_ ? fs_inode_last_change(ino_) : t->forgotten;
-	pthread_mutex_unlock(&t->lock);
-	if (known)
-		*known = ino_ != NULL;
+	struct fs_inode_key key = {.dev = dev, .ino = ino};
+	uint64_t last;
+	fs_inode_last_changes_of(t, 1, &key, &last, known);
 	return last;
+}
+
+void fs_inode_last_changes_of(struct fs_inode_table *t, size_t n,
+			      const struct fs_inode_key *keys, uint64_t *last,
+			      bool *known)
+{
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct fs_inode *ino = *slot_of(t, keys[i].dev, keys[i].ino);
+		last[i] = ino ? fs_inode_last_change(ino) : t->forgotten;
+		if (known)
+			known[i] = ino != NULL;
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 void fs_inode_unlinking(struct fs_inode_table *t, struct fs_inode *parent,

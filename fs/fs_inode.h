@@ -151,6 +151,19 @@ uint64_t fs_inode_last_change(struct fs_inode *ino);
 uint64_t fs_inode_last_change_of(struct fs_inode_table *t, dev_t dev,
 				 ino_t ino, bool *known);
 
+/* An object as the table keys it. */
+struct fs_inode_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* fs_inode_last_change_of for n objects under one lock (the eTag hasher
+ * asks for a batch at once: one lock round trip with the FUSE threads
+ * instead of n): last[i], and known[i] when known is not NULL. */
+void fs_inode_last_changes_of(struct fs_inode_table *t, size_t n,
+			      const struct fs_inode_key *keys, uint64_t *last,
+			      bool *known);
+
 /* Call before `name` in `parent` loses its name (unlink, or replaced by a
  * rename): a known, descriptor-less inode gets its O_PATH descriptor now
  * (see above).  Costs an fstatat, and an openat when the kernel knows the

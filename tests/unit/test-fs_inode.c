@@ -273,6 +273,48 @@ static void test_changes_move_the_write_clock(void **state)
 	fs_inode_forget(f->t, b, 1);
 }
 
+/* A batch of lookups answers each object as one lookup would: a known
+ * inode its own last change (a writer open: UINT64_MAX), an unknown one
+ * the latest change of the forgotten. */
+static void test_last_changes_of_a_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *b = make(f, root, "batch", true);
+	struct fs_inode *x = make(f, b, "x", false);
+	struct fs_inode *y = make(f, b, "y", false);
+	struct fs_inode *gone = make(f, b, "gone", false);
+	fs_inode_changed(f->t, gone, false);
+	uint64_t forgotten = fs_inode_last_change(gone);
+	struct fs_inode_key keys[3] = {
+		{.dev = x->dev, .ino = x->ino},
+		{.dev = y->dev, .ino = y->ino},
+		{.dev = gone->dev, .ino = gone->ino},
+	};
+	fs_inode_forget(f->t, gone, 1);
+	fs_inode_changed(f->t, x, false);
+	fs_inode_opened(f->t, y, true);
+
+	uint64_t last[3];
+	bool known[3];
+	fs_inode_last_changes_of(f->t, 3, keys, last, known);
+	assert_true(known[0] && last[0] == fs_inode_last_change(x));
+	assert_true(known[1] && last[1] == UINT64_MAX);
+	assert_false(known[2]);
+	assert_true(last[2] == forgotten);
+	for (int i = 0; i < 3; i++) {
+		bool k;
+		assert_true(fs_inode_last_change_of(f->t, keys[i].dev,
+						    keys[i].ino, &k) == last[i]);
+		assert_true(k == known[i]);
+	}
+
+	fs_inode_closed(f->t, y, true);
+	fs_inode_forget(f->t, x, 1);
+	fs_inode_forget(f->t, y, 1);
+	fs_inode_forget(f->t, b, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +333,8 @@ int main(void)
 			test_open_refuses_another_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_changes_move_the_write_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_changes_of_a_batch,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
