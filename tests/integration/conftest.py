@@ -34,6 +34,14 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parent.parent
+
+# Started in the background by a script (`nohup make check &`), the tests
+# inherit SIGINT ignored, and so would every daemon and reader they start
+# (an ignored signal stays ignored across exec; libfuse then leaves it
+# alone): the tests that send SIGINT would hang.  A handler here is reset
+# to the default in every child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 TIMEOUT = float(os.environ.get("BUCKETFS_TEST_TIMEOUT", "20"))
 # A hung daemon blocks the test inside a syscall no Python timeout can
 # interrupt; after this many seconds the watchdog SIGKILLs the test's daemons
