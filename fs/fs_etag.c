@@ -54,9 +54,10 @@
 #define ETAG_WHOLE_MAX (64u * 1024)
 /* Queued jobs holding a descriptor, at most: four batches, far below
  * RLIMIT_NOFILE.  A burst of small creates at 28 000/s queues about 560
- * while the hasher lingers (ETAG_LOG_DELAY_MS), so half of them are opened
- * by path; allowing 1 024 changed neither the hasher's CPU time (46-48 ms
- * per 10 000 files either way) nor the create rate. */
+ * while the hasher lingers (ETAG_LOG_DELAY_MS), so many are opened by path
+ * (two in three under strace); allowing 1 024 changed neither the
+ * hasher's CPU time (46-50 ms per 10 000 files either way) nor the create
+ * rate. */
 #define ETAG_FD_MAX 256
 
 struct etag_job {
