@@ -175,6 +175,8 @@ if [ -n "${TICK_MS:-}" ] && [ -n "$BG_CPU" ]; then
 	cc -O2 -Wall -o "$W/ticker" "$W/ticker.c"
 	taskset -c "$BG_CPU" "$W/ticker" "$TICK_MS" &
 	TICKER=$!
+elif [ -n "${TICK_MS:-}" ]; then
+	log "TICK_MS needs PIN=split (a CPU for the background): ignored"
 fi
 
 if [ -z "${BUCKETFS_BIN:-}" ]; then
