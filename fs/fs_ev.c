@@ -536,8 +536,8 @@ static int apply_rules(struct fs_ctx *ctx, const char *bucket,
 	struct ntf_rules *rules = NULL;
 	struct ntf_rules_error err;
 	memset(&err, 0, sizeof(err));
-	int rc = ntf_rules_parse(xml, len, ntf_pipeline_env(ctx->pipeline),
-				 &rules, &err);
+	struct ntf_rules_env env = ntf_pipeline_env(ctx->pipeline);
+	int rc = ntf_rules_parse(xml, len, &env, &rules, &err);
 	if (rc < 0) {
 		char text[sizeof(err.code) + sizeof(err.message) + 4];
 		snprintf(text, sizeof(text), "%s: %s", err.code, err.message);

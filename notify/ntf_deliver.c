@@ -755,7 +755,9 @@ static int open_new(struct ntf_deliver *d, const struct ntf_config *cfg,
 	return 0;
 }
 
-/* Attach stats to the new workers (write lock held). */
+/* Attach stats to the new workers (write lock held). A worker carried
+ * over from the last configuration is running and reads its st without
+ * the lock; it already points at this name's stats, so it is left alone. */
 static int attach_stats(struct ntf_deliver *d, const struct ntf_config *cfg,
 			struct worker **nw)
 {
@@ -765,7 +767,8 @@ static int attach_stats(struct ntf_deliver *d, const struct ntf_config *cfg,
 			return -ENOMEM;
 		atomic_store(&s->queue_limit,
 			     cfg->targets[i].vals[NTF_CFG_QUEUE_LIMIT].u);
-		nw[i]->st = s;
+		if (!nw[i]->started)
+			nw[i]->st = s;
 	}
 	return 0;
 }

@@ -1,11 +1,12 @@
 /*
  * ntf_dlctl.c - the delivery controller; see ntf_dlctl.h.
  *
- * Every configuration ever applied stays allocated until the controller
- * is freed (the engine retires them), and so does every target list
- * handed to the pipeline: rule validation on a FUSE thread may still hold
- * the previous list while a reload installs the next.  Reloads are rare;
- * this costs a few hundred bytes each.
+ * Every configuration ever applied or refused stays allocated until the
+ * controller is freed (the engine retires applied ones, the controller
+ * keeps refused ones), and so does every target list handed to the
+ * pipeline: rule validation on a FUSE thread may still hold the previous
+ * list, and the strings in it, while a reload installs the next.  Reloads
+ * are rare; this costs a few hundred bytes each.
  */
 #include "ntf_dlctl.h"
 
@@ -34,7 +35,11 @@ struct ntf_dlctl {
 	char *config_path, *state_dir, *region; /* owned copies */
 	struct ntf_config *loaded; /* loaded by ntf_dlctl_load, until start */
 	struct ntf_target_id **lists; /* every list handed out */
-	size_t n_lists, n_ids;
+	size_t n_lists;
+	const struct ntf_target_id *ids; /* the current one, n_ids long */
+	size_t n_ids;
+	struct ntf_config **refused; /* configurations a reload refused */
+	size_t n_refused;
 	struct ntf_deliver *d;
 	struct ntf_pipeline *p;
 	int efd, ino;
@@ -62,7 +67,8 @@ static int load_config(struct ntf_dlctl *c, struct ntf_config **cfg, char *err,
 	return 0;
 }
 
-/* The rule-validation list of cfg (strings borrowed from cfg). */
+/* Make cfg's rule-validation list (strings borrowed from cfg) the current
+ * one, and keep it until the controller is freed. */
 static int keep_ids(struct ntf_dlctl *c, const struct ntf_config *cfg)
 {
 	struct ntf_target_id *ids = calloc(cfg->n + 1, sizeof(*ids));
@@ -78,6 +84,7 @@ static int keep_ids(struct ntf_dlctl *c, const struct ntf_config *cfg)
 		ids[i] = (struct ntf_target_id){cfg->targets[i].id,
 						cfg->targets[i].type->name};
 	c->lists[c->n_lists++] = ids;
+	c->ids = ids;
 	c->n_ids = cfg->n;
 	return 0;
 }
@@ -115,7 +122,7 @@ int ntf_dlctl_load(const struct ntf_dlctl_opts *o, struct ntf_dlctl **out,
 const struct ntf_target_id *ntf_dlctl_targets(struct ntf_dlctl *c, size_t *n)
 {
 	*n = c->n_ids;
-	return c->n_lists ? c->lists[c->n_lists - 1] : NULL;
+	return c->ids;
 }
 
 static bool admit_hook(void *arg, const char *target)
@@ -234,29 +241,66 @@ int ntf_dlctl_reload_fd(struct ntf_dlctl *c)
 	return c ? c->efd : -1;
 }
 
+/* Make room to keep one more refused configuration, so that refusing
+ * one never has to free what a rule validation may still be reading. */
+static int reserve_refused(struct ntf_dlctl *c)
+{
+	struct ntf_config **r =
+		realloc(c->refused, (c->n_refused + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	c->refused = r;
+	return 0;
+}
+
+/* Undo a reload the engine refused: validation goes back to the running
+ * targets, and cfg (whose names it may have handed out) is kept. */
+static void refuse(struct ntf_dlctl *c, struct ntf_config *cfg,
+		   const struct ntf_target_id *ids, size_t n)
+{
+	if (!cfg)
+		return;
+	c->refused[c->n_refused++] = cfg;
+	c->ids = ids;
+	c->n_ids = n;
+	if (ntf_pipeline_set_targets(c->p, ids, n) < 0)
+		cmn_err("out of memory: rules are validated against the "
+			"refused configuration's targets until the next "
+			"reload");
+}
+
 int ntf_dlctl_reload(struct ntf_dlctl *c)
 {
 	char err[512] = "";
 	struct ntf_config *cfg = NULL;
 	pthread_mutex_lock(&c->mu);
-	int rc = load_config(c, &cfg, err, sizeof(err));
-	if (rc == 0 && (rc = keep_ids(c, cfg)) < 0)
+	const struct ntf_target_id *ids = c->ids;
+	size_t n = c->n_ids;
+	int rc = reserve_refused(c);
+	if (rc < 0)
+		snprintf(err, sizeof(err), "out of memory");
+	else
+		rc = load_config(c, &cfg, err, sizeof(err));
+	/* Validation learns the new targets before the engine runs them
+	 * (and .bucketfs/targets shows them): a script that waits for a
+	 * target there can name it in rules at once. */
+	if (rc == 0 && ((rc = keep_ids(c, cfg)) < 0 ||
+			(rc = ntf_pipeline_set_targets(c->p, c->ids,
+						       c->n_ids)) < 0))
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc == 0)
 		rc = ntf_deliver_apply(c->d, cfg, err, sizeof(err));
 	if (rc < 0) {
-		ntf_config_free(cfg);
+		refuse(c, cfg, ids, n);
 		cmn_err("configuration reload refused, the running one is "
 			"kept: %s",
 			err);
 		pthread_mutex_unlock(&c->mu);
 		return rc;
 	}
-	size_t n;
-	const struct ntf_target_id *ids = ntf_dlctl_targets(c, &n);
-	ntf_pipeline_set_targets(c->p, ids, n);
 	ntf_pipeline_missing(c->p, report_missing, c);
-	cmn_info("configuration reloaded: %zu target%s", n, n == 1 ? "" : "s");
+	cmn_info("configuration reloaded: %zu target%s", c->n_ids,
+		 c->n_ids == 1 ? "" : "s");
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 }
@@ -290,6 +334,9 @@ void ntf_dlctl_free(struct ntf_dlctl *c)
 	}
 	ntf_deliver_free(c->d);
 	ntf_config_free(c->loaded);
+	for (size_t i = 0; i < c->n_refused; i++)
+		ntf_config_free(c->refused[i]);
+	free(c->refused);
 	for (size_t i = 0; i < c->n_lists; i++)
 		free(c->lists[i]);
 	free(c->lists);

@@ -197,9 +197,12 @@ void ntf_pipeline_close(struct ntf_pipeline *p)
 	free(p);
 }
 
-const struct ntf_rules_env *ntf_pipeline_env(struct ntf_pipeline *p)
+struct ntf_rules_env ntf_pipeline_env(struct ntf_pipeline *p)
 {
-	return &p->env;
+	pthread_rwlock_rdlock(&p->lock);
+	struct ntf_rules_env env = p->env;
+	pthread_rwlock_unlock(&p->lock);
+	return env;
 }
 
 const char *ntf_pipeline_region(struct ntf_pipeline *p)

@@ -49,9 +49,11 @@ int ntf_pipeline_open(const struct ntf_pipeline_opts *opts,
 /* Drain the store and free everything; NULL is fine. */
 void ntf_pipeline_close(struct ntf_pipeline *p);
 
-/* What rule documents are validated against: the region and the targets
- * that exist.  Borrowed, valid while p is open. */
-const struct ntf_rules_env *ntf_pipeline_env(struct ntf_pipeline *p);
+/* What rule documents are validated against now: the region and the
+ * targets that exist.  A snapshot, so a reload (ntf_pipeline_set_targets)
+ * on another thread cannot change it under a parse; the list it points
+ * at is borrowed and valid while p is open. */
+struct ntf_rules_env ntf_pipeline_env(struct ntf_pipeline *p);
 
 /* The region records carry. */
 const char *ntf_pipeline_region(struct ntf_pipeline *p);

@@ -3,6 +3,7 @@ daemon with thousands of events queued, a receiver taking 2 s per request
 (the filesystem must not notice), SIGHUP adding, removing and changing
 targets mid-stream, and configuration errors (each with its file, line
 and key; secrets never shown)."""
+import errno
 import os
 import signal
 import statistics
@@ -239,5 +240,33 @@ def test_sighup_bad_config_keeps_running_one(mount_factory, tmp_path, hook):
     m.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "reload refused" in m.log_text(), what="the refusal")
     assert f"{m.config}:3: bogus: unknown key" in m.log_text()
+    (m.bucket() / "still").write_text("1")
+    srv.wait(1, what="delivery by the kept configuration")
+
+
+def test_sighup_refused_by_a_target_keeps_validation_on_running_one(
+        mount_factory, tmp_path, hook):
+    # A configuration that parses but that a target refuses to open
+    # (client_cert without client_key): the reload is refused, rules
+    # naming the refused target are refused again, the running one works.
+    srv = hook()
+    m = make_target_mount(mount_factory, tmp_path, {"a": {"endpoint": srv.url}})
+    subscribe(m, tid="a")
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not used\n")
+    write_config(m.config, {"a": {"endpoint": srv.url},
+                            "b": {"endpoint": srv.url,
+                                  "client_cert": str(cert)}})
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in m.log_text(), what="the refusal")
+    assert "client_key go together" in m.log_text()
+    assert "b:webhook" not in targets(m)
+    from conftest import rules_error, rules_xml, set_rules
+    with pytest.raises(OSError) as e:
+        set_rules(m.bucket("beta"), rules_xml(
+            {"id": "to-b", "events": ["s3:ObjectCreated:*"],
+             "arn": "arn:bucketfs:sqs::b:webhook"}))
+    assert e.value.errno == errno.EINVAL
+    assert rules_error(m.bucket("beta")).startswith("InvalidArgument")
     (m.bucket() / "still").write_text("1")
     srv.wait(1, what="delivery by the kept configuration")
