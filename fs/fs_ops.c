@@ -52,7 +52,8 @@ struct fs_file {
 	struct fs_inode *ino;
 	bool passthrough;   /* holds a reference on ino->backing_id */
 	bool writer;        /* opened for writing: may produce a Put */
-	bool flushed;       /* a writer flushed once (fs_inode.h, "Changes") */
+	atomic_bool flushed; /* a writer flushed once (fs_inode.h, "Changes");
+				a write on another thread may read it */
 	bool dirty;         /* created or truncated: Put at the next flush */
 	atomic_bool written; /* a write reached the daemon since the last
 				flush (no passthrough): a change, whatever
@@ -793,7 +794,8 @@ static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 	fs_handle_untrack(ctx, &f->h);
 	pt_detach(ctx, f);
 	close(f->fd);
-	fs_inode_closed(ctx->inodes, f->ino, f->writer && !f->flushed);
+	fs_inode_closed(ctx->inodes, f->ino,
+			f->writer && !atomic_load(&f->flushed));
 	free(f);
 }
 
@@ -804,7 +806,7 @@ static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 static void wrote(struct fs_ctx *ctx, struct fs_file *f)
 {
 	atomic_store(&f->written, true);
-	if (f->flushed)
+	if (atomic_load(&f->flushed))
 		fs_inode_changed(ctx->inodes, f->ino, false);
 }
 
@@ -1057,10 +1059,13 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	bool changed = !put || file_changed(f, &st);
 	/* Told before the Put below: its hashing must come after.  A flush
 	 * after the first that changed nothing is not a change: it would
-	 * cost a Put still being hashed its eTag (fs_etag_submit). */
-	if (!f->flushed || changed)
-		fs_inode_changed(ctx->inodes, ino, !f->flushed);
-	f->flushed = true;
+	 * cost a Put still being hashed its eTag (fs_etag_submit).  flushed
+	 * is set before the inode stops counting the handle as a writer, so
+	 * a write racing this flush either tells its change itself (wrote)
+	 * or landed while the handle was still counted. */
+	bool first = !atomic_exchange(&f->flushed, true);
+	if (first || changed)
+		fs_inode_changed(ctx->inodes, ino, first);
 	if (!put || (changed && f->dirty && st.st_size == 0))
 		goto out; /* stays dirty: RELEASE or a later flush */
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
