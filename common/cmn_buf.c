@@ -14,14 +14,28 @@ void cmn_buf_init(struct cmn_buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->borrowed = false;
+}
+
+void cmn_buf_init_on(struct cmn_buf *b, size_t max, char *storage,
+		     size_t size)
+{
+	b->data = storage;
+	b->data[0] = '\0';
+	b->len = 0;
+	b->cap = size;
+	b->max = max;
+	b->borrowed = true;
 }
 
 void cmn_buf_free(struct cmn_buf *b)
 {
-	free(b->data);
+	if (!b->borrowed)
+		free(b->data);
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->borrowed = false;
 }
 
 void cmn_buf_reset(struct cmn_buf *b)
@@ -45,13 +59,16 @@ char *cmn_buf_reserve(struct cmn_buf *b, size_t n)
 		/* Never allocate far beyond the ceiling. */
 		if (cap > b->max + 1 && need <= b->max + 1)
 			cap = b->max + 1;
-		char *p = realloc(b->data, cap);
+		char *p = b->borrowed ? malloc(cap) : realloc(b->data, cap);
 		if (!p) {
 			errno = ENOMEM;
 			return NULL;
 		}
+		if (b->borrowed)
+			memcpy(p, b->data, b->len + 1);
 		b->data = p;
 		b->cap = cap;
+		b->borrowed = false;
 	}
 	return b->data + b->len;
 }
@@ -102,10 +119,16 @@ int cmn_buf_printf(struct cmn_buf *b, const char *fmt, ...)
 char *cmn_buf_take(struct cmn_buf *b)
 {
 	char *p = b->data;
-	if (!p)
+	if (b->borrowed) {
+		p = malloc(b->len + 1);
+		if (p)
+			memcpy(p, b->data, b->len + 1);
+	} else if (!p) {
 		p = calloc(1, 1);
+	}
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->borrowed = false;
 	return p;
 }

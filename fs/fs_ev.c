@@ -113,13 +113,20 @@ bool fs_ev_wants(struct fs_ctx *ctx, enum ntf_event_name ev)
 	return ctx->pipeline && ntf_pipeline_wants(ctx->pipeline, ev);
 }
 
+/* "bucket/key" of dir/child into b; false for no object (a bucket or the
+ * root) or no memory. */
+static bool key_into(struct fs_ctx *ctx, struct fs_inode *dir,
+		     const char *child, struct cmn_buf *b)
+{
+	return fs_inode_path(ctx->inodes, dir, child, b) >= 2;
+}
+
 char *fs_ev_key_of(struct fs_ctx *ctx, struct fs_inode *dir,
 		   const char *child)
 {
 	struct cmn_buf b;
 	cmn_buf_init(&b, 64 * 1024);
-	int depth = fs_inode_path(ctx->inodes, dir, child, &b);
-	if (depth < 2) {
+	if (!key_into(ctx, dir, child, &b)) {
 		cmn_buf_free(&b);
 		return NULL;
 	}
@@ -310,15 +317,16 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 {
 	if (!fs_ev_wants(ctx, name) || dir->magic)
 		return;
-	char *path = fs_ev_key_of(ctx, dir, child);
-	if (!path)
-		return;
+	char path_on[512];
+	struct cmn_buf pb;
+	cmn_buf_init_on(&pb, 64 * 1024, path_on, sizeof(path_on));
+	if (!key_into(ctx, dir, child, &pb))
+		goto out;
+	char *path = pb.data;
 	char *slash = strchr(path, '/');
 	*slash = '\0';
-	if (!ntf_pipeline_matches(ctx->pipeline, name, path, slash + 1)) {
-		free(path);
-		return;
-	}
+	if (!ntf_pipeline_matches(ctx->pipeline, name, path, slash + 1))
+		goto out;
 	struct ntf_event ev = {.name = name, .bucket = path, .key = slash + 1,
 			       .size = -1, .copy_source = copy_source,
 			       .comm = comm};
@@ -336,7 +344,8 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
 		hash ? &used : NULL, child ? NULL : dir);
 	free(metastore);
-	free(path);
+out:
+	cmn_buf_free(&pb);
 }
 
 void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,

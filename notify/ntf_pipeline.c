@@ -616,6 +616,8 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 {
 	struct group g[PIPE_GROUPS];
 	uint64_t seqs[PIPE_GROUPS];
+	/* A packed record of a usual key and a few names fit here. */
+	char names_on[256], rec_on[2048];
 	struct cmn_buf names, rec;
 	struct lines l = {.p = p, .rec = &rec};
 	int rc;
@@ -630,8 +632,9 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 	ev->sequencer = 0;
 	if (out)
 		ev->etag = NTF_ETAG_PENDING;
-	cmn_buf_init(&names, 64 * 1024);
-	cmn_buf_init(&rec, NTF_LIMIT_RECORD_BYTES * 8);
+	cmn_buf_init_on(&names, 64 * 1024, names_on, sizeof(names_on));
+	cmn_buf_init_on(&rec, NTF_LIMIT_RECORD_BYTES * 8, rec_on,
+			sizeof(rec_on));
 	int ng = match_groups(p, ev, g, PIPE_GROUPS, &names);
 	if (ng < 0) {
 		rc = ng;
