@@ -38,8 +38,9 @@ struct ntf_dlctl_opts {
 int ntf_dlctl_load(const struct ntf_dlctl_opts *o, struct ntf_dlctl **out,
 		   char *err, size_t errlen);
 
-/* The targets of the loaded configuration, for rule validation: *n
- * entries, borrowed, valid until ntf_dlctl_free. */
+/* The targets of the running configuration (the loaded one before
+ * start), for rule validation: *n entries, borrowed, valid until
+ * ntf_dlctl_free. */
 const struct ntf_target_id *ntf_dlctl_targets(struct ntf_dlctl *c, size_t *n);
 
 /* Start delivering from p's store, install the pipeline hooks and the
