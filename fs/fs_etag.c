@@ -450,15 +450,20 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 	batch_prepare(ctx, e, ws, n, hashed);
 	batch_hash(ctx, e, ws, n, hashed);
 	batch_check(ctx, ws, n);
+	struct ntf_pending *pds[ETAG_BATCH];
+	const char *etags[ETAG_BATCH];
 	for (size_t i = 0; i < n; i++) {
-		struct etag_work *w = &ws[i];
-		if (w->fd >= 0)
-			close(w->fd);
-		atomic_fetch_add_explicit(&e->hashed, 1, memory_order_relaxed);
-		ntf_pipeline_finalize(ctx->pipeline, w->job->pd,
-				      w->ok ? w->hex : NULL);
-		free(w->job);
+		if (ws[i].fd >= 0)
+			close(ws[i].fd);
+		pds[i] = ws[i].job->pd;
+		etags[i] = ws[i].ok ? ws[i].hex : NULL;
 	}
+	/* One store lock for the batch, not one per object: the request
+	 * threads append under the same lock. */
+	ntf_pipeline_finalize_batch(ctx->pipeline, pds, etags, n);
+	atomic_fetch_add_explicit(&e->hashed, n, memory_order_relaxed);
+	for (size_t i = 0; i < n; i++)
+		free(ws[i].job);
 }
 
 /* Take up to ETAG_BATCH jobs off the queue, in order (lock held). */

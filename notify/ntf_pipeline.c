@@ -686,24 +686,73 @@ int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 			   const char *etag)
 {
-	if (!pd)
-		return;
-	if (pd->n && ntf_store_finalize(p->store, pd->seqs, pd->n, etag) < 0)
-		atomic_fetch_add(&p->failed, 1);
-	struct gate_item *g = pd->gate;
-	pd->gate = NULL;
-	if (g) {
-		pthread_mutex_lock(&p->gate_lock);
+	ntf_pipeline_finalize_batch(p, &pd, &etag, 1);
+}
+
+/* The store's part of a batch, PIPE_FIN_CHUNK pendings at a time. */
+#define PIPE_FIN_CHUNK 64
+
+static void store_fin(struct ntf_pipeline *p, const struct ntf_store_fin *f,
+		      size_t k)
+{
+	if (k && ntf_store_finalize_batch(p->store, f, k) < 0)
+		atomic_fetch_add(&p->failed, k);
+}
+
+static void finalize_stored(struct ntf_pipeline *p,
+			    struct ntf_pending *const *pds,
+			    const char *const *etags, size_t n)
+{
+	struct ntf_store_fin f[PIPE_FIN_CHUNK];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!pds[i] || !pds[i]->n)
+			continue;
+		f[k++] = (struct ntf_store_fin){pds[i]->seqs, pds[i]->n,
+						etags[i]};
+		if (k == PIPE_FIN_CHUNK) {
+			store_fin(p, f, k);
+			k = 0;
+		}
+	}
+	store_fin(p, f, k);
+}
+
+/* Publish the batch's live lines that still wait in the gate. */
+static void finalize_gated(struct ntf_pipeline *p,
+			   struct ntf_pending *const *pds,
+			   const char *const *etags, size_t n)
+{
+	bool locked = false;
+	for (size_t i = 0; i < n; i++) {
+		struct gate_item *g = pds[i] ? pds[i]->gate : NULL;
+		if (!g)
+			continue;
+		if (!locked)
+			pthread_mutex_lock(&p->gate_lock);
+		locked = true;
+		pds[i]->gate = NULL;
 		if (g->line) {
-			ntf_store_fill_etag(g->line, &g->len, etag);
+			ntf_store_fill_etag(g->line, &g->len, etags[i]);
 			g->ready = true;
-			gate_drain(p);
 		} else {
 			free(g); /* already let go by a full gate */
 		}
+	}
+	if (locked) {
+		gate_drain(p);
 		pthread_mutex_unlock(&p->gate_lock);
 	}
-	free(pd);
+}
+
+void ntf_pipeline_finalize_batch(struct ntf_pipeline *p,
+				 struct ntf_pending *const *pds,
+				 const char *const *etags, size_t n)
+{
+	finalize_stored(p, pds, etags, n);
+	finalize_gated(p, pds, etags, n);
+	for (size_t i = 0; i < n; i++)
+		free(pds[i]);
 }
 
 void ntf_pipeline_finalize_end(struct ntf_pipeline *p)

@@ -109,6 +109,13 @@ int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,
 			   const char *etag);
 
+/* ntf_pipeline_finalize() of pds[i] with etags[i] for each i < n, taking
+ * the store's and the gate's locks once for them all (NULL pds are
+ * skipped).  Frees every pds[i]. */
+void ntf_pipeline_finalize_batch(struct ntf_pipeline *p,
+				 struct ntf_pending *const *pds,
+				 const char *const *etags, size_t n);
+
 /* A batch of ntf_pipeline_finalize() calls is over: the store ingests
  * now (see ntf_store_ingest_soon).  Any thread. */
 void ntf_pipeline_finalize_end(struct ntf_pipeline *p);

@@ -2057,21 +2057,35 @@ out:
 int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
 		       const char *etag)
 {
-	size_t one = ntf_journal_fin_size(etag != NULL);
-	char *buf = malloc(n * one + 1);
+	struct ntf_store_fin f = {seqs, n, etag};
+	return ntf_store_finalize_batch(s, &f, 1);
+}
+
+int ntf_store_finalize_batch(struct ntf_store *s,
+			     const struct ntf_store_fin *f, size_t n)
+{
+	size_t bytes = 0, records = 0;
+	for (size_t i = 0; i < n; i++) {
+		bytes += f[i].n * ntf_journal_fin_size(f[i].etag != NULL);
+		records += f[i].n;
+	}
+	if (records == 0)
+		return 0;
+	char *buf = malloc(bytes), *w = buf;
 	if (!buf)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		ntf_journal_put_fin(buf + i * one, seqs[i], etag);
+		for (size_t j = 0; j < f[i].n; j++)
+			w += ntf_journal_put_fin(w, f[i].seqs[j], f[i].etag);
 	pthread_mutex_lock(&s->mu);
 	/* Waits like a COMMIT append: a finalisation is never dropped. */
-	int err = wait_room(s, n * one, NTF_DURABILITY_COMMIT);
+	int err = wait_room(s, bytes, NTF_DURABILITY_COMMIT);
 	if (!err)
-		err = place_frames(s, buf, n * one, NTF_DURABILITY_NONE);
+		err = place_frames(s, buf, bytes, NTF_DURABILITY_NONE);
 	if (!err)
 		wake_ingester(s, false);
 	else
-		s->stats.failed += n;
+		s->stats.failed += records;
 	pthread_mutex_unlock(&s->mu);
 	free(buf);
 	return err;

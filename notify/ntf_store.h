@@ -296,6 +296,17 @@ bool ntf_store_fill_etag(char *rec, size_t *len, const char *etag);
 int ntf_store_finalize(struct ntf_store *s, const uint64_t *seqs, size_t n,
 		       const char *etag);
 
+/* Several finalisations at once, under one lock: what a hash batch hands
+ * over (taking the lock once per object made the hasher contend with
+ * every append for it).  Same contract as ntf_store_finalize. */
+struct ntf_store_fin {
+	const uint64_t *seqs; /* borrowed for the call */
+	size_t n;
+	const char *etag;     /* 32 hex digits, or NULL */
+};
+int ntf_store_finalize_batch(struct ntf_store *s,
+			     const struct ntf_store_fin *f, size_t n);
+
 /* A batch of ntf_store_finalize() calls is over: ingest now rather than
  * at the end of the ingest delay, so that the records it finalised which
  * are not in events.db yet go in once, complete, instead of being
