@@ -27,6 +27,7 @@ struct fs_inode_table {
 	size_t count;
 	_Atomic uint64_t clock;  /* the write clock (fs_inode.h, "Changes") */
 	uint64_t forgotten;      /* the latest `changed` of a freed inode */
+	fs_inode_classify_fn *classify; /* or NULL */
 };
 
 static size_t hash_key(dev_t dev, ino_t ino)
@@ -46,7 +47,8 @@ static void names_init(pthread_rwlock_t *l)
 	pthread_rwlockattr_destroy(&a);
 }
 
-int fs_inode_table_new(int root_fd, struct fs_inode_table **out)
+int fs_inode_table_new(int root_fd, fs_inode_classify_fn *classify,
+		       struct fs_inode_table **out)
 {
 	struct stat st;
 	if (fstatat(root_fd, "", &st, AT_EMPTY_PATH) != 0)
@@ -68,6 +70,7 @@ int fs_inode_table_new(int root_fd, struct fs_inode_table **out)
 	t->root.ino = st.st_ino;
 	t->root.type = S_IFDIR;
 	t->root.nlookup = 2; /* never freed */
+	t->classify = classify;
 	*out = t;
 	return 0;
 }
@@ -140,12 +143,22 @@ static struct fs_inode **slot_of(struct fs_inode_table *t, dev_t dev,
 	return pp;
 }
 
+/* Give ino its class for (parent, name); lock held. */
+static void classify(struct fs_inode_table *t, struct fs_inode *ino,
+		     struct fs_inode *parent, const char *name)
+{
+	unsigned c = t->classify
+			     ? t->classify(name, !fs_inode_is_root(parent))
+			     : 0;
+	atomic_store_explicit(&ino->name_class, c, memory_order_relaxed);
+}
+
 /* Point ino at (parent, name); called with the lock held.  Takes a
  * reference on the new parent and drops the old one.  On allocation
  * failure the old link is kept: only event keys of a hard link can then be
  * stale, never correctness of the data path. */
-static struct fs_inode *relink(struct fs_inode *ino, struct fs_inode *parent,
-			       const char *name)
+static struct fs_inode *relink(struct fs_inode_table *t, struct fs_inode *ino,
+			       struct fs_inode *parent, const char *name)
 {
 	if (ino->parent == parent && ino->name && strcmp(ino->name, name) == 0)
 		return NULL;
@@ -157,6 +170,7 @@ static struct fs_inode *relink(struct fs_inode *ino, struct fs_inode *parent,
 	free(ino->name);
 	ino->name = copy;
 	ino->parent = parent;
+	classify(t, ino, parent, name);
 	if (old)
 		old->refs--;
 	return old;
@@ -180,7 +194,7 @@ static void relink_locked(struct fs_inode_table *t, struct fs_inode *ino,
 			  struct fs_inode *parent, const char *name,
 			  struct fs_inode **dead)
 {
-	struct fs_inode *old = relink(ino, parent, name);
+	struct fs_inode *old = relink(t, ino, parent, name);
 	if (old)
 		*dead = release_chain(t, old);
 }
@@ -222,7 +236,6 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	if (!ino || !copy) {
 		free(ino);
 		free(copy);
-		close(fd);
 		if (fd >= 0)
 			close(fd);
 		errno = ENOMEM;
@@ -251,6 +264,7 @@ struct fs_inode *fs_inode_get(struct fs_inode_table *t,
 	}
 	ino->parent = parent;
 	parent->refs++;
+	classify(t, ino, parent, name);
 	/* Changes made through an earlier inode of the same file. */
 	atomic_store(&ino->changed, t->forgotten);
 	*pp = ino;

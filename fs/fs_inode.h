@@ -59,6 +59,9 @@ struct fs_inode {
 	uint64_t refs;          /* children naming this as parent (table lock) */
 	struct fs_inode *parent;/* counted reference, NULL for the root */
 	char *name;             /* owned; NULL for the root */
+	/* What the table's classifier said of parent and name (see
+	 * fs_inode_classify_fn), kept with them; read without the lock. */
+	_Atomic unsigned name_class;
 	const struct fs_magic *magic; /* non-NULL for .bucketfs nodes */
 	unsigned nopen;         /* open handles (table lock) */
 	struct fs_inode *hnext; /* hash chain (table lock) */
@@ -95,9 +98,24 @@ struct fs_inode {
 
 struct fs_inode_table;
 
+/* Sorts a name into the caller's classes (bit flags of its choosing),
+ * for tests made on every request that must not take the table lock or
+ * touch the name (`.select` files, on every open).  Called under the table
+ * lock whenever an inode gets a parent and name; in_bucket: the parent is
+ * not the root. */
+typedef unsigned fs_inode_classify_fn(const char *name, bool in_bucket);
+
 /* Create a table whose root is the directory open as root_fd (an O_PATH
- * fd, taken over by the table).  Returns 0 or -errno. */
-int fs_inode_table_new(int root_fd, struct fs_inode_table **out);
+ * fd, taken over by the table); classify may be NULL (every class 0).
+ * Returns 0 or -errno. */
+int fs_inode_table_new(int root_fd, fs_inode_classify_fn *classify,
+		       struct fs_inode_table **out);
+
+/* The classes of the name ino was last reached by. */
+static inline unsigned fs_inode_class(const struct fs_inode *ino)
+{
+	return atomic_load_explicit(&ino->name_class, memory_order_relaxed);
+}
 
 /* Free the table and every inode (only after the session has ended). */
 void fs_inode_table_free(struct fs_inode_table *t);

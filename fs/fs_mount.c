@@ -220,7 +220,7 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 			  "file opened for writing within %lld us of its last "
 			  "change has a Put at close, changed or not",
 			  o->src, ctx->mtime_window_ns / 1000);
-	int rc = fs_inode_table_new(fd, &ctx->inodes);
+	int rc = fs_inode_table_new(fd, fs_select_classify, &ctx->inodes);
 	if (rc < 0) {
 		close(fd);
 		return rc;

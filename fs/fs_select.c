@@ -95,12 +95,16 @@ static bool ends_with(const char *s, const char *suffix)
 	return n > m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+unsigned fs_select_classify(const char *name, bool in_bucket)
+{
+	return in_bucket && ends_with(name, FS_SELECT_SUFFIX) ? FS_SELECT_CLASS
+							      : 0;
+}
+
 bool fs_select_is(struct fs_ctx *ctx, struct fs_inode *ino)
 {
-	char name[256];
 	return ctx->select && S_ISREG(ino->type) && !ino->magic &&
-	       fs_inode_name(ctx->inodes, ino, name) == 2 &&
-	       ends_with(name, FS_SELECT_SUFFIX);
+	       (fs_inode_class(ino) & FS_SELECT_CLASS);
 }
 
 static void stamp_of(const struct stat *st, struct stamp *out)

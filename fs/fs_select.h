@@ -30,7 +30,13 @@ struct fs_inode;
 int fs_select_init(struct fs_ctx *ctx);
 void fs_select_free(struct fs_ctx *ctx);
 
-/* True for a regular file inside a bucket named *.select. */
+/* The inode table's classifier (fs_inode_classify_fn): FS_SELECT_CLASS
+ * for a name inside a bucket that ends in FS_SELECT_SUFFIX. */
+#define FS_SELECT_CLASS 1u
+unsigned fs_select_classify(const char *name, bool in_bucket);
+
+/* True for a regular file inside a bucket named *.select.  Lock-free: it
+ * is asked on every open. */
 bool fs_select_is(struct fs_ctx *ctx, struct fs_inode *ino);
 
 /* Open the result of the .select file ino for reading: returns a new fd

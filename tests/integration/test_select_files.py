@@ -154,6 +154,24 @@ def test_query_xattr_and_write_is_text(fs_off):
     assert sel_error(b / "people.csv.select") is None
 
 
+def test_rename_makes_and_unmakes_a_select_file(fs_off):
+    """What a file is follows its name: renamed to *.select it yields the
+    result, renamed away it is plain text again, moved into a directory
+    under its .select name it is a query there."""
+    b = fs_off.bucket()
+    query = "-- source: people.csv\nSELECT s.city FROM S3Object s LIMIT 1"
+    put(b / "people.csv", PEOPLE)
+    put(b / "draft.txt", query)
+    os.rename(b / "draft.txt", b / "q.select")
+    assert get(b / "q.select") == b"Paris\n"
+    os.rename(b / "q.select", b / "q.txt")
+    assert get(b / "q.txt") == query.encode()
+    os.mkdir(b / "sub")
+    os.rename(b / "q.txt", b / "sub" / "again.select")
+    # The source is a key of the bucket, wherever the query file is.
+    assert get(b / "sub" / "again.select") == b"Paris\n"
+
+
 # ------------------------------------------------------------------- errors
 
 def test_bad_query_is_einval(fs_off):

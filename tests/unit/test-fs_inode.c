@@ -33,7 +33,7 @@ static int setup(void **state)
 	if (!f || !mkdtemp(f->dir))
 		return -1;
 	f->root = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (f->root < 0 || fs_inode_table_new(f->root, &f->t) != 0)
+	if (f->root < 0 || fs_inode_table_new(f->root, NULL, &f->t) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -315,6 +315,44 @@ static void test_last_changes_of_a_batch(void **state)
 	fs_inode_forget(f->t, b, 1);
 }
 
+/* A classifier like fs_select's: names ending in ".q" inside a bucket. */
+static unsigned classify_q(const char *name, bool in_bucket)
+{
+	size_t n = strlen(name);
+	return in_bucket && n > 2 && strcmp(name + n - 2, ".q") == 0 ? 1u : 0u;
+}
+
+/* The class follows the inode's name and parent: set when it is first
+ * looked up, kept on a lookup by the same name, changed by a rename into
+ * or out of the root and by a rename that changes the suffix. */
+static void test_class_follows_the_name(void **state)
+{
+	struct fixture *f = *state;
+	fs_inode_table_free(f->t);
+	f->root = open(f->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(fs_inode_table_new(f->root, classify_q, &f->t), 0);
+	struct fs_inode *root = fs_inode_root(f->t);
+	struct fs_inode *b = make(f, root, "bucket", true);
+	struct fs_inode *top = make(f, root, "top.q", false);
+	struct fs_inode *o = make(f, b, "obj.q", false);
+	assert_int_equal(fs_inode_class(top), 0); /* not inside a bucket */
+	assert_int_equal(fs_inode_class(o), 1);
+	assert_int_equal(fs_inode_class(b), 0);
+
+	assert_int_equal(renameat(b->fd, "obj.q", b->fd, "obj.txt"), 0);
+	fs_inode_rename(f->t, o, b, "obj.txt");
+	assert_int_equal(fs_inode_class(o), 0);
+	assert_int_equal(renameat(root->fd, "top.q", b->fd, "top.q"), 0);
+	fs_inode_rename(f->t, top, b, "top.q");
+	assert_int_equal(fs_inode_class(top), 1);
+	assert_int_equal(renameat(b->fd, "top.q", root->fd, "top.q"), 0);
+	fs_inode_rename(f->t, top, root, "top.q");
+	assert_int_equal(fs_inode_class(top), 0);
+	fs_inode_forget(f->t, o, 1);
+	fs_inode_forget(f->t, top, 1);
+	fs_inode_forget(f->t, b, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +372,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_changes_move_the_write_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_changes_of_a_batch,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_class_follows_the_name,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
