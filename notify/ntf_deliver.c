@@ -103,6 +103,7 @@ struct worker {
 	unsigned failures;   /* consecutive failed rounds */
 	bool unreachable;    /* the last failure never reached the far end */
 	int64_t retry_at;    /* monotonic ms; 0: not backing off */
+	uint64_t test_attempts; /* of tests[0] that reached the target */
 	uint32_t rnd;	     /* xorshift state for jitter */
 	struct cmn_buf rows; /* the group's records */
 	struct ntf_target_event *ev;
@@ -425,8 +426,9 @@ static bool fail_event(struct worker *w, size_t i, int err, const char *msg)
 	return true;
 }
 
-/* Acknowledge the delivered events of the group. */
-static void ack_delivered(struct worker *w, size_t n)
+/* Acknowledge the delivered events of the group.  Returns 0 or the
+ * store's -errno: the events then stay queued, to be sent again. */
+static int ack_delivered(struct worker *w, size_t n)
 {
 	size_t k = 0;
 	int64_t now = cmn_time_now_ms();
@@ -436,18 +438,19 @@ static void ack_delivered(struct worker *w, size_t n)
 			stats_latency(w->st, w->ev_time[i], now);
 		}
 	if (!k)
-		return;
+		return 0;
 	int rc = ntf_store_queue_ack(w->d->store, w->st->name, w->acks, k);
 	if (rc < 0) {
 		cmn_err("target %s: cannot acknowledge %zu events: %s",
 			w->st->name, k, strerror(-rc));
-		return;
+		return rc;
 	}
 	atomic_fetch_sub(&w->st->queued, rc);
 	atomic_fetch_add(&w->st->delivered, (uint64_t)rc);
 	pthread_mutex_lock(&w->st->mu);
 	w->st->last_success_ms = now;
 	pthread_mutex_unlock(&w->st->mu);
+	return 0;
 }
 
 /* Send the group in messages of batch_size.  Returns 0 when everything
@@ -477,7 +480,15 @@ enum round {
 /* Settle each event of a sent group; returns the round's outcome. */
 static enum round settle(struct worker *w, size_t n, int rc, const char *msg)
 {
-	ack_delivered(w, n);
+	/* Unacknowledged, the delivered events are still the queue's head:
+	 * going again at once would send them again and again. */
+	int ack = ack_delivered(w, n);
+	if (ack < 0) {
+		char why[128];
+		snprintf(why, sizeof(why), "acknowledging: %s", strerror(-ack));
+		stats_error(w->st, why);
+		return R_RETRY;
+	}
 	if (rc == 0)
 		return n == group_size(w) ? R_MORE : R_IDLE;
 	bool reached = false, retry = false;
@@ -496,7 +507,10 @@ static enum round settle(struct worker *w, size_t n, int rc, const char *msg)
 }
 
 /* Send the oldest waiting s3:TestEvent.  It is not stored: a permanent
- * refusal drops it, a retryable one keeps it at the head. */
+ * refusal drops it, and so does the last of max_attempts retryable ones
+ * that reached the target (a receiver that cannot make sense of a body
+ * without Records must not hold the queue behind it); until then, and
+ * for as long as the target cannot be reached, it stays at the head. */
 static enum round send_test(struct worker *w, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&w->mu);
@@ -513,9 +527,15 @@ static enum round send_test(struct worker *w, char *err, size_t errlen)
 		atomic_fetch_add(&w->st->failed, 1);
 		stats_error(w->st, err);
 		w->unreachable = ev.status == NTF_TARGET_UNSENT;
-		if (!ntf_target_permanent(rc))
+		if (!w->unreachable)
+			w->test_attempts++;
+		if (!ntf_target_permanent(rc) &&
+		    (w->unreachable || w->test_attempts < w->max_attempts))
 			return R_RETRY;
+		cmn_warn("target %s: s3:TestEvent dropped: %s", w->st->name,
+			 err);
 	}
+	w->test_attempts = 0;
 	pthread_mutex_lock(&w->mu);
 	memmove(w->tests, w->tests + 1, (w->n_tests - 1) * sizeof(char *));
 	w->n_tests--;

@@ -1,6 +1,7 @@
 """Webhook delivery through a real mount to real HTTP servers on loopback:
 the envelope and records of each event kind (compared with the embedded
-log), headers (auth, event id, HMAC signature), s3:TestEvent, per-key
+log), headers (auth, event id, HMAC signature), s3:TestEvent (and one
+the receiver keeps refusing, dropped after max_attempts), per-key
 order, batches, retries with backoff on 500, dead letters on 400 with the
 queue flowing behind them, `bucketfs deadletter`, queue_limit drops,
 the environment form of the configuration, and TLS (CA, mutual TLS,
@@ -141,6 +142,26 @@ def test_500_retried_with_backoff(mount_factory, tmp_path, hook):
     assert t["failed"] >= fails - 1 and t["deadLetters"] == 0
     assert "HTTP 500" in t["lastError"]
 
+
+def test_failing_test_event_does_not_hold_the_queue(mount_factory, tmp_path,
+                                                    hook):
+    """A receiver that answers every s3:TestEvent with a 500 (it has no
+    Records) gets it max_attempts times; then it is dropped and the real
+    events behind it flow."""
+    def is_test(h):
+        return isinstance(h.json, dict) and h.json.get("Event") == \
+            "s3:TestEvent"
+    srv = hook(status=lambda i, h: 500 if is_test(h) else 200)
+    m = make_target_mount(mount_factory, tmp_path, {"primary": {
+        "endpoint": srv.url, "retry_min": "50ms", "retry_max": "200ms",
+        "max_attempts": 3}})
+    subscribe(m)
+    (m.bucket() / "x").write_text("1")
+    srv.wait(lambda h: any(x.json and x.json.get("Records") for x in h),
+             what="the Put behind the failing test event")
+    assert [r["s3"]["object"]["key"] for r in srv.records()] == ["x"]
+    assert sum(1 for h in srv.hits if is_test(h)) == 3
+    assert "dropped" in m.log.read_text()
 
 def test_400_dead_letter_queue_flows(mount_factory, tmp_path, hook):
     poison = {"n": 0}
