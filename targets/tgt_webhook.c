@@ -208,8 +208,12 @@ static int webhook_open(void *priv, const struct ntf_target_val *v, char *err,
 	w->endpoint = strdup(v[O_ENDPOINT].s);
 	w->secret = v[O_SECRET].s ? strdup(v[O_SECRET].s) : NULL;
 	w->base = curl_slist_append(NULL, "Content-Type: application/json");
-	if (w->base) /* no 100-continue round trip before large bodies */
-		w->base = curl_slist_append(w->base, "Expect:");
+	if (w->base) { /* no 100-continue round trip before large bodies */
+		struct curl_slist *h = curl_slist_append(w->base, "Expect:");
+		if (!h)
+			curl_slist_free_all(w->base);
+		w->base = h;
+	}
 	if (w->base && v[O_AUTH_TOKEN].s)
 		w->base = add_auth(w->base, v[O_AUTH_TOKEN].s);
 	if (!w->curl || !w->endpoint || !w->base ||
@@ -379,7 +383,12 @@ static int post(struct webhook *w, struct ntf_target_event *ev, size_t n,
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
 	if (cc != CURLE_OK) {
-		*sent = !never_sent(cc);
+		/* A timeout may come before or after the request went out
+		 * (a blackholed host, a stalled TLS handshake: before); the
+		 * bytes curl sent tell. */
+		long req = 0;
+		curl_easy_getinfo(w->curl, CURLINFO_REQUEST_SIZE, &req);
+		*sent = !never_sent(cc) && req > 0;
 		snprintf(err, errlen, "%s",
 			 w->curl_err[0] ? w->curl_err : curl_easy_strerror(cc));
 		return curl_errno(cc);
