@@ -55,6 +55,10 @@ struct comm_slot {
 };
 
 struct fs_ev_state {
+	/* Held across storing a rules document and installing it, so the
+	 * rules in force are always the ones stored (two writers at once
+	 * would otherwise store one and install the other). */
+	pthread_mutex_t rules_mu;
 	pthread_mutex_t lock;  /* guards errors and comm cache */
 	struct rule_error *errors;
 	struct comm_slot comm[COMM_SLOTS];
@@ -428,6 +432,10 @@ static int walk_one(const char *path, const struct stat *st, int type,
 	struct tree_walk *w = cur_walk;
 	if (type == FTW_D || type == FTW_DP || type == FTW_DNR)
 		return 0;
+	/* Without a stat (gone meanwhile, or not searchable), the pair is
+	 * still told, without size or eTag. */
+	if (type == FTW_NS)
+		st = NULL;
 	const char *rel = path + strlen(w->root);
 	struct cmn_buf nk, ok;
 	cmn_buf_init(&nk, 64 * 1024);
@@ -538,15 +546,16 @@ static char *get_error(struct fs_ev_state *st, const char *bucket)
 	return text;
 }
 
-/* Validate a document; on success install it (bucket "" = global). */
-static int apply_rules(struct fs_ctx *ctx, const char *bucket,
-		       const char *xml, size_t len)
+/* Validate a document for bucket ("" = global): 0 and the parsed rules
+ * in *out (caller owns), or -EINVAL/-ENOTSUP with the S3 error recorded
+ * for FS_EV_XATTR_ERROR. */
+static int parse_rules(struct fs_ctx *ctx, const char *bucket,
+		       const char *xml, size_t len, struct ntf_rules **out)
 {
-	struct ntf_rules *rules = NULL;
 	struct ntf_rules_error err;
 	memset(&err, 0, sizeof(err));
 	struct ntf_rules_env env = ntf_pipeline_env(ctx->pipeline);
-	int rc = ntf_rules_parse(xml, len, &env, &rules, &err);
+	int rc = ntf_rules_parse(xml, len, &env, out, &err);
 	if (rc < 0) {
 		char text[sizeof(err.code) + sizeof(err.message) + 4];
 		snprintf(text, sizeof(text), "%s: %s", err.code, err.message);
@@ -556,8 +565,51 @@ static int apply_rules(struct fs_ctx *ctx, const char *bucket,
 		return rc == -ENOTSUP ? -ENOTSUP : -EINVAL;
 	}
 	set_error(ctx->ev, bucket, NULL);
+	return 0;
+}
+
+/* Put rules in force for bucket ("" = global); takes them over. */
+static int install_rules(struct fs_ctx *ctx, const char *bucket,
+			 struct ntf_rules *rules)
+{
 	return ntf_pipeline_set_rules(ctx->pipeline, bucket[0] ? bucket : NULL,
 				      rules);
+}
+
+/* Store a valid document in the backing directory's xattr, then put it
+ * in force: a document the file system refuses (ENOSPC, E2BIG past the
+ * room ext4 has for xattrs) leaves the rules in force and stored as they
+ * were.  Returns 0 or -errno. */
+static int store_rules(struct fs_ctx *ctx, struct fs_inode *ino,
+		       const char *bucket, const char *value, size_t size,
+		       int flags)
+{
+	struct ntf_rules *rules = NULL;
+	struct fs_ev_state *st = ctx->ev;
+	pthread_mutex_lock(&st->rules_mu);
+	int rc = parse_rules(ctx, bucket, value, size, &rules);
+	if (rc == 0) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
+		rc = setxattr(proc, FS_EV_XATTR_RULES, value, size, flags) == 0
+			     ? 0
+			     : -errno;
+	}
+	if (rc == 0) {
+		rc = install_rules(ctx, bucket, rules);
+		rules = NULL;
+	} else if (rules) {
+		char text[128];
+		snprintf(text, sizeof(text),
+			 "InternalError: the document could not be stored: %s",
+			 strerror(-rc));
+		set_error(st, bucket, text);
+		cmn_warn("notification rules for %s not stored: %s",
+			 bucket[0] ? bucket : "the mount root", strerror(-rc));
+	}
+	pthread_mutex_unlock(&st->rules_mu);
+	ntf_rules_free(rules);
+	return rc;
 }
 
 bool fs_ev_setxattr(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
@@ -572,19 +624,8 @@ bool fs_ev_setxattr(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
 	if (strcmp(name, FS_EV_XATTR_RULES) != 0)
 		return false;
 	char *bucket = rules_scope(ctx, ino);
-	int rc = bucket ? 0 : -ENOTSUP;
-	if (rc == 0)
-		rc = apply_rules(ctx, bucket, value, size);
-	if (rc == 0) {
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
-		if (setxattr(proc, name, value, size, flags) != 0) {
-			rc = -errno;
-			/* Keep what the backing store says is in force. */
-			ntf_pipeline_set_rules(ctx->pipeline,
-					       bucket[0] ? bucket : NULL, NULL);
-		}
-	}
+	int rc = bucket ? store_rules(ctx, ino, bucket, value, size, flags)
+			: -ENOTSUP;
 	free(bucket);
 	fuse_reply_err(req, -rc);
 	return true;
@@ -621,10 +662,11 @@ bool fs_ev_removexattr(struct fs_ctx *ctx, fuse_req_t req,
 		return false;
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ino->fd);
+	pthread_mutex_lock(&ctx->ev->rules_mu);
 	int rc = removexattr(proc, name) == 0 ? 0 : errno;
 	if (rc == 0)
-		ntf_pipeline_set_rules(ctx->pipeline, bucket[0] ? bucket : NULL,
-				       NULL);
+		install_rules(ctx, bucket, NULL);
+	pthread_mutex_unlock(&ctx->ev->rules_mu);
 	set_error(ctx->ev, bucket, NULL);
 	free(bucket);
 	fuse_reply_err(req, rc);
@@ -650,7 +692,9 @@ static void load_rules(struct fs_ctx *ctx, int dirfd, const char *name,
 	if (!xml)
 		return;
 	n = getxattr(proc, FS_EV_XATTR_RULES, xml, (size_t)n);
-	if (n > 0 && apply_rules(ctx, bucket, xml, (size_t)n) == 0)
+	struct ntf_rules *rules = NULL;
+	if (n > 0 && parse_rules(ctx, bucket, xml, (size_t)n, &rules) == 0 &&
+	    install_rules(ctx, bucket, rules) == 0)
 		cmn_info("loaded notification rules of %s",
 			 bucket[0] ? bucket : "the mount root");
 	free(xml);
@@ -669,7 +713,10 @@ static void load_all_rules(struct fs_ctx *ctx)
 	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+		/* DT_UNKNOWN: file systems that do not say (XFS without
+		 * ftype); a file has no rules xattr to find. */
+		if (de->d_name[0] == '.' ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
 		load_rules(ctx, root, de->d_name, de->d_name);
 	}
@@ -691,6 +738,7 @@ int fs_ev_start(struct fs_ctx *ctx)
 	if (!ctx->ev)
 		return -ENOMEM;
 	pthread_mutex_init(&ctx->ev->lock, NULL);
+	pthread_mutex_init(&ctx->ev->rules_mu, NULL);
 	int rc = ntf_pipeline_open(&po, &ctx->pipeline, &msg);
 	if (rc < 0) {
 		cmn_err("cannot open the event store in %s: %s", o->state,
@@ -723,6 +771,7 @@ void fs_ev_stop(struct fs_ctx *ctx)
 		e = next;
 	}
 	pthread_mutex_destroy(&ctx->ev->lock);
+	pthread_mutex_destroy(&ctx->ev->rules_mu);
 	free(ctx->ev);
 	ctx->ev = NULL;
 }

@@ -264,6 +264,28 @@ def test_document_over_xattr_limit(fs_off):
     assert logged(m) == [("s3:ObjectCreated:Put", "alpha", "ok")]
 
 
+def test_document_the_backing_fs_refuses_keeps_the_rules_in_force(fs_off):
+    """A valid document larger than the backing file system stores in an
+    xattr (ext4 without ea_inode: about 4 KiB) is refused with its errno;
+    the rules stored before stay in force, and .error says why."""
+    m = fs_off
+    a = m.bucket("alpha")
+    set_rules(a, JPG)
+    big = rules_xml(*[{"id": f"rule-{i:02d}", "prefix": f"p{i:02d}/",
+                       "events": ["s3:ObjectCreated:*"]} for i in range(60)])
+    assert len(big) > 8192
+    err = errno_of(set_rules, a, big)
+    if err is None:
+        pytest.skip("the backing file system stores a %d-byte xattr"
+                    % len(big))
+    assert err in (errno.ENOSPC, errno.E2BIG)
+    assert os.getxattr(a, RULES_XATTR).decode() == JPG
+    assert rules_error(a).startswith("InternalError: ")
+    put(a / "p01" / "x.jpg")                         # the new rules: no
+    put(a / "images" / "y.jpg")                      # the old ones: yes
+    assert logged(m) == [("s3:ObjectCreated:Put", "alpha", "images/y.jpg")]
+
+
 # ---- dry runs ----------------------------------------------------------
 
 
