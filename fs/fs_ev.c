@@ -222,9 +222,11 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		fs_etag_submit(ctx, ev->bucket, ev->key, hash_fd, st, obj,
 			       pd);
 	if (rc < 0)
-		cmn_warn("event %s for %s/%s not recorded: %s",
+		cmn_warn("event %s for %s/%s %s: %s",
 			 ntf_event_str(ev->name), ev->bucket,
-			 ev->key ? ev->key : "", strerror(-rc));
+			 ev->key ? ev->key : "",
+			 pd ? "stored but not synced" : "not recorded",
+			 strerror(-rc));
 }
 
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)

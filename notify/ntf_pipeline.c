@@ -445,6 +445,7 @@ struct lines {
 	bool packed;    /* the lines are ntf_pack blobs, not JSON */
 	bool publish;   /* the first line goes to live readers */
 	bool pending;   /* ... once its eTag is in */
+	bool assigned;  /* out: seqs were taken (and entries stored) */
 	struct gate_item *gate; /* out: its place in the gate */
 };
 
@@ -490,6 +491,7 @@ static void gate_drain(struct ntf_pipeline *p)
 static void on_assigned(void *arg, uint64_t first, size_t n)
 {
 	struct lines *l = arg;
+	l->assigned = true;
 	for (int i = 0; i < l->n && (size_t)i < n; i++)
 		patch_seq(l, i, first + (uint64_t)i);
 	if (!l->publish || l->n == 0)
@@ -541,6 +543,25 @@ static int format_lines(struct ntf_event *ev, struct group *g, int ng,
 /* The records of the groups packed (ntf_pack.h) into l->rec, for the
  * store to render: what an event costs its caller when no live reader
  * needs the JSON now. */
+/* Rendered, a packed event grows at most this much: a byte of a key or
+ * a metadata value becomes at most six (a JSON \u00XX escape), plus the
+ * record's fixed text. */
+#define PACK_RENDER_BOUND(len) (6 * (len) + 4096)
+
+/* Will the packed event at blob render within the record limit?  What
+ * the store refuses for a JSON record must not be taken packed and then
+ * fail to render at ingest, after the caller was told it is stored. */
+static int pack_fits(const char *blob, size_t len)
+{
+	if (PACK_RENDER_BOUND(len) <= NTF_LIMIT_RECORD_BYTES)
+		return 0; /* every usual event: no trial */
+	struct cmn_buf json;
+	cmn_buf_init(&json, NTF_LIMIT_RECORD_BYTES);
+	int rc = ntf_pack_render(blob, len, 0, &json);
+	cmn_buf_free(&json);
+	return rc;
+}
+
 static int pack_lines(struct ntf_event *ev, struct group *g, int ng,
 		      struct lines *l)
 {
@@ -552,6 +573,8 @@ static int pack_lines(struct ntf_event *ev, struct group *g, int ng,
 		rc = ntf_pack_event(ev, g[i].config_id, l->rec);
 		l->len[i] = l->rec->len - l->off[i];
 		l->seq1[i] = l->seq2[i] = 0;
+		if (rc == 0)
+			rc = pack_fits(l->rec->data + l->off[i], l->len[i]);
 	}
 	return rc;
 }
@@ -580,7 +603,9 @@ static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 	}
 	int rc = ntf_store_append_ex(p->store, e, (size_t)ng, p->durability,
 				     on_assigned, l);
-	for (int i = 0; rc == 0 && i < ng; i++)
+	/* Assigned, the entries are stored, even when the fsync after
+	 * failed: pending ones still need their finalisation. */
+	for (int i = 0; l->assigned && i < ng; i++)
 		seqs[i] = e[i].seq;
 	return rc;
 }
@@ -609,6 +634,33 @@ static struct ntf_pending *make_pending(const uint64_t *seqs, size_t n,
 	return pd;
 }
 
+static void finalize_stored(struct ntf_pipeline *p,
+			    struct ntf_pending *const *pds,
+			    const char *const *etags, size_t n);
+static void finalize_gated(struct ntf_pipeline *p,
+			   struct ntf_pending *const *pds,
+			   const char *const *etags, size_t n);
+
+/* Hand the caller what finalises the pending records just stored, or,
+ * without memory for it, finalise them now without an eTag: a record
+ * left pending with no owner would hold back every reader and queue
+ * behind it until the next mount. */
+static int hand_pending(struct ntf_pipeline *p, const uint64_t *seqs,
+			size_t n, struct lines *l, bool urgent,
+			struct ntf_pending **out)
+{
+	*out = make_pending(seqs, n, l->gate, urgent);
+	if (*out)
+		return 0;
+	struct ntf_pending now = {.n = n, .gate = l->gate};
+	memcpy(now.seqs, seqs, n * sizeof(*seqs));
+	struct ntf_pending *pd = &now;
+	const char *none = NULL;
+	finalize_stored(p, &pd, &none, 1);
+	finalize_gated(p, &pd, &none, 1);
+	return -ENOMEM;
+}
+
 /* The work of emit and emit_pending.  With out != NULL the records are
  * stored as pending and live readers see them only at finalisation. */
 static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
@@ -625,6 +677,11 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 	atomic_fetch_add(&p->emitted, 1);
 	if (!ntf_pipeline_wants(p, ev->name))
 		return 0;
+	/* Per name, for the metrics; what nobody subscribes to is not
+	 * counted there (it is one bit test, and stays one). */
+	if ((unsigned)ev->name < NTF_EV_COUNT)
+		atomic_fetch_add_explicit(&p->ev_emitted[ev->name], 1,
+					  memory_order_relaxed);
 	if (!ev->time_ms)
 		ev->time_ms = cmn_time_now_ms();
 	if (!ev->region)
@@ -640,8 +697,12 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 		rc = ng;
 		goto out;
 	}
-	if (ng > 0)
+	if (ng > 0) {
 		atomic_fetch_add(&p->matched, 1);
+		if ((unsigned)ev->name < NTF_EV_COUNT)
+			atomic_fetch_add_explicit(&p->ev_matched[ev->name], 1,
+						  memory_order_relaxed);
+	}
 	bool live = atomic_load(&p->readers) > 0;
 	if (ng == 0 && !live) {
 		rc = 0;
@@ -660,10 +721,10 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 		atomic_fetch_add(rc < 0 ? &p->failed : &p->records,
 				 rc < 0 ? 1 : (uint64_t)ng);
 	}
-	if (rc == 0 && out) {
-		*out = make_pending(seqs, (size_t)ng, l.gate, delivers(g, ng));
-		if (!*out)
-			rc = -ENOMEM;
+	if (out && l.assigned) {
+		int err = hand_pending(p, seqs, (size_t)ng, &l,
+				       delivers(g, ng), out);
+		rc = rc ? rc : err;
 	}
 out:
 	cmn_buf_free(&names);
@@ -922,7 +983,7 @@ static int metric_by_name(struct cmn_buf *out, const char *name,
 int ntf_pipeline_render_metrics(struct ntf_pipeline *p, struct cmn_buf *out)
 {
 	int rc = metric_by_name(out, "bucketfs_events_emitted_total",
-				"events that reached the pipeline",
+				"events some rule subscribes to",
 				p->ev_emitted);
 	if (rc == 0)
 		rc = metric_by_name(out, "bucketfs_events_matched_total",

@@ -98,7 +98,9 @@ struct ntf_pending;
  * the records are stored now (durably, as the mode says) but stay
  * invisible to log readers, queues and live readers until
  * ntf_pipeline_finalize().  *out is the handle to finalise, or NULL when
- * nothing was recorded (nobody wanted it).  Returns 0 or -errno. */
+ * nothing was recorded (nobody wanted it, or an error came first).
+ * Returns 0 or -errno; an error may come with a handle (the records were
+ * stored, then their fsync failed): finalise it all the same. */
 int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 			      struct ntf_pending **out);
 

@@ -294,6 +294,11 @@ struct ntf_store {
 	uint64_t jend;	   /* end of what is written to the file */
 	uint64_t ingested; /* everything before it is in events.db */
 	uint64_t synced;   /* everything before it is fdatasync'ed */
+	/* Everything before it was written when an fdatasync failed: the
+	 * kernel may have dropped those pages (marked clean, unwritten), and
+	 * a later fdatasync that succeeds does not bring them back.  An
+	 * FSYNC appender waiting for any of it gets -EIO. */
+	uint64_t sync_lost;
 	bool syncing;	   /* an appender runs fdatasync for everyone */
 	bool fsync_seen;   /* FSYNC frames in the file: ingest durably */
 	struct pbuf none;  /* NONE frames, logically after jend */
@@ -1003,6 +1008,8 @@ static void journal_unmap(struct ntf_store *s)
 static int journal_sync(struct ntf_store *s, uint64_t upto)
 {
 	while (s->synced < upto) {
+		if (upto <= s->sync_lost)
+			return -EIO;
 		if (s->syncing) {
 			pthread_cond_wait(&s->done_cv, &s->mu);
 			continue;
@@ -1015,6 +1022,8 @@ static int journal_sync(struct ntf_store *s, uint64_t upto)
 		s->syncing = false;
 		if (!err && end > s->synced)
 			s->synced = end;
+		if (err && end > s->sync_lost)
+			s->sync_lost = end;
 		pthread_cond_broadcast(&s->done_cv);
 		if (err)
 			return err;
@@ -1591,6 +1600,7 @@ void ntf_store_close(struct ntf_store *s)
 	batch_free(s->batch);
 	free(s->rbuf);
 	free(s->none.data);
+	journal_unmap(s); /* left mapped when ingest was failing at close */
 	if (s->jfd >= 0)
 		close(s->jfd);
 	if (s->dirfd >= 0)

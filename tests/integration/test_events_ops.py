@@ -680,6 +680,21 @@ def metric(m, name):
     raise AssertionError(f"{name} not in the metrics")
 
 
+def test_metrics_count_events_by_name(fs_off):
+    """emitted: events some rule subscribes to; matched: those a rule's
+    filter let through (the default rules: every Put and Delete)."""
+    b = fs_off.bucket()
+    for k in ("m1", "m2"):
+        (b / k).write_bytes(b"x")
+    os.unlink(b / "m1")
+    text = (fs_off.mnt / ".bucketfs" / "metrics").read_text()
+    for kind, name, n in (("emitted", "s3:ObjectCreated:Put", 2),
+                          ("matched", "s3:ObjectCreated:Put", 2),
+                          ("emitted", "s3:ObjectRemoved:Delete", 1),
+                          ("matched", "s3:ObjectRemoved:Delete", 1)):
+        line = f'bucketfs_events_{kind}_total{{event="{name}"}} {n}'
+        assert line in text.splitlines(), (line, text)
+
 def test_hasher_holds_a_bounded_number_of_files(ev):
     """A queued eTag job holds the file it will read open (passthrough),
     but no more than 256 jobs at a time do: behind a big (sparse) file,

@@ -1,0 +1,218 @@
+/*
+ * test-ntf_pipeline.c - the pipeline over a real store when the disk
+ * fails: fdatasync() is wrapped (-Wl,--wrap=fdatasync) so a test can make
+ * the next one fail with EIO, and events the store took before the
+ * failure must still come out of it, none left pending for ever; and a
+ * packed event that would render past the record limit is refused at
+ * emit, as its JSON would be, not taken and dropped at ingest.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ntf_limits.h"
+#include "ntf_pipeline.h"
+#include "ntf_record.h"
+#include "ntf_store.h"
+
+/* ---- the fault ----------------------------------------------------- */
+
+static int fail_syncs; /* the next this many fdatasync() calls fail */
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+int __wrap_fdatasync(int fd)
+{
+	if (fail_syncs > 0) {
+		fail_syncs--;
+		errno = EIO;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+/* ---- fixture ------------------------------------------------------- */
+
+struct fixture {
+	char dir[64];
+	struct ntf_pipeline *p;
+};
+
+static int open_with(void **state, enum ntf_durability d)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-ntf_pipeline.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	struct ntf_pipeline_opts o = {.state_dir = f->dir, .durability = d};
+	char *msg = NULL;
+	if (ntf_pipeline_open(&o, &f->p, &msg) != 0) {
+		fprintf(stderr, "open: %s\n", msg ? msg : "?");
+		free(msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int setup_fsync(void **state)
+{
+	return open_with(state, NTF_DURABILITY_FSYNC);
+}
+
+static int setup_commit(void **state)
+{
+	return open_with(state, NTF_DURABILITY_COMMIT);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	ntf_pipeline_close(f->p);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	int rc = system(cmd);
+	free(f);
+	fail_syncs = 0;
+	return rc == 0 ? 0 : -1;
+}
+
+static struct ntf_event put_event(const char *key)
+{
+	return (struct ntf_event){.name = NTF_EV_OBJECT_CREATED_PUT,
+				  .bucket = "b",
+				  .key = key,
+				  .size = 1};
+}
+
+/* The log's keys, in order, and the eTag field of the first record. */
+struct seen {
+	char keys[8][32];
+	size_t n;
+	bool etag_found;
+};
+
+static int collect(void *arg, const struct ntf_store_entry *e,
+		   unsigned attempts)
+{
+	(void)attempts;
+	struct seen *s = arg;
+	if (s->n < 8)
+		snprintf(s->keys[s->n++], sizeof(s->keys[0]), "%s", e->key);
+	if (s->n == 1 && memmem(e->record, e->record_len,
+				"\"eTag\":\"c4ca4238a0b923820dcc509a6f75849b\"",
+				41))
+		s->etag_found = true;
+	return 0;
+}
+
+static struct seen read_log(struct fixture *f)
+{
+	struct seen s = {0};
+	assert_int_equal(ntf_store_flush(ntf_pipeline_store(f->p)), 0);
+	struct ntf_store_reader *r = NULL;
+	assert_int_equal(ntf_store_reader_open(f->dir, &r, NULL), 0);
+	assert_int_equal(ntf_store_reader_scan(r, NULL, 0, collect, &s, NULL),
+			 0);
+	ntf_store_reader_close(r);
+	return s;
+}
+
+static int count_pending(void *arg, uint64_t seq, const char *bucket,
+			 const char *key)
+{
+	(void)seq, (void)bucket, (void)key;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* ---- tests --------------------------------------------------------- */
+
+/* The fsync after a pending record was stored fails: the emit says so,
+ * but hands the record over all the same, and finalised it is logged and
+ * does not hold back the records after it. */
+static void test_failed_sync_still_hands_the_pending_record(void **state)
+{
+	struct fixture *f = *state;
+	struct ntf_event ev = put_event("first");
+	struct ntf_pending *pd = NULL;
+	fail_syncs = 1;
+	assert_int_equal(ntf_pipeline_emit_pending(f->p, &ev, &pd), -EIO);
+	assert_non_null(pd);
+	ntf_pipeline_finalize(f->p, pd, "c4ca4238a0b923820dcc509a6f75849b");
+	struct ntf_event next = put_event("second");
+	assert_int_equal(ntf_pipeline_emit(f->p, &next), 0);
+
+	struct seen s = read_log(f);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.keys[0], "first");
+	assert_string_equal(s.keys[1], "second");
+	assert_true(s.etag_found);
+	int pending = 0;
+	assert_int_equal(ntf_store_pending(ntf_pipeline_store(f->p),
+					   count_pending, &pending),
+			 0);
+	assert_int_equal(pending, 0);
+}
+
+/* A failed sync fails its append, not the store: the next append syncs
+ * again and both entries are logged. */
+static void test_store_goes_on_after_a_failed_sync(void **state)
+{
+	struct fixture *f = *state;
+	struct ntf_event a = put_event("a");
+	fail_syncs = 1;
+	assert_int_equal(ntf_pipeline_emit(f->p, &a), -EIO);
+	struct ntf_event b = put_event("b");
+	assert_int_equal(ntf_pipeline_emit(f->p, &b), 0);
+	struct seen s = read_log(f);
+	assert_int_equal(s.n, 2); /* stored, both; only a's sync failed */
+}
+
+/* A key of control bytes packs to about its length and renders three
+ * times as long (URL-encoded): past the record limit, the emit refuses it
+ * (E2BIG), the way it refuses a JSON record that long, instead of storing
+ * what the ingester then cannot render. */
+static void test_packed_event_past_the_record_limit_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = NTF_LIMIT_RECORD_BYTES / 2;
+	char *key = malloc(n + 1);
+	assert_non_null(key);
+	memset(key, '\x01', n);
+	key[n] = '\0';
+	struct ntf_event big = put_event(key);
+	assert_int_equal(ntf_pipeline_emit(f->p, &big), -E2BIG);
+	memset(key, 'k', n); /* the same length in plain bytes fits */
+	struct ntf_event plain = put_event(key);
+	assert_int_equal(ntf_pipeline_emit(f->p, &plain), 0);
+	free(key);
+	struct seen s = read_log(f);
+	assert_int_equal(s.n, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_failed_sync_still_hands_the_pending_record,
+			setup_fsync, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_store_goes_on_after_a_failed_sync, setup_fsync,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_packed_event_past_the_record_limit_is_refused,
+			setup_commit, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
