@@ -4,7 +4,9 @@
  *
  * Loading is three passes over one builder: the file's sections and keys
  * (inih calls handle_kv in file order; our own line reader counts lines,
- * since Debian's inih is built without INI_HANDLER_LINENO), then the
+ * since Debian's inih is built without INI_HANDLER_LINENO, opens the
+ * sections and refuses the lines inih's optional rules would read
+ * differently: indented lines, inline comments), then the
  * environment's BUCKETFS_NOTIFY_* variables on top, then defaults,
  * conversion and the checks that need every key (required keys, bounds,
  * retry_min <= retry_max, batch_size against the type's capabilities).
@@ -12,6 +14,7 @@
  */
 #include "ntf_config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -424,32 +427,119 @@ static int handle_kv(void *user, const char *section, const char *name,
 	return 1;
 }
 
-/* A section header line: open the draft (before inih sees the line). */
+/* ---- the line reader ----
+ *
+ * inih's optional rules are build options of the library, and Debian's
+ * has them all on: an indented line continues the previous value (so an
+ * indented [section] would become a value), " ;" starts a comment inside
+ * a value (so "token = a ;b" would lose ";b"), a UTF-8 BOM is skipped.
+ * The reader checks every line before inih sees it and refuses the lines
+ * those rules would change, so inih only splits lines that any build
+ * reads alike: a value is its text to the end of the line, trimmed. */
+
+#define SYNTAX_ERROR \
+	"syntax error (expected [TYPE \"ID\"], key = value, or a comment)"
+
+/* A blank as inih sees one (isspace), so both split a line alike. */
+static bool blank(char c)
+{
+	return isspace((unsigned char)c);
+}
+
+/* Is there a ';' or '#' right after a blank in s[0..len)?  inih would cut
+ * the text at " ;"; " #" is as likely meant as a comment.  Either way the
+ * line is ambiguous, and in a token a wrong guess is a silent error. */
+static bool has_inline_comment(const char *s, size_t len)
+{
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] == ';' || s[i] == '#') && blank(s[i - 1]))
+			return true;
+	return false;
+}
+
+static void reader_fail(struct builder *b, const char *key, const char *why)
+{
+	set_err(b->err, b->file, b->line, key, "%s", why);
+	b->failed = true;
+}
+
+/* A section header line: open the draft (before inih sees the line).
+ * Only a comment may follow the ']': inih would ignore any text there. */
 static void reader_section(struct builder *b, const char *line, size_t len)
 {
-	while (len && (*line == ' ' || *line == '\t'))
-		line++, len--;
-	if (!len || *line != '[')
-		return;
 	const char *end = memchr(line, ']', len);
-	if (!end)
-		return; /* inih reports the syntax error */
+	if (!end) {
+		reader_fail(b, "", SYNTAX_ERROR);
+		return;
+	}
+	const char *rest = end + 1;
+	while (rest < line + len && blank(*rest))
+		rest++;
+	if (rest < line + len && *rest != ';' && *rest != '#') {
+		reader_fail(b, "",
+			    "text after the section header (only a comment "
+			    "may follow it)");
+		return;
+	}
 	const char *s = line + 1;
 	size_t n = (size_t)(end - s);
-	while (n && (*s == ' ' || *s == '\t'))
+	while (n && blank(*s))
 		s++, n--;
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+	while (n && blank(s[n - 1]))
 		n--;
 	char name[NTF_LIMIT_TARGET_ID + 64];
 	if (n >= sizeof(name)) {
-		set_err(b->err, b->file, b->line, "", "section name too long");
-		b->failed = true;
+		reader_fail(b, "", "section name too long");
 		return;
 	}
 	memcpy(name, s, n);
 	name[n] = '\0';
 	if (!begin_section(b, name))
 		b->failed = true;
+}
+
+/* A "key = value" (or "key: value") line: inih splits it at the first
+ * '=' or ':'; refuse what it would not take verbatim. */
+static void reader_key(struct builder *b, const char *line, size_t len)
+{
+	size_t sep = 0;
+	while (sep < len && line[sep] != '=' && line[sep] != ':')
+		sep++;
+	if (sep == len || has_inline_comment(line, sep)) {
+		reader_fail(b, "", SYNTAX_ERROR);
+		return;
+	}
+	if (!has_inline_comment(line + sep + 1, len - sep - 1))
+		return;
+	size_t kl = sep;
+	while (kl && blank(line[kl - 1]))
+		kl--;
+	char key[sizeof(b->err->key)];
+	snprintf(key, sizeof(key), "%.*s", (int)kl, line);
+	reader_fail(b, key,
+		    "';' or '#' after a blank: no inline comments (put the "
+		    "comment on its own line, or the value in the "
+		    "environment)");
+}
+
+/* Check one line (without its BOM) and open sections. */
+static void reader_line(struct builder *b, const char *line, size_t len)
+{
+	while (len && blank(line[len - 1]))
+		len--;
+	size_t i = 0;
+	while (i < len && blank(line[i]))
+		i++;
+	if (i == len || line[i] == ';' || line[i] == '#')
+		return; /* blank or a comment, wherever it starts */
+	if (i > 0)
+		reader_fail(b, "",
+			    "indented line (continuation lines are not "
+			    "supported)");
+	else if (line[0] == '[')
+		reader_section(b, line, len);
+	else
+		reader_key(b, line, len);
 }
 
 /* inih's line reader over memory (fgets semantics).  A line longer than
@@ -480,7 +570,7 @@ static char *read_line(char *str, int num, void *stream)
 	memcpy(str, p, n);
 	str[n] = '\0';
 	b->pos += n;
-	reader_section(b, str, n);
+	reader_line(b, str, n);
 	return b->failed ? NULL : str;
 }
 
@@ -744,16 +834,19 @@ static int build(struct builder *b, const char *text, size_t len,
 {
 	b->text = text;
 	b->len = text ? len : 0;
+	/* A UTF-8 BOM (editors on Windows write one) is not text; skip it
+	 * here rather than count on inih's INI_ALLOW_BOM. */
+	if (b->len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		b->pos = 3;
 	if (b->len) {
 		int rc = ini_parse_stream(read_line, b, handle_kv, b);
 		if (b->failed)
 			return -EINVAL;
+		/* The reader refuses every line inih would; this is a
+		 * backstop. */
 		if (rc != 0) {
 			set_err(b->err, b->file, rc > 0 ? rc : 0, "",
-				rc > 0 ? "syntax error (expected [TYPE "
-					 "\"ID\"], "
-					 "key = value, or a comment)"
-				       : "cannot read the file");
+				rc > 0 ? SYNTAX_ERROR : "cannot read the file");
 			return -EINVAL;
 		}
 	}

@@ -159,6 +159,121 @@ static void test_long_line(void **state)
 	refused(text, NULL, 2, "", "line longer");
 }
 
+/* How each line is read, where inih's optional rules (multi-line values,
+ * inline comments, the BOM) would read it otherwise: refused with the
+ * line named, or taken verbatim. */
+static const struct {
+	const char *text;
+	int line;
+	const char *key, *fragment;
+} line_refusals[] = {
+	/* An indented header would be a continuation of endpoint (or of the
+	 * token: the header text would become the secret). */
+	{"[demo \"a\"]\nendpoint = http://x\n  [demo \"b\"]\n"
+	 "endpoint = http://y\n",
+	 3, "", "indented line (continuation lines are not supported)"},
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token = hunter2\n"
+	 "\t[demo \"b\"]\nendpoint = http://y\n",
+	 4, "", "indented line"},
+	/* A continuation value (not "given twice"). */
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token = hunter2\n"
+	 "  hunter3\n",
+	 4, "", "continuation lines are not supported"},
+	{"[demo \"a\"]\nendpoint = http://x\n  auth_token = hunter2\n", 3, "",
+	 "indented line"},
+	{"[demo \"a\"]\n endpoint = http://x\n", 2, "", "indented line"},
+	/* ';' or '#' after a blank: a comment or part of the token? */
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token = hunter2 ;def\n", 3,
+	 "auth_token", "no inline comments"},
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token = hunter2 #def\n", 3,
+	 "auth_token", "no inline comments"},
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token = ;hunter2\n", 3,
+	 "auth_token", "';' or '#' after a blank"},
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token =\thunter2\t#x\n", 3,
+	 "auth_token", "';' or '#' after a blank"},
+	{"[demo \"a\"]\nendpoint: http://x ; main\n", 2, "endpoint",
+	 "no inline comments"},
+	{"[demo \"a\"]\nqueue_limit = 10 ; ten\nendpoint = http://x\n", 2,
+	 "queue_limit", "no inline comments"},
+	{"[demo \"a\"]\nendpoint ;x = http://x\n", 2, "", "syntax error"},
+	/* Text after a header would be dropped. */
+	{"[demo \"a\"] endpoint = http://x\n", 1, "",
+	 "text after the section header"},
+	{"[demo \"a\"]]\nendpoint = http://x\n", 1, "",
+	 "text after the section header"},
+	/* The first bad line is the one named, even when later lines are
+	 * bad too. */
+	{"[demo \"a\"]\nendpoint = http://x\njust words\nbogus = 1\n", 3, "",
+	 "syntax error"},
+	/* A BOM counts for nothing, and only on line 1. */
+	{"\xEF\xBB\xBF[demo \"a\"]\nbogus = 1\n", 2, "bogus", "unknown key"},
+	{"\xEF\xBB\xBF  [demo \"a\"]\n", 1, "", "indented line"},
+	{"[demo \"a\"]\n\xEF\xBB\xBF"
+	 "endpoint = http://x\n",
+	 2,
+	 "\xEF\xBB\xBF"
+	 "endpoint",
+	 "unknown key"},
+};
+
+static void test_line_refusals(void **state)
+{
+	for (size_t i = 0; i < sizeof(line_refusals) / sizeof(*line_refusals);
+	     i++)
+		refused(line_refusals[i].text, NULL, line_refusals[i].line,
+			line_refusals[i].key, line_refusals[i].fragment);
+}
+
+static const struct {
+	const char *text;
+	const char *target, *key, *want;
+} line_values[] = {
+	/* A UTF-8 BOM is skipped (it was "key outside a section"). */
+	{"\xEF\xBB\xBF[demo \"a\"]\nendpoint = http://x\n", "a:demo",
+	 "endpoint", "http://x"},
+	/* ';' and '#' not after a blank are part of the value. */
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token = abc;def#ghi\n",
+	 "a:demo", "auth_token", "abc;def#ghi"},
+	{"[demo \"a\"]\nendpoint = http://x\nauth_token =;#x\n", "a:demo",
+	 "auth_token", ";#x"},
+	{"[demo \"a\"]\nendpoint = http://x/#frag;p\n", "a:demo", "endpoint",
+	 "http://x/#frag;p"},
+	/* Blanks inside a value stay; around it they go, CR too. */
+	{"[demo \"a\"]\r\nendpoint = http://x\r\nauth_token =  a b \t\r\n",
+	 "a:demo", "auth_token", "a b"},
+	{"[demo \"a\"]\nendpoint: http://x\n", "a:demo", "endpoint",
+	 "http://x"},
+	/* Indented comments and blank lines with blanks are fine, and so is a
+	 * comment after a header. */
+	{"[demo \"a\"]\n  # note\n\t; note\n \t\nendpoint = http://x\n",
+	 "a:demo", "endpoint", "http://x"},
+	{"[demo \"a\"]  ; main\nendpoint = http://x\n[demo:b] # second\n"
+	 "endpoint = http://y\n",
+	 "b:demo", "endpoint", "http://y"},
+};
+
+static void test_line_values(void **state)
+{
+	for (size_t i = 0; i < sizeof(line_values) / sizeof(*line_values);
+	     i++) {
+		struct ntf_config *c = NULL;
+		struct ntf_config_error e;
+		char msg[512];
+		if (parse(line_values[i].text, NULL, &c, &e) != 0)
+			fail_msg("for <<%s>>: refused: %s", line_values[i].text,
+				 ntf_config_error_str(&e, msg, sizeof(msg)));
+		const struct ntf_config_target *t =
+			ntf_config_find(c, line_values[i].target);
+		assert_non_null(t);
+		const char *got = ntf_config_get(t, line_values[i].key);
+		if (!got || strcmp(got, line_values[i].want) != 0)
+			fail_msg("for <<%s>>: %s is <<%s>>, want <<%s>>",
+				 line_values[i].text, line_values[i].key,
+				 got ? got : "(unset)", line_values[i].want);
+		ntf_config_free(c);
+	}
+}
+
 static void test_disabled_and_empty(void **state)
 {
 	struct ntf_config *c;
@@ -312,6 +427,8 @@ int main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_line_refusals),
+		cmocka_unit_test(test_line_values),
 		cmocka_unit_test(test_disabled_and_empty),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_env_refusals),
