@@ -234,6 +234,15 @@ bool ntf_deliver_admit(struct ntf_deliver *d, const char *target)
 	return s ? take_place(s) : true;
 }
 
+void ntf_deliver_unadmit(struct ntf_deliver *d, const char *target)
+{
+	pthread_rwlock_rdlock(&d->lock);
+	struct tstats *s = stats_find(d, target);
+	if (s)
+		atomic_fetch_sub(&s->queued, 1);
+	pthread_rwlock_unlock(&d->lock);
+}
+
 static void poke(struct worker *w)
 {
 	pthread_mutex_lock(&w->mu);

@@ -67,6 +67,10 @@ struct ntf_target_id *ntf_deliver_ids(struct ntf_deliver *d, size_t *n);
  * nothing is silently lost.  FUSE threads; never blocks on a worker. */
 bool ntf_deliver_admit(struct ntf_deliver *d, const char *target);
 
+/* Give back the place ntf_deliver_admit took for an event that was then
+ * not stored after all (the append failed). */
+void ntf_deliver_unadmit(struct ntf_deliver *d, const char *target);
+
 /* Work was committed for target (NULL: maybe for every target): wake its
  * worker.  Store writer thread; never blocks on I/O. */
 void ntf_deliver_wake(struct ntf_deliver *d, const char *target);

@@ -130,6 +130,11 @@ static bool admit_hook(void *arg, const char *target)
 	return ntf_deliver_admit(arg, target);
 }
 
+static void unadmit_hook(void *arg, const char *target)
+{
+	ntf_deliver_unadmit(arg, target);
+}
+
 static void test_hook(void *arg, const char *target, const char *bucket)
 {
 	ntf_deliver_test_event(arg, target, bucket);
@@ -137,6 +142,7 @@ static void test_hook(void *arg, const char *target, const char *bucket)
 
 static const struct ntf_pipeline_delivery hooks = {
 	.admit = admit_hook,
+	.unadmit = unadmit_hook,
 	.test_event = test_hook,
 };
 

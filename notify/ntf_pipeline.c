@@ -368,6 +368,23 @@ static bool admit(struct ntf_pipeline *p, const struct ntf_event *ev,
 	return false;
 }
 
+/* Give back the places admit() took for the groups' targets: the event
+ * was not stored. */
+static void unadmit_groups(struct ntf_pipeline *p, const struct group *g,
+			   int ng)
+{
+	pthread_rwlock_rdlock(&p->lock);
+	const struct ntf_pipeline_delivery *d = p->dlv;
+	void *arg = p->dlv_arg;
+	pthread_rwlock_unlock(&p->lock);
+	if (!d || !d->unadmit)
+		return;
+	for (int i = 0; i < ng; i++)
+		for (size_t j = 0; j < g[i].n; j++)
+			if (strcmp(g[i].targets[j], NTF_STORE_LOCAL) != 0)
+				d->unadmit(arg, g[i].targets[j]);
+}
+
 /* Match ev and copy the results into groups (strings into names, so the
  * rule sets can change as soon as the lock is dropped).  Returns the
  * number of groups or -errno. */
@@ -422,14 +439,23 @@ static int match_groups(struct ntf_pipeline *p, const struct ntf_event *ev,
 		while (j < ng && strcmp(g[j].config_id, cid) != 0)
 			j++;
 		if (j == ng) {
-			if ((size_t)ng == gcap)
+			if ((size_t)ng == gcap) {
+				struct group one = {.targets = {target},
+						    .n = 1};
+				unadmit_groups(p, &one, 1);
+				unadmit_groups(p, g, ng);
 				return -E2BIG;
+			}
 			g[ng].config_id = cid;
 			g[ng].n = 0;
 			ng++;
 		}
-		if (g[j].n < NTF_LIMIT_STORE_TARGETS)
+		if (g[j].n < NTF_LIMIT_STORE_TARGETS) {
 			g[j].targets[g[j].n++] = target;
+		} else {
+			struct group one = {.targets = {target}, .n = 1};
+			unadmit_groups(p, &one, 1);
+		}
 	}
 	return ng;
 }
@@ -721,6 +747,8 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 		atomic_fetch_add(rc < 0 ? &p->failed : &p->records,
 				 rc < 0 ? 1 : (uint64_t)ng);
 	}
+	if (rc < 0 && !l.assigned && ng > 0)
+		unadmit_groups(p, g, ng);
 	if (out && l.assigned) {
 		int err = hand_pending(p, seqs, (size_t)ng, &l,
 				       delivers(g, ng), out);

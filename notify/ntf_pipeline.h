@@ -154,6 +154,8 @@ struct ntf_pipeline_delivery {
 	 * target is at its queue_limit; the event is not queued for it and
 	 * counted as dropped.  FUSE threads; must not block. */
 	bool (*admit)(void *arg, const char *target);
+	/* The event admitted for target was not stored after all. */
+	void (*unadmit)(void *arg, const char *target);
 	/* A rule set naming target was installed for bucket ("" = the mount
 	 * root): send it s3:TestEvent.  Called with the pipeline's lock held:
 	 * must not call back into the pipeline. */

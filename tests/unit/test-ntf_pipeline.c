@@ -4,7 +4,8 @@
  * the next one fail with EIO, and events the store took before the
  * failure must still come out of it, none left pending for ever; and a
  * packed event that would render past the record limit is refused at
- * emit, as its JSON would be, not taken and dropped at ingest.
+ * emit, as its JSON would be, not taken and dropped at ingest, and the
+ * place it took in a target's queue is given back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include "ntf_limits.h"
 #include "ntf_pipeline.h"
 #include "ntf_record.h"
+#include "ntf_rules.h"
 #include "ntf_store.h"
 
 /* ---- the fault ----------------------------------------------------- */
@@ -201,6 +203,67 @@ static void test_packed_event_past_the_record_limit_is_refused(void **state)
 	assert_int_equal(s.n, 1);
 }
 
+/* Delivery hooks that count the places taken in target queues. */
+static void unadmit_count(void *arg, const char *target)
+{
+	(void)target;
+	(*(int *)arg)--;
+}
+
+static bool admit_count(void *arg, const char *target)
+{
+	(void)target;
+	(*(int *)arg)++;
+	return true;
+}
+
+static void no_test_event(void *arg, const char *target, const char *bucket)
+{
+	(void)arg, (void)target, (void)bucket;
+}
+
+static const struct ntf_pipeline_delivery counting = {
+	.admit = admit_count,
+	.unadmit = unadmit_count,
+	.test_event = no_test_event,
+};
+
+/* An event refused after its targets admitted it gives the places back:
+ * the queue counts only what is stored. */
+static void test_refused_event_gives_back_its_queue_places(void **state)
+{
+	struct fixture *f = *state;
+	int places = 0;
+	ntf_pipeline_set_delivery(f->p, &counting, &places);
+	static const struct ntf_target_id hook = {"h", "webhook"};
+	assert_int_equal(ntf_pipeline_set_targets(f->p, &hook, 1), 0);
+	static const char xml[] =
+		"<NotificationConfiguration><QueueConfiguration><Id>c</Id>"
+		"<Queue>arn:bucketfs:sqs::h:webhook</Queue>"
+		"<Event>s3:ObjectCreated:*</Event></QueueConfiguration>"
+		"</NotificationConfiguration>";
+	struct ntf_rules_env env = ntf_pipeline_env(f->p);
+	struct ntf_rules *rules = NULL;
+	struct ntf_rules_error err;
+	assert_int_equal(
+		ntf_rules_parse(xml, sizeof(xml) - 1, &env, &rules, &err), 0);
+	assert_int_equal(ntf_pipeline_set_rules(f->p, "b", rules), 0);
+
+	size_t n = NTF_LIMIT_RECORD_BYTES / 2;
+	char *key = malloc(n + 1);
+	assert_non_null(key);
+	memset(key, '\x01', n);
+	key[n] = '\0';
+	struct ntf_event big = put_event(key);
+	assert_int_equal(ntf_pipeline_emit(f->p, &big), -E2BIG);
+	assert_int_equal(places, 0);
+	struct ntf_event ok = put_event("fine");
+	assert_int_equal(ntf_pipeline_emit(f->p, &ok), 0);
+	assert_int_equal(places, 1);
+	free(key);
+	ntf_pipeline_set_delivery(f->p, NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +275,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_packed_event_past_the_record_limit_is_refused,
+			setup_commit, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_refused_event_gives_back_its_queue_places,
 			setup_commit, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
