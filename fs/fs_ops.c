@@ -971,9 +971,10 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 	int rc = check_new_name(ctx, parent, name, S_IFREG);
 	if (rc < 0)
 		goto fail;
-	fd = backing_open(ctx, parent, name,
-			  (backing_flags(ctx, fi->flags) | O_CREAT) & ~O_NOFOLLOW,
-			  mode, NULL);
+	/* The kernel saw the name missing, but a file made in SRC since is
+	 * seen only here: O_EXCL must fail on it, as it would locally. */
+	int fl = backing_flags(ctx, fi->flags) | O_CREAT | (fi->flags & O_EXCL);
+	fd = backing_open(ctx, parent, name, fl & ~O_NOFOLLOW, mode, NULL);
 	if (fd < 0) {
 		rc = fd;
 		goto fail;
@@ -1588,7 +1589,8 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
  * ext4 may still hold the user's other xattrs outside the inode, where the
  * cache pushed them; writing them again lets it lay them out as it would
  * have without the cache, and then the new one is set.  Returns 0 or an
- * errno. */
+ * errno; after a failure part way the xattrs moved so far are back, each
+ * with its value, and the others were never touched. */
 static int make_room(struct fs_at *p, const char *name, const char *value,
 		     size_t size, int flags)
 {
@@ -1596,27 +1598,44 @@ static int make_room(struct fs_at *p, const char *name, const char *value,
 		return 0;
 	if (errno != ENOSPC && errno != E2BIG)
 		return errno;
-	char *names = NULL;
-	ssize_t n = list_visible(p, &names);
+	char *names = NULL, *v = NULL;
+	size_t *lens = NULL, done = 0;
 	struct cmn_buf vals;
 	cmn_buf_init(&vals, 1 << 20);
-	size_t *lens = calloc((size_t)(n > 0 ? n : 1), sizeof(*lens));
-	char *v = malloc(XATTR_SIZE_MAX);
-	int rc = n < 0 || !lens || !v ? ENOMEM : 0, k = 0;
-	/* Save every other user xattr, remove it, then restore in order. */
-	for (ssize_t i = 0; rc == 0 && i < n; i += (ssize_t)strlen(names + i) + 1) {
+	ssize_t n = list_visible(p, &names);
+	int rc = n < 0 ? errno : 0;
+	if (rc)
+		goto out;
+	/* Every name takes two bytes of the list at least; all is allocated
+	 * before anything is removed. */
+	lens = malloc(((size_t)n / 2 + 1) * sizeof(*lens));
+	v = malloc(XATTR_SIZE_MAX);
+	if (!lens || !v) {
+		rc = ENOMEM;
+		goto out;
+	}
+	/* Save and remove the user's other xattrs in list order.  The first
+	 * failure ends it: the first `done` names are the ones to put back
+	 * (lens[k], or SIZE_MAX for those left alone), the rest were never
+	 * touched.  A value saved but not removed is the last in vals, where
+	 * no offset reaches. */
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
 		const char *nm = names + i;
 		ssize_t vl = strncmp(nm, "user.", 5) || !strcmp(nm, name) ? -1 :
 			     fs_at_getxattr(p, nm, v, XATTR_SIZE_MAX);
-		lens[k++] = vl < 0 ? (size_t)-1 : (size_t)vl;
-		if (vl >= 0 && (cmn_buf_add(&vals, v, (size_t)vl) < 0 ||
-				fs_at_removexattr(p, nm) != 0))
-			rc = errno ? errno : ENOMEM;
+		if (vl >= 0) {
+			rc = -cmn_buf_add(&vals, v, (size_t)vl);
+			if (rc == 0 && fs_at_removexattr(p, nm) != 0)
+				rc = errno;
+			if (rc)
+				break;
+		}
+		lens[done++] = vl < 0 ? SIZE_MAX : (size_t)vl;
 	}
-	size_t off = 0;
-	k = 0;
-	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1, k++) {
-		if (lens[k] == (size_t)-1)
+	/* Put each one back with its own value, even after a failure. */
+	for (size_t i = 0, k = 0, off = 0; k < done;
+	     i += strlen(names + i) + 1, k++) {
+		if (lens[k] == SIZE_MAX)
 			continue;
 		if (fs_at_setxattr(p, names + i, vals.data + off, lens[k], 0) &&
 		    rc == 0)
@@ -1625,6 +1644,7 @@ static int make_room(struct fs_at *p, const char *name, const char *value,
 	}
 	if (rc == 0 && fs_at_setxattr(p, name, value, size, flags) != 0)
 		rc = errno;
+out:
 	free(v);
 	free(lens);
 	free(names);

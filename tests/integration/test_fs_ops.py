@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import mmap
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import errname, errno_of, same, wait_for
+from conftest import daemon_env, errname, errno_of, same, wait_for
 
 libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
@@ -252,6 +253,99 @@ def test_o_excl_o_trunc_o_append(fs):
     r = same(fs, f)
     assert r[:5] == (errno.EEXIST, b"abcdefGHIJ", b"abcdefGHIJZ", 0, b"new")
     assert read_file(fs.backing() / "x") == b"new"
+
+
+# Preloaded into the daemon: an O_CREAT open of $RACE_NAME finds that
+# another process made the file in SRC in the meantime, i.e. after the
+# kernel's LOOKUP saw the name missing and before the daemon's open.
+RACE_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int race(const char *sym, int dirfd, const char *path, int flags,
+                mode_t mode)
+{
+        int (*real)(int, const char *, int, ...) = dlsym(RTLD_NEXT, sym);
+        const char *name = getenv("RACE_NAME");
+        if (name && (flags & O_CREAT) && strcmp(path, name) == 0) {
+                int fd = real(dirfd, path, O_WRONLY | O_CREAT | O_EXCL |
+                              O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        (void)!write(fd, "won the race", 12);
+                        close(fd);
+                }
+        }
+        return real(dirfd, path, flags, mode);
+}
+
+static mode_t mode_of(int flags, va_list ap)
+{
+        return flags & (O_CREAT | O_TMPFILE) ? va_arg(ap, mode_t) : 0;
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+        va_list ap;
+        va_start(ap, flags);
+        mode_t mode = mode_of(flags, ap);
+        va_end(ap);
+        return race("openat", dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+        va_list ap;
+        va_start(ap, flags);
+        mode_t mode = mode_of(flags, ap);
+        va_end(ap);
+        return race("openat64", dirfd, path, flags, mode);
+}
+"""
+
+
+def test_o_excl_create_loses_a_race_with_a_file_made_behind(mount_factory,
+                                                           passthrough_mode,
+                                                           tmp_path):
+    """A file made directly in SRC between the kernel's LOOKUP (missing)
+    and its CREATE: only the backing open can tell, so O_EXCL must reach it
+    (a lock file taken with O_EXCL would otherwise be taken twice)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("needs a C compiler for the preloaded shim")
+    (tmp_path / "race.c").write_text(RACE_SHIM)
+    shim = tmp_path / "race.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(shim),
+                    str(tmp_path / "race.c"), "-ldl"], check=True)
+    m = mount_factory(opts=[f"passthrough={passthrough_mode}"], start=False)
+    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "ASAN_OPTIONS",
+                                            "RACE_NAME")}
+    # The shim comes before the sanitizer runtime in the library list.
+    os.environ["ASAN_OPTIONS"] = (daemon_env()["ASAN_OPTIONS"]
+                                  + ":verify_asan_link_order=0")
+    os.environ["LD_PRELOAD"] = str(shim)
+    os.environ["RACE_NAME"] = "lock"
+    try:
+        m.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    p = m.bucket() / "lock"
+    assert errno_of(os.open, p, os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                    0o644) == errno.EEXIST
+    assert read_file(m.backing() / "lock") == b"won the race"
+    # Without O_EXCL the create opens the file it lost to, content and all.
+    os.unlink(p)
+    fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o644)
+    os.close(fd)
+    assert read_file(m.backing() / "lock") == b"won the race"
 
 
 def test_append_two_handles(fs):
