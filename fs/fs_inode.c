@@ -70,6 +70,7 @@ int fs_inode_table_new(int root_fd, fs_inode_classify_fn *classify,
 	t->root.ino = st.st_ino;
 	t->root.type = S_IFDIR;
 	t->root.nlookup = 2; /* never freed */
+	t->root.is_root = true;
 	t->classify = classify;
 	*out = t;
 	return 0;

@@ -63,6 +63,7 @@ struct fs_inode {
 	 * fs_inode_classify_fn), kept with them; read without the lock. */
 	_Atomic unsigned name_class;
 	const struct fs_magic *magic; /* non-NULL for .bucketfs nodes */
+	bool is_root;           /* fixed: the mount root (the table's) */
 	unsigned nopen;         /* open handles (table lock) */
 	struct fs_inode *hnext; /* hash chain (table lock) */
 
@@ -262,10 +263,11 @@ int fs_inode_name(struct fs_inode_table *t, struct fs_inode *ino,
 int fs_inode_path(struct fs_inode_table *t, struct fs_inode *ino,
 		  const char *name, struct cmn_buf *out);
 
-/* True for the mount root. */
+/* True for the mount root.  A field set once, not parent == NULL: a
+ * rename moves parent under the table lock, and this is asked without. */
 static inline bool fs_inode_is_root(const struct fs_inode *ino)
 {
-	return ino->parent == NULL && ino->magic == NULL;
+	return ino->is_root;
 }
 
 #endif
