@@ -959,8 +959,17 @@ static int journal_write(struct ntf_store *s, const char *frames, size_t n)
 		if (n)
 			iov[cnt++] = (struct iovec){(void *)frames, n};
 		int err = pwrite_all(s->jfd, iov, cnt, (off_t)off);
-		if (err)
+		if (err) {
+			/* Frames of this append that were written whole must
+			 * not come back at replay after a crash: the appender
+			 * is told they were not stored.  Zero the header where
+			 * they start (the NONE bytes before them are retried
+			 * from off). */
+			static const char zero[NTF_JOURNAL_HEADER];
+			(void)!pwrite(s->jfd, zero, sizeof(zero),
+				      (off_t)(off + s->none.len));
 			return err;
+		}
 	}
 	s->jend += total;
 	s->none.len = 0;
