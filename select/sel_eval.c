@@ -1397,7 +1397,9 @@ static int cast_num(struct sel_eval *x, const struct sel_node *n,
 		return 0;
 	}
 	if (!is_int) {
-		if (!(f > -9.3e18 && f < 9.3e18) || f != f)
+		/* [-2^63, 2^63): beyond it the conversion is undefined (and
+		 * NaN fails both tests). */
+		if (!(f >= -0x1p63 && f < 0x1p63))
 			return ERR(x, n, IntegerOverflow,
 				   "value out of the INT range");
 		i = (int64_t)f;
@@ -1517,6 +1519,30 @@ static int fn_substring(struct sel_eval *x, const struct sel_node *n,
 	return 0;
 }
 
+/* Is the character c[0..cl) one of set's characters (whole UTF-8
+ * characters, so trimming 'é' never cuts the lead byte of 'è')? */
+static bool in_char_set(const char *set, size_t nset, const char *c,
+			size_t cl)
+{
+	for (size_t i = 0; i < nset;) {
+		size_t l = utf8_len(set, i, nset);
+		if (l == cl && memcmp(set + i, c, cl) == 0)
+			return true;
+		i += l;
+	}
+	return false;
+}
+
+/* Where the character that ends s[0..e) starts: back over continuation
+ * bytes, at most three, not before b. */
+static size_t last_char(const char *s, size_t b, size_t e)
+{
+	size_t i = e - 1;
+	while (i > b && e - i < 4 && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--;
+	return i;
+}
+
 static int fn_trim(struct sel_eval *x, const struct sel_node *n,
 		   const struct sel_value *a, struct sel_value *out)
 {
@@ -1537,12 +1563,22 @@ static int fn_trim(struct sel_eval *x, const struct sel_node *n,
 	}
 	const char *s = a[0].u.s;
 	size_t b = 0, e = a[0].len;
-	if (n->flags != SEL_TRIM_TRAILING)
-		while (b < e && memchr(set, s[b], nset))
-			b++;
-	if (n->flags != SEL_TRIM_LEADING)
-		while (e > b && memchr(set, s[e - 1], nset))
-			e--;
+	if (n->flags != SEL_TRIM_TRAILING) {
+		while (b < e) {
+			size_t l = utf8_len(s, b, e);
+			if (!in_char_set(set, nset, s + b, l))
+				break;
+			b += l;
+		}
+	}
+	if (n->flags != SEL_TRIM_LEADING) {
+		while (e > b) {
+			size_t c = last_char(s, b, e);
+			if (!in_char_set(set, nset, s + c, e - c))
+				break;
+			e = c;
+		}
+	}
 	sel_value_str(out, s + b, e - b);
 	return 0;
 }
@@ -1657,8 +1693,7 @@ static int fn_dates(struct sel_eval *x, const struct sel_node *n,
 	case SEL_FN_EXTRACT:
 		if ((r = ts_arg(x, n, &a[0], &t1)))
 			return r;
-		if (a[0].type == SEL_T_TIMESTAMP &&
-		    a[0].u.ts.prec < SEL_TS_MINUTE && n->flags >= SEL_DP_HOUR)
+		if (t1.prec < SEL_TS_MINUTE && n->flags >= SEL_DP_HOUR)
 			return ERR(x, n, IllegalSqlFunctionArgument,
 				   "the timestamp has no time part");
 		out->type = SEL_T_INT;

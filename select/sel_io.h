@@ -228,10 +228,12 @@ struct sel_writer {
 	const struct sel_out_opts *opts;
 	struct cmn_buf buf;
 	size_t rec_start;
+	bool in_record;       /* begun and not ended */
 	uint32_t nfield;
 	uint64_t returned;
 	struct cmn_buf tmp;   /* text of one value */
 	uint8_t special[256]; /* CSV bytes that force quoting */
+	bool int_plain;       /* an INT's text never needs quoting */
 	/* When set, full buffers go to sink instead of write(2) on fd (a
 	 * chunk of a parallel run hands its output to the ordering thread).
 	 * Returns 0 or -errno with err filled. */
@@ -243,6 +245,9 @@ void sel_writer_init(struct sel_writer *w, int fd,
 		     const struct sel_out_opts *opts);
 void sel_writer_free(struct sel_writer *w);
 void sel_writer_begin(struct sel_writer *w);
+/* Drop the record begun and not ended (a later field of it failed): the
+ * records before it still go out, never a part of one. */
+void sel_writer_abort(struct sel_writer *w);
 /* Append one field: name used by JSON output (NULL for CSV-only use);
  * MISSING fields are left out of JSON records. */
 int sel_writer_field(struct sel_writer *w, const char *name, size_t nlen,

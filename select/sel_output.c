@@ -29,6 +29,12 @@ void sel_writer_init(struct sel_writer *w, int fd,
 		w->special[(unsigned char)opts->quote.s[0]] = 1;
 	if (opts->quote_escape.len)
 		w->special[(unsigned char)opts->quote_escape.s[0]] = 1;
+	/* An INT is '-' and digits: written as is unless ALWAYS quotes it
+	 * or one of those bytes is a delimiter or quote. */
+	w->int_plain = !(opts->quote.len && opts->quote_always) &&
+		       !w->special['-'];
+	for (int c = '0'; c <= '9'; c++)
+		w->int_plain = w->int_plain && !w->special[c];
 }
 
 void sel_writer_free(struct sel_writer *w)
@@ -40,6 +46,7 @@ void sel_writer_free(struct sel_writer *w)
 void sel_writer_begin(struct sel_writer *w)
 {
 	w->rec_start = w->buf.len;
+	w->in_record = true;
 	w->nfield = 0;
 	if (w->opts->format == SEL_FMT_JSON)
 		cmn_buf_addc(&w->buf, '{');
@@ -132,8 +139,10 @@ int sel_writer_field(struct sel_writer *w, const char *name, size_t nlen,
 	int r = sep(w, name, nlen);
 	if (r)
 		return r;
-	if (v->type == SEL_T_INT || v->type == SEL_T_MISSING ||
-	    v->type == SEL_T_NULL)
+	/* NULL and MISSING are an empty field, never quoted: "" is the empty
+	 * string. */
+	if ((v->type == SEL_T_INT && w->int_plain) ||
+	    v->type == SEL_T_MISSING || v->type == SEL_T_NULL)
 		return sel_value_to_text(v, &w->buf);
 	cmn_buf_reset(&w->tmp);
 	r = sel_value_to_text(v, &w->tmp);
@@ -157,6 +166,13 @@ static int write_all(struct sel_writer *w, const char *p, size_t len,
 		off += (size_t)n;
 	}
 	return 0;
+}
+
+void sel_writer_abort(struct sel_writer *w)
+{
+	if (w->in_record)
+		w->buf.len = w->rec_start;
+	w->in_record = false;
 }
 
 int sel_writer_flush(struct sel_writer *w, struct sel_error *err)
@@ -193,6 +209,7 @@ int sel_writer_end(struct sel_writer *w, struct sel_error *err)
 		return sel_err_set(err, SEL_E_OverMaxRecordSize, 0, 0,
 				   "a result record is longer than the maximum "
 				   "of 1 MB");
+	w->in_record = false;
 	if (w->buf.len >= SEL_OUT_BUF)
 		return sel_writer_flush(w, err);
 	return 0;

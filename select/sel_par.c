@@ -68,6 +68,7 @@ struct par {
 	uint32_t head; /* the chunk whose output is written now */
 	size_t queued; /* output bytes of the chunks past head */
 	bool stop;     /* finished or failed: workers leave */
+	unsigned live; /* workers not yet left their loop */
 	struct sel_src replay_src;
 };
 
@@ -197,7 +198,10 @@ static int run_chunk(struct worker *wk, struct chunk *c)
 		if (wk->rd.ops->close)
 			wk->rd.ops->close(&wk->rd);
 	}
-	/* The records before an error go out, as in a sequential run. */
+	/* The records before an error go out, as in a sequential run; not
+	 * the fields the failed one had written. */
+	if (r)
+		sel_writer_abort(&wk->w);
 	int fr = sel_writer_flush(&wk->w, r ? &ferr : err);
 	if (r == 0)
 		r = fr;
@@ -240,6 +244,8 @@ static void *work(void *arg)
 		if (r)
 			break;
 	}
+	pp->live--; /* drain must not wait for chunks nobody will take */
+	pthread_cond_signal(&pp->main_cv);
 	pthread_mutex_unlock(&pp->mu);
 	return NULL;
 }
@@ -331,6 +337,12 @@ static int drain(struct par *pp, struct sel_eval *ev, struct sel_writer *w,
 				break;
 			continue;
 		}
+		if (!c->done && pp->head >= pp->next && pp->live == 0) {
+			/* Every worker left (out of memory) before this one. */
+			r = sel_err_set(err, SEL_E_InternalError, 0, 0,
+					"out of memory");
+			break;
+		}
 		if (!c->done) {
 			pthread_cond_wait(&pp->main_cv, &pp->mu);
 			continue;
@@ -402,11 +414,18 @@ static int start(struct par *pp, struct worker *wk, unsigned n,
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (cmn_thread_start(&wk[i].th, "bfs-select", work, &wk[i]) != 0)
+		pthread_mutex_lock(&pp->mu);
+		pp->live++; /* before it can leave its loop */
+		pthread_mutex_unlock(&pp->mu);
+		if (cmn_thread_start(&wk[i].th, "bfs-select", work, &wk[i]) != 0) {
+			pthread_mutex_lock(&pp->mu);
+			pp->live--;
+			pthread_mutex_unlock(&pp->mu);
 			/* The workers started so far do all the chunks. */
 			return i ? 0
 				 : sel_err_set(err, SEL_E_InternalError, 0, 0,
 					       "cannot start a thread");
+		}
 		wk[i].started = true;
 	}
 	return 0;

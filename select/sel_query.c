@@ -228,6 +228,8 @@ int sel_query_run(const struct sel_request *rq, int in_fd, int out_fd,
 	/* Records already produced are delivered even when a later record
 	 * fails, as S3 flushes them before its in-stream error. */
 	struct sel_error ferr;
+	if (r)
+		sel_writer_abort(&q.w);
 	int fr = sel_writer_flush(&q.w, r ? &ferr : err);
 	if (r == 0)
 		r = fr;

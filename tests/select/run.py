@@ -21,6 +21,8 @@ noeol = no newline after the last line):
                              use "escaped" and \n for exact bytes)
   --- output                 expected stdout
   --- error: Code            expected failure with this S3 error code
+                             (with an output section too: the records
+                             written before it, exactly)
   --- exprs                  one case per line: EXPR => EXPECTED, run as
                              SELECT EXPR FROM S3Object s; EXPECTED is the
                              CSV output line, or !Code for an error.
@@ -131,7 +133,9 @@ def run(binary, tmp, case, sql, extra):
 def check(name, rc, out, err, want_out, want_err):
     if want_err is not None:
         first = err.splitlines()[0] if err else ""
-        if rc == 1 and first.startswith(want_err + ":"):
+        # With an output section too: what came out before the error.
+        if rc == 1 and first.startswith(want_err + ":") and \
+                (want_out is None or out == want_out):
             return True
         print(f"FAIL {name}\n  expected error {want_err}, got exit {rc}:"
               f" {first or '(no stderr)'}\n  stdout: {out[:300]!r}")
@@ -157,8 +161,9 @@ def expand(case):
         if "output" in case["sections"]:
             flags, lines, _ = case["sections"]["output"]
             want = decode(lines, flags)
-        yield case["name"], case["sql"], want if want is not None else b"", \
-            case.get("error")
+        err = case.get("error")
+        yield case["name"], case["sql"], \
+            want if want is not None or err else b"", err
         return
     flags, lines, start = case["sections"]["exprs"]
     for i, line in enumerate(lines):
