@@ -259,7 +259,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id,
 		}
 	}
 	if (!ino->magic && S_ISREG(st.st_mode) && fs_select_is(ctx, ino))
-		fs_select_result_size(ctx, &st, &st);
+		fs_select_result_size(ctx, req, &st, &st);
 	if (S_ISREG(st.st_mode))
 		fs_ev_object(ctx, req, NTF_EV_OBJECT_ACCESSED_HEAD, ino, NULL,
 			     &st, NULL);
@@ -880,7 +880,7 @@ static void track_writes(struct fs_ctx *ctx, fuse_req_t req,
 static void open_select(struct fs_ctx *ctx, fuse_req_t req,
 			struct fs_inode *ino, struct fuse_file_info *fi)
 {
-	int fd = fs_select_open(ctx, ino);
+	int fd = fs_select_open(ctx, req, ino);
 	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
 	if (!f) {
 		if (fd >= 0)

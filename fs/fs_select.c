@@ -14,11 +14,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cmn_buf.h"
@@ -209,6 +211,64 @@ static char *source_path(struct fs_ctx *ctx, struct fs_inode *ino,
 	return cmn_buf_take(&b);
 }
 
+/* Open the source "bucket/key" (source_path) resolved beneath its bucket:
+ * no symlink or ".." out of it, no /proc magic link, and without blocking
+ * on a FIFO, since it is the daemon, not the caller, that opens it.
+ * read: for reading, else O_PATH (to stat it).  Returns the fd with *st
+ * filled, -ENOENT for anything but a regular file, or -errno. */
+static int source_open(struct fs_ctx *ctx, const char *path, bool read,
+		       struct stat *st)
+{
+	const char *slash = strchr(path, '/');
+	char bucket[256];
+	if (!slash || (size_t)(slash - path) >= sizeof(bucket))
+		return -ENOENT;
+	memcpy(bucket, path, (size_t)(slash - path));
+	bucket[slash - path] = '\0';
+	int bfd = openat(fs_inode_root(ctx->inodes)->fd, bucket,
+			 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0)
+		return -errno;
+	struct open_how how = {
+		.flags = (read ? O_RDONLY | O_NONBLOCK | O_NOCTTY : O_PATH) |
+			 O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, bfd, slash + 1, &how, sizeof(how));
+	int rc = fd < 0 ? -errno : 0;
+	close(bfd);
+	if (rc == 0 && fstat(fd, st) != 0)
+		rc = -errno;
+	if (rc == 0 && !S_ISREG(st->st_mode))
+		rc = -ENOENT;
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	return rc < 0 ? rc : fd;
+}
+
+/* May the caller of req read a source of this stat?  The kernel checked
+ * the .select file (default_permissions, with allow_other); the source
+ * is opened by the daemon, so its mode bits are checked here as the
+ * kernel would (POSIX ACLs aside: their mask is the group bits).  Without
+ * allow_other every caller is the daemon's user. */
+static bool may_read(struct fs_ctx *ctx, fuse_req_t req,
+		     const struct stat *st)
+{
+	if (!ctx->opts->allow_other || !req)
+		return true;
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	if (c->uid == 0)
+		return true;
+	if (st->st_uid == c->uid)
+		return st->st_mode & S_IRUSR;
+	bool member = st->st_gid == c->gid;
+	gid_t groups[64];
+	int n = member ? 0 : fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; !member && i < n && i < 64; i++)
+		member = groups[i] == st->st_gid;
+	return st->st_mode & (member ? S_IRGRP : S_IROTH);
+}
+
 static void fail_with(struct sel_error *err, const char *code,
 		      const char *what, int e)
 {
@@ -219,8 +279,8 @@ static void fail_with(struct sel_error *err, const char *code,
 
 /* Run the query of the open .select file qfd into a new unlinked file;
  * on success *src_path and *src_stamp say what it read. */
-static int run_query(struct fs_ctx *ctx, struct fs_inode *ino, int qfd,
-		     const struct stat *qst, char **src_path,
+static int run_query(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
+		     int qfd, const struct stat *qst, char **src_path,
 		     struct stamp *src_stamp)
 {
 	struct cmn_buf text;
@@ -238,19 +298,21 @@ static int run_query(struct fs_ctx *ctx, struct fs_inode *ino, int qfd,
 	if (rc == 0)
 		rc = sel_script_parse(text.data ? text.data : "", text.len,
 				      &script, &err);
+	struct stat sst;
 	if (rc == 0) {
 		*src_path = source_path(ctx, ino, sel_script_source(script));
-		src = *src_path ? openat(fs_inode_root(ctx->inodes)->fd,
-					 *src_path, O_RDONLY | O_CLOEXEC)
-				: (errno = ENOENT, -1);
+		src = *src_path ? source_open(ctx, *src_path, true, &sst)
+				: -ENOENT;
 		if (src < 0) {
 			rc = -ENOENT;
 			fail_with(&err, "NoSuchKey",
-				  *src_path ? *src_path : "source", errno);
+				  *src_path ? *src_path : "source", -src);
+		} else if (!may_read(ctx, req, &sst)) {
+			rc = -EACCES;
+			fail_with(&err, "AccessDenied", *src_path, EACCES);
 		}
 	}
-	struct stat sst;
-	if (rc == 0 && fstat(src, &sst) == 0)
+	if (rc == 0)
 		stamp_of(&sst, src_stamp);
 	if (rc == 0) {
 		out = open(ctx->opts->state, O_TMPFILE | O_RDWR | O_CLOEXEC,
@@ -272,7 +334,8 @@ static int run_query(struct fs_ctx *ctx, struct fs_inode *ino, int qfd,
 			 err.message);
 		if (out >= 0)
 			close(out);
-		out = rc == -ENOENT ? -ENOENT : rc == -EINVAL ? -EINVAL : -EIO;
+		out = rc == -ENOENT || rc == -EINVAL || rc == -EACCES ? rc
+								      : -EIO;
 	}
 	if (src >= 0)
 		close(src);
@@ -294,8 +357,10 @@ static uint64_t last_change(struct fs_ctx *ctx, const struct stat *a,
 }
 
 /* A new fd on the cached result when the query and the source are what
- * they were when it was made, else -1. */
-static int valid_cached(struct fs_ctx *ctx, const struct stat *qst)
+ * they were when it was made, else -1; -EACCES when the caller of req
+ * may not read the source. */
+static int valid_cached(struct fs_ctx *ctx, fuse_req_t req,
+			const struct stat *qst)
 {
 	struct fs_select *s = ctx->select;
 	struct stamp q;
@@ -312,7 +377,14 @@ static int valid_cached(struct fs_ctx *ctx, const struct stat *qst)
 	struct stat sst;
 	struct stamp now;
 	int fd = -1;
-	if (fstatat(fs_inode_root(ctx->inodes)->fd, path, &sst, 0) == 0) {
+	int pfd = source_open(ctx, path, false, &sst);
+	if (pfd >= 0)
+		close(pfd);
+	/* A result made for a caller who may read the source is no answer
+	 * for one who may not. */
+	if (pfd >= 0 && !may_read(ctx, req, &sst))
+		fd = -EACCES;
+	else if (pfd >= 0) {
 		stamp_of(&sst, &now);
 		uint64_t changed = last_change(ctx, qst, &sst);
 		pthread_mutex_lock(&s->lock);
@@ -326,8 +398,8 @@ static int valid_cached(struct fs_ctx *ctx, const struct stat *qst)
 	return fd;
 }
 
-bool fs_select_result_size(struct fs_ctx *ctx, const struct stat *qst,
-			   struct stat *out)
+bool fs_select_result_size(struct fs_ctx *ctx, fuse_req_t req,
+			   const struct stat *qst, struct stat *out)
 {
 	struct fs_select *s = ctx->select;
 	bool cached = false;
@@ -337,7 +409,7 @@ bool fs_select_result_size(struct fs_ctx *ctx, const struct stat *qst,
 			 s->slot[i].ino == qst->st_ino &&
 			 s->slot[i].result_fd >= 0;
 	pthread_mutex_unlock(&s->lock);
-	int fd = cached ? valid_cached(ctx, qst) : -1;
+	int fd = cached ? valid_cached(ctx, req, qst) : -1;
 	struct stat rst;
 	bool ok = fd >= 0 && fstat(fd, &rst) == 0;
 	if (ok) {
@@ -375,7 +447,7 @@ static int open_query(struct fs_ctx *ctx, struct fs_inode *ino)
 	return fs_inode_open(ctx->inodes, ino, O_RDONLY | O_CLOEXEC, NULL);
 }
 
-int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino)
+int fs_select_open(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino)
 {
 	int qfd = open_query(ctx, ino);
 	if (qfd < 0)
@@ -383,14 +455,14 @@ int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino)
 	struct stat qst;
 	int rc = fstat(qfd, &qst) == 0 ? 0 : -errno;
 	if (rc == 0)
-		rc = valid_cached(ctx, &qst);
+		rc = valid_cached(ctx, req, &qst);
 	if (rc == -1) {
 		char *src_path = NULL;
 		struct stamp src;
 		memset(&src, 0, sizeof(src));
 		/* Before the query and the source are read. */
 		uint64_t made = fs_inode_clock(ctx->inodes);
-		rc = run_query(ctx, ino, qfd, &qst, &src_path, &src);
+		rc = run_query(ctx, req, ino, qfd, &qst, &src_path, &src);
 		if (rc >= 0)
 			remember(ctx, &qst, made, src_path, &src, rc);
 		else

@@ -39,17 +39,19 @@ unsigned fs_select_classify(const char *name, bool in_bucket);
  * is asked on every open. */
 bool fs_select_is(struct fs_ctx *ctx, struct fs_inode *ino);
 
-/* Open the result of the .select file ino for reading: returns a new fd
- * positioned at 0 (caller closes) or -errno (EINVAL, ENOENT, EIO), with
- * the error recorded for user.select.error.  Blocks while the query runs. */
-int fs_select_open(struct fs_ctx *ctx, struct fs_inode *ino);
+/* Open the result of the .select file ino for reading, for the caller of
+ * req: returns a new fd positioned at 0 (caller closes) or -errno
+ * (EINVAL, ENOENT, EIO; EACCES when the caller may not read the source,
+ * a regular file resolved beneath the bucket), with the error recorded
+ * for user.select.error.  Blocks while the query runs. */
+int fs_select_open(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino);
 
 /* When the .select file whose attributes are *st has a result computed
- * for its current query and source: put the result's size (and blocks)
- * into *st and return true.  So `stat` after an open shows what a read
- * returns. */
-bool fs_select_result_size(struct fs_ctx *ctx, const struct stat *qst,
-			   struct stat *st);
+ * for its current query and source, and the caller of req may read that
+ * source: put the result's size (and blocks) into *st and return true.
+ * So `stat` after an open shows what a read returns. */
+bool fs_select_result_size(struct fs_ctx *ctx, fuse_req_t req,
+			   const struct stat *qst, struct stat *st);
 
 /* Answer getxattr of user.select.error / user.select.query on a .select
  * file; returns false when name is not one of them. */

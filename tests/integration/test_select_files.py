@@ -15,6 +15,8 @@ import gzip
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -170,6 +172,60 @@ def test_rename_makes_and_unmakes_a_select_file(fs_off):
     os.rename(b / "q.txt", b / "sub" / "again.select")
     # The source is a key of the bucket, wherever the query file is.
     assert get(b / "sub" / "again.select") == b"Paris\n"
+
+
+# ------------------------------------------------------------- the source
+
+def test_source_symlink_stays_in_the_bucket(fs_off, tmp_path):
+    """The daemon opens the source, so it is resolved beneath the bucket:
+    a symlink to another key works, one out of the bucket (absolute, or
+    up through ..) is NoSuchKey, and a FIFO does not block the open."""
+    b = fs_off.bucket()
+    put(b / "people.csv", PEOPLE)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("top,secret\n")
+    os.symlink("people.csv", b / "alias.csv")
+    put(b / "alias.csv.select", "SELECT s.name FROM S3Object s LIMIT 1")
+    assert get(b / "alias.csv.select") == b"ann\n"
+    os.symlink(str(secret), b / "abs.csv")
+    os.symlink("../beta/x.csv", b / "up.csv")
+    os.mkfifo(fs_off.backing() / "pipe.csv")
+    for name in ("abs.csv", "up.csv", "pipe.csv"):
+        put(b / (name + ".select"), "SELECT * FROM S3Object")
+        assert open_errno(b / (name + ".select")) == errno.ENOENT, name
+        assert sel_error(b / (name + ".select")).startswith("NoSuchKey:")
+
+
+def test_source_the_caller_may_not_read(mount_factory):
+    """With allow_other, a caller reads a query's result only if it may
+    read the source itself (the daemon opens the source, the kernel
+    checks only the .select file), cached result or not."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch users")
+    m = mount_factory(opts=["passthrough=off", "allow_other"])
+    d = m.root
+    while str(d) not in ("/", "/tmp", "/var/tmp"):
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = d.parent
+    b = m.bucket()
+    os.chmod(b, 0o755)
+    put(b / "priv.csv", PEOPLE)
+    os.chmod(b / "priv.csv", 0o600)
+    put(b / "q.select", "-- source: priv.csv\nSELECT s.name FROM S3Object s")
+    os.chmod(b / "q.select", 0o644)
+    assert get(b / "q.select") == b"ann\nbob\ncid\n"    # root: cached now
+
+    def as_nobody():
+        code = ("import sys\n"
+                "try: sys.stdout.write(open(sys.argv[1]).read())\n"
+                "except OSError as e: print('errno', e.errno)\n")
+        return subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             sys.executable, "-c", code, str(b / "q.select")],
+            capture_output=True, text=True, timeout=30).stdout
+    assert as_nobody() == f"errno {errno.EACCES}\n"
+    os.chmod(b / "priv.csv", 0o644)
+    assert as_nobody() == "ann\nbob\ncid\n"
 
 
 # ------------------------------------------------------------------- errors
