@@ -55,10 +55,12 @@ void fs_etag_stop(struct fs_ctx *ctx);
  * while it is being read (size or mtime changed), whether or not st was
  * given.  mtime is not compared with st: with the writeback
  * cache the kernel sets it after close().  obj is the object's inode when
- * the caller has it (else the table is asked). */
+ * the caller has it (else the table is asked).  fresh: the event is new
+ * content (a Put), which no remembered eTag may answer: the xattr cache is
+ * keyed by size and mtime, which a rewrite may keep. */
 void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		    int fd, const struct stat *st, struct fs_inode *obj,
-		    struct ntf_pending *pd);
+		    bool fresh, struct ntf_pending *pd);
 
 /* Append the hasher's metrics (Prometheus text: the queue, the
  * descriptors it holds, jobs done) to out.  Returns 0 or -ENOMEM. */

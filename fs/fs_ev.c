@@ -220,7 +220,7 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		      : ntf_pipeline_emit(ctx->pipeline, ev);
 	if (pd)
 		fs_etag_submit(ctx, ev->bucket, ev->key, hash_fd, st, obj,
-			       pd);
+			       ev->name == NTF_EV_OBJECT_CREATED_PUT, pd);
 	if (rc < 0)
 		cmn_warn("event %s for %s/%s %s: %s",
 			 ntf_event_str(ev->name), ev->bucket,

@@ -360,6 +360,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 		int fd = fs_at_open(&at, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			kill_setid(ctx, req, fd);
+			/* The cached eTag is keyed by size and mtime, which a
+			 * truncate and a rewrite may put back (as op_open). */
+			(void)fremovexattr(fd, FS_EV_XATTR_ETAG);
 			close(fd);
 		}
 	}
