@@ -69,6 +69,10 @@ struct etag_job {
 	off_t size;
 	uint64_t changed;         /* its last change through the mount then
 				     (fs_inode_last_change_of) */
+	/* The object's inode, held open (fs_inode_opened) while the job
+	 * holds a descriptor of it, so that the table keeps it, and its
+	 * changes, even once the kernel forgets it; or NULL. */
+	struct fs_inode *held;
 	struct ntf_pending *pd;   /* owned */
 	struct etag_job *next;
 	char path[];              /* "bucket/key", in the job's allocation */
@@ -418,12 +422,11 @@ static void hasher_wait(struct fs_etag *e, bool linger)
  * as far as changes through the mount tell (asked once for the batch).
  * One since (on a file system with coarse file times, size and mtime may
  * not show it) means what was read may not be the content the event was
- * about.  An object the kernel forgot since (removed) was not reachable
- * for a change: its changes are no longer told apart from other
- * forgotten inodes', and it counts as unchanged.  (Known gap: rewritten
- * with as many bytes and then removed, all before its job's turn, it is
- * read as rewritten; keeping the inode in the table while jobs hold it
- * would close that.) */
+ * about.  A job that holds its object's descriptor holds its inode too,
+ * and asks it directly.  Any other object the kernel forgot since
+ * (removed) can no longer be told apart from other forgotten inodes, and
+ * counts as unchanged: read by path, it is gone anyway, or another file
+ * that the size check tells apart. */
 static void batch_check(struct fs_ctx *ctx, struct etag_work *ws, size_t n)
 {
 	struct fs_inode_key keys[ETAG_BATCH];
@@ -433,7 +436,10 @@ static void batch_check(struct fs_ctx *ctx, struct etag_work *ws, size_t n)
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct etag_job *j = ws[i].job;
-		if (ws[i].ok && j->check) {
+		if (ws[i].ok && j->check && j->held) {
+			if (fs_inode_last_change(j->held) != j->changed)
+				ws[i].ok = false;
+		} else if (ws[i].ok && j->check) {
 			keys[k] = (struct fs_inode_key){.dev = j->dev,
 							.ino = j->ino};
 			asked[k++] = &ws[i];
@@ -472,8 +478,15 @@ static void hash_batch(struct fs_ctx *ctx, struct fs_etag *e,
 	 * threads append under the same lock. */
 	ntf_pipeline_finalize_batch(ctx->pipeline, pds, etags, n);
 	atomic_fetch_add_explicit(&e->hashed, n, memory_order_relaxed);
-	for (size_t i = 0; i < n; i++)
+	struct fs_inode *held[ETAG_BATCH];
+	size_t nh = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ws[i].job->held)
+			held[nh++] = ws[i].job->held;
 		free(ws[i].job);
+	}
+	if (nh)
+		fs_inode_closed_many(ctx->inodes, held, nh);
 }
 
 /* Take up to ETAG_BATCH jobs off the queue, in order (lock held). */
@@ -554,6 +567,13 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 	if (fd >= 0 && e->held_fds < ETAG_FD_MAX &&
 	    (j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0)
 		e->held_fds++;
+	/* Held before the job is queued: the hasher may take it as soon as
+	 * the lock is let go.  (The table's lock nests inside this one; the
+	 * hasher never takes them the other way round.) */
+	if (j->fd >= 0 && obj && st) {
+		fs_inode_opened(ctx->inodes, obj, false);
+		j->held = obj;
+	}
 	if (e->tail)
 		e->tail->next = j;
 	else
@@ -672,6 +692,8 @@ void fs_etag_stop(struct fs_ctx *ctx)
 		ntf_pipeline_pending_free(j->pd);
 		if (j->fd >= 0)
 			close(j->fd);
+		if (j->held)
+			fs_inode_closed(ctx->inodes, j->held, false);
 		free(j);
 	}
 	etag_free(e);

@@ -362,6 +362,26 @@ void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino,
 	destroy_list(dead);
 }
 
+void fs_inode_closed_many(struct fs_inode_table *t,
+			  struct fs_inode *const *inos, size_t n)
+{
+	struct fs_inode *dead = NULL;
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (inos[i]->nopen > 0)
+			inos[i]->nopen--;
+		struct fs_inode *d = release_chain(t, inos[i]);
+		while (d) { /* prepend d's list to dead */
+			struct fs_inode *next = d->hnext;
+			d->hnext = dead;
+			dead = d;
+			d = next;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	destroy_list(dead);
+}
+
 void fs_inode_changed(struct fs_inode_table *t, struct fs_inode *ino,
 		      bool flushed)
 {

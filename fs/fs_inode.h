@@ -148,6 +148,11 @@ void fs_inode_opened(struct fs_inode_table *t, struct fs_inode *ino,
 void fs_inode_closed(struct fs_inode_table *t, struct fs_inode *ino,
 		     bool writer);
 
+/* fs_inode_closed(t, inos[i], false) for n inodes, under one lock (the
+ * eTag hasher lets go of a batch's inodes at once). */
+void fs_inode_closed_many(struct fs_inode_table *t,
+			  struct fs_inode *const *inos, size_t n);
+
 /* Record a change of ino's content through the mount: a truncate, a write
  * the daemon saw, or (flushed) the first flush of a handle counted as a
  * writer by fs_inode_opened, which stops counting it. */

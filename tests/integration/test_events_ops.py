@@ -968,3 +968,34 @@ def test_truncate_and_rewrite_keeping_mtime_is_hashed_again(
     assert tags[0][1] in (None, hashlib.md5(b"").hexdigest()), tags
     assert tags[1][1] in (None, zeros) and tags[2][1] == zeros, tags
 
+
+
+def test_rewritten_then_removed_before_hashing_gets_no_wrong_etag(
+        mount_factory, passthrough_mode):
+    """Put(A), then Put(B) of the same size, then unlink, all while the
+    hasher lingers: the kernel forgets the inode, and A's job reads B
+    through the descriptor it holds.  The job holds the inode too, so the
+    table still tells the rewrite: A's Put must not carry md5(B)."""
+    ev = Ev(mount_factory(opts=[f"passthrough={passthrough_mode}"]))
+    try:
+        b = ev.m.bucket()
+        a, bb = b"A" * 4096, b"B" * 4096
+        wrong = []
+        for i in range(5):
+            write_file(b / f"warm{i}", b"w")
+            time.sleep(0.002)      # the hasher takes warm, then lingers
+            write_file(b / f"f{i}", a)
+            write_file(b / f"f{i}", bb)
+            os.unlink(b / f"f{i}")
+            puts = [r for r in ev.ops()
+                    if ev_brief(r) == ("s3:ObjectCreated:Put", "alpha",
+                                       f"f{i}")]
+            assert len(puts) == 2
+            if puts[0]["s3"]["object"].get("eTag") == \
+                    hashlib.md5(bb).hexdigest():
+                wrong.append(i)
+            assert puts[1]["s3"]["object"].get("eTag") in (
+                None, hashlib.md5(bb).hexdigest())
+        assert wrong == []
+    finally:
+        ev.close()
