@@ -49,28 +49,71 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* The state directory is hidden when it is a direct child of SRC. */
+/* Report a failure of ctx_init: rc and the file (or the step) it is
+ * about, so the message names the real cause.  Returns rc. */
+static int init_failed(int rc, const char *what)
+{
+	cmn_err("%s: %s", what, strerror(-rc));
+	return rc;
+}
+
+/* The last component of the resolved path p when its parent is the
+ * resolved directory dir, else NULL.  Resolved paths are absolute with no
+ * trailing '/': the parent is "/" when the only '/' is the first. */
+static const char *child_of(const char *dir, const char *p)
+{
+	const char *slash = strrchr(p, '/');
+	size_t n = slash == p ? 1 : (size_t)(slash - p);
+	if (!slash[1] || strlen(dir) != n || strncmp(dir, p, n) != 0)
+		return NULL;
+	return slash + 1;
+}
+
+/* path with its parent directory resolved but not its last component,
+ * which may be a symbolic link: malloc'ed, or NULL with errno set. */
+static char *resolve_parent(const char *path)
+{
+	char *d = strdup(path), *b = strdup(path), *dir = NULL, *out = NULL;
+	if (d && b && (dir = realpath(dirname(d), NULL))) {
+		const char *sep = strcmp(dir, "/") ? "/" : "";
+		if (asprintf(&out, "%s%s%s", dir, sep, basename(b)) < 0)
+			out = NULL;
+	}
+	int e = errno;
+	free(dir);
+	free(b);
+	free(d);
+	errno = e;
+	return out;
+}
+
+/* The state directory is hidden when it is a direct child of SRC.  Paths
+ * are compared resolved (realpath): state=SRC/./st, SRC//st or a path
+ * through a symbolic link name the same directory, which would otherwise
+ * show through the mount as a bucket.  A symbolic link in SRC to a state
+ * directory elsewhere is hidden too, by its own name.  Called once the
+ * store has created the state directory. */
 static int find_state_name(struct fs_ctx *ctx)
 {
-	char *copy = strdup(ctx->opts->state);
-	if (!copy)
-		return -ENOMEM;
-	char *dir = dirname(copy);
-	if (strcmp(dir, ctx->opts->src) == 0) {
-		char *copy2 = strdup(ctx->opts->state);
-		if (!copy2) {
-			free(copy);
-			return -ENOMEM;
-		}
-		ctx->state_name = strdup(basename(copy2));
-		free(copy2);
-		if (!ctx->state_name) {
-			free(copy);
-			return -ENOMEM;
-		}
+	const struct fs_opts *o = ctx->opts;
+	char *src = realpath(o->src, NULL), *state = NULL, *link = NULL;
+	int rc = 0;
+	if (!src || !(state = realpath(o->state, NULL)) ||
+	    !(link = resolve_parent(o->state))) {
+		rc = init_failed(-errno, src ? o->state : o->src);
+		goto out;
 	}
-	free(copy);
-	return 0;
+	const char *name = child_of(src, state);
+	if (!name)
+		name = child_of(src, link);
+	if (name && strcmp(name, ".") && strcmp(name, "..") &&
+	    !(ctx->state_name = strdup(name)))
+		rc = init_failed(-ENOMEM, "state directory");
+out:
+	free(link);
+	free(state);
+	free(src);
+	return rc;
 }
 
 static bool kernel_has_passthrough(void)
@@ -213,7 +256,7 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	ctx->handles.next = ctx->handles.prev = &ctx->handles;
 	int fd = open(o->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return init_failed(-errno, o->src);
 	ctx->mtime_window_ns = probe_mtime_window(fd);
 	if (ctx->mtime_window_ns)
 		cmn_debug("%s stamps file times coarsely: with passthrough, a "
@@ -223,19 +266,23 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	int rc = fs_inode_table_new(fd, fs_select_classify, &ctx->inodes);
 	if (rc < 0) {
 		close(fd);
-		return rc;
+		return init_failed(rc, o->src);
 	}
-	rc = find_state_name(ctx);
-	if (rc == 0)
-		rc = fs_magic_init(ctx);
-	if (rc == 0)
-		rc = delivery_load(ctx);
+	rc = fs_magic_init(ctx);
 	if (rc == 0)
 		rc = fs_select_init(ctx);
+	if (rc < 0)
+		return init_failed(rc, "cannot set up the mount");
+	/* These two say why they fail: a bad target configuration, a bad
+	 * state directory. */
+	rc = delivery_load(ctx);
 	/* Open the store once now, so a bad state directory is reported to
 	 * the terminal before mounting; it starts for real in ctx_start. */
 	if (rc == 0 && (rc = fs_ev_start(ctx)) == 0)
 		fs_ev_stop(ctx);
+	/* The store has created the state directory: it can be resolved. */
+	if (rc == 0)
+		rc = find_state_name(ctx);
 	return rc;
 }
 
@@ -328,7 +375,7 @@ int fs_mount_run(const struct fs_opts *o)
 	raise_fd_limit();
 	rc = ctx_init(&ctx, o);
 	if (rc < 0) {
-		cmn_err("%s: %s", o->src, strerror(-rc));
+		/* ctx_init said why: SRC is not always the culprit. */
 		ctx_free(&ctx);
 		goto out_args;
 	}

@@ -207,6 +207,13 @@ static int parse_durability(struct parse_state *ps)
 	return 0;
 }
 
+/* strtoull() skips leading blanks and takes a sign ("-5" wraps to
+ * 2^64 - 5): a number given here starts with a digit. */
+static bool leading_digit(const char *v)
+{
+	return v[0] >= '0' && v[0] <= '9';
+}
+
 /* A count: digits only. */
 static int parse_count(struct parse_state *ps, const char *name,
 		       const char *v, uint64_t *out)
@@ -216,7 +223,7 @@ static int parse_count(struct parse_state *ps, const char *name,
 		return 0;
 	errno = 0;
 	unsigned long long n = strtoull(v, &end, 10);
-	if (!*v || *end || errno || v[0] == '-')
+	if (!leading_digit(v) || *end || errno)
 		return fail(ps, "%s=%s: expected a whole number", name, v);
 	*out = n;
 	return 0;
@@ -255,7 +262,7 @@ static int parse_duration(struct parse_state *ps, const char *name,
 		default: break;
 		}
 	}
-	if (end == v || *end || errno || v[0] == '-' ||
+	if (!leading_digit(v) || *end || errno ||
 	    n > (unsigned long long)INT64_MAX / (unsigned long long)unit)
 		return fail(ps, "%s=%s: expected a duration like 3600, 90m, "
 				"12h or 7d", name, v);
@@ -269,6 +276,9 @@ static int resolve_state(struct parse_state *ps)
 	struct fs_opts *o = ps->o;
 	char *path;
 	if (ps->state) {
+		/* "state=" would be the current directory, not the default. */
+		if (!ps->state[0])
+			return fail(ps, "%s", "state=: expected a directory");
 		path = ps->state[0] == '/' ? strdup(ps->state) : NULL;
 		if (!path) {
 			char cwd[PATH_MAX];
@@ -282,6 +292,20 @@ static int resolve_state(struct parse_state *ps)
 	}
 	o->state = path;
 	return 0;
+}
+
+/* region=NAME: what AWS region names are made of, lowercase letters,
+ * digits and '-'.  The name goes into ARNs, matched field by field between
+ * ':', and into the JSON of .bucketfs/targets unescaped. */
+static int parse_region(struct parse_state *ps)
+{
+	const char *r = ps->region ? ps->region : "us-east-1";
+	if (!r[0] ||
+	    strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(r))
+		return fail(ps, "region=%s: expected lowercase letters, digits "
+				"and '-' (like us-east-1)", r);
+	ps->o->region = strdup(r);
+	return ps->o->region ? 0 : fail(ps, "%s", "out of memory");
 }
 
 /* config=FILE, made absolute (the daemon may chdir before a reload). */
@@ -322,11 +346,9 @@ static enum fs_opts_result finish(struct parse_state *ps)
 	    parse_count(ps, "log_max_events", ps->max_events,
 			&o->log_max_events) != 0 ||
 	    parse_duration(ps, "log_max_age", ps->max_age,
-			   &o->log_max_age_ms) != 0)
+			   &o->log_max_age_ms) != 0 ||
+	    parse_region(ps) != 0)
 		return FS_OPTS_ERROR;
-	o->region = strdup(ps->region ? ps->region : "us-east-1");
-	if (!o->region)
-		return fail(ps, "%s", "out of memory"), FS_OPTS_ERROR;
 	if (ps->config && resolve_config(ps) != 0)
 		return FS_OPTS_ERROR;
 	/* Only with allow_other can a caller differ from the daemon: without

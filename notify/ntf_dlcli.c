@@ -20,6 +20,7 @@
 #include "cmn_time.h"
 #include "ntf_cliutil.h"
 #include "ntf_store.h"
+#include "ntf_utf8.h"
 
 struct dlcli {
 	const char *cmd, *state, *mnt, *target;
@@ -79,8 +80,31 @@ static int parse_args(int argc, char **argv, struct dlcli *c)
 	return 0;
 }
 
-/* Read MNT/.bucketfs/state.  Returns a malloc'ed path or NULL after
- * printing why. */
+/* s (NULL: "") with each byte that is not valid UTF-8 replaced by U+FFFD,
+ * as the record escaper writes it (ntf_record.c): keys and bucket names
+ * are raw file-name bytes, which jansson refuses.  Malloc'ed, NULL when
+ * out of memory. */
+static char *utf8_fixed(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+	char *out = malloc(3 * len + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t n = ntf_utf8_seq((const unsigned char *)s + i, len - i);
+		if (n) {
+			memcpy(o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
 
 static int print_dead(void *arg, const char *target,
 		      const struct ntf_store_entry *e, unsigned attempts,
@@ -88,32 +112,69 @@ static int print_dead(void *arg, const char *target,
 {
 	char t[CMN_TIME_ISO_SIZE];
 	cmn_time_iso_ms(failed_ms, t);
+	char *bucket = utf8_fixed(e->bucket), *key = utf8_fixed(e->key);
+	/* The error may end in a character cut by its 256-byte buffer. */
+	char *why = utf8_fixed(error);
 	json_t *rec = json_loadb(e->record, e->record_len, 0, NULL);
-	json_t *o =
-		json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:o*}",
-			  "target", target, "seq", (json_int_t)e->seq,
-			  "attempts", (int)attempts, "failedTime", t, "error",
-			  error ? error : "", "eventName", e->event_name,
-			  "bucket", e->bucket, "key", e->key, "record", rec);
+	json_t *o = NULL;
+	int rc = -ENOMEM;
+	if (!bucket || !key || !why) {
+		json_decref(rec);
+		goto out;
+	}
+	o = json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:o*}",
+		      "target", target, "seq", (json_int_t)e->seq, "attempts",
+		      (int)attempts, "failedTime", t, "error", why, "eventName",
+		      e->event_name, "bucket", bucket, "key", key, "record",
+		      rec);
 	if (!o)
-		return -ENOMEM;
-	int rc = json_dumpf(o, stdout, JSON_COMPACT) == 0 ? 0 : -EIO;
-	json_decref(o);
+		goto out;
+	rc = json_dumpf(o, stdout, JSON_COMPACT) == 0 ? 0 : -EIO;
 	if (rc == 0 && putchar('\n') == EOF)
 		rc = -EIO;
+out:
+	json_decref(o);
+	free(why);
+	free(key);
+	free(bucket);
 	return rc;
 }
 
-/* Tell a running daemon (if any) that the store changed. */
-static void kick(const char *state)
+/* Tell a running daemon (if any) that the store changed: it watches the
+ * state directory for IN_CLOSE_WRITE of deliver.kick (ntf_dlctl.c), so
+ * opening the file for writing and closing it is the whole message; it
+ * is never written nor truncated.  O_NOFOLLOW: a symbolic link planted
+ * there must not make a root-run command open its target (which O_TRUNC
+ * used to empty) -- and an event on the target would not reach the
+ * watch anyway.  O_NONBLOCK: a FIFO there must not hang the command.
+ * Returns 0 or -errno, path filled for the message. */
+static int kick(const char *state, char *path, size_t size)
+{
+	if (snprintf(path, size, "%s/%s", state, NTF_DLCLI_KICK) >= (int)size)
+		return -ENAMETOOLONG;
+	int fd = open(path,
+		      O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		      0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* After retry or purge: the change is made, whether or not a running
+ * daemon can be told.  Returns the exit status. */
+static int kick_or_say(const char *state)
 {
 	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s/%s", state, NTF_DLCLI_KICK) >=
-	    (int)sizeof(path))
-		return;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
+	int rc = kick(state, path, sizeof(path));
+	if (rc == 0)
+		return 0;
+	fprintf(stderr,
+		"bucketfs deadletter: %s: %s: the change is made in the "
+		"store, but a running daemon was not told\n",
+		path,
+		rc == -ELOOP ? "a symbolic link, not followed" : strerror(-rc));
+	return 1;
 }
 
 static int run(const struct dlcli *c, struct ntf_store *s)
@@ -163,7 +224,7 @@ int ntf_dlcli_main(int argc, char **argv)
 	rc = run(&c, s);
 	ntf_store_close(s);
 	if (rc == 0 && strcmp(c.cmd, "list") != 0)
-		kick(c.state);
+		rc = kick_or_say(c.state);
 	free(state);
 	return rc;
 }

@@ -204,6 +204,57 @@ def test_400_dead_letter_queue_flows(mount_factory, tmp_path, hook):
     assert deadletter("frob", m.mnt).returncode == 2
 
 
+def test_deadletter_list_key_not_utf8(mount_factory, tmp_path, hook):
+    """Keys are raw file-name bytes: one that is not UTF-8 is listed with
+    U+FFFD for each bad byte (as in its record), and the listing goes on
+    past it."""
+    srv = hook(status=lambda i, h: 400 if isinstance(h.json, dict) and
+               "poison" in h.json.get("Key", "") else 200)
+    m = make_target_mount(mount_factory, tmp_path, {"primary": {
+        "endpoint": srv.url, "retry_min": "50ms"}})
+    subscribe(m)
+    with open(os.path.join(os.fsencode(m.bucket()), b"poison-\xff\xfe"),
+              "wb") as f:
+        f.write(b"1")
+    (m.bucket() / "poison-ok").write_text("2")
+    wait_target(m, lambda t: t.get("deadLetters") == 2, "two dead letters")
+    p = deadletter("list", m.mnt)
+    assert p.returncode == 0, p.stderr
+    dl = [json.loads(x) for x in p.stdout.splitlines()]
+    assert [d["key"] for d in dl] == ["poison-\ufffd\ufffd", "poison-ok"]
+    assert dl[0]["bucket"] == "alpha" and "HTTP 400" in dl[0]["error"]
+    assert "poison-" in dl[0]["record"]["s3"]["object"]["key"]
+
+
+def test_deadletter_kick_symlink_not_followed(mount_factory, tmp_path):
+    """retry and purge touch STATE/deliver.kick to wake the daemon: a
+    symbolic link there is not followed (its target, perhaps a file only
+    root may write, stays as it was) and the command says the daemon was
+    not told, with exit status 1, the change itself being made."""
+    m = mount_factory(opts=["passthrough=off"])
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    kick = m.state / "deliver.kick"
+    if os.path.lexists(kick):
+        kick.unlink()
+    os.symlink(victim, kick)
+    for cmd in ("retry", "purge"):
+        p = deadletter(cmd, "--state", m.state)
+        assert victim.read_text() == "precious"
+        assert kick.is_symlink()
+        assert p.returncode == 1, (p.stdout, p.stderr)
+        assert p.stdout.startswith("0 dead letters"), p.stdout
+        assert "deliver.kick" in p.stderr and "symbolic link" in p.stderr, \
+            p.stderr
+    # A regular file is opened and closed, never truncated: closing it is
+    # the message (IN_CLOSE_WRITE).
+    kick.unlink()
+    kick.write_text("kept")
+    p = deadletter("retry", m.mnt)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert kick.read_text() == "kept"
+
+
 def test_queue_limit_drops_counted(mount_factory, tmp_path):
     port = free_port()  # nobody listens: the target is down
     m = make_target_mount(mount_factory, tmp_path, {"primary": {

@@ -167,6 +167,45 @@ def test_stale_mount_after_crash_recoverable(mount_factory):
     assert (m.bucket() / "f").read_bytes() == b"x"
 
 
+@pytest.mark.parametrize("spelling", ["./st", "x/../st", "/st"])
+def test_state_in_src_hidden_however_spelled(mount_factory, spelling):
+    """The state directory is hidden when it lies directly in SRC, also
+    when state= names it through '.', '..' or '//' (compared resolved)."""
+    m = mount_factory(opts=["passthrough=off"], start=False)
+    (m.src / "x").mkdir()
+    m.opts.append(f"state={m.src}/{spelling}")
+    m.start()
+    assert (m.src / "st" / "events.db").exists()
+    assert "st" not in os.listdir(m.mnt)
+    assert errno_of(os.stat, m.mnt / "st") == errno.ENOENT
+    assert "x" in os.listdir(m.mnt)
+
+
+def test_state_link_in_src_hidden(mount_factory, tmp_path):
+    """A symbolic link in SRC to a state directory elsewhere is hidden by
+    its name, as when state= names it directly in SRC."""
+    m = mount_factory(opts=["passthrough=off"], start=False)
+    (tmp_path / "real-state").mkdir()
+    os.symlink(tmp_path / "real-state", m.src / "st")
+    m.opts.append(f"state={m.src}/st")
+    m.start()
+    assert (tmp_path / "real-state" / "events.db").exists()
+    assert "st" not in os.listdir(m.mnt)
+
+
+def test_config_missing_names_the_file(run_daemon, tmp_path):
+    """A failure after the checks names its cause, not SRC (which is
+    fine)."""
+    (tmp_path / "src" / "bkt").mkdir(parents=True)
+    (tmp_path / "mnt").mkdir()
+    cfg = tmp_path / "no-such.conf"
+    p = run_daemon([tmp_path / "src", tmp_path / "mnt", "-f", "-o",
+                    f"passthrough=off,config={cfg}"])
+    clear_error(p, str(cfg))
+    assert f"{tmp_path / 'src'}:" not in p.stderr, p.stderr
+    assert not is_mounted(tmp_path / "mnt")
+
+
 def test_ro_option(mount_factory):
     m = mount_factory(opts=["passthrough=off", "ro"])
     (m.src / "alpha" / "pre").write_bytes(b"old")

@@ -143,6 +143,76 @@ static void test_errors(void **state)
 	fs_opts_free(&o);
 }
 
+/* One -o value each, refused with a message that names it. */
+static const struct {
+	const char *opt, *err;
+} bad_values[] = {
+	/* empty: would be the current directory */
+	{"state=", "state=: expected a directory"},
+	/* strtoull skips blanks and takes a sign: -5 wraps to 2^64 - 5 */
+	{"log_max_events= -5", "log_max_events= -5: expected a whole number"},
+	{"log_max_events=+5", "log_max_events=+5: expected a whole number"},
+	{"log_max_events= 5", "log_max_events= 5: expected a whole number"},
+	{"log_max_events=-1", "log_max_events=-1: expected a whole number"},
+	{"log_max_events=", "log_max_events=: expected a whole number"},
+	{"spin=+5", "spin=+5: expected a whole number"},
+	{"spin= -5", "spin= -5: expected a whole number"},
+	{"log_max_age=+7d", "log_max_age=+7d: expected a duration"},
+	{"log_max_age= -1", "log_max_age= -1: expected a duration"},
+	{"log_max_age=d", "log_max_age=d: expected a duration"},
+	/* the region goes into ARNs (fields split at ':') and JSON */
+	{"region=", "region=: expected lowercase letters, digits and '-'"},
+	{"region=us:east", "region=us:east: expected lowercase letters"},
+	{"region=a\"b", "region=a\"b: expected lowercase letters"},
+	{"region=US-EAST-1", "region=US-EAST-1: expected lowercase letters"},
+	{"region=us east", "region=us east: expected lowercase letters"},
+	{"region=us/east", "region=us/east: expected lowercase letters"},
+};
+
+/* Every case is tried and each miss printed before the test fails. */
+static void test_bad_values(void **state)
+{
+	int misses = 0;
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(*bad_values); i++) {
+		char err[256];
+		struct fs_opts o;
+		char *argv[] = {"bucketfs", "/tmp", "/", "-o",
+				(char *)bad_values[i].opt, NULL};
+		enum fs_opts_result r = parse(&o, err, 5, argv);
+		if (r != FS_OPTS_ERROR || !strstr(err, bad_values[i].err)) {
+			print_error("-o %s: result %d, error '%s', expected "
+				    "'%s'\n", bad_values[i].opt, (int)r, err,
+				    bad_values[i].err);
+			misses++;
+		}
+		fs_opts_free(&o);
+	}
+	assert_int_equal(misses, 0);
+}
+
+/* Their neighbours that are fine. */
+static void test_good_values(void **state)
+{
+	char err[256];
+	struct fs_opts o;
+	char *argv[] = {"bucketfs", "/tmp", "/", "-o",
+			"region=eu-central-1,log_max_events=0,spin=0,"
+			"log_max_age=7d,state=rel",
+			NULL};
+	assert_int_equal(parse(&o, err, 5, argv), FS_OPTS_OK);
+	assert_string_equal(o.region, "eu-central-1");
+	assert_int_equal(o.log_max_events, 0);
+	assert_int_equal(o.log_max_age_ms, 7 * 86400 * 1000ll);
+	assert_non_null(strstr(o.state, "/rel"));
+	assert_true(o.state[0] == '/');
+	fs_opts_free(&o);
+
+	char *argv2[] = {"bucketfs", "/tmp", "/", NULL};
+	assert_int_equal(parse(&o, err, 3, argv2), FS_OPTS_OK);
+	assert_string_equal(o.region, "us-east-1");
+	fs_opts_free(&o);
+}
+
 static void test_help_version(void **state)
 {
 	char err[256];
@@ -186,6 +256,8 @@ int main(void)
 		cmocka_unit_test(test_own_options),
 		cmocka_unit_test(test_fstab_words),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_good_values),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_check),
 	};
