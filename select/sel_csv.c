@@ -30,6 +30,55 @@ struct csv {
 	bool done;
 };
 
+static inline bool delim_at(const char *b, size_t k, size_t end,
+			    const struct sel_delim *d)
+{
+	return d->len && b[k] == d->s[0] && k + d->len <= end &&
+	       memcmp(b + k, d->s, d->len) == 0;
+}
+
+/* AllowQuotedRecordDelimiter: the end of the record at b[from..end) as
+ * split() will read it, so that a record delimiter inside a quoted field
+ * is part of the field.  A quote opens a field only at the field's start
+ * (elsewhere it is a plain byte), inside one an escaped or doubled quote
+ * does not close it, and a comment line ends at the first record
+ * delimiter whatever quotes it holds.  The record is scanned again from
+ * its start after each read: the state at the window's end is not kept. */
+static int find_end_quoted(const struct sel_in_opts *o, const char *b,
+			   size_t from, size_t end, size_t *rec_end,
+			   size_t *next)
+{
+	const struct sel_delim *rd = &o->record_delim, *cm = &o->comments;
+	char q = o->quote.s[0];
+	char esc = o->quote_escape.len ? o->quote_escape.s[0] : q;
+	bool comment = cm->len && end - from >= cm->len &&
+		       memcmp(b + from, cm->s, cm->len) == 0;
+	bool in_q = false;
+	size_t field = from; /* where the current field starts */
+	for (size_t k = from; k < end; k++) {
+		char c = b[k];
+		if (in_q) {
+			/* A quote or escape at the window's end is settled
+			 * by the next scan: no delimiter follows it yet. */
+			if (k + 1 < end && b[k + 1] == q &&
+			    ((c == esc && esc != q) || (c == q && esc == q)))
+				k++;
+			else if (c == q)
+				in_q = false;
+		} else if (c == q && k == field && !comment) {
+			in_q = true;
+		} else if (delim_at(b, k, end, rd)) {
+			*rec_end = k;
+			*next = k + rd->len;
+			return 1;
+		} else if (delim_at(b, k, end, &o->field_delim)) {
+			k += o->field_delim.len - 1;
+			field = k + 1;
+		}
+	}
+	return 0;
+}
+
 /* Find the end of the record at buf[from..end): *rec_end is where the
  * delimiter starts, *next past it.  Returns 1, or 0 when no delimiter is
  * in the window yet. */
@@ -38,23 +87,8 @@ static int find_end(const struct sel_reader *r, const char *b, size_t from,
 {
 	const struct sel_delim *rd = &r->opts->record_delim;
 	size_t k = from + *scan;
-	if (r->opts->allow_quoted_rd && r->opts->quote.len) {
-		char q = r->opts->quote.s[0];
-		bool in_q = false;
-		for (k = from; k < end; k++) {
-			char c = b[k];
-			if (c == q) {
-				in_q = !in_q;
-			} else if (!in_q && c == rd->s[0] &&
-				   k + rd->len <= end &&
-				   memcmp(b + k, rd->s, rd->len) == 0) {
-				*rec_end = k;
-				*next = k + rd->len;
-				return 1;
-			}
-		}
-		return 0;
-	}
+	if (r->opts->allow_quoted_rd && r->opts->quote.len)
+		return find_end_quoted(r->opts, b, from, end, rec_end, next);
 	if (rd->len == 1) {
 		const char *e = memchr(b + k, rd->s[0], end - k);
 		if (e) {
@@ -348,22 +382,21 @@ static int keep_header(struct sel_reader *r, struct csv *c,
 }
 
 /* With a scan range starting past 0, the header is the object's first
- * line: read it with pread, leaving the range position alone. */
+ * line: read it with pread, leaving the range position alone.  (A dup of
+ * the fd would share its offset with the range's source, which reads on
+ * from that offset.)  Reads are full-sized up to SEL_MAX_RECORD, the
+ * longest a header can be. */
 static int header_from_start(struct sel_reader *r, struct csv *c,
 			     struct sel_error *err)
 {
-	struct sel_src tmp;
+	struct sel_src tmp = {0};
 	struct sel_reader hr = *r;
 	struct csv hc = {0};
-	int fd = dup(r->src->fd);
-	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (lseek(r->src->fd, 0, SEEK_CUR) < 0)
 		return sel_err_set(err, SEL_E_InvalidRequestParameter, 0, 0,
 				   "a scan range with a header row needs a "
 				   "seekable input");
-	}
-	int rr = sel_src_open(&tmp, fd, SEL_COMP_NONE, 0, err);
+	int rr = sel_src_open_at(&tmp, r->src->fd, 0, SEL_MAX_RECORD, err);
 	const char *b = NULL;
 	size_t n = 0;
 	uint64_t off;
@@ -382,7 +415,6 @@ static int header_from_start(struct sel_reader *r, struct csv *c,
 	free(hc.fields);
 	cmn_buf_free(&hc.scratch);
 	sel_src_close(&tmp);
-	close(fd);
 	return rr < 0 ? rr : 0;
 }
 

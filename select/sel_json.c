@@ -247,6 +247,10 @@ static int unescape(const char *p, size_t n, char *o, size_t *olen)
 				     (lo - 0xDC00);
 				p += 6;
 			}
+			/* A lone surrogate is no character and UTF-8 cannot
+			 * hold it: it becomes U+FFFD, as in other readers. */
+			if (cp >= 0xD800 && cp < 0xE000)
+				cp = 0xFFFD;
 			k += put_utf8(o + k, cp);
 			break;
 		default:

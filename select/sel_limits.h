@@ -105,4 +105,13 @@
 #define SEL_MAX_PQ_PAGE (256u * 1024u * 1024u)
 #define SEL_MAX_PQ_VALUES (8u * 1024u * 1024u)
 
+/* Parquet: the bytes one reader may hold for the pages it has read, their
+ * levels, decoded values and dictionaries, over all columns together (a
+ * ParquetParsingError past it).  Each page is bounded above, but a query
+ * reads one page of every column it names at once, and a page's count of
+ * values costs a hostile file a few bytes: 24 columns of 8M-value pages
+ * would take 4 GB.  A real file needs a fraction of this: row groups are
+ * at most 512 MB and only one page per column is held. */
+#define SEL_MAX_PQ_MEMORY (1024u * 1024u * 1024u)
+
 #endif

@@ -4,11 +4,12 @@
  *
  * Only the columns the query names are read (all of them for SELECT *),
  * one page at a time per column, so memory is bounded by a page per column
- * and its dictionary, whatever the size of a row group.  COUNT(*) reads no
- * page at all.  Each record hands the evaluator typed values through the
- * JSON slots (struct sel_jslot.tv): a Parquet row is evaluated as a JSON
- * object whose members have types, as S3 Select does.  Lists and structs
- * of primitives become JSON text (SEL_T_JSON).
+ * and its dictionary, whatever the size of a row group, and all of them
+ * together by SEL_MAX_PQ_MEMORY (a page's counts cost a file little).
+ * COUNT(*) reads no page at all.  Each record hands the evaluator typed
+ * values through the JSON slots (struct sel_jslot.tv): a Parquet row is
+ * evaluated as a JSON object whose members have types, as S3 Select does.
+ * Lists and structs of primitives become JSON text (SEL_T_JSON).
  *
  * Encodings: PLAIN, PLAIN_DICTIONARY / RLE_DICTIONARY, RLE (booleans),
  * DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and
@@ -74,10 +75,11 @@ struct pq_col {
 	uint32_t width;	     /* bytes of a fixed-width value (phys_width) */
 	uint64_t pos, end;   /* file offsets: next page header, chunk end */
 	int64_t values_left; /* level entries of the chunk not yet paged in */
+	int64_t rows_left;   /* max_rep 0: rows not yet paged in */
+	size_t *mem;	     /* the reader's budget (pq_state.mem) */
 	struct pq_val *dict; /* dictionary values (into dict_buf) */
 	uint32_t ndict;
 	struct pq_vec dict_buf, dict_vals;
-	struct pq_vec raw;   /* a page as read */
 	struct pq_vec buf;   /* a page decompressed */
 	struct pq_vec extra; /* values built from several places */
 	struct pq_vec defs, reps, idx;
@@ -118,6 +120,8 @@ struct pq_state {
 	struct cmn_buf text; /* the JSON text of the row's lists and structs */
 	struct cmn_buf row;  /* the whole row's JSON text, when read */
 	struct pq_vec head;  /* page header bytes */
+	struct pq_vec raw;   /* a page as read, until it is decompressed */
+	size_t mem;	     /* bytes every pq_vec of the reader holds */
 };
 
 #define PQ_HEAD_FIRST 1024u
@@ -127,19 +131,41 @@ static int perr(struct sel_error *err, const char *msg)
 	return sel_err_set(err, SEL_E_ParquetParsingError, 0, 0, "%s", msg);
 }
 
-static int vec_need(struct pq_vec *v, size_t bytes)
+/* Make v hold at least bytes, charging the growth to *mem, the bytes all
+ * vectors of the reader hold.  Counts in a page header are cheap to claim
+ * (an RLE run of 8M values takes a few bytes), so what they cost together
+ * is bounded: -EFBIG past SEL_MAX_PQ_MEMORY, or -ENOMEM.  A vector grows
+ * to the size asked and an eighth more, not to a power of two that could
+ * nearly double a large page's values. */
+static int vec_need(size_t *mem, struct pq_vec *v, size_t bytes)
 {
 	if (v->cap >= bytes)
 		return 0;
-	size_t cap = v->cap ? v->cap : 256;
-	while (cap < bytes)
-		cap *= 2;
+	size_t room = SEL_MAX_PQ_MEMORY - *mem + v->cap; /* v at most */
+	if (bytes > room)
+		return -EFBIG;
+	size_t cap = bytes + bytes / 8 < 256 ? 256 : bytes + bytes / 8;
+	if (cap > room)
+		cap = bytes;
 	void *p = realloc(v->p, cap);
 	if (!p)
 		return -ENOMEM;
+	*mem += cap - v->cap;
 	v->p = p;
 	v->cap = cap;
 	return 0;
+}
+
+/* A vec_need error as the reader reports it: a file that needs more than
+ * the budget is refused as damaged; -ENOMEM is left to the caller. */
+static int vec_err(int rc, struct sel_error *err)
+{
+	if (rc != -EFBIG)
+		return rc;
+	return sel_err_set(err, SEL_E_ParquetParsingError, 0, 0,
+			   "the pages read at once need more than %u MiB of "
+			   "memory",
+			   SEL_MAX_PQ_MEMORY >> 20);
 }
 
 static void vec_free(struct pq_vec *v)
@@ -410,8 +436,9 @@ static int plain_decode(const struct pq_node *nd, const uint8_t *p, size_t n,
 static int dlba_decode(struct pq_col *c, const uint8_t *p, size_t n,
 		       uint32_t count, struct pq_val *out)
 {
-	if (vec_need(&c->idx, (size_t)count * sizeof(int64_t) + 8))
-		return -ENOMEM;
+	int rc = vec_need(c->mem, &c->idx, (size_t)count * sizeof(int64_t) + 8);
+	if (rc)
+		return rc;
 	int64_t *len = c->idx.p;
 	ssize_t used = dbp_decode(p, n, count, len, true);
 	if (used < 0)
@@ -432,8 +459,9 @@ static int dlba_decode(struct pq_col *c, const uint8_t *p, size_t n,
 static int dba_decode(struct pq_col *c, const uint8_t *p, size_t n,
 		      uint32_t count, struct pq_val *out)
 {
-	if (vec_need(&c->idx, (size_t)count * sizeof(int64_t) + 8))
-		return -ENOMEM;
+	int r = vec_need(c->mem, &c->idx, (size_t)count * sizeof(int64_t) + 8);
+	if (r)
+		return r;
 	ssize_t used = dbp_decode(p, n, count, c->idx.p, true);
 	if (used < 0)
 		return -1;
@@ -442,7 +470,7 @@ static int dba_decode(struct pq_col *c, const uint8_t *p, size_t n,
 	if (!pre)
 		return -ENOMEM;
 	memcpy(pre, c->idx.p, (size_t)count * sizeof(int64_t));
-	int r = dlba_decode(c, p + used, n - (size_t)used, count, out);
+	r = dlba_decode(c, p + used, n - (size_t)used, count, out);
 	size_t total = 0;
 	for (uint32_t k = 0; r == 0 && k < count; k++) {
 		uint64_t prev = k ? out[k - 1].n : 0;
@@ -453,8 +481,8 @@ static int dba_decode(struct pq_col *c, const uint8_t *p, size_t n,
 		else
 			out[k].n += (uint32_t)pre[k];
 	}
-	if (r == 0 && vec_need(&c->extra, total + 1))
-		r = -ENOMEM;
+	if (r == 0)
+		r = vec_need(c->mem, &c->extra, total + 1);
 	uint8_t *dst = c->extra.p;
 	for (uint32_t k = 0; r == 0 && k < count; k++) {
 		size_t pl = (size_t)pre[k], sl = out[k].n - pl;
@@ -476,8 +504,9 @@ static int bss_decode(struct pq_col *c, const uint8_t *p, size_t n,
 	size_t w = phys_width(nd);
 	if (w == 0 || nd->type == PQ_INT96 || (uint64_t)count * w > n)
 		return -1;
-	if (vec_need(&c->extra, (size_t)count * w + 1))
-		return -ENOMEM;
+	int rc = vec_need(c->mem, &c->extra, (size_t)count * w + 1);
+	if (rc)
+		return rc;
 	uint8_t *dst = c->extra.p;
 	for (uint32_t k = 0; k < count; k++) {
 		uint8_t *b = dst + (size_t)k * w;
@@ -492,8 +521,11 @@ static int bss_decode(struct pq_col *c, const uint8_t *p, size_t n,
 static int dict_indices(struct pq_col *c, const uint8_t *p, size_t n,
 			uint32_t count)
 {
-	if (n < 1 || vec_need(&c->idx, (size_t)count * sizeof(uint32_t) + 8))
-		return n < 1 ? -1 : -ENOMEM;
+	if (n < 1)
+		return -1;
+	int rc = vec_need(c->mem, &c->idx, (size_t)count * 4 + 8);
+	if (rc)
+		return rc;
 	uint32_t *ix = c->idx.p, bad = 0;
 	if (rle_decode(p + 1, n - 1, p[0], count, ix) < 0)
 		return -1;
@@ -514,9 +546,12 @@ static int page_values(struct pq_col *c, int enc, const uint8_t *p, size_t n,
 			 (nd->type == PQ_INT32 || nd->type == PQ_INT64 ||
 			  nd->type == PQ_FLOAT || nd->type == PQ_DOUBLE);
 	bool dict = enc == PQE_PLAIN_DICTIONARY || enc == PQE_RLE_DICTIONARY;
-	if (!plain_num && !dict &&
-	    vec_need(&c->vals, ((size_t)count + 1) * sizeof(struct pq_val)))
-		return -ENOMEM;
+	int rc = 0;
+	if (!plain_num && !dict)
+		rc = vec_need(c->mem, &c->vals,
+			      ((size_t)count + 1) * sizeof(struct pq_val));
+	if (rc)
+		return rc;
 	struct pq_val *out = c->vals.p;
 	c->val = out;
 	c->nval = count;
@@ -533,9 +568,11 @@ static int page_values(struct pq_col *c, int enc, const uint8_t *p, size_t n,
 	case PQE_PLAIN:
 		return plain_decode(nd, p, n, count, out);
 	case PQE_RLE: {
-		if (nd->type != PQ_BOOLEAN || n < 4 ||
-		    vec_need(&c->idx, (size_t)count * sizeof(uint32_t) + 8))
+		if (nd->type != PQ_BOOLEAN || n < 4)
 			return -1;
+		if ((rc = vec_need(c->mem, &c->idx,
+				   (size_t)count * sizeof(uint32_t) + 8)))
+			return rc;
 		uint32_t len, *ix = c->idx.p;
 		memcpy(&len, p, 4);
 		if (len > n - 4 || rle_decode(p + 4, len, 1, count, ix) < 0)
@@ -547,8 +584,9 @@ static int page_values(struct pq_col *c, int enc, const uint8_t *p, size_t n,
 	case PQE_DELTA_BINARY_PACKED: {
 		if (nd->type != PQ_INT32 && nd->type != PQ_INT64)
 			return -1;
-		if (vec_need(&c->idx, (size_t)count * sizeof(int64_t) + 8))
-			return -ENOMEM;
+		if ((rc = vec_need(c->mem, &c->idx,
+				   (size_t)count * sizeof(int64_t) + 8)))
+			return rc;
 		int64_t *iv = c->idx.p;
 		if (dbp_decode(p, n, count, iv, nd->type == PQ_INT32) < 0)
 			return -1;
@@ -696,9 +734,10 @@ static int read_header(struct sel_reader *r, struct pq_col *c,
 		if (n == 0)
 			return perr(err,
 				    "a column chunk ends before its values");
-		if (vec_need(&s->head, n))
-			return -ENOMEM;
-		int rc = pread_all(s, s->head.p, n, c->pos, r, err);
+		int rc = vec_need(&s->mem, &s->head, n);
+		if (rc)
+			return vec_err(rc, err);
+		rc = pread_all(s, s->head.p, n, c->pos, r, err);
 		if (rc)
 			return rc;
 		int h = pq_page_parse(s->head.p, n, pg);
@@ -730,16 +769,18 @@ static int read_body(struct sel_reader *r, struct pq_col *c,
 		return perr(err, "a page is larger than 256 MiB");
 	if (skip > cn || skip > un)
 		return perr(err, "a page's levels are larger than it");
-	if (vec_need(&c->raw, cn + 1) || vec_need(&c->buf, un + 8))
-		return -ENOMEM;
-	int rc = pread_all(s, c->raw.p, cn, c->pos, r, err);
+	int rc;
+	if ((rc = vec_need(&s->mem, &s->raw, cn + 1)) ||
+	    (rc = vec_need(c->mem, &c->buf, un + 8)))
+		return vec_err(rc, err);
+	rc = pread_all(s, s->raw.p, cn, c->pos, r, err);
 	if (rc)
 		return rc;
 	c->pos += cn;
 	r->src->processed += un;
 	uint8_t *dst = c->buf.p;
-	memcpy(dst, c->raw.p, skip);
-	int d = decompress(codec, (uint8_t *)c->raw.p + skip, cn - skip,
+	memcpy(dst, s->raw.p, skip);
+	int d = decompress(codec, (uint8_t *)s->raw.p + skip, cn - skip,
 			   dst + skip, un - skip);
 	if (d == -2)
 		return sel_err_set(err, SEL_E_ParquetParsingError, 0, 0,
@@ -766,9 +807,10 @@ static int load_dictionary(struct pq_col *c, const struct pq_page *pg,
 	struct pq_vec tmp = c->dict_buf;
 	c->dict_buf = c->buf;
 	c->buf = tmp;
-	if (vec_need(&c->dict_vals,
-		     ((size_t)pg->num_values + 1) * sizeof(struct pq_val)))
-		return -ENOMEM;
+	int rc = vec_need(c->mem, &c->dict_vals,
+			  ((size_t)pg->num_values + 1) * sizeof(struct pq_val));
+	if (rc)
+		return vec_err(rc, err);
 	c->dict = c->dict_vals.p;
 	c->ndict = (uint32_t)pg->num_values;
 	if (plain_decode(c->node, p, n, c->ndict, c->dict) < 0)
@@ -815,12 +857,17 @@ static int data_page(struct pq_col *c, const struct pq_page *pg,
 	const struct pq_leaf *lf = c->leaf;
 	uint32_t count = (uint32_t)pg->num_values;
 	bool v2 = pg->type == PQ_DATA_PAGE_V2;
+	int rc = 0;
 	if (count > SEL_MAX_PQ_VALUES)
 		return perr(err, "a page holds too many values");
-	if (vec_need(&c->defs, (size_t)count * 2 + 2) ||
-	    vec_need(&c->reps, (size_t)count * 2 + 2) ||
-	    vec_need(&c->idx, (size_t)count * 4 + 8))
-		return -ENOMEM;
+	/* Levels only where the column has them; idx holds them decoded. */
+	if ((lf->max_def &&
+	     (rc = vec_need(c->mem, &c->defs, (size_t)count * 2 + 2))) ||
+	    (lf->max_rep &&
+	     (rc = vec_need(c->mem, &c->reps, (size_t)count * 2 + 2))) ||
+	    ((lf->max_def || lf->max_rep) &&
+	     (rc = vec_need(c->mem, &c->idx, (size_t)count * 4 + 8))))
+		return vec_err(rc, err);
 	c->def = lf->max_def ? c->defs.p : NULL;
 	c->rep = lf->max_rep ? c->reps.p : NULL;
 	size_t pos = 0;
@@ -859,9 +906,9 @@ static int data_page(struct pq_col *c, const struct pq_page *pg,
 	}
 	c->nlev = count;
 	c->ilev = 0;
-	int rc = page_values(c, pg->encoding, p + pos, n - pos, present);
-	if (rc == -ENOMEM)
-		return rc;
+	rc = page_values(c, pg->encoding, p + pos, n - pos, present);
+	if (rc == -ENOMEM || rc == -EFBIG)
+		return vec_err(rc, err);
 	if (rc == -2)
 		return sel_err_set(err, SEL_E_ParquetParsingError, 0, 0,
 				   "page encoding %d is not supported",
@@ -901,6 +948,17 @@ static int next_page(struct sel_reader *r, struct pq_col *c,
 		int cd = v2 && !pg.is_compressed ? PQ_UNCOMPRESSED : c->codec;
 		if (v2 && skip > (size_t)pg.compressed_size)
 			return perr(err, "a page's levels are malformed");
+		/* What a page may claim is bounded by its chunk and, for a
+		 * column of one value a row, by the rows still to come:
+		 * nothing is allocated for values that cannot be there. */
+		if (pg.type != PQ_DICTIONARY_PAGE &&
+		    pg.num_values > c->values_left)
+			return perr(err, "a page holds more values than its "
+					 "column chunk");
+		if (pg.type != PQ_DICTIONARY_PAGE && !c->leaf->max_rep &&
+		    pg.num_values > c->rows_left)
+			return perr(err, "a page holds more values than its "
+					 "row group has rows");
 		if ((rc = read_body(r, c, &pg, cd, skip, &p, &n, err)))
 			return rc;
 		if (pg.type == PQ_DICTIONARY_PAGE) {
@@ -911,6 +969,8 @@ static int next_page(struct sel_reader *r, struct pq_col *c,
 		if ((rc = data_page(c, &pg, p, n, err)))
 			return rc;
 		c->values_left -= pg.num_values;
+		if (!c->leaf->max_rep)
+			c->rows_left -= pg.num_values;
 		if (pg.num_values == 0)
 			continue;
 		return 0;
@@ -1044,7 +1104,9 @@ static void to_value(const struct pq_node *nd, const struct pq_val *v,
 			i = (uint32_t)i;
 		if (dec)
 			return set_num(out, SEL_T_DECIMAL, (double)i / scale);
-		if (nd->meaning == PQM_DATE)
+		/* DATE annotates INT32 only; days from an INT64 would
+		 * overflow as seconds, so there it is a plain INT. */
+		if (nd->meaning == PQM_DATE && nd->type == PQ_INT32)
 			return set_ts(out, i * 86400, 0, SEL_TS_DAY, 0);
 		if (nd->meaning == PQM_TIMESTAMP && nd->type == PQ_INT64)
 			return ts_of(i, nd->unit, out);
@@ -1221,12 +1283,14 @@ static int field_map(struct sel_reader *r, uint32_t f, struct sel_error *err)
 	return rc == -E2BIG ? perr(err, "a map is larger than 1 MiB") : rc;
 }
 
-/* A struct of primitives: a JSON object in s->text, or NULL. */
+/* A struct of primitives: a JSON object in s->text, or NULL.  Each leaf
+ * says whether the struct is there; the first decides, and a leaf that
+ * says otherwise makes the file damaged. */
 static int field_struct(struct sel_reader *r, uint32_t f, struct sel_error *err)
 {
 	struct pq_state *s = r->priv;
 	const struct pq_field *fd = &s->m.fields[f];
-	bool null = false;
+	bool null = false, first = true;
 	s->ftext[f] = s->text.len;
 	int rc = cmn_buf_addc(&s->text, '{');
 	for (uint32_t k = 0; !rc && k < fd->nleaves; k++) {
@@ -1234,15 +1298,21 @@ static int field_struct(struct sel_reader *r, uint32_t f, struct sel_error *err)
 		struct pq_entry e;
 		if ((rc = col_next(r, c, &e, err)))
 			return rc;
-		null = e.def < fd->def_struct;
+		bool absent = e.def < fd->def_struct;
+		if (k == 0)
+			null = absent;
+		else if (absent != null)
+			return perr(err, "the columns of a struct disagree on "
+					 "whether it is null");
 		if (null)
 			continue;
 		const char *nm = c->node->name;
-		if ((k && (rc = cmn_buf_addc(&s->text, ','))) ||
+		if ((!first && (rc = cmn_buf_addc(&s->text, ','))) ||
 		    (rc = sel_value_json_quote(nm, strlen(nm), &s->text)) ||
 		    (rc = cmn_buf_addc(&s->text, ':')) ||
 		    (rc = entry_json(c, &e, &s->text)))
 			break;
+		first = false;
 	}
 	if (!rc)
 		rc = cmn_buf_addc(&s->text, '}');
@@ -1389,6 +1459,7 @@ static int open_rowgroup(struct sel_reader *r, uint32_t g,
 			c->pos = start;
 			c->end = start + len;
 			c->values_left = ck->num_values;
+			c->rows_left = rg->num_rows;
 			c->nlev = c->ilev = c->nval = c->ival = 0;
 			c->dict = NULL;
 			c->ndict = 0;
@@ -1505,6 +1576,7 @@ static int pq_open(struct sel_reader *r, struct sel_error *err)
 		s->cols[k].leaf = &s->m.leaves[k];
 		s->cols[k].node = &s->m.nodes[s->m.leaves[k].node];
 		s->cols[k].width = (uint32_t)phys_width(s->cols[k].node);
+		s->cols[k].mem = &s->mem;
 	}
 	return 0;
 }
@@ -1550,9 +1622,9 @@ static void pq_close(struct sel_reader *r)
 		return;
 	for (uint32_t k = 0; s->cols && k < s->m.nleaves; k++) {
 		struct pq_col *c = &s->cols[k];
-		struct pq_vec *v[] = {&c->dict_buf, &c->dict_vals, &c->raw,
-				      &c->buf,	    &c->extra,	   &c->defs,
-				      &c->reps,	    &c->idx,	   &c->vals};
+		struct pq_vec *v[] = {&c->dict_buf, &c->dict_vals, &c->buf,
+				      &c->extra,    &c->defs,	   &c->reps,
+				      &c->idx,	    &c->vals};
 		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 			vec_free(v[i]);
 	}
@@ -1566,6 +1638,7 @@ static void pq_close(struct sel_reader *r)
 	free(s->ftext);
 	free(s->uuid);
 	vec_free(&s->head);
+	vec_free(&s->raw);
 	cmn_buf_free(&s->text);
 	cmn_buf_free(&s->row);
 	pq_meta_free(&s->m);

@@ -722,19 +722,23 @@ static int fail(char *msg, size_t msglen, int err, const char *fmt, ...)
 }
 
 /* The schema comes first in every writer's footer, but Thrift does not
- * promise it: the row groups are decoded in a second pass. */
+ * promise it: the row groups are decoded in a second pass.  The schema or
+ * the row group list given twice counts the first time: decoding a second
+ * list over the first would lose (leak) the first. */
 static int parse_file(struct tc *t, struct pq_meta *m, bool groups,
 		      int *external)
 {
 	int16_t last = 0;
 	int type, id, r;
+	bool rgs_seen = false;
 	while (tc_field(t, &last, &type, &id)) {
 		if (!groups && id == 2 && type == TC_LIST && !m->nodes) {
 			if ((r = parse_schema(t, m)))
 				return r;
 		} else if (!groups && id == 3) {
 			m->num_rows = tc_int(t, type);
-		} else if (groups && id == 4 && type == TC_LIST) {
+		} else if (groups && id == 4 && type == TC_LIST && !rgs_seen) {
+			rgs_seen = true;
 			if ((r = parse_rowgroups(t, m, external)))
 				return r;
 		} else {

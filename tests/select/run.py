@@ -15,6 +15,9 @@ A file holds blocks that start with "=== name".  Block lines:
                              binary file; no input section)
   poke: OFFSET HEX           overwrite bytes at OFFSET (negative: from the
                              end) with the hex bytes, to test damaged input
+  repeat: N                  the object is the input section N times over
+                             (an object larger than one read, from a
+                             short case)
 Sections (a line "--- NAME [flags]"; flags: escaped = Python escapes,
 noeol = no newline after the last line):
   --- input                  the object (trailing blank lines dropped;
@@ -92,7 +95,8 @@ def parse(path):
                 cur["args"] += ["--input-serialization", val]
             elif key == "out":
                 cur["args"] += ["--output-serialization", val]
-            elif key in ("file", "compress", "cut", "fixture", "poke"):
+            elif key in ("file", "compress", "cut", "fixture", "poke",
+                         "repeat"):
                 cur[key] = val
             else:
                 raise SystemExit(f"{path}:{no}: unknown line {line!r}")
@@ -111,6 +115,8 @@ def run(binary, tmp, case, sql, extra):
     if "input" in case["sections"]:
         flags, lines, _ = case["sections"]["input"]
         data = decode(lines, flags)
+    if case.get("repeat"):
+        data *= int(case["repeat"])
     if case.get("compress") == "gzip":
         data = gzip.compress(data)
     elif case.get("compress") == "bzip2":
