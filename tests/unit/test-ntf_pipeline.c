@@ -138,6 +138,19 @@ static int count_pending(void *arg, uint64_t seq, const char *bucket,
 	return 0;
 }
 
+/* A key of half the record limit in control bytes: it packs to about
+ * its length and renders three times as long (URL-encoded), past the
+ * limit.  Caller frees. */
+static char *control_key(void)
+{
+	size_t n = NTF_LIMIT_RECORD_BYTES / 2;
+	char *key = malloc(n + 1);
+	assert_non_null(key);
+	memset(key, '\x01', n);
+	key[n] = '\0';
+	return key;
+}
+
 /* ---- tests --------------------------------------------------------- */
 
 /* The fsync after a pending record was stored fails: the emit says so,
@@ -188,14 +201,10 @@ static void test_store_goes_on_after_a_failed_sync(void **state)
 static void test_packed_event_past_the_record_limit_is_refused(void **state)
 {
 	struct fixture *f = *state;
-	size_t n = NTF_LIMIT_RECORD_BYTES / 2;
-	char *key = malloc(n + 1);
-	assert_non_null(key);
-	memset(key, '\x01', n);
-	key[n] = '\0';
+	char *key = control_key();
 	struct ntf_event big = put_event(key);
 	assert_int_equal(ntf_pipeline_emit(f->p, &big), -E2BIG);
-	memset(key, 'k', n); /* the same length in plain bytes fits */
+	memset(key, 'k', strlen(key)); /* as long in plain bytes: fits */
 	struct ntf_event plain = put_event(key);
 	assert_int_equal(ntf_pipeline_emit(f->p, &plain), 0);
 	free(key);
@@ -249,11 +258,7 @@ static void test_refused_event_gives_back_its_queue_places(void **state)
 		ntf_rules_parse(xml, sizeof(xml) - 1, &env, &rules, &err), 0);
 	assert_int_equal(ntf_pipeline_set_rules(f->p, "b", rules), 0);
 
-	size_t n = NTF_LIMIT_RECORD_BYTES / 2;
-	char *key = malloc(n + 1);
-	assert_non_null(key);
-	memset(key, '\x01', n);
-	key[n] = '\0';
+	char *key = control_key();
 	struct ntf_event big = put_event(key);
 	assert_int_equal(ntf_pipeline_emit(f->p, &big), -E2BIG);
 	assert_int_equal(places, 0);
