@@ -62,11 +62,12 @@ static int init_failed(int rc, const char *what)
  * trailing '/': the parent is "/" when the only '/' is the first. */
 static const char *child_of(const char *dir, const char *p)
 {
-	const char *slash = strrchr(p, '/');
-	size_t n = slash == p ? 1 : (size_t)(slash - p);
-	if (!slash[1] || strlen(dir) != n || strncmp(dir, p, n) != 0)
+	size_t dl = strlen(dir);
+	size_t skip = dl == 1 ? 1 : dl + 1; /* past "dir/" ("/" itself: 1) */
+	if (strncmp(p, dir, dl) != 0 || (dl > 1 && p[dl] != '/') ||
+	    !p[skip] || strchr(p + skip, '/'))
 		return NULL;
-	return slash + 1;
+	return p + skip;
 }
 
 /* path with its parent directory resolved but not its last component,

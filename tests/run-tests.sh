@@ -3,8 +3,8 @@
 # (cmocka unit tests, data-driven engine tests, fuzz corpus replays), the
 # pytest integration suite against real mounts and real servers, the
 # integration tests of the threaded parts again under ThreadSanitizer
-# (TSAN=0 skips), then a bounded libFuzzer session per harness
-# (FUZZ_RUNS, default 20000).
+# (TSAN=0 skips), the quick start's release build (RELEASE=0 skips), then
+# a bounded libFuzzer session per harness (FUZZ_RUNS, default 20000).
 # The last line is the combined summary: "N passed, N failed[, N skipped]".
 #
 # usage: tests/run-tests.sh [BUILD_DIR]     (default build-check)
@@ -83,7 +83,27 @@ if [ "${TSAN:-1}" != 0 ]; then
 	count_pytest "$log"
 fi
 
-# 4. libFuzzer: every harness for a bounded, repeatable session (a fixed
+# 4. The release build the README's quick start makes (make: -O3, no
+#    sanitizers) must compile too: with -Werror, GCC's warnings at -O3
+#    (-Wdangling-pointer, -Wstringop-overflow, ...) are not those at -O2
+#    with ASan, and only this build would show them.  RELEASE=0 skips it.
+if [ "${RELEASE:-1}" != 0 ]; then
+	rb=${build}-release
+	if [ ! -f "$rb/build.ninja" ]; then
+		meson setup "$rb" --buildtype=release -Dtests=false 			>/dev/null || exit 1
+	fi
+	if ninja -C "$rb" >"$rb.log" 2>&1; then
+		echo "release build: ok"
+		passed=$((passed + 1))
+	else
+		echo "FAIL release build:"
+		grep -E "error|warning" "$rb.log" | head -30
+		failed=$((failed + 1))
+	fi
+	rm -f "$rb.log"
+fi
+
+# 5. libFuzzer: every harness for a bounded, repeatable session (a fixed
 #    seed and number of runs, so a pass here is a pass everywhere) from a
 #    copy of its corpus, under ASan+UBSan.  FUZZ_RUNS=0 skips it; a crash
 #    prints the input's bytes to reproduce with.
