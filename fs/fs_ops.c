@@ -54,6 +54,10 @@ struct fs_file {
 	bool writer;        /* opened for writing: may produce a Put */
 	atomic_bool flushed; /* a writer flushed once (fs_inode.h, "Changes");
 				a write on another thread may read it */
+	/* Serialises the FLUSHes of this handle (a descriptor and its dup
+	 * closed at once arrive together) and a truncate through it: they
+	 * read and write dirty, size, mtime and racy. */
+	pthread_mutex_t put_mu;
 	bool dirty;         /* created or truncated: Put at the next flush */
 	atomic_bool written; /* a write reached the daemon since the last
 				flush (no passthrough): a change, whatever
@@ -70,6 +74,19 @@ struct fs_file {
 static struct fs_file *file_of(struct fuse_file_info *fi)
 {
 	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
+/* A new handle of ino open as fd (taken over by the handle only when one
+ * is returned); NULL when out of memory. */
+static struct fs_file *file_new(int fd, struct fs_inode *ino)
+{
+	struct fs_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	pthread_mutex_init(&f->put_mu, NULL);
+	f->fd = fd;
+	f->ino = ino;
+	return f;
 }
 
 /* An open directory: a stream of the backing directory, or for the root
@@ -332,9 +349,12 @@ static void setattr_events(struct fs_ctx *ctx, fuse_req_t req,
 			   struct fuse_file_info *fi, const struct stat *st)
 {
 	if ((valid & FUSE_SET_ATTR_SIZE) && S_ISREG(st->st_mode)) {
-		if (fi)
-			((struct fs_file *)(uintptr_t)fi->fh)->dirty = true;
-		else
+		if (fi) {
+			struct fs_file *f = file_of(fi);
+			pthread_mutex_lock(&f->put_mu);
+			f->dirty = true;
+			pthread_mutex_unlock(&f->put_mu);
+		} else
 			fs_ev_object(ctx, req, NTF_EV_OBJECT_CREATED_PUT, ino,
 				     NULL, st, NULL);
 	}
@@ -799,6 +819,7 @@ static void file_free(struct fs_ctx *ctx, struct fs_file *f)
 	close(f->fd);
 	fs_inode_closed(ctx->inodes, f->ino,
 			f->writer && !atomic_load(&f->flushed));
+	pthread_mutex_destroy(&f->put_mu);
 	free(f);
 }
 
@@ -884,15 +905,13 @@ static void open_select(struct fs_ctx *ctx, fuse_req_t req,
 			struct fs_inode *ino, struct fuse_file_info *fi)
 {
 	int fd = fs_select_open(ctx, req, ino);
-	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
+	struct fs_file *f = fd >= 0 ? file_new(fd, ino) : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
 		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
 		return;
 	}
-	f->fd = fd;
-	f->ino = ino;
 	fs_inode_opened(ctx->inodes, ino, false);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;
@@ -928,15 +947,13 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	int fd = backing_open(ctx, ino, NULL,
 			      backing_flags(ctx, fi->flags) & ~O_NOFOLLOW, 0,
 			      &st);
-	struct fs_file *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
+	struct fs_file *f = fd >= 0 ? file_new(fd, ino) : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
 		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
 		return;
 	}
-	f->fd = fd;
-	f->ino = ino;
 	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY ||
 		      (fi->flags & O_TRUNC);
 	fs_inode_opened(ctx->inodes, ino, writer);
@@ -986,14 +1003,12 @@ static void op_create(fuse_req_t req, fuse_ino_t p, const char *name,
 	rc = entry_of(ctx, parent, name, fd, &e);
 	if (rc < 0)
 		goto fail;
-	f = calloc(1, sizeof(*f));
+	f = file_new(fd, inode_of(req, e.ino));
 	if (!f) {
 		fs_inode_forget(ctx->inodes, inode_of(req, e.ino), 1);
 		rc = -ENOMEM;
 		goto fail;
 	}
-	f->fd = fd;
-	f->ino = inode_of(req, e.ino);
 	fs_inode_opened(ctx->inodes, f->ino, true);
 	/* The kernel creates only names it saw missing: a file made behind
 	 * the mount since, with metadata xattrs, is not worth a listxattr
@@ -1057,6 +1072,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct stat st;
 	if (!f || !f->writer)
 		goto out;
+	pthread_mutex_lock(&f->put_mu);
 	bool put = fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT) &&
 		   fstat(f->fd, &st) == 0;
 	/* Without a stat, any flush may follow a change. */
@@ -1071,7 +1087,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (first || changed)
 		fs_inode_changed(ctx->inodes, ino, first);
 	if (!put || (changed && f->dirty && st.st_size == 0))
-		goto out; /* stays dirty: RELEASE or a later flush */
+		goto unlock; /* stays dirty: RELEASE or a later flush */
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	if (changed)
 		fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
@@ -1081,6 +1097,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	f->size = st.st_size;
 	f->mtime = st.st_mtim;
 	f->racy = mtime_racy(ctx, &st);
+unlock:
+	pthread_mutex_unlock(&f->put_mu);
 out:
 	fuse_reply_err(req, 0);
 }
