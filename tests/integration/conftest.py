@@ -464,30 +464,40 @@ def dfs(mount_factory, passthrough_mode):
     return mount_factory(opts=[f"passthrough={passthrough_mode}"], debug=True)
 
 
+def image_mount(tmp_path, mount_factory, name, fstype, mkfs_opts, opts):
+    """A mount (generator, for a fixture) whose SRC is a 64 MiB image of
+    fstype made with mkfs_opts and mounted with -o loop; skips without
+    root, the mkfs tool, or a file system it cannot make or mount."""
+    mkfs = f"mkfs.{fstype}"
+    if os.geteuid() != 0 or not shutil.which(mkfs):
+        pytest.skip(f"needs root and {mkfs} for an {fstype} image")
+    root = tmp_path / name
+    root.mkdir()
+    img = tmp_path / f"{name}.img"
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    if subprocess.run([mkfs, "-q", "-F", *mkfs_opts, str(img)],
+                      capture_output=True).returncode != 0:
+        pytest.skip(f"{mkfs} {' '.join(mkfs_opts)} failed")
+    if subprocess.run(["mount", "-o", "loop", "-t", fstype, str(img),
+                       str(root)]).returncode != 0:
+        pytest.skip(f"cannot mount an {fstype} image")
+    try:
+        m = mount_factory(opts=opts, name=name)
+        yield m
+        m.close()
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=True)
+
+
 @pytest.fixture
 def coarse_mount(tmp_path, mount_factory, passthrough_mode):
     """A mount whose SRC is on a file system stamped at the clock tick:
     ext2 in an image mounted with -o loop (on Linux >= 6.13 ext4 and tmpfs
     stamp finely; on Debian 12's 6.1 every file system is like ext2 here),
     so a rewrite within one tick keeps mtime and ctime."""
-    if os.geteuid() != 0 or not shutil.which("mkfs.ext2"):
-        pytest.skip("needs root and mkfs.ext2 for an ext2 image")
-    root = tmp_path / "coarse"
-    root.mkdir()
-    img = tmp_path / "coarse.img"
-    with open(img, "wb") as f:
-        f.truncate(64 << 20)
-    subprocess.run(["mkfs.ext2", "-q", "-F", str(img)], check=True)
-    if subprocess.run(["mount", "-o", "loop", "-t", "ext2", str(img),
-                       str(root)]).returncode != 0:
-        pytest.skip("cannot mount an ext2 image")
-    try:
-        m = mount_factory(opts=[f"passthrough={passthrough_mode}"],
-                          name="coarse")
-        yield m
-        m.close()
-    finally:
-        subprocess.run(["umount", "-l", str(root)], check=True)
+    yield from image_mount(tmp_path, mount_factory, "coarse", "ext2", [],
+                           [f"passthrough={passthrough_mode}"])
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ file, in their own inodes), so a file can carry more xattr data than the
 daemon saves at once (1 MiB) and still run out of entry space."""
 import errno
 import os
-import shutil
-import subprocess
 
 import pytest
 
-from conftest import errno_of
+from conftest import errno_of, image_mount
 
 ETAG = "user.bucketfs.etag"          # FS_EV_XATTR_ETAG, hidden by the mount
 BIG = 64 * 1024                      # XATTR_SIZE_MAX
@@ -24,25 +22,8 @@ LONG = "user." + "L" * 250           # the longest name: never fits when full
 
 @pytest.fixture
 def ea_mount(tmp_path, mount_factory):
-    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
-        pytest.skip("needs root and mkfs.ext4 for an ext4 image")
-    root = tmp_path / "ea"
-    root.mkdir()
-    img = tmp_path / "ea.img"
-    with open(img, "wb") as f:
-        f.truncate(64 << 20)
-    if subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "ea_inode", str(img)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("mkfs.ext4 cannot make an ea_inode file system")
-    if subprocess.run(["mount", "-o", "loop", "-t", "ext4", str(img),
-                       str(root)]).returncode != 0:
-        pytest.skip("cannot mount an ext4 image")
-    try:
-        m = mount_factory(opts=["passthrough=off"], name="ea")
-        yield m
-        m.close()
-    finally:
-        subprocess.run(["umount", "-l", str(root)], check=True)
+    yield from image_mount(tmp_path, mount_factory, "ea", "ext4",
+                           ["-O", "ea_inode"], ["passthrough=off"])
 
 
 def fill(path, big):
