@@ -14,9 +14,11 @@
  * blocks.  A failure that says nothing about the events (the far end down)
  * is retried without counting attempts, so an outage never turns into
  * dead letters.  queue_limit is enforced at admission: the filesystem
- * never waits for a target.
+ * never waits for a target; an admitted event that is then not stored
+ * gives its place back (unadmit).  A test event the target keeps
+ * refusing is dropped after max_attempts, so it never holds the queue.
  *
- * Threading: admit and wake are called from FUSE threads and the store's
+ * Threading: admit, unadmit and wake are called from FUSE threads and the store's
  * writer thread concurrently with everything else; apply, refresh and
  * free from one control thread at a time.
  */
