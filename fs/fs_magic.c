@@ -72,6 +72,8 @@ struct parked_read {
 	struct parked_read *next;
 	fuse_req_t req;
 	size_t size;
+	char *buf;   /* owned; the answer once served */
+	ssize_t n;   /* its length, or -errno */
 };
 
 /* An open control file: a rendered snapshot, or a live reader. */
@@ -94,6 +96,29 @@ static void answer(fuse_req_t req, const char *buf, ssize_t n)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* Answer the parked reads of list (taken off their handle) with what was
+ * served to each, and free them.  Called without the handle's lock.
+ *
+ * Each read's interrupt callback is unregistered first.  libfuse calls
+ * that callback outside its own session lock, after it read the callback
+ * from the request: without the unregistering, the callback could still
+ * be on its way into the handle when the reply lets the reader close the
+ * file and RELEASE free the handle.  fuse_req_interrupt_func() takes the
+ * request's lock, which libfuse holds for the whole callback, so once it
+ * returns no callback runs or will run for that request.  (The callback
+ * takes the handle's lock inside the request's: hence not under it.) */
+static void reply_parked(struct parked_read *list)
+{
+	while (list) {
+		struct parked_read *p = list;
+		list = p->next;
+		fuse_req_interrupt_func(p->req, NULL, NULL);
+		answer(p->req, p->buf, p->n);
+		free(p->buf);
+		free(p);
+	}
+}
+
 /* Answer every parked read with end of file: the handle goes away. */
 static void end_parked(struct magic_handle *h)
 {
@@ -101,12 +126,9 @@ static void end_parked(struct magic_handle *h)
 	struct parked_read *p = h->parked;
 	h->parked = NULL;
 	pthread_mutex_unlock(&h->lock);
-	while (p) {
-		struct parked_read *next = p->next;
-		fuse_reply_buf(p->req, NULL, 0);
-		free(p);
-		p = next;
-	}
+	for (struct parked_read *q = p; q; q = q->next)
+		q->n = 0;
+	reply_parked(p);
 }
 
 static void handle_free(struct fs_ctx *ctx, struct magic_handle *h)
@@ -129,25 +151,29 @@ static void handle_teardown(struct fs_ctx *ctx, struct fs_handle *h)
 	handle_free(ctx, (struct magic_handle *)h);
 }
 
-/* Answer the parked reads while the ring has data for them; one that
- * finds nothing goes back to the head of the queue, with the ring's
- * notification armed again by that read.  h->lock held. */
-static void serve_parked(struct magic_handle *h)
+/* Serve the parked reads while the ring has data for them; one that
+ * finds nothing stays at the head of the queue, with the ring's
+ * notification armed again by that read.  h->lock held.  Returns the
+ * served ones, in order, for reply_parked() once the lock is let go. */
+static struct parked_read *serve_parked(struct magic_handle *h)
 {
-	struct parked_read *p;
+	struct parked_read *p, *served = NULL, **tail = &served;
 	while ((p = h->parked)) {
 		char *buf = malloc(p->size);
 		ssize_t n = buf ? ntf_ring_read(h->rd, buf, p->size)
 				: -ENOMEM;
 		if (n == -EAGAIN) {
 			free(buf);
-			return;
+			break;
 		}
 		h->parked = p->next;
-		answer(p->req, buf, n);
-		free(buf);
-		free(p);
+		p->next = NULL;
+		p->buf = buf;
+		p->n = n;
+		*tail = p;
+		tail = &p->next;
 	}
+	return served;
 }
 
 /* The ring calls this on the publishing thread when data arrives for a
@@ -158,8 +184,9 @@ static void stream_ready(void *arg)
 	pthread_mutex_lock(&h->lock);
 	struct fuse_pollhandle *ph = h->ph;
 	h->ph = NULL;
-	serve_parked(h);
+	struct parked_read *served = serve_parked(h);
 	pthread_mutex_unlock(&h->lock);
+	reply_parked(served);
 	if (ph) {
 		fuse_lowlevel_notify_poll(ph);
 		fuse_pollhandle_destroy(ph);
@@ -321,8 +348,8 @@ static void park_read(fuse_req_t req, struct magic_handle *h, size_t size)
 	pthread_mutex_lock(&h->lock);
 	if (fuse_req_interrupted(req)) {
 		pthread_mutex_unlock(&h->lock);
-		fuse_reply_err(req, EINTR);
-		free(p);
+		p->n = -EINTR;
+		reply_parked(p);
 		return;
 	}
 	struct parked_read **tail = &h->parked;
@@ -331,8 +358,9 @@ static void park_read(fuse_req_t req, struct magic_handle *h, size_t size)
 	*tail = p;
 	/* A record published since the read found nothing already spent
 	 * the notification that read armed: serve from here. */
-	serve_parked(h);
+	struct parked_read *served = serve_parked(h);
 	pthread_mutex_unlock(&h->lock);
+	reply_parked(served);
 }
 
 /* Reads what is there; a blocking read with nothing there is parked

@@ -292,6 +292,45 @@ def test_blocked_read_interrupted_by_a_signal(fs_off):
     s.close()
 
 
+def test_readers_signalled_while_events_flow(fs_off):
+    """Parked reads answered by the publishing thread, interrupted by
+    signals and ended by RELEASE all at once: every reply path of a parked
+    read unregisters its interrupt callback first, so none can reach a
+    freed handle (the sanitizer builds would report it)."""
+    m = fs_off
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            put(m.bucket() / f"flow{i % 50}", b"x")
+            i += 1
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    try:
+        deadline = time.monotonic() + 3
+        sigs = [signal.SIGINT, signal.SIGKILL, signal.SIGTERM]
+        n = 0
+        while time.monotonic() < deadline:
+            rs = [subprocess.Popen(["dd", "if=" + events_path(m),
+                                    "of=/dev/null", "bs=64k"],
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                  for _ in range(8)]
+            time.sleep(0.02 * (n % 3))
+            for i, r in enumerate(rs):
+                r.send_signal(sigs[(i + n) % len(sigs)])
+            for r in rs:
+                r.wait(TIMEOUT)
+            n += 1
+        assert n > 5
+    finally:
+        stop.set()
+        w.join(TIMEOUT)
+    health(m, "after-storm")
+
+
 def test_stream_sequencers_follow_the_log_under_concurrency(fs_off):
     """Stored records reach the stream in sequencer order (a consumer that
     resumes from the last sequencer it saw must not skip any)."""
