@@ -66,7 +66,8 @@ struct etag_job {
 	bool check;               /* the object must still be this one: */
 	dev_t dev;
 	ino_t ino;
-	off_t size;
+	off_t size;               /* with check, or recovered: -1 or the
+				     size it must still have */
 	uint64_t changed;         /* its last change through the mount then
 				     (fs_inode_last_change_of) */
 	/* The object's inode, held open (fs_inode_opened) while the job
@@ -276,8 +277,8 @@ static bool work_open(struct fs_ctx *ctx, struct etag_work *w)
 		return false;
 	struct stat *b = &w->before;
 	return fstat(w->fd, b) == 0 && S_ISREG(b->st_mode) &&
-	       (!j->check || (b->st_dev == j->dev && b->st_ino == j->ino &&
-			      b->st_size == j->size));
+	       (j->size < 0 || b->st_size == j->size) &&
+	       (!j->check || (b->st_dev == j->dev && b->st_ino == j->ino));
 }
 
 /* Read all of a small file into buf (its size as fstat said).  Returns
@@ -535,24 +536,52 @@ static void *hasher_main(void *arg)
 	return NULL;
 }
 
-void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
-		    int fd, const struct stat *st, struct fs_inode *obj,
-		    bool fresh, struct ntf_pending *pd)
+/* A job for "bucket/key" owning pd, or NULL when there is no memory for
+ * it: pd is then finalised without an eTag rather than lost. */
+static struct etag_job *job_new(struct fs_ctx *ctx, const char *bucket,
+				const char *key, bool fresh,
+				struct ntf_pending *pd)
 {
-	struct fs_etag *e = ctx->etag;
 	size_t blen = strlen(bucket), klen = strlen(key);
-	struct etag_job *j = e ? calloc(1, sizeof(*j) + blen + klen + 2) : NULL;
+	struct etag_job *j =
+		ctx->etag ? calloc(1, sizeof(*j) + blen + klen + 2) : NULL;
 	if (!j) {
-		/* Cannot hash: publish without an eTag rather than lose it. */
 		ntf_pipeline_finalize(ctx->pipeline, pd, NULL);
-		return;
+		return NULL;
 	}
 	memcpy(j->path, bucket, blen);
 	j->path[blen] = '/';
 	memcpy(j->path + blen + 1, key, klen + 1);
 	j->pd = pd;
 	j->fd = -1;
+	j->size = -1;
 	j->fresh = fresh;
+	return j;
+}
+
+/* Queue j, e->lock held, waking the hasher if it sleeps. */
+static void job_queue(struct fs_etag *e, struct etag_job *j)
+{
+	if (e->tail)
+		e->tail->next = j;
+	else
+		e->head = j;
+	e->tail = j;
+	e->queued++;
+	if (e->idle) {
+		e->idle = false; /* one signal is enough */
+		pthread_cond_signal(&e->cv);
+	}
+}
+
+void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
+		    int fd, const struct stat *st, struct fs_inode *obj,
+		    bool fresh, struct ntf_pending *pd)
+{
+	struct fs_etag *e = ctx->etag;
+	struct etag_job *j = job_new(ctx, bucket, key, fresh, pd);
+	if (!j)
+		return;
 	if (st) {
 		j->check = true;
 		j->dev = st->st_dev;
@@ -574,16 +603,7 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		fs_inode_opened(ctx->inodes, obj, false);
 		j->held = obj;
 	}
-	if (e->tail)
-		e->tail->next = j;
-	else
-		e->head = j;
-	e->tail = j;
-	e->queued++;
-	if (e->idle) {
-		e->idle = false; /* one signal is enough */
-		pthread_cond_signal(&e->cv);
-	}
+	job_queue(e, j);
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -614,11 +634,20 @@ int fs_etag_render_metrics(struct fs_ctx *ctx, struct cmn_buf *out)
 		queued, ETAG_FD_MAX, fds, hashed);
 }
 
+/* A record left pending by a crash: hashed by path, if the file still
+ * has the size the record gives (a file of another size is another
+ * content, and the record goes out without an eTag). */
 static void recover(void *arg, const char *bucket, const char *key,
-		    struct ntf_pending *pd)
+		    int64_t size, struct ntf_pending *pd)
 {
 	struct fs_ctx *ctx = arg;
-	fs_etag_submit(ctx, bucket, key, -1, NULL, NULL, true, pd);
+	struct etag_job *j = job_new(ctx, bucket, key, true, pd);
+	if (!j)
+		return;
+	j->size = size;
+	pthread_mutex_lock(&ctx->etag->lock);
+	job_queue(ctx->etag, j);
+	pthread_mutex_unlock(&ctx->etag->lock);
 }
 
 /* Frees what etag_new() made (any part may be missing). */

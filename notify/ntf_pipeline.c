@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "cmn_buf.h"
 #include "cmn_time.h"
 #include "ntf_limits.h"
@@ -860,28 +862,116 @@ void ntf_pipeline_pending_free(struct ntf_pending *pd)
 	free(pd);
 }
 
-struct recover_ctx {
-	ntf_pipeline_recover_fn fn;
-	void *arg;
+/* A record left pending by a crash, as ntf_pipeline_recover() found it. */
+struct recovered {
+	uint64_t seq;
+	int64_t size;      /* s3.object.size of the record, or -1 */
+	bool superseded;   /* a later pending record names the same object */
+	char *bucket, *key; /* owned */
 };
 
-static int recover_one(void *arg, uint64_t seq, const char *bucket,
-		       const char *key)
+struct recover_list {
+	struct recovered *v; /* owned */
+	size_t n, cap;
+};
+
+/* The object size a stored record (one event record's JSON) gives, or
+ * -1. */
+static int64_t record_size(const char *record)
 {
-	struct recover_ctx *rc = arg;
-	/* Records left pending by a crash are late already. */
-	struct ntf_pending *pd = make_pending(&seq, 1, NULL, true);
-	if (!pd)
+	json_t *root = record ? json_loads(record, 0, NULL) : NULL;
+	json_t *obj = json_object_get(json_object_get(root, "s3"), "object");
+	json_t *size = json_object_get(obj, "size");
+	int64_t v = json_is_integer(size) ? json_integer_value(size) : -1;
+	json_decref(root);
+	return v;
+}
+
+static int recover_one(void *arg, uint64_t seq, const char *bucket,
+		       const char *key, const char *record)
+{
+	struct recover_list *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct recovered *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct recovered *r = &l->v[l->n];
+	*r = (struct recovered){.seq = seq, .size = record_size(record),
+				.bucket = strdup(bucket ? bucket : ""),
+				.key = strdup(key ? key : "")};
+	if (!r->bucket || !r->key) {
+		free(r->bucket);
+		free(r->key);
 		return -ENOMEM;
-	rc->fn(rc->arg, bucket, key, pd);
+	}
+	l->n++;
 	return 0;
 }
 
+/* Orders by object, then seq. */
+static int cmp_recovered(const void *a, const void *b)
+{
+	const struct recovered *x = *(struct recovered *const *)a;
+	const struct recovered *y = *(struct recovered *const *)b;
+	int c = strcmp(x->bucket, y->bucket);
+	if (!c)
+		c = strcmp(x->key, y->key);
+	if (!c)
+		c = x->seq < y->seq ? -1 : x->seq > y->seq;
+	return c;
+}
+
+/* Mark every record that a later one of the same object follows. */
+static int mark_superseded(struct recover_list *l)
+{
+	if (l->n < 2)
+		return 0;
+	struct recovered **by = malloc(l->n * sizeof(*by));
+	if (!by)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		by[i] = &l->v[i];
+	qsort(by, l->n, sizeof(*by), cmp_recovered);
+	for (size_t i = 0; i + 1 < l->n; i++)
+		by[i]->superseded = !strcmp(by[i]->bucket, by[i + 1]->bucket) &&
+				    !strcmp(by[i]->key, by[i + 1]->key);
+	free(by);
+	return 0;
+}
+
+/* What the object is now can only be the content of the last of its
+ * records: one an earlier record of it described is gone (the file was
+ * written again before the crash), so that record is published without
+ * an eTag, as a record whose file changed before it was hashed is
+ * (fs_etag.h), instead of with the later content's.  The last one goes to
+ * fn with the size it recorded, for the hasher to check. */
 int ntf_pipeline_recover(struct ntf_pipeline *p, ntf_pipeline_recover_fn fn,
 			 void *arg)
 {
-	struct recover_ctx rc = {fn, arg};
-	return ntf_store_pending(p->store, recover_one, &rc);
+	struct recover_list l = {0};
+	int rc = ntf_store_pending(p->store, recover_one, &l);
+	if (rc == 0)
+		rc = mark_superseded(&l);
+	for (size_t i = 0; i < l.n; i++) {
+		struct recovered *r = &l.v[i];
+		/* Records left pending by a crash are late already. */
+		struct ntf_pending *pd =
+			rc ? NULL : make_pending(&r->seq, 1, NULL, true);
+		if (!pd && !rc)
+			rc = -ENOMEM;
+		if (pd && r->superseded)
+			ntf_pipeline_finalize(p, pd, NULL);
+		else if (pd)
+			fn(arg, r->bucket, r->key, r->size, pd);
+		free(r->bucket);
+		free(r->key);
+	}
+	free(l.v);
+	return rc;
 }
 
 int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,

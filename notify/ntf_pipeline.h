@@ -133,10 +133,13 @@ bool ntf_pipeline_pending_urgent(const struct ntf_pending *pd);
 void ntf_pipeline_pending_free(struct ntf_pending *pd);
 
 /* After a restart: call fn for every record still pending in the store,
- * with a handle fn must eventually pass to ntf_pipeline_finalize().
- * Returns 0 or -errno. */
+ * with the object size it recorded (-1: none) and a handle fn must
+ * eventually pass to ntf_pipeline_finalize().  A record that a later
+ * pending record of the same object follows is finalised here without an
+ * eTag: the content it described is gone.  Returns 0 or -errno (after
+ * what it could do). */
 typedef void (*ntf_pipeline_recover_fn)(void *arg, const char *bucket,
-					const char *key,
+					const char *key, int64_t size,
 					struct ntf_pending *pd);
 int ntf_pipeline_recover(struct ntf_pipeline *p, ntf_pipeline_recover_fn fn,
 			 void *arg);

@@ -234,7 +234,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_FINALIZE_NONE] = "UPDATE records SET record = replace(record, "
 			     "'" PENDING_ETAG ",', ''), pending = 0 "
 			     "WHERE seq = ?1 AND pending = 1",
-	[ST_PENDING] = "SELECT seq, bucket, key FROM records WHERE "
+	[ST_PENDING] = "SELECT seq, bucket, key, record FROM records WHERE "
 		       "pending = 1 ORDER BY seq",
 	[ST_MARK] = "INSERT OR REPLACE INTO meta(name, value) "
 		    "VALUES('journal_seq', ?1)",
@@ -2126,7 +2126,8 @@ int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		err = fn(arg, (uint64_t)sqlite3_column_int64(st, 0),
 			 (const char *)sqlite3_column_text(st, 1),
-			 (const char *)sqlite3_column_text(st, 2));
+			 (const char *)sqlite3_column_text(st, 2),
+			 (const char *)sqlite3_column_text(st, 3));
 		if (err)
 			break;
 	}

@@ -232,9 +232,11 @@ static void test_seq_in_record(void **state)
 }
 
 static int pending_seen(void *arg, uint64_t seq, const char *bucket,
-			const char *key)
+			const char *key, const char *record)
 {
 	struct got *g = arg;
+	(void)key;
+	assert_non_null(record);
 	g->seqs[g->n++] = seq;
 	assert_string_equal(bucket, "b");
 	return 0;
