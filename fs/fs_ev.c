@@ -737,8 +737,10 @@ int fs_ev_start(struct fs_ctx *ctx)
 	};
 	char *msg = NULL;
 	ctx->ev = calloc(1, sizeof(*ctx->ev));
-	if (!ctx->ev)
+	if (!ctx->ev) {
+		cmn_err("cannot start events: %s", strerror(ENOMEM));
 		return -ENOMEM;
+	}
 	pthread_mutex_init(&ctx->ev->lock, NULL);
 	pthread_mutex_init(&ctx->ev->rules_mu, NULL);
 	int rc = ntf_pipeline_open(&po, &ctx->pipeline, &msg);
@@ -752,8 +754,10 @@ int fs_ev_start(struct fs_ctx *ctx)
 	size_t n = 0;
 	const struct ntf_target_id *t =
 		ctx->dlctl ? ntf_dlctl_targets(ctx->dlctl, &n) : NULL;
-	if (n && (rc = ntf_pipeline_set_targets(ctx->pipeline, t, n)) < 0)
+	if (n && (rc = ntf_pipeline_set_targets(ctx->pipeline, t, n)) < 0) {
+		cmn_err("cannot start events: %s", strerror(-rc));
 		return rc;
+	}
 	load_all_rules(ctx);
 	return 0;
 }
