@@ -88,6 +88,37 @@ static char *resolve_parent(const char *path)
 	return out;
 }
 
+/* Refuse a state directory that would show through the mount as part of
+ * a bucket (below SRC's top level) or as the root itself (SRC): its
+ * files would be objects a user could change or delete, and the bucket
+ * could not be removed.  Checked before the store creates it (only its
+ * last component is created: the parent exists). */
+static int check_state_place(const struct fs_opts *o)
+{
+	char *src = realpath(o->src, NULL), *state = realpath(o->state, NULL);
+	if (!state)
+		state = resolve_parent(o->state);
+	int rc = 0;
+	if (!src || !state)
+		goto out; /* the store or the mount says what is wrong */
+	size_t sl = strlen(src);
+	bool below = strncmp(state, src, sl) == 0 &&
+		     (state[sl] == '\0' || state[sl] == '/' || sl == 1);
+	if (below && !child_of(src, state)) {
+		cmn_err("state=%s: the state directory %s; use a directory "
+			"directly in %s (hidden from the mount) or outside it",
+			o->state,
+			strcmp(state, src) ? "lies inside a bucket"
+					   : "is SRC itself",
+			src);
+		rc = -EINVAL;
+	}
+out:
+	free(state);
+	free(src);
+	return rc;
+}
+
 /* The state directory is hidden when it is a direct child of SRC.  Paths
  * are compared resolved (realpath): state=SRC/./st, SRC//st or a path
  * through a symbolic link name the same directory, which would otherwise
@@ -277,6 +308,8 @@ static int ctx_init(struct fs_ctx *ctx, const struct fs_opts *o)
 	/* These two say why they fail: a bad target configuration, a bad
 	 * state directory. */
 	rc = delivery_load(ctx);
+	if (rc == 0)
+		rc = check_state_place(o);
 	/* Open the store once now, so a bad state directory is reported to
 	 * the terminal before mounting; it starts for real in ctx_start. */
 	if (rc == 0 && (rc = fs_ev_start(ctx)) == 0)

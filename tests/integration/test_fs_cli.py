@@ -193,6 +193,24 @@ def test_state_link_in_src_hidden(mount_factory, tmp_path):
     assert "st" not in os.listdir(m.mnt)
 
 
+@pytest.mark.parametrize("where", ["bkt/st", "bkt/deep/st", "."])
+def test_state_inside_a_bucket_or_src_refused(run_daemon, tmp_path, where):
+    """A state directory below SRC's top level would show through the
+    mount as objects of a bucket (a user could delete the event log, and
+    the bucket could not be removed), and SRC itself would put the store's
+    files at the root: both are refused before anything is created."""
+    src = tmp_path / "src"
+    (src / "bkt" / "deep").mkdir(parents=True)
+    (tmp_path / "mnt").mkdir()
+    p = run_daemon([src, tmp_path / "mnt", "-f", "-o",
+                    f"passthrough=off,state={src}/{where}"])
+    clear_error(p, "inside a bucket" if where != "." else "SRC itself")
+    assert not is_mounted(tmp_path / "mnt")
+    assert sorted(os.listdir(src)) == ["bkt"]
+    assert os.listdir(src / "bkt") == ["deep"]
+    assert os.listdir(src / "bkt" / "deep") == []
+
+
 def test_config_missing_names_the_file(run_daemon, tmp_path):
     """A failure after the checks names its cause, not SRC (which is
     fine)."""
