@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cmn_buf.h"
@@ -246,27 +247,117 @@ static int source_open(struct fs_ctx *ctx, const char *path, bool read,
 	return rc < 0 ? rc : fd;
 }
 
-/* May the caller of req read a source of this stat?  The kernel checked
- * the .select file (default_permissions, with allow_other); the source
- * is opened by the daemon, so its mode bits are checked here as the
- * kernel would (POSIX ACLs aside: their mask is the group bits).  Without
- * allow_other every caller is the daemon's user. */
-static bool may_read(struct fs_ctx *ctx, fuse_req_t req,
+/* The caller of a request, for the permission check of a source. */
+struct caller {
+	fuse_req_t req;
+	uid_t uid;
+	gid_t gid;
+	int ngroups; /* supplementary groups; -1 until asked for */
+	gid_t groups[64];
+};
+
+static bool in_group(struct caller *c, gid_t g)
+{
+	if (g == c->gid)
+		return true;
+	if (c->ngroups < 0) {
+		int n = fuse_req_getgroups(c->req, 64, c->groups);
+		c->ngroups = n < 0 ? 0 : (n > 64 ? 64 : n);
+	}
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == g)
+			return true;
+	return false;
+}
+
+/* The access ACL as the kernel stores it in system.posix_acl_access:
+ * a version, then (tag, perm, id) entries sorted by tag. */
+#define FS_ACL_XATTR "system.posix_acl_access"
+#define FS_ACL_VERSION 2
+enum {
+	FS_ACL_USER_OBJ = 0x01,
+	FS_ACL_USER = 0x02,
+	FS_ACL_GROUP_OBJ = 0x04,
+	FS_ACL_GROUP = 0x08,
+	FS_ACL_MASK = 0x10,
+	FS_ACL_OTHER = 0x20,
+};
+#define FS_ACL_READ 4
+
+static uint32_t le_at(const unsigned char *p, int bytes)
+{
+	uint32_t v = 0;
+	for (int i = bytes - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Does the ACL of n bytes at acl let c read the file of stat st?  The
+ * kernel's posix_acl_permission(): the owner's entry; else a named user's
+ * or a group's (the owning group or a named one the caller is in) that
+ * grants read, limited by the mask; else, in none of the groups, other. */
+static bool acl_lets_read(const unsigned char *acl, size_t n,
+			  const struct stat *st, struct caller *c)
+{
+	if (n < 4 || (n - 4) % 8 || le_at(acl, 4) != FS_ACL_VERSION)
+		return false; /* not what the kernel writes: refuse */
+	const unsigned char *e = acl + 4, *end = acl + n;
+	bool grouped = false;
+	for (; e < end; e += 8) {
+		uint32_t tag = le_at(e, 2), perm = le_at(e + 2, 2);
+		uint32_t id = le_at(e + 4, 4);
+		bool match = false;
+		if (tag == FS_ACL_USER_OBJ && st->st_uid == c->uid)
+			return perm & FS_ACL_READ;
+		if (tag == FS_ACL_USER)
+			match = id == c->uid;
+		else if (tag == FS_ACL_GROUP_OBJ || tag == FS_ACL_GROUP) {
+			gid_t g = tag == FS_ACL_GROUP ? (gid_t)id : st->st_gid;
+			if (in_group(c, g)) {
+				grouped = true;
+				match = perm & FS_ACL_READ;
+			}
+		} else if (tag == FS_ACL_OTHER)
+			return !grouped && (perm & FS_ACL_READ);
+		if (!match)
+			continue;
+		for (const unsigned char *m = e + 8; m < end; m += 8)
+			if (le_at(m, 2) == FS_ACL_MASK)
+				perm &= le_at(m + 2, 2);
+		return perm & FS_ACL_READ;
+	}
+	return false;
+}
+
+/* May the caller of req read the source open as fd, of stat st?  The
+ * kernel checked the .select file (default_permissions, with allow_other);
+ * the source is opened by the daemon, so it is checked here as the kernel
+ * would: by its access ACL when it has one, else by its mode bits.
+ * Without allow_other every caller is the daemon's user. */
+static bool may_read(struct fs_ctx *ctx, fuse_req_t req, int fd,
 		     const struct stat *st)
 {
 	if (!ctx->opts->allow_other || !req)
 		return true;
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	if (c->uid == 0)
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	struct caller c = {.req = req, .uid = fc->uid, .gid = fc->gid,
+			   .ngroups = -1};
+	if (c.uid == 0)
 		return true;
-	if (st->st_uid == c->uid)
+	unsigned char acl[4 + 8 * 512];
+	ssize_t n = fgetxattr(fd, FS_ACL_XATTR, acl, sizeof(acl));
+	if (n < 0 && errno == EBADF) { /* an O_PATH descriptor */
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		n = getxattr(proc, FS_ACL_XATTR, acl, sizeof(acl));
+	}
+	if (n >= 0)
+		return acl_lets_read(acl, (size_t)n, st, &c);
+	if (errno == ERANGE)
+		return false; /* an ACL past what ext4 holds: refuse */
+	if (st->st_uid == c.uid)
 		return st->st_mode & S_IRUSR;
-	bool member = st->st_gid == c->gid;
-	gid_t groups[64];
-	int n = member ? 0 : fuse_req_getgroups(req, 64, groups);
-	for (int i = 0; !member && i < n && i < 64; i++)
-		member = groups[i] == st->st_gid;
-	return st->st_mode & (member ? S_IRGRP : S_IROTH);
+	return st->st_mode & (in_group(&c, st->st_gid) ? S_IRGRP : S_IROTH);
 }
 
 static void fail_with(struct sel_error *err, const char *code,
@@ -307,7 +398,7 @@ static int run_query(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
 			rc = -ENOENT;
 			fail_with(&err, "NoSuchKey",
 				  *src_path ? *src_path : "source", -src);
-		} else if (!may_read(ctx, req, &sst)) {
+		} else if (!may_read(ctx, req, src, &sst)) {
 			rc = -EACCES;
 			fail_with(&err, "AccessDenied", *src_path, EACCES);
 		}
@@ -378,11 +469,12 @@ static int valid_cached(struct fs_ctx *ctx, fuse_req_t req,
 	struct stamp now;
 	int fd = -1;
 	int pfd = source_open(ctx, path, false, &sst);
-	if (pfd >= 0)
-		close(pfd);
 	/* A result made for a caller who may read the source is no answer
 	 * for one who may not. */
-	if (pfd >= 0 && !may_read(ctx, req, &sst))
+	bool allowed = pfd >= 0 && may_read(ctx, req, pfd, &sst);
+	if (pfd >= 0)
+		close(pfd);
+	if (pfd >= 0 && !allowed)
 		fd = -EACCES;
 	else if (pfd >= 0) {
 		stamp_of(&sst, &now);

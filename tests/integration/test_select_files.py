@@ -15,6 +15,7 @@ import gzip
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 
@@ -226,6 +227,30 @@ def test_source_the_caller_may_not_read(mount_factory):
     assert as_nobody() == f"errno {errno.EACCES}\n"
     os.chmod(b / "priv.csv", 0o644)
     assert as_nobody() == "ann\nbob\ncid\n"
+
+    # A POSIX ACL decides as the kernel would: a named user's entry
+    # grants read within the mask, and the mask can take it away.
+    def acl(*entries):  # (tag, perm, id), as system.posix_acl_access
+        return struct.pack("<I", 2) + b"".join(
+            struct.pack("<HHI", *e) for e in entries)
+    USER_OBJ, USER, GROUP_OBJ, MASK, OTHER = 1, 2, 4, 0x10, 0x20
+    back = m.src / "alpha" / "priv.csv"
+    os.chmod(back, 0o600)
+    try:
+        os.setxattr(back, "system.posix_acl_access",
+                    acl((USER_OBJ, 6, 0xffffffff), (USER, 4, 65534),
+                        (GROUP_OBJ, 0, 0xffffffff), (MASK, 4, 0xffffffff),
+                        (OTHER, 0, 0xffffffff)))
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.ENOTSUP):
+            return  # SRC's file system keeps no ACLs
+        raise
+    assert as_nobody() == "ann\nbob\ncid\n"
+    os.setxattr(back, "system.posix_acl_access",
+                acl((USER_OBJ, 6, 0xffffffff), (USER, 4, 65534),
+                    (GROUP_OBJ, 0, 0xffffffff), (MASK, 0, 0xffffffff),
+                    (OTHER, 4, 0xffffffff)))
+    assert as_nobody() == f"errno {errno.EACCES}\n"
 
 
 # ------------------------------------------------------------------- errors
