@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,30 @@ static void fail_with(struct sel_error *err, const char *code,
 		 strerror(e));
 }
 
+/* FUSE_INTERRUPT of an open that runs a query: its caller gave up (a
+ * signal, as Ctrl-C on `cat q.select`), so the run stops. */
+static void cancel_run(fuse_req_t req, void *arg)
+{
+	(void)req;
+	atomic_store((_Atomic bool *)arg, true);
+}
+
+/* sel_script_run() that req's interrupt cancels: -EINTR then. */
+static int run_script(fuse_req_t req, const struct sel_script *script,
+		      const char *name, int src, int out,
+		      struct sel_error *err)
+{
+	_Atomic bool cancel = false;
+	if (req) /* called at once when the interrupt came already */
+		fuse_req_interrupt_func(req, cancel_run, &cancel);
+	int rc = sel_script_run(script, name, src, out, &cancel, err);
+	/* Takes the request's lock: a callback running has returned, and
+	 * none comes after, when cancel is gone. */
+	if (req)
+		fuse_req_interrupt_func(req, NULL, NULL);
+	return atomic_load(&cancel) ? -EINTR : rc;
+}
+
 /* Run the query of the open .select file qfd into a new unlinked file;
  * on success *src_path and *src_stamp say what it read. */
 static int run_query(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
@@ -414,8 +439,11 @@ static int run_query(struct fs_ctx *ctx, fuse_req_t req, struct fs_inode *ino,
 		}
 	}
 	if (rc == 0)
-		rc = sel_script_run(script, *src_path, src, out, &err);
-	if (rc < 0) {
+		rc = run_script(req, script, *src_path, src, out, &err);
+	if (rc == -EINTR) { /* not the query's failure: nothing to tell */
+		close(out);
+		out = rc;
+	} else if (rc < 0) {
 		if (!err.code[0])
 			snprintf(err.code, sizeof(err.code), "InternalError");
 		set_error(ctx, qst, err.code, err.message);

@@ -5,6 +5,7 @@
  * current record contiguously.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,9 +20,20 @@
  * crosses it in one read, when records are of usual sizes. */
 #define READ_TAIL (64u * 1024u)
 
+int sel_src_cancelled(const struct sel_src *s, struct sel_error *err)
+{
+	if (!s->cancel || !atomic_load_explicit(s->cancel, memory_order_relaxed))
+		return 0;
+	return sel_err_set(err, SEL_E_InternalError, 0, 0,
+			   "the query was cancelled");
+}
+
 static ssize_t read_raw(struct sel_src *s, void *p, size_t n,
 			struct sel_error *err)
 {
+	int c = sel_src_cancelled(s, err);
+	if (c)
+		return c;
 	for (;;) {
 		ssize_t r = s->positioned ? pread(s->fd, p, n, (off_t)s->pos)
 					  : read(s->fd, p, n);

@@ -51,7 +51,14 @@ struct sel_src {
 	bool positioned;    /* pread at pos: the fd's offset is not used */
 	uint64_t pos;	    /* positioned: object offset of the next read */
 	uint64_t stop;	    /* positioned: last byte of the scan range */
+	/* Set, the run is cancelled: reads fail (sel_src_cancelled).
+	 * Borrowed from the request; NULL: never.  Set after the open. */
+	const _Atomic bool *cancel;
 };
+
+/* 0, or with the run cancelled (src->cancel set) an error in err: what
+ * every read of the object, and the record loops now and then, ask. */
+int sel_src_cancelled(const struct sel_src *src, struct sel_error *err);
 
 /* Prepare src over fd, positioned at object offset `offset` (lseek, or
  * read-and-discard when fd is not seekable).  Returns 0 or -errno with err

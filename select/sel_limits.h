@@ -64,6 +64,10 @@
  * most, and at most this many when the request asks for more (tests):
  * a query should not take the whole machine. */
 #define SEL_PAR_THREADS 2
+
+/* Records evaluated between two looks at the cancel flag
+ * (sel_request.cancel) when no read comes between them. */
+#define SEL_CANCEL_EVERY 1024u
 #define SEL_PAR_MAX_THREADS 8
 
 /* Bytes of the object per chunk of a parallel run: large enough that the

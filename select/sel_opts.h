@@ -65,6 +65,9 @@ struct sel_request {
 	 * never parallel) and the chunk size in bytes (0: the default). */
 	unsigned threads;
 	uint64_t chunk;
+	/* Set (by another thread), the run stops soon with an error: the
+	 * caller gave up.  Borrowed; NULL: never. */
+	const _Atomic bool *cancel;
 };
 
 /* Defaults: CSV in (FileHeaderInfo NONE, ',', '\n', '"', '"', '#'), CSV

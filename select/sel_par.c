@@ -186,6 +186,7 @@ static int run_chunk(struct worker *wk, struct chunk *c)
 	memset(err, 0, sizeof(*err));
 	int r = sel_src_open_at(&wk->src, pp->fd, c->start ? c->start - 1 : 0,
 				c->end, err);
+	wk->src.cancel = pp->rq->cancel;
 	if (r == 0) {
 		wk->rd.given_header = pp->rd->header;
 		wk->rd.ngiven_header = pp->rd->nheader;
@@ -263,6 +264,7 @@ static int replay(struct par *pp, const struct chunk *c, struct sel_eval *ev,
 	memset(&rd, 0, sizeof(rd));
 	int r = sel_src_open_at(&pp->replay_src, pp->fd,
 				c->start ? c->start - 1 : 0, c->end, err);
+	pp->replay_src.cancel = pp->rq->cancel;
 	if (r)
 		return r;
 	rd.given_header = pp->rd->header;

@@ -179,6 +179,9 @@ static int pread_all(struct pq_state *s, void *buf, size_t n, uint64_t off,
 		     struct sel_reader *r, struct sel_error *err)
 {
 	size_t got = 0;
+	int c = sel_src_cancelled(r->src, err);
+	if (c)
+		return c;
 	while (got < n) {
 		ssize_t k = pread(s->fd, (char *)buf + got, n - got,
 				  (off_t)(off + got));

@@ -103,6 +103,7 @@ static int open_input(struct run *q, int fd)
 	uint64_t off = rg.has_start && rg.start > back ? rg.start - back : 0;
 	if ((r = sel_src_open(&q->src, fd, rq->in.compression, off, q->err)))
 		return r;
+	q->src.cancel = rq->cancel;
 	q->src_open = true;
 	q->rd_open = true;
 	return sel_query_open_reader(&q->rd, &q->src, rq, q->st, &rg, q->err);
@@ -165,8 +166,16 @@ int sel_query_records(struct sel_reader *rd, struct sel_eval *ev,
 		sel_eval_add_count(ev, n);
 		return r;
 	}
+	uint32_t since_check = 0;
 	while ((r = rd->ops->next_record(rd, &rec, err)) == 1) {
 		bool pass;
+		/* Reads ask at every refill; records in memory, now and
+		 * then (an expensive WHERE over one window of them). */
+		if (++since_check == SEL_CANCEL_EVERY) {
+			since_check = 0;
+			if ((r = sel_src_cancelled(rd->src, err)))
+				return r;
+		}
 		sel_eval_record(ev, &rec);
 		if ((r = sel_eval_where(ev, &pass)))
 			return r;

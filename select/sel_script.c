@@ -167,7 +167,8 @@ static int infer_input(const char *source_name, struct sel_in_opts *in)
 }
 
 int sel_script_run(const struct sel_script *s, const char *source_name,
-		   int in_fd, int out_fd, struct sel_error *err)
+		   int in_fd, int out_fd, const _Atomic bool *cancel,
+		   struct sel_error *err)
 {
 	struct sel_request rq = {
 		.sql = s->sql,
@@ -175,6 +176,7 @@ int sel_script_run(const struct sel_script *s, const char *source_name,
 		.in = s->in,
 		.out = s->out,
 		.range = s->range,
+		.cancel = cancel,
 	};
 	memset(err, 0, sizeof(*err));
 	if (!rq.in.set && infer_input(source_name, &rq.in) < 0)

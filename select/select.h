@@ -10,6 +10,7 @@
 #ifndef SELECT_H
 #define SELECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* An S3 error: code ("CastFailed"), message, and for query errors the
@@ -46,9 +47,12 @@ const char *sel_script_query(const struct sel_script *s);
  * .bz2).  Writes the result to out_fd.  Returns 0; -EINVAL for a bad query or
  * serialization (client error); -EIO for anything else (data errors, I/O);
  * err filled on failure.  Thread-safe for different scripts; blocks; memory
- * bounded regardless of input size. */
+ * bounded regardless of input size.  cancel (may be NULL), once another
+ * thread sets it, stops the run soon with -EIO: at the next read of the
+ * object, or within SEL_CANCEL_EVERY records. */
 int sel_script_run(const struct sel_script *s, const char *source_name,
-		   int in_fd, int out_fd, struct sel_error *err);
+		   int in_fd, int out_fd, const _Atomic bool *cancel,
+		   struct sel_error *err);
 
 /* The `bucketfs select` subcommand (argv[0] == "select"): runs a query over
  * a file or stdin and writes the records to stdout.  Returns the exit

@@ -33,7 +33,7 @@ static void run(const struct sel_script *s)
 	struct sel_error err;
 	if (in >= 0 && out >= 0)
 		(void)sel_script_run(s, json ? "o.json" : "o.csv", in, out,
-				     &err);
+				     NULL, &err);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)

@@ -15,13 +15,15 @@ import gzip
 import json
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import errno_of, passthrough_unavailable
+from conftest import TIMEOUT, errno_of, passthrough_unavailable
 
 PEOPLE = b"name,age,city\nann,40,Paris\nbob,20,Lisbon\ncid,35,Paris\n"
 NDJSON = (b'{"id":1,"name":"alice","age":41}\n'
@@ -251,6 +253,41 @@ def test_source_the_caller_may_not_read(mount_factory):
                     (GROUP_OBJ, 0, 0xffffffff), (MASK, 0, 0xffffffff),
                     (OTHER, 4, 0xffffffff)))
     assert as_nobody() == f"errno {errno.EACCES}\n"
+
+
+def test_a_signal_cancels_a_running_query(fs_off):
+    """Ctrl-C on a reader of a slow query: the kernel interrupts the open,
+    the run stops, the reader goes at once (it could not even be killed
+    while the query ran), no error is recorded and no partial result is
+    kept (the next open runs the query again)."""
+    b = fs_off.bucket()
+    # 16 GiB of CSV in 22 MB: one gzip member of 1 MiB, many times over
+    # (concatenated members are one stream).
+    member = gzip.compress((("x," + "a" * 4000 + "\n") * 256).encode())
+    with open(b / "big.csv.gz", "wb") as f:
+        f.write(member * 16384)
+    put(b / "slow.select", "-- source: big.csv.gz\nSELECT COUNT(*) FROM "
+        "S3Object s WHERE s._2 LIKE '%b%'")
+
+    def interrupted_reader():
+        r = subprocess.Popen(["cat", str(b / "slow.select")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1)
+        assert r.poll() is None, "the query finished before the signal"
+        t0 = time.monotonic()
+        r.send_signal(signal.SIGINT)
+        r.wait(TIMEOUT)
+        r.stdout.close()
+        r.stderr.close()
+        return time.monotonic() - t0, r.returncode
+    took, rc = interrupted_reader()
+    assert rc != 0 and took < 3, (rc, took)
+    assert sel_error(b / "slow.select") is None
+    took, rc = interrupted_reader()  # ran again: nothing was cached
+    assert rc != 0 and took < 3, (rc, took)
+    put(b / "quick.select", "-- source: big.csv.gz\nSELECT s._1 FROM "
+        "S3Object s LIMIT 1")
+    assert get(b / "quick.select") == b"x\n"
 
 
 # ------------------------------------------------------------------- errors

@@ -32,7 +32,7 @@ static char *run(const char *script, const char *name, const char *data,
 	struct sel_script *s = NULL;
 	assert_int_equal(sel_script_parse(script, strlen(script), &s, err), 0);
 	int in = memfile(data), o = memfd_create("out", 0);
-	*rc = sel_script_run(s, name, in, o, err);
+	*rc = sel_script_run(s, name, in, o, NULL, err);
 	ssize_t n = pread(o, out, sizeof(out) - 1, 0);
 	out[n > 0 ? n : 0] = '\0';
 	close(in);
