@@ -861,6 +861,25 @@ static int parse_unary(struct parser *p, struct sel_node **out)
 		return r;
 	next(p);
 	struct sel_node *e;
+	/* -9223372036854775808: the magnitude alone is out of range, the
+	 * literal is INT's minimum. */
+	struct sel_token *d = cur(p);
+	int64_t min;
+	if (t->type == SEL_TK_MINUS && d->type == SEL_TK_INT &&
+	    sel_value_parse_int(d->p, d->len, &min) == -ERANGE) {
+		char buf[24];
+		int nb = snprintf(buf, sizeof(buf), "-%.*s",
+				  d->len < 22 ? (int)d->len : 22, d->p);
+		if (nb > 0 && sel_value_parse_int(buf, (size_t)nb, &min) == 0 &&
+		    (e = mk(p, SEL_N_LIT, t))) {
+			e->lit.type = SEL_T_INT;
+			e->lit.u.i = min;
+			next(p);
+			p->depth--;
+			*out = e;
+			return 0;
+		}
+	}
 	if ((r = parse_unary(p, &e)))
 		return r;
 	p->depth--;
