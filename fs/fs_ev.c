@@ -342,13 +342,19 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	bool hash = false;
 	struct stat used;
 
-	if (!ntf_event_is_removed(name))
-		object_fields(ctx, dir, child, openfd, st, &used, &ev, meta,
-			      &metastore, etag, &hash);
+	/* An object written through a descriptor after its last name went
+	 * (unlinked, or replaced by a rename) is no object any more: its
+	 * Put would bring back what its Delete removed. */
+	if (!ntf_event_is_removed(name) &&
+	    object_fields(ctx, dir, child, openfd, st, &used, &ev, meta,
+			  &metastore, etag, &hash) &&
+	    S_ISREG(used.st_mode) && used.st_nlink == 0)
+		goto out_meta;
 	/* Only passthrough makes openfd the daemon's own, one the hasher
 	 * may read (see fs_etag_submit). */
 	emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
 		hash ? &used : NULL, child ? NULL : dir);
+out_meta:
 	free(metastore);
 out:
 	cmn_buf_free(&pb);
@@ -372,7 +378,7 @@ struct tree_walk {
 	const char *root;      /* backing path of the moved directory */
 	const char *newprefix; /* "bucket/dir" it now is */
 	const char *oldprefix; /* "bucket/dir" it was */
-	bool deletes;          /* false for RENAME_EXCHANGE: both stay */
+	bool exchange;         /* RENAME_EXCHANGE: old keys may live on */
 };
 
 /* The cached eTag of "bucket/key", looked up by path. */
@@ -391,9 +397,22 @@ static bool cached_etag_at(struct fs_ctx *ctx, const char *path,
 	return ok;
 }
 
-static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
-		      const char *oldkey, const struct stat *st, bool del)
+/* Is "bucket/key" an object now (anything but a directory)? */
+static bool object_exists(struct fs_ctx *ctx, const char *path)
 {
+	struct stat st;
+	return fstatat(fs_inode_root(ctx->inodes)->fd, path, &st,
+		       AT_SYMLINK_NOFOLLOW) == 0 &&
+	       !S_ISDIR(st.st_mode);
+}
+
+/* Copy newkey from oldkey, then Delete oldkey: always after a rename;
+ * after an exchange only when oldkey is no object any more (what the
+ * other side brought has no object of that name). */
+static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
+		      const char *oldkey, const struct stat *st, bool exchange)
+{
+	bool del = !exchange || !object_exists(ctx, oldkey);
 	char *nk = strdup(newkey), *ok = strdup(oldkey);
 	char *ns = nk ? strchr(nk, '/') : NULL;
 	char *os = ok ? strchr(ok, '/') : NULL;
@@ -444,7 +463,7 @@ static int walk_one(const char *path, const struct stat *st, int type,
 	cmn_buf_init(&ok, 64 * 1024);
 	if (cmn_buf_printf(&nk, "%s%s", w->newprefix, rel) == 0 &&
 	    cmn_buf_printf(&ok, "%s%s", w->oldprefix, rel) == 0)
-		emit_pair(w->ctx, w->req, nk.data, ok.data, st, w->deletes);
+		emit_pair(w->ctx, w->req, nk.data, ok.data, st, w->exchange);
 	cmn_buf_free(&nk);
 	cmn_buf_free(&ok);
 	return 0;
@@ -467,10 +486,11 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 	if (od < 1 || nd < 1 ||
 	    fstatat(newdir->fd, newname, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		goto out;
-	bool del = !(flags & RENAME_EXCHANGE);
+	bool exchange = flags & RENAME_EXCHANGE;
 	if (!S_ISDIR(st.st_mode)) {
 		if (od >= 2 && nd >= 2)
-			emit_pair(ctx, req, newp.data, oldp.data, &st, del);
+			emit_pair(ctx, req, newp.data, oldp.data, &st,
+				  exchange);
 		goto out;
 	}
 	char root[64];
@@ -479,7 +499,7 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 	cmn_buf_init(&full, 64 * 1024);
 	if (cmn_buf_printf(&full, "%s/%s", root, newname) == 0) {
 		struct tree_walk w = {ctx, req, full.data, newp.data,
-				      oldp.data, del};
+				      oldp.data, exchange};
 		cur_walk = &w;
 		nftw(full.data, walk_one, 16, FTW_PHYS);
 		cur_walk = NULL;
@@ -677,8 +697,9 @@ bool fs_ev_removexattr(struct fs_ctx *ctx, fuse_req_t req,
 
 /* ---- start and stop ---------------------------------------------- */
 
-/* Load the stored document of one directory, if any. */
-static void load_rules(struct fs_ctx *ctx, int dirfd, const char *name,
+/* Load the stored document of one directory, if any: true when rules
+ * were put in force. */
+static bool load_rules(struct fs_ctx *ctx, int dirfd, const char *name,
 		       const char *bucket)
 {
 	char proc[PATH_MAX_PROC];
@@ -689,17 +710,36 @@ static void load_rules(struct fs_ctx *ctx, int dirfd, const char *name,
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
 	ssize_t n = getxattr(proc, FS_EV_XATTR_RULES, NULL, 0);
 	if (n <= 0)
-		return;
+		return false;
 	char *xml = malloc((size_t)n);
 	if (!xml)
-		return;
+		return false;
 	n = getxattr(proc, FS_EV_XATTR_RULES, xml, (size_t)n);
 	struct ntf_rules *rules = NULL;
-	if (n > 0 && parse_rules(ctx, bucket, xml, (size_t)n, &rules) == 0 &&
-	    install_rules(ctx, bucket, rules) == 0)
+	bool loaded = n > 0 &&
+		      parse_rules(ctx, bucket, xml, (size_t)n, &rules) == 0 &&
+		      install_rules(ctx, bucket, rules) == 0;
+	if (loaded)
 		cmn_info("loaded notification rules of %s",
 			 bucket[0] ? bucket : "the mount root");
 	free(xml);
+	return loaded;
+}
+
+void fs_ev_bucket_rules_reload(struct fs_ctx *ctx, const char *bucket)
+{
+	if (!ctx->ev || !ctx->pipeline)
+		return;
+	int root = fs_inode_root(ctx->inodes)->fd;
+	struct stat st;
+	pthread_mutex_lock(&ctx->ev->rules_mu);
+	bool dir = fstatat(root, bucket, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		   S_ISDIR(st.st_mode);
+	if (!dir || !load_rules(ctx, root, bucket, bucket)) {
+		install_rules(ctx, bucket, NULL);
+		set_error(ctx->ev, bucket, NULL);
+	}
+	pthread_mutex_unlock(&ctx->ev->rules_mu);
 }
 
 static void load_all_rules(struct fs_ctx *ctx)

@@ -72,6 +72,11 @@ void fs_ev_meta_changed(struct fs_inode *ino);
 /* The command name of pid (cached), "" when unknown. */
 void fs_ev_comm(struct fs_ctx *ctx, pid_t pid, char out[17]);
 
+/* The rules of bucket as its directory's xattr holds them now: after a
+ * rename that made the directory at that name another one (or none), the
+ * rules follow the directories, as a remount would find them. */
+void fs_ev_bucket_rules_reload(struct fs_ctx *ctx, const char *bucket);
+
 /* Emit a bucket event (BucketCreated/BucketRemoved) for `bucket`. */
 void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
 		  const char *bucket);

@@ -698,27 +698,38 @@ int fs_inode_name(struct fs_inode_table *t, struct fs_inode *ino,
 int fs_inode_path(struct fs_inode_table *t, struct fs_inode *ino,
 		  const char *name, struct cmn_buf *out)
 {
-	const char *parts[256];
+	size_t len = name ? strlen(name) : 0, at;
 	int depth = 0, rc = 0;
 
+	/* Two passes under the lock: the length, then the names written
+	 * from the end, so any depth fits (an S3 key may nest 500 deep). */
 	pthread_mutex_lock(&t->lock);
 	for (struct fs_inode *n = ino; n && n->parent; n = n->parent) {
-		if (depth == (int)(sizeof(parts) / sizeof(*parts)) - 1) {
-			rc = -ENAMETOOLONG;
-			goto out;
-		}
-		parts[depth++] = n->name;
+		len += strlen(n->name) + 1;
+		depth++;
 	}
-	int total = depth + (name ? 1 : 0);
-	for (int i = depth - 1; i >= 0 && rc == 0; i--) {
-		rc = cmn_buf_adds(out, parts[i]);
-		if (rc == 0 && (i > 0 || name))
-			rc = cmn_buf_addc(out, '/');
+	if (!name && depth)
+		len--; /* no '/' after the last directory */
+	char *dst = cmn_buf_reserve(out, len + 1);
+	if (!dst) {
+		rc = -ENAMETOOLONG;
+		goto out;
 	}
-	if (rc == 0 && name)
-		rc = cmn_buf_adds(out, name);
-	if (rc == 0)
-		rc = total;
+	at = len;
+	if (name) {
+		at -= strlen(name);
+		memcpy(dst + at, name, strlen(name));
+	}
+	for (struct fs_inode *n = ino; n && n->parent; n = n->parent) {
+		if (at < len)
+			dst[--at] = '/';
+		size_t nl = strlen(n->name);
+		at -= nl;
+		memcpy(dst + at, n->name, nl);
+	}
+	dst[len] = '\0';
+	out->len += len;
+	rc = depth + (name ? 1 : 0);
 out:
 	pthread_mutex_unlock(&t->lock);
 	return rc;

@@ -633,20 +633,62 @@ static void note_rename(struct fs_ctx *ctx, struct fs_inode *parent,
 
 /* Events of a rename: the objects it moved, and for a bucket renamed at
  * the root its rules follow it and the bucket events say what happened. */
+static bool is_dir_at(struct fs_inode *dir, const char *name)
+{
+	struct stat st;
+	return fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+/* A name at the root a rename touched: was it a bucket, and is it one? */
+struct root_name {
+	const char *name;
+	bool before, after;
+};
+
+/* The events of a rename: the Copy/Delete pairs of the objects moved,
+ * and where a bucket appears or goes away at the root, its bucket event:
+ * a new bucket is announced before the objects copied into it, one that
+ * went after its objects left.  The rules of a root name follow the
+ * directory, as a remount would find them: read again from the
+ * directory now there before the Copies into it, dropped for a name
+ * that is no bucket any more after the Deletes from it.  (A directory
+ * renamed over an empty bucket replaces it without a BucketRemoved.) */
 static void rename_events(struct fs_ctx *ctx, fuse_req_t req,
 			  struct fs_inode *parent, const char *name,
 			  struct fs_inode *newparent, const char *newname,
 			  unsigned int flags)
 {
+	bool exchange = flags & RENAME_EXCHANGE;
+	/* After the rename: what was at name is at newname (and, with
+	 * an exchange, the other way round). */
+	bool moved_dir = is_dir_at(newparent, newname);
+	struct root_name r[2];
+	int n = 0;
+	if (fs_inode_is_root(parent))
+		r[n++] = (struct root_name){
+			name, moved_dir, exchange && is_dir_at(parent, name)};
+	if (fs_inode_is_root(newparent))
+		r[n++] = (struct root_name){
+			newname, exchange && is_dir_at(parent, name),
+			moved_dir};
+	for (int i = 0; i < n; i++) {
+		if (!r[i].after)
+			continue;
+		fs_ev_bucket_rules_reload(ctx, r[i].name);
+		if (!r[i].before)
+			fs_ev_bucket(ctx, req, NTF_EV_BUCKET_CREATED,
+				     r[i].name);
+	}
 	fs_ev_renamed(ctx, req, parent, name, newparent, newname, flags);
-	if (flags & RENAME_EXCHANGE)
+	if (exchange)
 		fs_ev_renamed(ctx, req, newparent, newname, parent, name,
 			      flags);
-	if (fs_inode_is_root(parent) && fs_inode_is_root(newparent) &&
-	    !(flags & RENAME_EXCHANGE)) {
-		ntf_pipeline_move_rules(ctx->pipeline, name, newname);
-		fs_ev_bucket(ctx, req, NTF_EV_BUCKET_REMOVED, name);
-		fs_ev_bucket(ctx, req, NTF_EV_BUCKET_CREATED, newname);
+	for (int i = 0; i < n; i++) {
+		if (!r[i].before || r[i].after)
+			continue;
+		fs_ev_bucket(ctx, req, NTF_EV_BUCKET_REMOVED, r[i].name);
+		fs_ev_bucket_rules_reload(ctx, r[i].name);
 	}
 }
 

@@ -403,6 +403,84 @@ def test_rename_exchange_is_two_copies(ev):
                  content=b"P", copy_source="alpha/p")
 
 
+def test_rename_exchange_of_directories_deletes_what_is_gone(ev):
+    """Exchanging two directories: every object now under each is a Copy
+    from the other side, and a key that no longer names an object (only
+    one side had it) is a Delete; the keys both had stay."""
+    b = ev.m.bucket()
+    for d, f in (("x1", "only1"), ("x1", "common"), ("x2", "only2"),
+                 ("x2", "common")):
+        os.makedirs(b / d, exist_ok=True)
+        write_file(b / d / f, (d + f).encode())
+    ev.ops()
+    renameat2(b / "x1", b / "x2", RENAME_EXCHANGE)
+    got = names(ev.ops())
+    assert sorted(got) == sorted([
+        ("s3:ObjectCreated:Copy", "alpha", "x2/only1"),
+        ("s3:ObjectCreated:Copy", "alpha", "x2/common"),
+        ("s3:ObjectCreated:Copy", "alpha", "x1/only2"),
+        ("s3:ObjectCreated:Copy", "alpha", "x1/common"),
+        ("s3:ObjectRemoved:Delete", "alpha", "x1/only1"),
+        ("s3:ObjectRemoved:Delete", "alpha", "x2/only2")])
+    # each Delete follows its Copy
+    assert got.index(("s3:ObjectRemoved:Delete", "alpha", "x1/only1")) > \
+        got.index(("s3:ObjectCreated:Copy", "alpha", "x2/only1"))
+    # a file and a directory: the file's key becomes a prefix, the
+    # directory's keys go
+    write_file(b / "ec", b"E")
+    ev.ops()
+    renameat2(b / "ec", b / "x1", RENAME_EXCHANGE)
+    assert sorted(names(ev.ops())) == sorted([
+        ("s3:ObjectCreated:Copy", "alpha", "x1"),
+        ("s3:ObjectRemoved:Delete", "alpha", "ec"),
+        ("s3:ObjectCreated:Copy", "alpha", "ec/only2"),
+        ("s3:ObjectCreated:Copy", "alpha", "ec/common"),
+        ("s3:ObjectRemoved:Delete", "alpha", "x1/only2"),
+        ("s3:ObjectRemoved:Delete", "alpha", "x1/common")])
+
+
+def test_no_put_for_a_file_whose_name_is_gone(ev):
+    """Written through a descriptor after its name went (unlinked, or
+    replaced by a rename), a file is no object: no Put at its close to
+    bring back what the Delete removed."""
+    b = ev.m.bucket()
+    fd = os.open(b / "tmpx", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"scratch")
+    os.unlink(b / "tmpx")
+    os.write(fd, b"more")
+    os.close(fd)
+    assert names(ev.ops()) == [("s3:ObjectRemoved:Delete", "alpha", "tmpx")]
+    fd = os.open(b / "victim", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"old")
+    write_file(b / "repl", b"replacement")
+    os.rename(b / "repl", b / "victim")
+    os.write(fd, b"more")
+    os.close(fd)
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "repl"),
+                          ("s3:ObjectCreated:Copy", "alpha", "victim"),
+                          ("s3:ObjectRemoved:Delete", "alpha", "repl")]
+    check_record(got[1], "s3:ObjectCreated:Copy", "alpha", "victim",
+                 size=11, content=b"replacement", copy_source="alpha/repl")
+
+
+def test_objects_deep_below_have_events(ev):
+    """A key 300 directories deep (600 bytes, a valid S3 key) has its
+    events like any other."""
+    b = ev.m.bucket()
+    d = b.joinpath(*(["d"] * 300))
+    os.makedirs(d)
+    ev.ops()
+    write_file(d / "deep.txt", b"deep")
+    os.unlink(d / "deep.txt")
+    key = "d/" * 300 + "deep.txt"
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", key),
+                          ("s3:ObjectRemoved:Delete", "alpha", key)]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", key, size=4,
+                 content=b"deep", ctype="text/plain")
+
+
 def test_link_is_copy(ev):
     b = ev.m.bucket()
     write_file(b / "orig.json", b"{}")
@@ -452,6 +530,33 @@ def test_mkdir_rmdir_at_root_are_bucket_events(ev):
                  pid=os.getpid())
     check_record(got[1], "s3:BucketRemoved:*", "new-bucket", "",
                  pid=os.getpid())
+
+
+def test_buckets_made_and_ended_by_renames(ev):
+    """A directory renamed to the root is a new bucket, announced before
+    the objects copied into it; a bucket renamed into another bucket is
+    removed after its objects left; a bucket renamed at the root is both,
+    in that order."""
+    m = ev.m
+    os.mkdir(m.mnt / "gamma")
+    write_file(m.mnt / "gamma" / "f", b"F")
+    ev.ops()
+    os.rename(m.mnt / "gamma", m.bucket() / "wasgamma")
+    assert names(ev.ops()) == [
+        ("s3:ObjectCreated:Copy", "alpha", "wasgamma/f"),
+        ("s3:ObjectRemoved:Delete", "gamma", "f"),
+        ("s3:BucketRemoved:*", "gamma", "")]
+    os.rename(m.bucket() / "wasgamma", m.mnt / "delta")
+    assert names(ev.ops()) == [
+        ("s3:BucketCreated:*", "delta", ""),
+        ("s3:ObjectCreated:Copy", "delta", "f"),
+        ("s3:ObjectRemoved:Delete", "alpha", "wasgamma/f")]
+    os.rename(m.mnt / "delta", m.mnt / "epsilon")
+    assert names(ev.ops()) == [
+        ("s3:BucketCreated:*", "epsilon", ""),
+        ("s3:ObjectCreated:Copy", "epsilon", "f"),
+        ("s3:ObjectRemoved:Delete", "delta", "f"),
+        ("s3:BucketRemoved:*", "delta", "")]
 
 
 def test_bucket_events_by_default_without_rules(fs_off):

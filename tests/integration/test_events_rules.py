@@ -127,6 +127,25 @@ def test_rules_follow_a_renamed_bucket_and_die_with_it(fs_off):
     assert logged(m)[-1] == ("s3:ObjectCreated:Put", "gamma", "fresh")
 
 
+def test_rules_leave_with_a_bucket_moved_into_another(fs_off):
+    """Moved into another bucket, a bucket's directory takes its rules
+    (the xattr) along and they stop applying to its old name; moved back
+    to the root under any name, they apply again, as after a remount."""
+    m = fs_off
+    os.mkdir(m.mnt / "eps")
+    set_rules(m.mnt / "eps", JPG)
+    os.rename(m.mnt / "eps", m.bucket("alpha") / "epsdir")
+    os.mkdir(m.mnt / "eps")                       # a new bucket: no rules
+    put(m.mnt / "eps" / "new.png")
+    assert logged(m)[-1] == ("s3:ObjectCreated:Put", "eps", "new.png")
+    os.rename(m.bucket("alpha") / "epsdir", m.mnt / "eps2")
+    assert os.getxattr(m.mnt / "eps2", RULES_XATTR).decode() == JPG
+    put(m.mnt / "eps2" / "images" / "x.png")
+    put(m.mnt / "eps2" / "images" / "x.jpg")
+    assert logged(m)[-1] == ("s3:ObjectCreated:Put", "eps2", "images/x.jpg")
+    assert ("s3:ObjectCreated:Put", "eps2", "images/x.png") not in logged(m)
+
+
 # ---- refusals ----------------------------------------------------------
 
 BAD = [
