@@ -848,8 +848,9 @@ static int prepare_open(struct fs_ctx *ctx, struct fs_file *f,
 		if (fi->flags & O_DIRECT)
 			fi->direct_io = 1;
 	}
-	/* A read-only close needs no FLUSH round trip (GET +70% here). */
-	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+	/* A read-only close needs no FLUSH round trip (GET +70% here);
+	 * one that truncated has its Put at the flush. */
+	if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
 		fi->noflush = 1;
 	return id;
 }
@@ -981,7 +982,9 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		open_select(ctx, req, ino, fi);
 		return;
 	}
+	/* O_RDONLY|O_TRUNC empties the file: a write, not a GET. */
 	bool get = (fi->flags & O_ACCMODE) == O_RDONLY &&
+		   !(fi->flags & O_TRUNC) &&
 		   fs_ev_wants(ctx, NTF_EV_OBJECT_ACCESSED_GET);
 	if (get)
 		fs_etag_prefetch(ctx, ino->dev, ino->ino);

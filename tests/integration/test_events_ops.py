@@ -481,6 +481,20 @@ def test_objects_deep_below_have_events(ev):
                  content=b"deep", ctype="text/plain")
 
 
+def test_read_only_open_with_trunc_is_a_put_not_a_get(ev):
+    """open(O_RDONLY|O_TRUNC) empties the file: a Put of the empty object
+    (with its eTag), no GET."""
+    b = ev.m.bucket()
+    write_file(b / "rt", b"hello\n")
+    ev.ops()
+    os.close(os.open(b / "rt", os.O_RDONLY | os.O_TRUNC))
+    got = ev.ops()
+    assert names(got) == [("s3:ObjectCreated:Put", "alpha", "rt")]
+    check_record(got[0], "s3:ObjectCreated:Put", "alpha", "rt", size=0,
+                 content=b"")
+    assert got[0]["s3"]["object"]["eTag"] == hashlib.md5(b"").hexdigest()
+
+
 def test_link_is_copy(ev):
     b = ev.m.bucket()
     write_file(b / "orig.json", b"{}")
