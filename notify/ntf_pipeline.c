@@ -888,7 +888,7 @@ static int64_t record_size(const char *record)
 }
 
 static int recover_one(void *arg, uint64_t seq, const char *bucket,
-		       const char *key, const char *record)
+		       const char *key, const char *record, bool later)
 {
 	struct recover_list *l = arg;
 	if (l->n == l->cap) {
@@ -901,6 +901,7 @@ static int recover_one(void *arg, uint64_t seq, const char *bucket,
 	}
 	struct recovered *r = &l->v[l->n];
 	*r = (struct recovered){.seq = seq, .size = record_size(record),
+				.superseded = later,
 				.bucket = strdup(bucket ? bucket : ""),
 				.key = strdup(key ? key : "")};
 	if (!r->bucket || !r->key) {
@@ -937,17 +938,17 @@ static int mark_superseded(struct recover_list *l)
 		by[i] = &l->v[i];
 	qsort(by, l->n, sizeof(*by), cmp_recovered);
 	for (size_t i = 0; i + 1 < l->n; i++)
-		by[i]->superseded = !strcmp(by[i]->bucket, by[i + 1]->bucket) &&
-				    !strcmp(by[i]->key, by[i + 1]->key);
+		by[i]->superseded |= !strcmp(by[i]->bucket, by[i + 1]->bucket) &&
+				     !strcmp(by[i]->key, by[i + 1]->key);
 	free(by);
 	return 0;
 }
 
 /* What the object is now can only be the content of the last of its
  * records: one an earlier record of it described is gone (the file was
- * written again before the crash), so that record is published without
- * an eTag, as a record whose file changed before it was hashed is
- * (fs_etag.h), instead of with the later content's.  The last one goes to
+ * written again, copied over or removed before the crash), so that record
+ * is published without an eTag, as a record whose file changed before it
+ * was hashed is (fs_etag.h), instead of with the later content's.  The last one goes to
  * fn with the size it recorded, for the hasher to check. */
 int ntf_pipeline_recover(struct ntf_pipeline *p, ntf_pipeline_recover_fn fn,
 			 void *arg)

@@ -234,8 +234,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_FINALIZE_NONE] = "UPDATE records SET record = replace(record, "
 			     "'" PENDING_ETAG ",', ''), pending = 0 "
 			     "WHERE seq = ?1 AND pending = 1",
-	[ST_PENDING] = "SELECT seq, bucket, key, record FROM records WHERE "
-		       "pending = 1 ORDER BY seq",
+	/* later: a record of the same object after it (pending or not:
+	 * a Copy onto it, a Delete, another Put), a range scan from seq. */
+	[ST_PENDING] = "SELECT p.seq, p.bucket, p.key, p.record, EXISTS("
+		       "SELECT 1 FROM records r WHERE r.seq > p.seq AND "
+		       "r.bucket = p.bucket AND r.key = p.key) FROM records p "
+		       "WHERE p.pending = 1 ORDER BY p.seq",
 	[ST_MARK] = "INSERT OR REPLACE INTO meta(name, value) "
 		    "VALUES('journal_seq', ?1)",
 };
@@ -2127,7 +2131,8 @@ int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg)
 		err = fn(arg, (uint64_t)sqlite3_column_int64(st, 0),
 			 (const char *)sqlite3_column_text(st, 1),
 			 (const char *)sqlite3_column_text(st, 2),
-			 (const char *)sqlite3_column_text(st, 3));
+			 (const char *)sqlite3_column_text(st, 3),
+			 sqlite3_column_int(st, 4) != 0);
 		if (err)
 			break;
 	}

@@ -316,12 +316,13 @@ void ntf_store_ingest_soon(struct ntf_store *s);
 
 /* Call fn for every pending record in seq order (after a restart, so the
  * caller can hash again), with the record as stored (its JSON, the eTag a
- * placeholder).  fn's strings are valid during the call; a non-zero
- * return stops the walk and is returned.  Must not call back into the
- * store.  Any thread. */
+ * placeholder) and whether a later record of the log names the same
+ * object (`later`: what it described may be gone).  fn's strings are
+ * valid during the call; a non-zero return stops the walk and is
+ * returned.  Must not call back into the store.  Any thread. */
 typedef int (*ntf_store_pending_fn)(void *arg, uint64_t seq,
 				    const char *bucket, const char *key,
-				    const char *record);
+				    const char *record, bool later);
 int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg);
 
 #endif

@@ -232,10 +232,10 @@ static void test_seq_in_record(void **state)
 }
 
 static int pending_seen(void *arg, uint64_t seq, const char *bucket,
-			const char *key, const char *record)
+			const char *key, const char *record, bool later)
 {
 	struct got *g = arg;
-	(void)key;
+	(void)key, (void)later;
 	assert_non_null(record);
 	g->seqs[g->n++] = seq;
 	assert_string_equal(bucket, "b");
