@@ -774,6 +774,7 @@ int fs_ev_start(struct fs_ctx *ctx)
 		.log_max_events = o->log_max_events,
 		.log_max_age_ms = o->log_max_age_ms,
 		.region = o->region,
+		.lock_wait_ms = NTF_LIMIT_STORE_LOCK_WAIT_MS,
 	};
 	char *msg = NULL;
 	ctx->ev = calloc(1, sizeof(*ctx->ev));

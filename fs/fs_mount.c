@@ -340,7 +340,67 @@ static void presize_fd_table(int fd)
 		close(hi);
 }
 
-/* Everything that runs threads starts here, after fuse_daemonize(): a
+/* Without -f: fork, and let the parent wait for the child's word on a
+ * pipe (returns the write end in *ready, -1 in the foreground).  Unlike
+ * fuse_daemonize(), which lets the parent exit 0 right after the fork,
+ * the word comes once the start is done: a start that fails after the
+ * fork (the event store taken meanwhile by another daemon) is the
+ * command's exit status and message on the terminal, not a silent 0.
+ * The parent never returns. */
+static int detach(bool foreground, int *ready)
+{
+	*ready = -1;
+	if (foreground)
+		return chdir("/") == 0 ? 0 : -errno;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	if (pid > 0) {
+		char word = 1;
+		close(p[1]);
+		/* EOF: the child died before its word. */
+		while (read(p[0], &word, 1) < 0 && errno == EINTR)
+			;
+		_exit(word == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0 || chdir("/") != 0) {
+		close(p[1]);
+		return -errno;
+	}
+	*ready = p[1];
+	return 0;
+}
+
+/* Tell the waiting parent (detach) how the start went; on success the
+ * standard streams go to /dev/null, as a daemon's do. */
+static void detached(int ready, bool ok)
+{
+	if (ready < 0)
+		return;
+	if (ok) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			(void)dup2(null, 0);
+			(void)dup2(null, 1);
+			(void)dup2(null, 2);
+			if (null > 2)
+				close(null);
+		}
+	}
+	char word = ok ? 0 : 1;
+	(void)!write(ready, &word, 1);
+	close(ready);
+}
+
+/* Everything that runs threads starts here, after detach(): a
  * fork keeps only the calling thread. */
 static int ctx_start(struct fs_ctx *ctx)
 {
@@ -428,12 +488,17 @@ int fs_mount_run(const struct fs_opts *o)
 		cmn_err("cannot install passthrough I/O: %s", strerror(-rc));
 		goto out_unmount;
 	}
-	if (fuse_daemonize(o->foreground) != 0)
-		goto out_unmount;
-	if ((rc = ctx_start(&ctx)) != 0) {
-		cmn_err("cannot start the event pipeline: %s", strerror(-rc));
+	int ready;
+	if ((rc = detach(o->foreground, &ready)) != 0) {
+		cmn_err("cannot go to the background: %s", strerror(-rc));
 		goto out_unmount;
 	}
+	if ((rc = ctx_start(&ctx)) != 0) {
+		cmn_err("cannot start the event pipeline: %s", strerror(-rc));
+		detached(ready, false);
+		goto out_unmount;
+	}
+	detached(ready, true);
 	rc = serve(&ctx, se);
 	/* Handles the kernel never released: closed while the session can
 	 * still take the answers owed to reads parked on them (fs_magic). */

@@ -61,6 +61,12 @@
  * milliseconds, so queue calls never wait long for the connection. */
 #define NTF_LIMIT_STORE_BATCH 4096
 
+/* How long a daemon waits for the state directory's lock: long enough
+ * for a `bucketfs events` replaying a crashed daemon's journal, or for
+ * another daemon's check at its start, to let go; a daemon that keeps
+ * the store is refused after it. */
+#define NTF_LIMIT_STORE_LOCK_WAIT_MS 3000
+
 /* Most bytes of one ingest transaction (and of one append, and of one
  * journal frame): bounds the ingester's memory. */
 #define NTF_LIMIT_STORE_BATCH_BYTES (8 * 1024 * 1024)

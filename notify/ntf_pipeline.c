@@ -149,7 +149,8 @@ int ntf_pipeline_open(const struct ntf_pipeline_opts *o,
 						 PIPE_LOCAL_TYPE};
 	p->env = (struct ntf_rules_env){p->region, &p->local_target, 1};
 	struct ntf_store_opts so = {.log_max_events = o->log_max_events,
-				    .log_max_age_ms = o->log_max_age_ms};
+				    .log_max_age_ms = o->log_max_age_ms,
+				    .lock_wait_ms = o->lock_wait_ms};
 	int rc = p->region ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = ntf_rules_default(&p->deflt);

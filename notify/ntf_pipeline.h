@@ -38,6 +38,7 @@ struct ntf_pipeline_opts {
 	uint64_t log_max_events;       /* 0: keep all */
 	int64_t log_max_age_ms;        /* 0: keep all */
 	const char *region;            /* NULL: "us-east-1" */
+	int64_t lock_wait_ms;          /* see ntf_store_opts */
 };
 
 /* Open the store in opts->state_dir (created 0700) and start with no

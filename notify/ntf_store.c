@@ -1345,7 +1345,20 @@ static void *writer_main(void *arg)
 
 /* ---- open / close ---- */
 
-static int open_dir(const char *state_dir, int *dirfd, char **errmsg)
+/* flock(fd) exclusively, waiting up to wait_ms for a holder to let go. */
+static int lock_dir(int fd, int64_t wait_ms)
+{
+	for (int64_t waited = 0;; waited += 20) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || waited >= wait_ms)
+			return errno == EWOULDBLOCK ? -EBUSY : -errno;
+		usleep(20 * 1000);
+	}
+}
+
+static int open_dir(const char *state_dir, int64_t wait_ms, int *dirfd,
+		    char **errmsg)
 {
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
 		int err = -errno;
@@ -1358,11 +1371,13 @@ static int open_dir(const char *state_dir, int *dirfd, char **errmsg)
 		ntf_store_set_err(errmsg, state_dir, strerror(-err));
 		return err;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	int err = lock_dir(fd, wait_ms);
+	if (err) {
 		ntf_store_set_err(
 			errmsg, state_dir,
-			"the event store is in use by another process");
+			err == -EBUSY
+				? "the event store is in use by another process"
+				: strerror(-err));
 		close(fd);
 		return err;
 	}
@@ -1545,7 +1560,8 @@ int ntf_store_open(const char *state_dir, const struct ntf_store_opts *opts,
 		s->opts.batch_max ? s->opts.batch_max : NTF_LIMIT_STORE_BATCH;
 	int err = store_init_sync(s);
 	if (!err)
-		err = open_dir(state_dir, &s->dirfd, errmsg);
+		err = open_dir(state_dir, s->opts.lock_wait_ms, &s->dirfd,
+			       errmsg);
 	if (!err)
 		err = open_db(s, state_dir, errmsg);
 	if (!err)

@@ -78,6 +78,10 @@ struct ntf_store_opts {
 	int64_t log_max_age_ms; /* drop log entries older than this; 0: no limit
 				 */
 	size_t batch_max;	/* entries per transaction; 0: the default */
+	/* Wait this long for the state directory's lock when another
+	 * process holds it (a `bucketfs events` replaying a journal left by
+	 * a crash, another daemon's check at its start); 0: fail at once. */
+	int64_t lock_wait_ms;
 };
 
 struct ntf_store_stats {

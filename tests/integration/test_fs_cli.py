@@ -1,11 +1,13 @@
 """The bucketfs command: bad input, mount options, the mount.fuse3 / fstab
 argv forms, and clean exits on signals and fusermount3 -u."""
 import errno
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -209,6 +211,81 @@ def test_state_inside_a_bucket_or_src_refused(run_daemon, tmp_path, where):
     assert sorted(os.listdir(src)) == ["bkt"]
     assert os.listdir(src / "bkt") == ["deep"]
     assert os.listdir(src / "bkt" / "deep") == []
+
+
+def hold_lock(state, seconds):
+    """Hold the state directory's lock for a while, as `bucketfs events`
+    replaying a crashed daemon's journal does; returns the thread."""
+    os.makedirs(state, exist_ok=True)
+    fd = os.open(state, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def release():
+        time.sleep(seconds)
+        os.close(fd)
+    t = threading.Thread(target=release, daemon=True)
+    t.start()
+    return t
+
+
+def test_start_waits_for_a_short_holder_of_the_store(mount_factory):
+    """A daemon started while another process holds the event store for a
+    moment (a replay by `bucketfs events`) waits for it and mounts; one
+    held for good is refused with a message after a few seconds."""
+    m = mount_factory(opts=["passthrough=off"], start=False)
+    t = hold_lock(m.state, 1)
+    t0 = time.monotonic()
+    m.start()
+    assert time.monotonic() - t0 >= 0.9
+    (m.bucket() / "f").write_bytes(b"x")
+    t.join(TIMEOUT)
+
+
+def test_store_held_for_good_is_refused(run_daemon, tmp_path):
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    (src / "bkt").mkdir(parents=True)
+    mnt.mkdir()
+    t = hold_lock(src / ".bucketfs-state", 8)
+    p = run_daemon([src, mnt, "-f", "-o", "passthrough=off"])
+    clear_error(p, "in use by another process")
+    assert not is_mounted(mnt)
+    t.join(TIMEOUT)
+
+
+def test_background_starts_a_moment_apart(tmp_path):
+    """Two daemons started in the background on one SRC a moment apart:
+    one mounts and exits 0, the other says the store is in use and exits
+    non-zero -- never an exit 0 without a mount (the start after the fork
+    reports to the waiting parent)."""
+    for i, delay in enumerate((0.0, 0.02, 0.04, 0.06)):
+        src = tmp_path / f"src{i}"
+        (src / "bkt").mkdir(parents=True)
+        mnts = [tmp_path / f"m{i}a", tmp_path / f"m{i}b"]
+        for d in mnts:
+            d.mkdir()
+        procs = []
+        try:
+            for d in mnts:
+                procs.append(subprocess.Popen(
+                    [bucketfs_bin(), str(src), str(d), "-o",
+                     "passthrough=off"], stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True, env=daemon_env(),
+                    stdin=subprocess.DEVNULL))
+                time.sleep(delay)
+            outs = [p.communicate(timeout=TIMEOUT) for p in procs]
+            rcs = [p.returncode for p in procs]
+            mounted = [is_mounted(d) for d in mnts]
+            assert sorted(rcs) == [0, 1], (delay, rcs, outs)
+            for rc, up, (_, err) in zip(rcs, mounted, outs):
+                assert up == (rc == 0), (delay, rcs, mounted, outs)
+                if rc:
+                    assert "in use by another process" in err, err
+        finally:
+            for d in mnts:
+                if is_mounted(d):
+                    fusermount_u(d, lazy=False)
+            wait_for(lambda: not any(is_mounted(d) for d in mnts),
+                     what="unmounts")
 
 
 def test_config_missing_names_the_file(run_daemon, tmp_path):
