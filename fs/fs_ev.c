@@ -204,9 +204,9 @@ static size_t read_meta(struct fs_at *at, int fd, struct ntf_meta *meta,
  * with the MD5 of the object (ev's bucket and key) as st describes it,
  * read through hash_fd when that is >= 0, obj its inode or NULL (see
  * fs_etag_submit). */
-static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		    struct ntf_event *ev, bool hash, int hash_fd,
-		    const struct stat *st, struct fs_inode *obj)
+static int emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		   struct ntf_event *ev, bool hash, int hash_fd,
+		   const struct stat *st, struct fs_inode *obj)
 {
 	char comm[17] = "";
 	ev->uid = uid;
@@ -227,12 +227,13 @@ static void emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 			 ev->key ? ev->key : "",
 			 pd ? "stored but not synced" : "not recorded",
 			 strerror(-rc));
+	return rc;
 }
 
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	emit_as(ctx, fc->uid, fc->pid, ev, false, -1, NULL, NULL);
+	(void)emit_as(ctx, fc->uid, fc->pid, ev, false, -1, NULL, NULL);
 }
 
 void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -312,17 +313,18 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		     struct fs_inode *dir, const char *child,
 		     const struct stat *st, const char *copy_source)
 {
-	fs_ev_object_fd(ctx, uid, pid, comm, name, dir, child, -1, st,
-			copy_source);
+	(void)fs_ev_object_fd(ctx, uid, pid, comm, name, dir, child, -1, st,
+			      copy_source);
 }
 
-void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		     const char *comm, enum ntf_event_name name,
-		     struct fs_inode *dir, const char *child, int openfd,
-		     const struct stat *st, const char *copy_source)
+int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		    const char *comm, enum ntf_event_name name,
+		    struct fs_inode *dir, const char *child, int openfd,
+		    const struct stat *st, const char *copy_source)
 {
+	int rc = 0;
 	if (!fs_ev_wants(ctx, name) || dir->magic)
-		return;
+		return 0;
 	char path_on[512];
 	struct cmn_buf pb;
 	cmn_buf_init_on(&pb, 64 * 1024, path_on, sizeof(path_on));
@@ -352,12 +354,13 @@ void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		goto out_meta;
 	/* Only passthrough makes openfd the daemon's own, one the hasher
 	 * may read (see fs_etag_submit). */
-	emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
-		hash ? &used : NULL, child ? NULL : dir);
+	rc = emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
+		     hash ? &used : NULL, child ? NULL : dir);
 out_meta:
 	free(metastore);
 out:
 	cmn_buf_free(&pb);
+	return rc;
 }
 
 void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -432,7 +435,7 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 		}
 		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (fs_ev_wants(ctx, c.name))
-			emit_as(ctx, fc->uid, fc->pid, &c, hash, -1, st,
+			(void)emit_as(ctx, fc->uid, fc->pid, &c, hash, -1, st,
 				NULL);
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
 				      .bucket = ok, .key = os + 1, .size = -1};

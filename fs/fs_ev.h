@@ -55,11 +55,13 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		     const struct stat *st, const char *copy_source);
 
 /* The same for the object dir (child NULL) open as openfd (for reading
- * or writing, not O_PATH; -1: none), which the xattrs are read through. */
-void fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
-		     const char *comm, enum ntf_event_name ev,
-		     struct fs_inode *dir, const char *child, int openfd,
-		     const struct stat *st, const char *copy_source);
+ * or writing, not O_PATH; -1: none), which the xattrs are read through.
+ * Returns 0, or -errno when the event was matched but could not be
+ * recorded (or, stored, not synced as the durability asks). */
+int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
+		    const char *comm, enum ntf_event_name ev,
+		    struct fs_inode *dir, const char *child, int openfd,
+		    const struct stat *st, const char *copy_source);
 
 /* ino was created through the mount (op_create): it has no
  * user.s3.meta.* xattr until one is set through the mount. */

@@ -1115,6 +1115,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct fs_inode *ino = inode_of(req, id);
 	struct fs_file *f = ino->magic ? NULL : file_of(fi);
 	struct stat st;
+	int rc = 0;
 	if (!f || !f->writer)
 		goto out;
 	pthread_mutex_lock(&f->put_mu);
@@ -1134,10 +1135,20 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (!put || (changed && f->dirty && st.st_size == 0))
 		goto unlock; /* stays dirty: RELEASE or a later flush */
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	/* A Put that could not be recorded (the state directory full)
+	 * fails the close: the caller must not take the object as told.
+	 * (Dropped under pressure with durability=none, EAGAIN, it does
+	 * not: that mode is asynchronous.) */
 	if (changed)
-		fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
-				NTF_EV_OBJECT_CREATED_PUT, ino, NULL, f->fd,
-				&st, NULL);
+		rc = fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
+				     NTF_EV_OBJECT_CREATED_PUT, ino, NULL,
+				     f->fd, &st, NULL);
+	if (rc == -EAGAIN)
+		rc = 0;
+	if (rc < 0) {
+		f->dirty = true; /* RELEASE tries once more */
+		goto unlock;
+	}
 	f->dirty = false;
 	f->size = st.st_size;
 	f->mtime = st.st_mtim;
@@ -1145,7 +1156,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 unlock:
 	pthread_mutex_unlock(&f->put_mu);
 out:
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -rc);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t id,

@@ -2,6 +2,7 @@
 killed with SIGKILL mid-burst, then mounted again: every file whose
 close() returned 0 has its Put in the embedded log, and sequencers are
 strictly increasing across the restart."""
+import errno
 import hashlib
 import os
 import signal
@@ -154,3 +155,59 @@ def test_recovered_puts_keep_only_an_etag_that_still_holds(mount_factory):
     assert got == [("f", 3, None),
                    ("f", 5, hashlib.md5(b"bbbbb").hexdigest()),
                    ("g", 4, None)]
+
+
+def test_full_state_directory_fails_the_close_not_the_event(mount_factory,
+                                                            tmp_path):
+    """With the state directory's file system full, a Put that cannot be
+    recorded fails its close() (ENOSPC) instead of being dropped while
+    the close succeeds: once space is back, every file whose close()
+    returned 0 has its Put."""
+    st = tmp_path / "st"
+    st.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs",
+                    str(st)], check=True)
+    m = None
+    try:
+        m = mount_factory(opts=["passthrough=off", f"state={st}/s"])
+        with open(st / "filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+                    f.flush()
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+        b = m.bucket() / "full"
+        b.mkdir()
+        closed, failed = [], 0
+        for i in range(60000):
+            fd = os.open(b / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o644)
+            os.write(fd, b"x")
+            try:
+                os.close(fd)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+                failed += 1
+                if failed >= 20:
+                    break
+                continue
+            closed.append(f"full/f{i}")
+        assert failed >= 20, "no close failed: the events went somewhere"
+        os.unlink(st / "filler")
+        # room for the ingest of what the journal holds (WAL and database)
+        subprocess.run(["mount", "-o", "remount,size=512m", str(st)],
+                       check=True)
+
+        def puts():
+            return {r["s3"]["object"]["key"]
+                    for r in bucketfs_events(["--state", st / "s"])
+                    if r["eventName"] == "s3:ObjectCreated:Put"}
+        wait_for(lambda: set(closed) <= puts(), timeout=TIMEOUT * 6,
+                 what="a Put for every file whose close returned 0")
+    finally:
+        if m is not None and is_mounted(m.mnt):
+            fusermount_u(m.mnt, lazy=False)
+            if m.proc:
+                m.proc.wait(TIMEOUT)
+        subprocess.run(["umount", "-l", str(st)])
