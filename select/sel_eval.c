@@ -29,10 +29,14 @@
 struct sel_agg {
 	int fn;
 	int64_t count;
-	int64_t isum;		   /* checked mode */
-	__int128 psum, pmin, pmax; /* partial mode */
+	int64_t isum;		   /* checked mode: INT sum in record order */
+	__int128 psum;		   /* exact INT sum (both modes) */
+	__int128 pmin, pmax;	   /* partial mode: extremes of psum */
 	struct sel_sum fsum;	   /* FLOAT and DECIMAL values, exact */
 	bool has_float, has_dec, has_int, any, nan;
+	/* Checked mode: isum left the INT range.  SUM fails at the end
+	 * unless a FLOAT or DECIMAL joins the sum (it is a FLOAT then). */
+	bool ioverflow;
 	uint32_t types; /* MIN/MAX: bit per type of the values compared */
 	struct sel_value best;
 	struct cmn_buf keep;
@@ -609,9 +613,40 @@ static int typed_member(struct sel_eval *x, const struct sel_node *n,
 	return 0;
 }
 
-static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
-			struct sel_value *out)
+/* An integer token beyond the INT range reads as a FLOAT, which cannot
+ * hold all its digits; a value written out untouched keeps them
+ * (`{"id":12345678901234567890}` stays so under SELECT * and SELECT
+ * s.id): *v becomes the token as JSON text, printed as it is.  Only for
+ * output, never for a value an expression goes on to use. */
+static void keep_int_text(const char *p, size_t n, struct sel_value *v)
 {
+	if (v->type != SEL_T_FLOAT || !p)
+		return;
+	while (n && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+		p++;
+		n--;
+	}
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' ||
+		     p[n - 1] == '\r'))
+		n--;
+	size_t k = n && p[0] == '-';
+	if (k == n)
+		return;
+	for (size_t i = k; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return;
+	v->type = SEL_T_JSON;
+	v->u.s = p;
+	v->len = (uint32_t)n;
+}
+
+/* The value of a JSON path; *raw (when raw is not NULL) is set to the
+ * text it was read from, or NULL. */
+static int path_json(struct sel_eval *x, const struct sel_node *n,
+		     struct sel_value *out, const char **raw, size_t *rawn)
+{
+	if (raw)
+		*raw = NULL;
 	const struct sel_record *rec = x->rec;
 	if (rec->missing) {
 		out->type = SEL_T_MISSING;
@@ -659,7 +694,17 @@ static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
 			return 0;
 		}
 	}
+	if (raw) {
+		*raw = vp;
+		*rawn = vn;
+	}
 	return json_scalar(x, n, vp, vn, out);
+}
+
+static int ev_path_json(struct sel_eval *x, const struct sel_node *n,
+			struct sel_value *out)
+{
+	return path_json(x, n, out, NULL, NULL);
 }
 
 static int ev_path(struct sel_eval *x, const struct sel_node *n,
@@ -1663,19 +1708,15 @@ static int fn_case(struct sel_eval *x, const struct sel_node *n,
 	int r = arg_type(x, n, &a[0], SEL_T_STRING);
 	if (r)
 		return r;
-	char *p = scratch(x, n, a[0].len);
+	/* Mapping can change a character's length ('ı' is 2 bytes, its
+	 * upper case 'I' one; 'Ⱥ' 2, its lower case 3): room for the
+	 * longest outcome. */
+	char *p = scratch(x, n, (size_t)a[0].len + a[0].len / 2);
 	if (!p)
 		return -E2BIG;
-	bool up = n->op == SEL_FN_UPPER;
-	for (uint32_t i = 0; i < a[0].len; i++) {
-		char c = a[0].u.s[i];
-		if (up && c >= 'a' && c <= 'z')
-			c = (char)(c - 32);
-		else if (!up && c >= 'A' && c <= 'Z')
-			c = (char)(c + 32);
-		p[i] = c;
-	}
-	sel_value_str(out, p, a[0].len);
+	size_t len =
+		sel_value_case(a[0].u.s, a[0].len, n->op == SEL_FN_UPPER, p);
+	sel_value_str(out, p, len);
 	return 0;
 }
 
@@ -1841,6 +1882,34 @@ static int ev_func(struct sel_eval *x, const struct sel_node *n,
 
 /* Aggregates. */
 
+/* The sum of every INT, FLOAT and DECIMAL value of g, rounded once. */
+static double exact_sum(const struct sel_agg *g)
+{
+	struct sel_sum t = g->fsum;
+	sel_sum_add_int(&t, g->psum);
+	return sel_sum_value(&t);
+}
+
+/* Can the argument of SUM only be an INT (or unknown)?  Then an INT
+ * overflow is final when it happens, and fails the query at that record,
+ * before the errors of later ones; otherwise a later FLOAT could still
+ * make the sum a FLOAT. */
+static bool int_typed(const struct sel_node *n)
+{
+	switch (n->kind) {
+	case SEL_N_CAST:
+		return n->op == SEL_T_INT;
+	case SEL_N_LIT:
+		return n->lit.type == SEL_T_INT;
+	case SEL_N_NEG:
+		return int_typed(n->kids[0]);
+	case SEL_N_ARITH:
+		return int_typed(n->kids[0]) && int_typed(n->kids[1]);
+	default:
+		return false;
+	}
+}
+
 static int agg_value(struct sel_eval *x, const struct sel_node *n,
 		     struct sel_value *out)
 {
@@ -1855,20 +1924,24 @@ static int agg_value(struct sel_eval *x, const struct sel_node *n,
 	case SEL_FN_SUM:
 		if (g->has_float || g->has_dec) {
 			out->type = g->has_float ? SEL_T_FLOAT : SEL_T_DECIMAL;
-			out->u.f = (double)g->isum + sel_sum_value(&g->fsum);
+			out->u.f = exact_sum(g);
+		} else if (g->ioverflow) {
+			return ERR(x, n, IntegerOverflow,
+				   "SUM overflowed the INT range");
 		} else {
 			out->type = SEL_T_INT;
 			out->u.i = g->isum;
 		}
 		return 0;
 	case SEL_FN_AVG:
+		/* AVG of INTs is a DECIMAL: the sum is exact (128 bits) and
+		 * never overflows. */
 		if (g->count == 0) {
 			set_null(out);
 			return 0;
 		}
 		out->type = g->has_float ? SEL_T_FLOAT : SEL_T_DECIMAL;
-		out->u.f = ((double)g->isum + sel_sum_value(&g->fsum)) /
-			   (double)g->count;
+		out->u.f = exact_sum(g) / (double)g->count;
 		return 0;
 	default:
 		if (!g->any)
@@ -1941,10 +2014,17 @@ static int agg_update(struct sel_eval *x, const struct sel_node *n,
 			g->has_dec |= v.type == SEL_T_DECIMAL;
 		} else if (x->partial) {
 			sum_partial(g, v.u.i);
-		} else if (__builtin_add_overflow(g->isum, v.u.i, &g->isum)) {
-			return ERR(x, n, IntegerOverflow,
-				   "%s overflowed the INT range",
-				   sel_parser_fn_name(n->op));
+		} else {
+			g->has_int = true;
+			g->psum += v.u.i;
+			if (n->op == SEL_FN_SUM && !g->ioverflow &&
+			    __builtin_add_overflow(g->isum, v.u.i, &g->isum)) {
+				if (int_typed(n->kids[0]))
+					return ERR(x, n, IntegerOverflow,
+						   "SUM overflowed the INT "
+						   "range");
+				g->ioverflow = true;
+			}
 		}
 		return 0;
 	default:
@@ -2030,10 +2110,12 @@ int sel_eval_aggs_take(struct sel_eval *x, struct sel_agg **out)
 static bool merge_exact(const struct sel_agg *g, const struct sel_agg *p,
 			int fn)
 {
-	if (fn == SEL_FN_SUM || fn == SEL_FN_AVG) {
+	if (fn == SEL_FN_SUM) {
+		/* Once overflowed, isum is no longer looked at. */
 		__int128 base = g->isum;
-		return !p->has_int || (base + p->pmax <= INT64_MAX &&
-				       base + p->pmin >= INT64_MIN);
+		return !p->has_int || g->ioverflow ||
+		       (base + p->pmax <= INT64_MAX &&
+			base + p->pmin >= INT64_MIN);
 	}
 	if (fn == SEL_FN_MIN || fn == SEL_FN_MAX) {
 		uint32_t t = g->types | p->types;
@@ -2053,7 +2135,11 @@ int sel_eval_merge(struct sel_eval *x, const struct sel_agg *part)
 		const struct sel_node *n = x->agg_nodes[i];
 		int c, r;
 		g->count += p->count;
-		g->isum += (int64_t)p->psum;
+		/* merge_exact: a SUM's isum stays in range (AVG has none). */
+		if (n->op == SEL_FN_SUM && !g->ioverflow)
+			g->isum += (int64_t)p->psum;
+		g->psum += p->psum;
+		g->has_int |= p->has_int;
 		sel_sum_merge(&g->fsum, &p->fsum);
 		g->has_float |= p->has_float;
 		g->has_dec |= p->has_dec;
@@ -2326,9 +2412,12 @@ static int out_err(struct sel_eval *x, int r)
 	return r;
 }
 
-/* The output name of SELECT item i: alias, last path step, or _N. */
-static void item_name(const struct sel_item *it, uint32_t i, char *tmp,
-		      size_t tmpn, const char **name, size_t *nlen)
+/* The output name of SELECT item i: alias, last path step, or _N.  The
+ * implicit FROM alias alone names its column as the path step it is
+ * (`SELECT id FROM S3Object[*].Rules[*].id` gives {"id":"1"}). */
+static void item_name(const struct sel_stmt *st, const struct sel_item *it,
+		      uint32_t i, char *tmp, size_t tmpn, const char **name,
+		      size_t *nlen)
 {
 	const struct sel_node *e = it->expr;
 	if (it->alias) {
@@ -2337,10 +2426,15 @@ static void item_name(const struct sel_item *it, uint32_t i, char *tmp,
 		return;
 	}
 	if (e->kind == SEL_N_PATH) {
+		int32_t from = e->first_step;
+		if (from == 1 && st->alias_implicit &&
+		    name_eq(&e->steps[0], st->alias, st->alias_len,
+			    st->alias_quoted))
+			from = 0;
 		for (uint32_t k = e->nsteps; k > 0; k--) {
 			const struct sel_step *s = &e->steps[k - 1];
 			if (s->kind == SEL_STEP_NAME &&
-			    (int32_t)k - 1 >= e->first_step) {
+			    (int32_t)k - 1 >= from) {
 				*name = s->name;
 				*nlen = s->len;
 				return;
@@ -2412,12 +2506,14 @@ int sel_eval_star_json(struct sel_eval *x, struct sel_writer *w)
 	if (*s != '{') {
 		if ((r = json_scalar(x, NULL, rec->json, rec->json_len, &v)))
 			return r;
+		keep_int_text(rec->json, rec->json_len, &v);
 		return out_err(x, sel_writer_field(w, "_1", 2, &v));
 	}
 	for (uint32_t i = 0; i < x->nmembers; i++) {
 		const struct sel_member *m = &x->members[i];
 		if ((r = json_scalar(x, NULL, m->v, m->vn, &v)))
 			return r;
+		keep_int_text(m->v, m->vn, &v);
 		if (w->opts->format == SEL_FMT_JSON) {
 			/* A raw key is written as it was (valid JSON); one
 			 * whose escapes were resolved is quoted again. */
@@ -2472,10 +2568,17 @@ static int items(struct sel_eval *x, struct sel_writer *w)
 				return out_err(x, r);
 			continue;
 		}
-		r = ev(x, it->expr, &v);
+		if (x->format != SEL_FMT_CSV && it->expr->kind == SEL_N_PATH) {
+			const char *rp;
+			size_t rn = 0;
+			r = path_json(x, it->expr, &v, &rp, &rn);
+			keep_int_text(rp, rn, &v);
+		} else {
+			r = ev(x, it->expr, &v);
+		}
 		if (r)
 			return r;
-		item_name(it, i, tmp, sizeof(tmp), &nm, &nl);
+		item_name(x->st, it, i, tmp, sizeof(tmp), &nm, &nl);
 		if ((r = sel_writer_field(w, nm, nl, &v)))
 			return out_err(x, r);
 	}

@@ -454,6 +454,186 @@ int sel_json_element(const char *p, size_t n, int64_t idx, const char **vp,
 	}
 }
 
+/* Canonical text (sel_json_canon): what makes two JSON texts the same
+ * value is made the same bytes. */
+
+static int canon(const char *p, size_t n, int depth, struct cmn_buf *out);
+
+/* A string body b[0..bn) (escapes allowed), as its unescaped text quoted
+ * again: "\u0041" and "A" are the same string. */
+static int canon_str(const char *b, size_t bn, struct cmn_buf *out)
+{
+	if (!memchr(b, '\\', bn))
+		return sel_value_json_quote(b, bn, out);
+	char *u = malloc(bn + 1); /* unescaping never grows */
+	size_t un;
+	int r = u ? 0 : -ENOMEM;
+	if (r == 0 && unescape(b, bn, u, &un))
+		r = -EINVAL;
+	if (r == 0)
+		r = sel_value_json_quote(u, un, out);
+	free(u);
+	return r;
+}
+
+/* A number as sign, significant digits and the decimal exponent of the
+ * first digit ("1.0", "10e-1" and "0.1e1" are all "1e0"): exact for any
+ * decimal text, however long, so 1.0 = 1 without the rounding of doubles
+ * (12345678901234567890 and ...891 stay different). */
+static int canon_num(const char *p, size_t n, struct cmn_buf *out)
+{
+	const char *e = p + n, *q = p;
+	bool neg = q < e && *q == '-';
+	q += q < e && (*q == '-' || *q == '+');
+	const char *ip = q;
+	while (q < e && *q >= '0' && *q <= '9')
+		q++;
+	size_t nint = (size_t)(q - ip);
+	const char *fp = q < e && *q == '.' ? ++q : q;
+	while (q < e && *q >= '0' && *q <= '9')
+		q++;
+	size_t nfrac = (size_t)(q - fp);
+	int64_t ex = 0;
+	if (q < e && (*q == 'e' || *q == 'E')) {
+		bool eneg = ++q < e && *q == '-';
+		q += q < e && (*q == '-' || *q == '+');
+		if (q >= e)
+			return -EINVAL;
+		for (; q < e && *q >= '0' && *q <= '9'; q++)
+			if (ex < 1000000000) /* saturate: no double is there */
+				ex = ex * 10 + (*q - '0');
+		ex = eneg ? -ex : ex;
+	}
+	if (q != e || nint + nfrac == 0)
+		return -EINVAL;
+	/* The digits are ip[0..nint) then fp[0..nfrac); skip the zeros at
+	 * both ends, counting where the first significant one is. */
+	size_t nd = nint + nfrac, lo = 0, hi = nd;
+#define DIGIT(k) ((k) < nint ? ip[k] : fp[(k)-nint])
+	while (lo < nd && DIGIT(lo) == '0')
+		lo++;
+	if (lo == nd)
+		return cmn_buf_addc(out, '0');
+	while (DIGIT(hi - 1) == '0')
+		hi--;
+	int r = neg ? cmn_buf_addc(out, '-') : 0;
+	for (size_t k = lo; k < hi && r == 0; k++)
+		r = cmn_buf_addc(out, DIGIT(k));
+#undef DIGIT
+	if (r == 0)
+		r = cmn_buf_printf(
+			out, "e%lld",
+			(long long)(ex + (int64_t)nint - (int64_t)lo - 1));
+	return r < 0 ? r : 0;
+}
+
+struct canon_span {
+	const char *p;
+	size_t n;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct canon_span *x = a, *y = b;
+	size_t n = x->n < y->n ? x->n : y->n;
+	int c = memcmp(x->p, y->p, n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Sort the ',' separated canonical members out[from..) were written as
+ * (offs[k] is where member k starts), so that member order does not
+ * matter: {"x":1,"y":2} and {"y":2,"x":1} are one text. */
+static int canon_sort(struct cmn_buf *out, size_t from, const size_t *offs,
+		      size_t m)
+{
+	size_t len = out->len - from;
+	char *tmp = malloc(len + 1);
+	struct canon_span *sp = malloc((m ? m : 1) * sizeof(*sp));
+	int r = tmp && sp ? 0 : -ENOMEM;
+	if (r == 0) {
+		memcpy(tmp, out->data + from, len);
+		for (size_t k = 0; k < m; k++) {
+			size_t end = k + 1 < m ? offs[k + 1] - 1 : out->len;
+			sp[k].p = tmp + (offs[k] - from);
+			sp[k].n = end - offs[k];
+		}
+		qsort(sp, m, sizeof(*sp), span_cmp);
+		out->len = from;
+		for (size_t k = 0; k < m && r == 0; k++) {
+			if (k)
+				r = cmn_buf_addc(out, ',');
+			if (r == 0)
+				r = cmn_buf_add(out, sp[k].p, sp[k].n);
+		}
+	}
+	free(tmp);
+	free(sp);
+	return r;
+}
+
+static int canon_container(const char *p, size_t n, bool obj, int depth,
+			   struct cmn_buf *out)
+{
+	size_t it = 0, kn, vn, m = 0, cap = 0, *offs = NULL, from;
+	const char *kp, *vp;
+	int r = cmn_buf_addc(out, obj ? '{' : '[');
+	from = out->len;
+	while (r == 0 &&
+	       (r = sel_json_iter(p, n, &it, &kp, &kn, &vp, &vn)) == 1) {
+		r = m ? cmn_buf_addc(out, ',') : 0;
+		if (r == 0 && obj && m == cap) {
+			size_t *no = realloc(offs, (cap = cap ? 2 * cap : 8) *
+							   sizeof(*no));
+			r = no ? 0 : -ENOMEM;
+			offs = no ? no : offs;
+		}
+		if (r == 0 && obj) {
+			offs[m] = out->len;
+			if (!(r = canon_str(kp, kn, out)))
+				r = cmn_buf_addc(out, ':');
+		}
+		if (r == 0)
+			r = canon(vp, vn, depth + 1, out);
+		m++;
+	}
+	if (r == 0 && obj && m > 1)
+		r = canon_sort(out, from, offs, m);
+	free(offs);
+	return r ? r : cmn_buf_addc(out, obj ? '}' : ']');
+}
+
+static int canon(const char *p, size_t n, int depth, struct cmn_buf *out)
+{
+	const char *e = p + n;
+	p = ws(p, e);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' ||
+			 e[-1] == '\t'))
+		e--;
+	if (p >= e || depth > SEL_MAX_JSON_DEPTH)
+		return -EINVAL;
+	switch (*p) {
+	case '{':
+	case '[':
+		return canon_container(p, (size_t)(e - p), *p == '{', depth,
+				       out);
+	case '"':
+		if (e - p < 2 || e[-1] != '"')
+			return -EINVAL;
+		return canon_str(p + 1, (size_t)(e - p - 2), out);
+	case 't':
+	case 'f':
+	case 'n':
+		return cmn_buf_add(out, p, (size_t)(e - p));
+	default:
+		return canon_num(p, (size_t)(e - p), out);
+	}
+}
+
+int sel_json_canon(const char *p, size_t n, struct cmn_buf *out)
+{
+	return canon(p, n, 0, out);
+}
+
 /* The record scanner: one pass over a record that checks it is exactly one
  * well-formed JSON value and, when it is an object, notes where the
  * top-level members the query refers to are.  Nothing is built or copied;
@@ -909,7 +1089,7 @@ int sel_json_scan(const char *p, size_t n, const struct sel_jkey *keys,
 /* The reader. */
 
 struct match {
-	const char *p;
+	const char *p; /* NULL: a MISSING row */
 	uint32_t n;
 };
 
@@ -944,7 +1124,8 @@ static int add_match(struct jr *j, const char *p, size_t n)
 	return 0;
 }
 
-/* Collect the values the FROM path selects in p[0..n). */
+/* Collect the values the FROM path selects in p[0..n), one match per row
+ * (a NULL one for a MISSING row). */
 static int walk(struct jr *j, uint32_t i, const char *p, size_t n)
 {
 	if (i == j->nfrom)
@@ -968,9 +1149,17 @@ static int walk(struct jr *j, uint32_t i, const char *p, size_t n)
 		char want = s->kind == SEL_STEP_WILD_IDX ? '[' : '{';
 		if (t >= p + n || *t != want)
 			return 0;
-		while ((r = sel_json_iter(p, n, &it, &kp, &kn, &v, &vn)) == 1)
+		while ((r = sel_json_iter(p, n, &it, &kp, &kn, &v, &vn)) == 1) {
+			size_t had = j->nm;
 			if ((r = walk(j, i + 1, v, vn)) < 0)
 				return r;
+			/* Every element is a row even when the rest of the
+			 * path selects nothing in it: the row is MISSING
+			 * (AWS Example #1, `S3Object[*].Rules[*].id` over
+			 * a rule without id gives {}). */
+			if (j->nm == had && (r = add_match(j, NULL, 0)) < 0)
+				return r;
+		}
 		return r;
 	}
 	}
@@ -1170,7 +1359,7 @@ static int json_next(struct sel_reader *r, struct sel_record *rec,
 			rec->json = j->m[j->pos].p;
 			rec->json_len = j->m[j->pos].n;
 			rec->slots = r->has_from_path ? NULL : j->slots;
-			rec->missing = false;
+			rec->missing = !rec->json; /* see walk() */
 			rec->offset = j->root_off;
 			j->pos++;
 			return 1;

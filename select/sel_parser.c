@@ -1281,6 +1281,22 @@ static int from_path(struct parser *p, struct sel_stmt *st)
 	return 0;
 }
 
+/* Without an AS, a FROM path that ends in a name is aliased by that name:
+ * AWS "you can refer to the row by using the last element in the path"
+ * (`SELECT id FROM S3Object[*].Rules[*].id`).  S3Object still names the
+ * row too (the binder always accepts it). */
+static void implicit_alias(struct sel_stmt *st)
+{
+	const struct sel_step *last =
+		st->nfrom ? &st->from[st->nfrom - 1] : NULL;
+	if (!last || last->kind != SEL_STEP_NAME)
+		return;
+	st->alias = last->name;
+	st->alias_len = last->len;
+	st->alias_quoted = last->quoted;
+	st->alias_implicit = true;
+}
+
 static int from_clause(struct parser *p, struct sel_stmt *st)
 {
 	struct sel_token *t = cur(p);
@@ -1297,10 +1313,13 @@ static int from_clause(struct parser *p, struct sel_stmt *st)
 	int r = from_path(p, st);
 	if (r)
 		return r;
-	st->alias = "S3Object";
+	static const char dflt[] = "S3Object";
+	st->alias = dflt;
 	st->alias_len = 8;
 	if ((r = alias(p, &st->alias, &st->alias_len, &st->alias_quoted)))
 		return r;
+	if (st->alias == dflt) /* no alias given */
+		implicit_alias(st);
 	if (cur(p)->type == SEL_TK_COMMA)
 		return perr(p, SEL_E_MultipleDataSourcesUnsupported, cur(p),
 			    "only one data source (S3Object) is supported");

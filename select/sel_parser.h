@@ -122,6 +122,9 @@ struct sel_stmt {
 	const char *alias; /* FROM alias, or "S3Object" */
 	uint32_t alias_len;
 	bool alias_quoted;
+	/* No AS: the alias is the FROM path's last step, a name (AWS: the
+	 * row is referred to by it, and it names the column it makes). */
+	bool alias_implicit;
 	struct sel_step *from; /* path after S3Object[*] */
 	uint32_t nfrom;
 	struct sel_node *where;

@@ -69,6 +69,20 @@ void sel_sum_add(struct sel_sum *s, double d)
 	}
 }
 
+void sel_sum_add_int(struct sel_sum *s, __int128 v)
+{
+	/* 32-bit pieces of |v| are exact doubles, and so are they scaled by
+	 * powers of two. */
+	bool neg = v < 0;
+	unsigned __int128 u =
+		neg ? -(unsigned __int128)v : (unsigned __int128)v;
+	for (int k = 0; u; k++, u >>= 32) {
+		double d = (double)(uint32_t)u;
+		if (d != 0)
+			sel_sum_add(s, ldexp(neg ? -d : d, 32 * k));
+	}
+}
+
 void sel_sum_merge(struct sel_sum *s, const struct sel_sum *o)
 {
 	/* Both sides are below CARRY_EVERY additions since their last

@@ -31,6 +31,10 @@ struct sel_sum {
 /* Add d exactly (infinities and NaN are remembered as such). */
 void sel_sum_add(struct sel_sum *s, double d);
 
+/* Add the integer v exactly (an INT, or a 128-bit sum of INTs, joining a
+ * sum of FLOATs: no double holds every int64). */
+void sel_sum_add_int(struct sel_sum *s, __int128 v);
+
 /* s += o, exactly. */
 void sel_sum_merge(struct sel_sum *s, const struct sel_sum *o);
 

@@ -5,10 +5,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 #include "cmn_buf.h"
 
@@ -175,6 +178,30 @@ static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
 	return (an > bn) - (an < bn);
 }
 
+/* JSON values compare as values, not as the bytes they were written with
+ * ([1, 2] = [1,2], {"x":1,"y":2} = {"y":2,"x":1}, [1.0] = [1]): by their
+ * canonical texts.  Text that is not JSON (never from the readers, which
+ * validate records) falls back to its bytes. */
+static int cmp_json(const struct sel_value *a, const struct sel_value *b)
+{
+	if (a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0)
+		return 0;
+	char sa[256], sb[256];
+	struct cmn_buf ca, cb;
+	/* Canonical numbers may grow ("1" is "1e0"): room for that. */
+	cmn_buf_init_on(&ca, 4 * (size_t)a->len + 64, sa, sizeof(sa));
+	cmn_buf_init_on(&cb, 4 * (size_t)b->len + 64, sb, sizeof(sb));
+	int c;
+	if (sel_json_canon(a->u.s, a->len, &ca) == 0 &&
+	    sel_json_canon(b->u.s, b->len, &cb) == 0)
+		c = cmp_bytes(ca.data, ca.len, cb.data, cb.len);
+	else
+		c = cmp_bytes(a->u.s, a->len, b->u.s, b->len);
+	cmn_buf_free(&ca);
+	cmn_buf_free(&cb);
+	return c;
+}
+
 int sel_value_compare(const struct sel_value *a, const struct sel_value *b,
 		      int *cmp)
 {
@@ -186,8 +213,10 @@ int sel_value_compare(const struct sel_value *a, const struct sel_value *b,
 		return -EDOM;
 	switch (a->type) {
 	case SEL_T_STRING:
-	case SEL_T_JSON:
 		*cmp = cmp_bytes(a->u.s, a->len, b->u.s, b->len);
+		return 0;
+	case SEL_T_JSON:
+		*cmp = cmp_json(a, b);
 		return 0;
 	case SEL_T_BOOL:
 		*cmp = (int)a->u.b - (int)b->u.b;
@@ -416,4 +445,117 @@ int sel_value_to_json(const struct sel_value *v, struct cmn_buf *out)
 	default:
 		return sel_value_to_text(v, out);
 	}
+}
+
+/* Case mapping.  The C library knows Unicode's simple case mapping in a
+ * UTF-8 locale; the process's own locale is not to be relied on (or
+ * changed), so a C.UTF-8 LC_CTYPE is made once, for every thread, and
+ * never changes after.  (locale_t)0 when it is not installed: non-ASCII
+ * characters then stay as they are. */
+static locale_t case_loc;
+static pthread_once_t case_once = PTHREAD_ONCE_INIT;
+
+static void case_init(void)
+{
+	case_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* Decode one UTF-8 character at s[0..n): its length (1..4) with *cp, or
+ * 0 when the bytes there are not a valid, shortest-form encoding. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+	if (len == 0 || s[0] > 0xF4 || len > n)
+		return 0;
+	uint32_t c = s[0] & (0x7F >> len);
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[k] & 0x3F);
+	}
+	if (c < min[len] || c > 0x10FFFF || (c >= 0xD800 && c < 0xE000))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+static size_t utf8_encode(uint32_t c, char *o)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xC0 | (c >> 6));
+		o[1] = (char)(0x80 | (c & 0x3F));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (char)(0xE0 | (c >> 12));
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (c & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | (c >> 18));
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (c & 0x3F));
+	return 4;
+}
+
+/* The mapping of one non-ASCII character; c itself when there is none or
+ * when the library's answer is no character. */
+static uint32_t case_cp(uint32_t c, bool upper)
+{
+	if (!case_loc)
+		return c;
+	wint_t m = upper ? towupper_l((wint_t)c, case_loc)
+			 : towlower_l((wint_t)c, case_loc);
+	if ((uint32_t)m > 0x10FFFF || (m >= 0xD800 && m < 0xE000))
+		return c;
+	return (uint32_t)m;
+}
+
+size_t sel_value_case(const char *s, size_t n, bool upper, char *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t k = 0, o = 0;
+	bool loc = false;
+	while (k < n) {
+		unsigned char c = u[k];
+		if (c < 0x80) { /* the common case: no decoding, no locale */
+			if (upper && c >= 'a' && c <= 'z')
+				c = (unsigned char)(c - 32);
+			else if (!upper && c >= 'A' && c <= 'Z')
+				c = (unsigned char)(c + 32);
+			out[o++] = (char)c;
+			k++;
+			continue;
+		}
+		uint32_t cp;
+		size_t len = utf8_decode(u + k, n - k, &cp);
+		if (len == 0) { /* not UTF-8: the byte stays */
+			out[o++] = (char)c;
+			k++;
+			continue;
+		}
+		if (!loc) {
+			pthread_once(&case_once, case_init);
+			loc = true;
+		}
+		/* No k-byte character grows past k + k/2 bytes (2 to 3
+		 * at most in Unicode's tables): one that would keeps its
+		 * bytes, so out never needs more than n + n/2. */
+		char enc[4];
+		size_t el = utf8_encode(case_cp(cp, upper), enc);
+		if (el > len + len / 2) {
+			memcpy(enc, u + k, len);
+			el = len;
+		}
+		memcpy(out + o, enc, el);
+		o += el;
+		k += len;
+	}
+	return o;
 }

@@ -92,13 +92,22 @@ int sel_value_parse_num(const char *p, size_t n, double *f, int64_t *i,
 
 /* Compare two non-null values of comparable types.  Returns 0 and sets *cmp
  * to <0, 0, >0; -EDOM when the types cannot be ordered against each other
- * (e.g. STRING and INT). */
+ * (e.g. STRING and INT).  JSON values (lists, objects) compare by their
+ * canonical text (sel_json_canon): 0 exactly when they are the same value,
+ * and otherwise some fixed order. */
 int sel_value_compare(const struct sel_value *a, const struct sel_value *b,
 		      int *cmp);
 
 /* Equality under SQL '=' for non-null values: different type families are
  * simply unequal; numbers compare by value (1.0 = 1). */
 bool sel_value_equal(const struct sel_value *a, const struct sel_value *b);
+
+/* UPPER / LOWER: s[0..n) with every character mapped by the Unicode
+ * simple case mapping (as Java's Character.toUpperCase), into out, which
+ * must hold n + n / 2 bytes (a 2-byte character can map to a 3-byte one,
+ * 'Ⱥ' to 'ⱥ'; ASCII maps to ASCII).  Bytes that are not valid UTF-8 are
+ * kept as they are.  Returns the length written. */
+size_t sel_value_case(const char *s, size_t n, bool upper, char *out);
 
 /* Append the text form used in CSV output and CAST AS STRING (strings
  * verbatim, no quotes; NULL/MISSING nothing).  Returns 0 or -E2BIG/-ENOMEM. */
@@ -113,6 +122,13 @@ int sel_value_json_quote(const char *s, size_t n, struct cmn_buf *out);
 
 /* Append JSON text p[0..n) with insignificant whitespace removed. */
 int sel_value_json_minify(const char *p, size_t n, struct cmn_buf *out);
+
+/* Append the canonical text of the JSON value p[0..n) (sel_json.c): no
+ * blanks, object members sorted, strings with escapes resolved, numbers
+ * as exact significant digits and exponent.  Two texts are the same value
+ * exactly when their canonical texts are the same bytes.  Returns 0, or
+ * -EINVAL (not JSON), -ENOMEM, -E2BIG. */
+int sel_json_canon(const char *p, size_t n, struct cmn_buf *out);
 
 /* Shortest text that reads back as d ("1.5", "3.0", "1e+300"). */
 int sel_value_fmt_double(double d, bool force_point, struct cmn_buf *out);

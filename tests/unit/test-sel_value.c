@@ -241,6 +241,71 @@ static void test_timestamps(void **state)
 	cmn_buf_free(&b);
 }
 
+/* UPPER / LOWER: Unicode simple case mapping; bytes that are not UTF-8
+ * (a stray continuation, a cut sequence, an overlong form) stay. */
+static void test_case_mapping(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *up, *lo;
+	} cases[] = {
+		{"h\xc3\xa9llo", "H\xc3\x89LLO", "h\xc3\xa9llo"},
+		{"a\xff\xc3\xa9\xc3", "A\xff\xc3\x89\xc3", "a\xff\xc3\xa9\xc3"},
+		{"\xc0\xaf" "b", "\xc0\xaf" "B", "\xc0\xaf" "b"},
+		{"\xed\xa0\x80x", "\xed\xa0\x80X", "\xed\xa0\x80x"},
+		{"\xc4\xb1", "I", "\xc4\xb1"},		     /* dotless i */
+		{"\xc8\xba", "\xc8\xba", "\xe2\xb1\xa5"}, /* grows */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].in);
+		char out[64];
+		size_t m = sel_value_case(cases[i].in, n, true, out);
+		assert_true(m <= n + n / 2);
+		assert_int_equal(m, strlen(cases[i].up));
+		assert_memory_equal(out, cases[i].up, m);
+		m = sel_value_case(cases[i].in, n, false, out);
+		assert_true(m <= n + n / 2);
+		assert_int_equal(m, strlen(cases[i].lo));
+		assert_memory_equal(out, cases[i].lo, m);
+	}
+}
+
+/* JSON values compare by value: spacing, member order, escapes and the
+ * spelling of numbers aside. */
+static void test_json_equality(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *a, *b;
+		bool eq;
+	} cases[] = {
+		{"[1, 2]", "[1,2]", true},
+		{"{\"x\":1,\"y\":2}", "{ \"y\" : 2, \"x\" : 1 }", true},
+		{"[1.0, 2]", "[1,2e0]", true},
+		{"[0.5]", "[5E-1]", true},
+		{"[-0]", "[0.0]", true},
+		{"[\"\\u0041\"]", "[\"A\"]", true},
+		{"{\"a\":1,\"a\":2}", "{\"a\":2,\"a\":1}", true},
+		{"[1,2]", "[2,1]", false},
+		{"[12345678901234567890]", "[12345678901234567891]", false},
+		{"{\"x\":1}", "{\"x\":1,\"y\":2}", false},
+		{"[[]]", "[{}]", false},
+		{"[\"1\"]", "[1]", false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sel_value a = {.type = SEL_T_JSON}, b = a;
+		a.u.s = cases[i].a;
+		a.len = (uint32_t)strlen(cases[i].a);
+		b.u.s = cases[i].b;
+		b.len = (uint32_t)strlen(cases[i].b);
+		int c1, c2;
+		assert_int_equal(sel_value_compare(&a, &b, &c1), 0);
+		assert_int_equal(sel_value_compare(&b, &a, &c2), 0);
+		assert_int_equal(c1 == 0, cases[i].eq);
+		assert_int_equal(c1, -c2); /* an order, both ways */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +315,8 @@ int main(void)
 		cmocka_unit_test(test_print_doubles),
 		cmocka_unit_test(test_format_timestamps),
 		cmocka_unit_test(test_timestamps),
+		cmocka_unit_test(test_case_mapping),
+		cmocka_unit_test(test_json_equality),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
