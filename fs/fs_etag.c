@@ -95,6 +95,7 @@ struct fs_etag {
 	pthread_cond_t cv;
 	struct etag_job *head, *tail;
 	unsigned queued;   /* jobs on the queue */
+	unsigned hashing;  /* jobs of the batch being hashed */
 	unsigned held_fds; /* of which hold a descriptor (ETAG_FD_MAX) */
 	/* Jobs done since the mount, counted before their record is let go:
 	 * whoever sees the record sees it counted. */
@@ -500,6 +501,7 @@ static struct etag_job *take_batch(struct fs_etag *e)
 		if (last->fd >= 0)
 			e->held_fds--;
 		e->queued--;
+		e->hashing++;
 		if (n == ETAG_BATCH || !last->next)
 			break;
 		last = last->next;
@@ -531,6 +533,7 @@ static void *hasher_main(void *arg)
 		/* The batch's records and their eTags in one transaction. */
 		ntf_pipeline_finalize_end(ctx->pipeline);
 		pthread_mutex_lock(&e->lock);
+		e->hashing = 0;
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -613,7 +616,9 @@ int fs_etag_render_metrics(struct fs_ctx *ctx, struct cmn_buf *out)
 	if (!e)
 		return 0;
 	pthread_mutex_lock(&e->lock);
-	unsigned queued = e->queued, fds = e->held_fds;
+	/* What waits includes the batch in the hasher's hands: a large
+	 * file can keep it there (and every record behind it) for long. */
+	unsigned queued = e->queued + e->hashing, fds = e->held_fds;
 	uint64_t hashed =
 		atomic_load_explicit(&e->hashed, memory_order_relaxed);
 	pthread_mutex_unlock(&e->lock);
