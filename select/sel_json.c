@@ -172,30 +172,6 @@ static int hex4(const char *p, const char *e, unsigned *out)
 	return 0;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Unescape the string body p[0..n) into o (at least n bytes). */
 static int unescape(const char *p, size_t n, char *o, size_t *olen)
 {
@@ -251,7 +227,7 @@ static int unescape(const char *p, size_t n, char *o, size_t *olen)
 			 * hold it: it becomes U+FFFD, as in other readers. */
 			if (cp >= 0xD800 && cp < 0xE000)
 				cp = 0xFFFD;
-			k += put_utf8(o + k, cp);
+			k += sel_utf8_put(o + k, cp);
 			break;
 		default:
 			return -EINVAL;

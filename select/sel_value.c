@@ -480,7 +480,7 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-static size_t utf8_encode(uint32_t c, char *o)
+size_t sel_utf8_put(char *o, uint32_t c)
 {
 	if (c < 0x80) {
 		o[0] = (char)c;
@@ -548,7 +548,7 @@ size_t sel_value_case(const char *s, size_t n, bool upper, char *out)
 		 * at most in Unicode's tables): one that would keeps its
 		 * bytes, so out never needs more than n + n/2. */
 		char enc[4];
-		size_t el = utf8_encode(case_cp(cp, upper), enc);
+		size_t el = sel_utf8_put(enc, case_cp(cp, upper));
 		if (el > len + len / 2) {
 			memcpy(enc, u + k, len);
 			el = len;

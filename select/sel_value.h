@@ -109,6 +109,10 @@ bool sel_value_equal(const struct sel_value *a, const struct sel_value *b);
  * kept as they are.  Returns the length written. */
 size_t sel_value_case(const char *s, size_t n, bool upper, char *out);
 
+/* Write code point c (at most U+10FFFF) as UTF-8 at o (4 bytes of room);
+ * returns the bytes written. */
+size_t sel_utf8_put(char *o, uint32_t c);
+
 /* Append the text form used in CSV output and CAST AS STRING (strings
  * verbatim, no quotes; NULL/MISSING nothing).  Returns 0 or -E2BIG/-ENOMEM. */
 int sel_value_to_text(const struct sel_value *v, struct cmn_buf *out);
