@@ -660,9 +660,11 @@ static void rename_events(struct fs_ctx *ctx, fuse_req_t req,
 			  unsigned int flags)
 {
 	bool exchange = flags & RENAME_EXCHANGE;
+	bool at_root = fs_inode_is_root(parent) || fs_inode_is_root(newparent);
 	/* After the rename: what was at name is at newname (and, with
-	 * an exchange, the other way round). */
-	bool moved_dir = is_dir_at(newparent, newname);
+	 * an exchange, the other way round).  Asked only when a bucket can
+	 * come or go. */
+	bool moved_dir = at_root && is_dir_at(newparent, newname);
 	struct root_name r[2];
 	int n = 0;
 	if (fs_inode_is_root(parent))
