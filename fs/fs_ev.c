@@ -363,6 +363,43 @@ out:
 	return rc;
 }
 
+int fs_ev_owe_put(struct fs_ctx *ctx, uid_t uid, pid_t pid, const char *comm,
+		  struct fs_inode *ino, uint64_t *id)
+{
+	*id = 0;
+	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT) || ino->magic)
+		return 0;
+	char path_on[512];
+	struct cmn_buf pb;
+	int rc = 0;
+	cmn_buf_init_on(&pb, 64 * 1024, path_on, sizeof(path_on));
+	if (!key_into(ctx, ino, NULL, &pb))
+		goto out;
+	char *slash = strchr(pb.data, '/');
+	*slash = '\0';
+	if (!ntf_pipeline_matches(ctx->pipeline, NTF_EV_OBJECT_CREATED_PUT,
+				  pb.data, slash + 1))
+		goto out;
+	struct ntf_intent in = {.kind = NTF_INTENT_PUT,
+				.bucket = pb.data,
+				.key = slash + 1,
+				.uid = (uint32_t)uid,
+				.pid = (int32_t)pid,
+				.comm = comm};
+	rc = ntf_pipeline_intent(ctx->pipeline, &in, id);
+	if (rc == -EAGAIN)
+		rc = 0; /* durability none: asynchronous, as its Put is */
+out:
+	cmn_buf_free(&pb);
+	return rc;
+}
+
+void fs_ev_intent_done(struct fs_ctx *ctx, uint64_t id)
+{
+	if (ctx->pipeline)
+		ntf_pipeline_intent_done(ctx->pipeline, id);
+}
+
 void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
 		  const char *bucket)
 {
@@ -375,9 +412,16 @@ void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
 
 /* ---- renames ----------------------------------------------------- */
 
+/* Who an event is told as. */
+struct caller {
+	uid_t uid;
+	pid_t pid;
+	const char *comm; /* NULL: looked up from pid */
+};
+
 struct tree_walk {
 	struct fs_ctx *ctx;
-	fuse_req_t req;
+	struct caller who;
 	const char *root;      /* backing path of the moved directory */
 	const char *newprefix; /* "bucket/dir" it now is */
 	const char *oldprefix; /* "bucket/dir" it was */
@@ -412,8 +456,9 @@ static bool object_exists(struct fs_ctx *ctx, const char *path)
 /* Copy newkey from oldkey, then Delete oldkey: always after a rename;
  * after an exchange only when oldkey is no object any more (what the
  * other side brought has no object of that name). */
-static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
-		      const char *oldkey, const struct stat *st, bool exchange)
+static void emit_pair(struct fs_ctx *ctx, const struct caller *who,
+		      const char *newkey, const char *oldkey,
+		      const struct stat *st, bool exchange)
 {
 	bool del = !exchange || !object_exists(ctx, oldkey);
 	char *nk = strdup(newkey), *ok = strdup(oldkey);
@@ -424,7 +469,8 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 		struct ntf_event c = {.name = NTF_EV_OBJECT_CREATED_COPY,
 				      .bucket = nk, .key = ns + 1,
 				      .size = st ? st->st_size : -1,
-				      .copy_source = oldkey};
+				      .copy_source = oldkey,
+				      .comm = who->comm};
 		char etag[33];
 		bool hash = false;
 		if (fs_ev_wants(ctx, c.name) && st && S_ISREG(st->st_mode)) {
@@ -433,14 +479,15 @@ static void emit_pair(struct fs_ctx *ctx, fuse_req_t req, const char *newkey,
 			else
 				hash = ctx->etag != NULL;
 		}
-		const struct fuse_ctx *fc = fuse_req_ctx(req);
 		if (fs_ev_wants(ctx, c.name))
-			(void)emit_as(ctx, fc->uid, fc->pid, &c, hash, -1, st,
-				NULL);
+			(void)emit_as(ctx, who->uid, who->pid, &c, hash, -1,
+				      st, NULL);
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
-				      .bucket = ok, .key = os + 1, .size = -1};
+				      .bucket = ok, .key = os + 1, .size = -1,
+				      .comm = who->comm};
 		if (del && fs_ev_wants(ctx, d.name))
-			emit(ctx, req, &d);
+			(void)emit_as(ctx, who->uid, who->pid, &d, false, -1,
+				      NULL, NULL);
 	}
 	free(nk);
 	free(ok);
@@ -466,10 +513,60 @@ static int walk_one(const char *path, const struct stat *st, int type,
 	cmn_buf_init(&ok, 64 * 1024);
 	if (cmn_buf_printf(&nk, "%s%s", w->newprefix, rel) == 0 &&
 	    cmn_buf_printf(&ok, "%s%s", w->oldprefix, rel) == 0)
-		emit_pair(w->ctx, w->req, nk.data, ok.data, st, w->exchange);
+		emit_pair(w->ctx, &w->who, nk.data, ok.data, st, w->exchange);
 	cmn_buf_free(&nk);
 	cmn_buf_free(&ok);
 	return 0;
+}
+
+/* The pairs for every object below the directory dirfd/name (dirfd: a
+ * directory of the backing tree), which is "newprefix" now and was
+ * "oldprefix". */
+static void walk_moved(struct fs_ctx *ctx, const struct caller *who,
+		       int dirfd, const char *name, const char *newprefix,
+		       const char *oldprefix, bool exchange)
+{
+	struct cmn_buf full;
+	cmn_buf_init(&full, 64 * 1024);
+	if (cmn_buf_printf(&full, "/proc/self/fd/%d/%s", dirfd, name) == 0) {
+		struct tree_walk w = {ctx, *who, full.data, newprefix,
+				      oldprefix, exchange};
+		cur_walk = &w;
+		nftw(full.data, walk_one, 16, FTW_PHYS);
+		cur_walk = NULL;
+	}
+	cmn_buf_free(&full);
+}
+
+/* Record that the pairs of a directory moved to newprefix from oldprefix
+ * are owed: the walk that tells them runs before rename() returns, and a
+ * crash in its middle would lose the rest.  Returns the intent, 0 when
+ * none could be recorded (the walk goes on all the same). */
+static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
+			  char *newprefix, const char *oldprefix,
+			  bool exchange)
+{
+	char *slash = strchr(newprefix, '/');
+	if (slash)
+		*slash = '\0';
+	struct ntf_intent in = {.kind = NTF_INTENT_RENAME,
+				.flags = exchange ? NTF_INTENT_EXCHANGE : 0,
+				.bucket = newprefix,
+				.key = slash ? slash + 1 : "",
+				.arg = oldprefix,
+				.uid = (uint32_t)who->uid,
+				.pid = (int32_t)who->pid,
+				.comm = who->comm};
+	uint64_t id = 0;
+	int rc = ntf_pipeline_intent(ctx->pipeline, &in, &id);
+	if (slash)
+		*slash = '/';
+	if (rc < 0 && rc != -EAGAIN)
+		cmn_warn("rename of %s to %s: cannot record its events' "
+			 "intent (a crash while they are told loses the "
+			 "rest): %s",
+			 oldprefix, newprefix, strerror(-rc));
+	return id;
 }
 
 void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
@@ -480,6 +577,10 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) &&
 	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE))
 		return;
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	char comm[17];
+	fs_ev_comm(ctx, fc->pid, comm);
+	struct caller who = {fc->uid, fc->pid, comm};
 	struct cmn_buf oldp, newp;
 	cmn_buf_init(&oldp, 64 * 1024);
 	cmn_buf_init(&newp, 64 * 1024);
@@ -492,25 +593,96 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 	bool exchange = flags & RENAME_EXCHANGE;
 	if (!S_ISDIR(st.st_mode)) {
 		if (od >= 2 && nd >= 2)
-			emit_pair(ctx, req, newp.data, oldp.data, &st,
+			emit_pair(ctx, &who, newp.data, oldp.data, &st,
 				  exchange);
 		goto out;
 	}
-	char root[64];
-	snprintf(root, sizeof(root), "/proc/self/fd/%d", newdir->fd);
-	struct cmn_buf full;
-	cmn_buf_init(&full, 64 * 1024);
-	if (cmn_buf_printf(&full, "%s/%s", root, newname) == 0) {
-		struct tree_walk w = {ctx, req, full.data, newp.data,
-				      oldp.data, exchange};
-		cur_walk = &w;
-		nftw(full.data, walk_one, 16, FTW_PHYS);
-		cur_walk = NULL;
-	}
-	cmn_buf_free(&full);
+	uint64_t id = owe_pairs(ctx, &who, newp.data, oldp.data, exchange);
+	walk_moved(ctx, &who, newdir->fd, newname, newp.data, oldp.data,
+		   exchange);
+	ntf_pipeline_intent_done(ctx->pipeline, id);
 out:
 	cmn_buf_free(&oldp);
 	cmn_buf_free(&newp);
+}
+
+/* ---- intents a crash left undone ---------------------------------- */
+
+/* The owed Put of bucket/key, if that is still a file (if not, what
+ * became of it was told: a Delete, or a rename's pair). */
+static void recover_put(struct fs_ctx *ctx, const struct caller *who,
+			const char *bucket, const char *key)
+{
+	int root = fs_inode_root(ctx->inodes)->fd, fd = -1;
+	struct cmn_buf pb;
+	struct stat st;
+	cmn_buf_init(&pb, 64 * 1024);
+	if (cmn_buf_printf(&pb, "%s/%s", bucket, key) != 0 ||
+	    !ntf_pipeline_matches(ctx->pipeline, NTF_EV_OBJECT_CREATED_PUT,
+				  bucket, key) ||
+	    fstatat(root, pb.data, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode))
+		goto out;
+	fd = openat(root, pb.data,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct ntf_event ev = {.name = NTF_EV_OBJECT_CREATED_PUT,
+			       .bucket = bucket, .key = key, .size = -1,
+			       .comm = who->comm};
+	struct ntf_meta meta[META_MAX];
+	char *metastore = NULL, etag[33];
+	bool hash = false;
+	struct stat used;
+	if (fd >= 0 && object_fields(ctx, NULL, NULL, fd, NULL, &used, &ev,
+				     meta, &metastore, etag, &hash))
+		(void)emit_as(ctx, who->uid, who->pid, &ev, hash, fd, &used,
+			      NULL);
+	free(metastore);
+out:
+	if (fd >= 0)
+		close(fd);
+	cmn_buf_free(&pb);
+}
+
+/* The pairs of a directory rename, for what is below its new name now. */
+static void recover_pairs(struct fs_ctx *ctx, const struct caller *who,
+			  const struct ntf_intent *in)
+{
+	int root = fs_inode_root(ctx->inodes)->fd;
+	struct cmn_buf np;
+	struct stat st;
+	cmn_buf_init(&np, 64 * 1024);
+	if ((in->key[0] ? cmn_buf_printf(&np, "%s/%s", in->bucket, in->key)
+			: cmn_buf_printf(&np, "%s", in->bucket)) == 0 &&
+	    fstatat(root, np.data, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		walk_moved(ctx, who, root, np.data, np.data, in->arg,
+			   in->flags & NTF_INTENT_EXCHANGE);
+	cmn_buf_free(&np);
+}
+
+static void recover_intent(void *arg, uint64_t id, const struct ntf_intent *in)
+{
+	struct fs_ctx *ctx = arg;
+	struct caller who = {(uid_t)in->uid, (pid_t)in->pid, in->comm};
+	if (in->kind == NTF_INTENT_PUT)
+		recover_put(ctx, &who, in->bucket, in->key);
+	else
+		recover_pairs(ctx, &who, in);
+	cmn_info("told the events of an operation a crash left untold: "
+		 "%s of %s/%s",
+		 in->kind == NTF_INTENT_PUT ? "Put" : "rename", in->bucket,
+		 in->key);
+	ntf_pipeline_intent_done(ctx->pipeline, id);
+}
+
+void fs_ev_recover_intents(struct fs_ctx *ctx)
+{
+	if (!ctx->pipeline)
+		return;
+	int rc = ntf_pipeline_intents(ctx->pipeline, recover_intent, ctx);
+	if (rc < 0)
+		cmn_warn("cannot list the events a crash left untold: %s",
+			 strerror(-rc));
 }
 
 /* ---- rules xattrs ------------------------------------------------ */

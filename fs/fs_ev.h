@@ -63,6 +63,23 @@ int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		    struct fs_inode *dir, const char *child, int openfd,
 		    const struct stat *st, const char *copy_source);
 
+/* The file ino is still empty at a flush: its Put is told at RELEASE
+ * (shells close a duplicate before writing), after close() returned.
+ * Record that it is owed, so that a crash before then does not lose it;
+ * *id (0: nothing was needed) goes to fs_ev_intent_done() once the Put
+ * is told or no longer owed.  Returns 0, or -errno when the intent could
+ * not be recorded (the close must fail, as for a Put). */
+int fs_ev_owe_put(struct fs_ctx *ctx, uid_t uid, pid_t pid, const char *comm,
+		  struct fs_inode *ino, uint64_t *id);
+
+/* See fs_ev_owe_put (id 0: nothing to do). */
+void fs_ev_intent_done(struct fs_ctx *ctx, uint64_t id);
+
+/* At start, once the hasher runs: tell the events whose intents a crash
+ * left undone (the owed Puts of empty files, the rest of a directory
+ * rename's pairs), at least once. */
+void fs_ev_recover_intents(struct fs_ctx *ctx);
+
 /* ino was created through the mount (op_create): it has no
  * user.s3.meta.* xattr until one is set through the mount. */
 void fs_ev_meta_fresh(struct fs_inode *ino);

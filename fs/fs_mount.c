@@ -410,6 +410,8 @@ static int ctx_start(struct fs_ctx *ctx)
 		rc = delivery_start(ctx);
 	if (rc == 0)
 		rc = fs_etag_start(ctx);
+	if (rc == 0)
+		fs_ev_recover_intents(ctx);
 	return rc;
 }
 

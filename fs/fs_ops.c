@@ -69,6 +69,8 @@ struct fs_file {
 	uid_t uid;          /* who opened it: RELEASE does not say */
 	pid_t pid;
 	char comm[17];
+	uint64_t intent;    /* the Put owed since a flush found the file
+			       empty (fs_ev_owe_put), 0: none */
 };
 
 static struct fs_file *file_of(struct fuse_file_info *fi)
@@ -907,6 +909,21 @@ static bool file_changed(struct fs_file *f, const struct stat *st)
 	       (f->racy && f->passthrough);
 }
 
+/* Record the Put a handle owes at its end (RELEASE, or a teardown), with
+ * the attributes st (NULL: looked up).  Its intent is done once the Put
+ * is recorded: if it cannot be, the next start tells it. */
+static void put_owed(struct fs_ctx *ctx, struct fs_file *f,
+		     const struct stat *st)
+{
+	int rc = fs_ev_object_fd(ctx, f->uid, f->pid, f->comm,
+				 NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL,
+				 f->fd, st, NULL);
+	if (rc < 0 && rc != -EAGAIN)
+		return;
+	fs_ev_intent_done(ctx, f->intent);
+	f->intent = 0;
+}
+
 /* Teardown of a file the kernel never released: record the Put its
  * changes owe (no close() is waiting any more), then free it. */
 static void file_teardown(struct fs_ctx *ctx, struct fs_handle *h)
@@ -914,9 +931,7 @@ static void file_teardown(struct fs_ctx *ctx, struct fs_handle *h)
 	struct fs_file *f = (struct fs_file *)h;
 	struct stat st;
 	if (f->writer && fstat(f->fd, &st) == 0 && file_changed(f, &st))
-		fs_ev_object_as(ctx, f->uid, f->pid, f->comm,
-				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, &st,
-				NULL);
+		put_owed(ctx, f, &st);
 	file_free(ctx, f);
 }
 
@@ -1134,8 +1149,16 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	bool first = !atomic_exchange(&f->flushed, true);
 	if (first || changed)
 		fs_inode_changed(ctx->inodes, ino, first);
-	if (!put || (changed && f->dirty && st.st_size == 0))
-		goto unlock; /* stays dirty: RELEASE or a later flush */
+	if (put && changed && f->dirty && st.st_size == 0) {
+		/* Stays dirty: its Put comes at RELEASE or a later flush,
+		 * after close() returned; owed meanwhile. */
+		if (!f->intent)
+			rc = fs_ev_owe_put(ctx, f->uid, f->pid, f->comm, ino,
+					   &f->intent);
+		goto unlock;
+	}
+	if (!put)
+		goto unlock;
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	/* A Put that could not be recorded (the state directory full)
 	 * fails the close: the caller must not take the object as told.
@@ -1150,6 +1173,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (rc < 0) {
 		f->dirty = true; /* RELEASE tries once more */
 		goto unlock;
+	}
+	if (changed) {
+		fs_ev_intent_done(ctx, f->intent);
+		f->intent = 0;
 	}
 	f->dirty = false;
 	f->size = st.st_size;
@@ -1173,9 +1200,7 @@ static void op_release(fuse_req_t req, fuse_ino_t id,
 	/* Created and still empty at its flushes, or written since the last
 	 * (through a shared mapping, without passthrough). */
 	if (f->writer && (f->dirty || atomic_load(&f->written)))
-		fs_ev_object_fd(ctx, f->uid, f->pid, f->comm,
-				NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL, f->fd,
-				NULL, NULL);
+		put_owed(ctx, f, NULL);
 	file_free(ctx, f);
 	fuse_reply_err(req, 0);
 }

@@ -13,6 +13,10 @@
 #define EVENT_FIXED (1 + 1 + 2 + 4 + 8 + 8)
 /* Fixed part of a FIN body: kind, has_etag, seq. */
 #define FIN_FIXED (1 + 1 + 8)
+/* Fixed part of an INTENT body: kind, intent kind, flags, uid, pid, id. */
+#define INTENT_FIXED (1 + 1 + 2 + 4 + 4 + 8)
+/* A DONE body: kind, 0, id. */
+#define DONE_FIXED (1 + 1 + 8)
 
 /* CRC-32C (Castagnoli), the checksum of every frame: with SSE4.2's crc32
  * instruction when the CPU has it (a frame of a kilobyte in ~100 ns, a
@@ -212,6 +216,50 @@ size_t ntf_journal_put_fin(char *dst, uint64_t seq, const char *etag)
 	return NTF_JOURNAL_HEADER + body;
 }
 
+size_t ntf_journal_intent_size(const struct ntf_intent *in)
+{
+	return NTF_JOURNAL_HEADER + INTENT_FIXED +
+	       strlen(or_empty(in->bucket)) + 1 + strlen(or_empty(in->key)) +
+	       1 + strlen(or_empty(in->arg)) + 1 +
+	       strlen(or_empty(in->comm)) + 1;
+}
+
+size_t ntf_journal_put_intent(char *dst, const struct ntf_intent *in,
+			      uint64_t id)
+{
+	char *p = dst + NTF_JOURNAL_HEADER;
+	uint8_t kind = NTF_JOURNAL_INTENT, what = (uint8_t)in->kind;
+	p = put(p, &kind, 1);
+	p = put(p, &what, 1);
+	p = put(p, &in->flags, 2);
+	p = put(p, &in->uid, 4);
+	p = put(p, &in->pid, 4);
+	p = put(p, &id, 8);
+	p = put_str(p, or_empty(in->bucket));
+	p = put_str(p, or_empty(in->key));
+	p = put_str(p, or_empty(in->arg));
+	p = put_str(p, or_empty(in->comm));
+	size_t body = (size_t)(p - dst) - NTF_JOURNAL_HEADER;
+	seal(dst, body);
+	return NTF_JOURNAL_HEADER + body;
+}
+
+size_t ntf_journal_done_size(void)
+{
+	return NTF_JOURNAL_HEADER + DONE_FIXED;
+}
+
+size_t ntf_journal_put_done(char *dst, uint64_t id)
+{
+	char *p = dst + NTF_JOURNAL_HEADER;
+	uint8_t kind = NTF_JOURNAL_DONE, zero = 0;
+	p = put(p, &kind, 1);
+	p = put(p, &zero, 1);
+	p = put(p, &id, 8);
+	seal(dst, DONE_FIXED);
+	return NTF_JOURNAL_HEADER + DONE_FIXED;
+}
+
 /* Take a NUL-terminated string from [*p, end); NULL when there is none. */
 static const char *take_str(const char **p, const char *end)
 {
@@ -247,6 +295,35 @@ static int decode_fin(const char *b, size_t n, struct ntf_journal_frame *f)
 		memcpy(f->etag, b + FIN_FIXED, 32);
 		f->etag[32] = '\0';
 	}
+	return 0;
+}
+
+static int decode_intent(const char *b, size_t n, struct ntf_journal_frame *f)
+{
+	struct ntf_intent *in = &f->intent;
+	if (n < INTENT_FIXED ||
+	    (b[1] != NTF_INTENT_PUT && b[1] != NTF_INTENT_RENAME))
+		return -EBADMSG;
+	in->kind = (enum ntf_intent_kind)b[1];
+	memcpy(&in->flags, b + 2, 2);
+	memcpy(&in->uid, b + 4, 4);
+	memcpy(&in->pid, b + 8, 4);
+	memcpy(&f->seq, b + 12, 8);
+	const char *p = b + INTENT_FIXED, *end = b + n;
+	if (!(in->bucket = take_str(&p, end)) || !in->bucket[0] ||
+	    !(in->key = take_str(&p, end)) || !(in->arg = take_str(&p, end)) ||
+	    !(in->comm = take_str(&p, end)) || p != end)
+		return -EBADMSG;
+	f->bucket = in->bucket;
+	f->key = in->key;
+	return 0;
+}
+
+static int decode_done(const char *b, size_t n, struct ntf_journal_frame *f)
+{
+	if (n != DONE_FIXED || b[1] != 0)
+		return -EBADMSG;
+	memcpy(&f->seq, b + 2, 8);
 	return 0;
 }
 
@@ -300,8 +377,22 @@ long ntf_journal_decode(const char *buf, size_t len,
 		return -EBADMSG;
 	memset(out, 0, sizeof(*out));
 	out->kind = (enum ntf_journal_kind)(unsigned char)b[0];
-	int err = out->kind == NTF_JOURNAL_EVENT ? decode_event(b, body, out)
-		  : out->kind == NTF_JOURNAL_FIN ? decode_fin(b, body, out)
-						 : -EBADMSG;
+	int err;
+	switch (out->kind) {
+	case NTF_JOURNAL_EVENT:
+		err = decode_event(b, body, out);
+		break;
+	case NTF_JOURNAL_FIN:
+		err = decode_fin(b, body, out);
+		break;
+	case NTF_JOURNAL_INTENT:
+		err = decode_intent(b, body, out);
+		break;
+	case NTF_JOURNAL_DONE:
+		err = decode_done(b, body, out);
+		break;
+	default:
+		err = -EBADMSG;
+	}
 	return err ? err : (long)(NTF_JOURNAL_HEADER + body);
 }

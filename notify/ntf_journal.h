@@ -20,6 +20,11 @@
  *          ntf_pack (binary), which the ingester renders.
  *   FIN    u8 kind, u8 has_etag, u64 seq, then 32 hex digits when has_etag:
  *          the finalisation of a pending record (ntf_store_finalize).
+ *   INTENT u8 kind, u8 intent kind, u16 flags, u32 uid, i32 pid, u64 id,
+ *          then bucket, key, arg and comm as NUL-terminated strings:
+ *          events owed for an operation already acknowledged
+ *          (ntf_store_intent); id comes from the sequencer.
+ *   DONE   u8 kind, u8 0, u64 id: the intent id was carried out.
  * A frame torn by a crash or power loss fails its length or CRC check;
  * replay stops there.
  */
@@ -35,6 +40,8 @@
 enum ntf_journal_kind {
 	NTF_JOURNAL_EVENT = 1,
 	NTF_JOURNAL_FIN = 2,
+	NTF_JOURNAL_INTENT = 3,
+	NTF_JOURNAL_DONE = 4,
 };
 
 #define NTF_JOURNAL_PENDING 0x01
@@ -46,12 +53,12 @@ enum ntf_journal_kind {
 /* One decoded frame; every pointer points into the decoded buffer. */
 struct ntf_journal_frame {
 	enum ntf_journal_kind kind;
-	uint64_t seq;
+	uint64_t seq; /* EVENT, FIN; the id of INTENT and DONE */
 	/* EVENT */
 	int64_t time_ms;
 	bool pending;
 	bool packed; /* record is an ntf_pack blob, not JSON */
-	const char *event_name, *bucket, *key;
+	const char *event_name, *bucket, *key; /* bucket, key: also INTENT */
 	const char *targets; /* n_targets NUL-terminated names, back to back */
 	size_t n_targets;
 	const char *record; /* record_len bytes, not NUL-terminated */
@@ -59,6 +66,8 @@ struct ntf_journal_frame {
 	/* FIN */
 	bool has_etag;
 	char etag[33];
+	/* INTENT */
+	struct ntf_intent intent; /* its strings point into the buffer */
 };
 
 /* Bytes the EVENT frame of e takes (e already checked by the store). */
@@ -77,6 +86,21 @@ size_t ntf_journal_fin_size(bool has_etag);
 /* Encode the finalisation of seq (etag: 32 hex digits, or NULL for "no
  * eTag") into dst.  Returns the bytes written. */
 size_t ntf_journal_put_fin(char *dst, uint64_t seq, const char *etag);
+
+/* Bytes of the INTENT frame of in. */
+size_t ntf_journal_intent_size(const struct ntf_intent *in);
+
+/* Encode in as an INTENT frame with the given id into dst.  Returns the
+ * bytes written. */
+size_t ntf_journal_put_intent(char *dst, const struct ntf_intent *in,
+			      uint64_t id);
+
+/* Bytes of a DONE frame. */
+size_t ntf_journal_done_size(void);
+
+/* Encode "intent id was carried out" into dst.  Returns the bytes
+ * written. */
+size_t ntf_journal_put_done(char *dst, uint64_t id);
 
 /* Decode the frame at the start of buf (len bytes available).  Returns the
  * frame's size in bytes (> 0) with *out filled; 0 when buf holds only the

@@ -976,6 +976,25 @@ int ntf_pipeline_recover(struct ntf_pipeline *p, ntf_pipeline_recover_fn fn,
 	return rc;
 }
 
+int ntf_pipeline_intent(struct ntf_pipeline *p, const struct ntf_intent *in,
+			uint64_t *id)
+{
+	return ntf_store_intent(p->store, in, p->durability, id);
+}
+
+void ntf_pipeline_intent_done(struct ntf_pipeline *p, uint64_t id)
+{
+	/* A DONE lost only repeats the intent's events after a restart. */
+	if (id)
+		(void)ntf_store_intent_done(p->store, id, p->durability);
+}
+
+int ntf_pipeline_intents(struct ntf_pipeline *p, ntf_store_intent_fn fn,
+			 void *arg)
+{
+	return ntf_store_intents(p->store, fn, arg);
+}
+
 int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,
 			     void *arg, struct ntf_ring_reader **out)
 {

@@ -145,6 +145,21 @@ typedef void (*ntf_pipeline_recover_fn)(void *arg, const char *bucket,
 int ntf_pipeline_recover(struct ntf_pipeline *p, ntf_pipeline_recover_fn fn,
 			 void *arg);
 
+/* Record an intent (see ntf_store.h) with the pipeline's durability;
+ * *id is what ntf_pipeline_intent_done() takes, 0 when it failed.
+ * Returns 0 or -errno (-EAGAIN: dropped under pressure, durability none;
+ * the caller goes on as if it had been recorded). */
+int ntf_pipeline_intent(struct ntf_pipeline *p, const struct ntf_intent *in,
+			uint64_t *id);
+
+/* The events of intent id are told (id 0: nothing to do).  Any thread. */
+void ntf_pipeline_intent_done(struct ntf_pipeline *p, uint64_t id);
+
+/* After a restart: fn for every intent a crash left undone (see
+ * ntf_store_intents).  Returns 0 or -errno. */
+int ntf_pipeline_intents(struct ntf_pipeline *p, ntf_store_intent_fn fn,
+			 void *arg);
+
 /* Open a live reader (see ntf_ring.h); while any is open every event is
  * wanted.  fn(arg) is called, outside any lock, when data arrives. */
 int ntf_pipeline_reader_open(struct ntf_pipeline *p, ntf_ring_notify_fn fn,

@@ -108,6 +108,16 @@ struct fin {
 	char etag[33];
 };
 
+/* An intent on its way into the intents table. */
+struct held_intent {
+	uint64_t id;
+	uint16_t kind, flags;
+	uint32_t uid;
+	int32_t pid;
+	size_t bucket, key, arg, comm; /* offsets into arena */
+	bool done; /* its DONE came in the same batch: nothing to insert */
+};
+
 /* One ingest transaction's worth of entries and finalisations, decoded
  * from the journal.  Owned by the ingester (or by open, for the replay). */
 struct batch {
@@ -115,6 +125,10 @@ struct batch {
 	size_t n, cap;
 	struct fin *fin;  /* finalisations, applied after the inserts */
 	size_t nfin, capfin;
+	struct held_intent *intents; /* in id order */
+	size_t nint, capint;
+	uint64_t *dones; /* DONEs of intents of earlier batches */
+	size_t ndone, capdone;
 	char *arena;
 	size_t len, acap;
 	uint64_t last_seq; /* highest seq of an item (the replay mark) */
@@ -148,6 +162,9 @@ enum stmt_id {
 	ST_FINALIZE_NONE,
 	ST_PENDING,
 	ST_MARK,
+	ST_INTENT_ADD,
+	ST_INTENT_DEL,
+	ST_INTENTS,
 	ST_COUNT_
 };
 
@@ -242,6 +259,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		       "WHERE p.pending = 1 ORDER BY p.seq",
 	[ST_MARK] = "INSERT OR REPLACE INTO meta(name, value) "
 		    "VALUES('journal_seq', ?1)",
+	[ST_INTENT_ADD] = "INSERT OR IGNORE INTO intents(id, kind, flags, "
+			  "bucket, key, arg, uid, pid, comm) "
+			  "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+	[ST_INTENT_DEL] = "DELETE FROM intents WHERE id = ?1",
+	[ST_INTENTS] = "SELECT id, kind, flags, bucket, key, arg, uid, pid, "
+		       "comm FROM intents ORDER BY id",
 };
 
 static const char schema_sql[] =
@@ -255,6 +278,10 @@ static const char schema_sql[] =
 	"pending INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS records_pending ON records(seq) "
 	"WHERE pending = 1;"
+	"CREATE TABLE IF NOT EXISTS intents(id INTEGER PRIMARY KEY, "
+	"kind INTEGER NOT NULL, flags INTEGER NOT NULL, "
+	"bucket TEXT NOT NULL, key TEXT NOT NULL, arg TEXT NOT NULL, "
+	"uid INTEGER NOT NULL, pid INTEGER NOT NULL, comm TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS queue(target TEXT NOT NULL, "
 	"seq INTEGER NOT NULL, attempts INTEGER NOT NULL, "
 	"PRIMARY KEY(target, seq)) WITHOUT ROWID;"
@@ -451,6 +478,8 @@ static void batch_free(struct batch *b)
 	if (!b)
 		return;
 	free(b->fin);
+	free(b->intents);
+	free(b->dones);
 	free(b->items);
 	free(b->arena);
 	cmn_buf_free(&b->json);
@@ -459,7 +488,7 @@ static void batch_free(struct batch *b)
 
 static void batch_clear(struct batch *b)
 {
-	b->n = b->len = b->nfin = 0;
+	b->n = b->len = b->nfin = b->nint = b->ndone = 0;
 	b->last_seq = 0;
 	b->failed = 0;
 }
@@ -604,6 +633,71 @@ static int batch_fin(struct batch *b, const struct ntf_journal_frame *f)
 	return 0;
 }
 
+/* Grow the array *v of *cap elements of size sz to hold n + 1. */
+static int grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? 2 * *cap : 64;
+	void *p = realloc(*v, c * sz);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+/* Add the INTENT frame f to b. */
+static int batch_intent(struct batch *b, const struct ntf_journal_frame *f)
+{
+	const struct ntf_intent *in = &f->intent;
+	size_t bytes = strlen(in->bucket) + strlen(in->key) + strlen(in->arg) +
+		       strlen(in->comm) + 4;
+	int err = grow((void **)&b->intents, &b->capint, b->nint,
+		       sizeof(*b->intents));
+	if (!err)
+		err = arena_reserve(b, bytes);
+	if (err)
+		return err;
+	struct held_intent *h = &b->intents[b->nint++];
+	*h = (struct held_intent){.id = f->seq,
+				  .kind = (uint16_t)in->kind,
+				  .flags = in->flags,
+				  .uid = in->uid,
+				  .pid = in->pid};
+	h->bucket = arena_put(b, in->bucket, strlen(in->bucket));
+	h->key = arena_put(b, in->key, strlen(in->key));
+	h->arg = arena_put(b, in->arg, strlen(in->arg));
+	h->comm = arena_put(b, in->comm, strlen(in->comm));
+	if (f->seq > b->last_seq)
+		b->last_seq = f->seq;
+	return 0;
+}
+
+/* Add the DONE frame f to b: an intent of the same batch is just not
+ * inserted (an empty file's Put is told at RELEASE, microseconds after
+ * its intent), one of an earlier batch is deleted. */
+static int batch_done(struct batch *b, const struct ntf_journal_frame *f)
+{
+	size_t lo = 0, hi = b->nint;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->intents[mid].id < f->seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < b->nint && b->intents[lo].id == f->seq) {
+		b->intents[lo].done = true;
+		return 0;
+	}
+	int err = grow((void **)&b->dones, &b->capdone, b->ndone,
+		       sizeof(*b->dones));
+	if (!err)
+		b->dones[b->ndone++] = f->seq;
+	return err;
+}
+
 /* ---- ingesting into events.db ---- */
 
 static int step_done(sqlite3_stmt *st)
@@ -664,6 +758,34 @@ static int apply_fin(struct ntf_store *s, const struct fin *f)
 	if (f->has_etag)
 		sqlite3_bind_text(st, 2, f->etag, -1, SQLITE_STATIC);
 	return step_done(st);
+}
+
+/* Insert b's intents that are not done yet, delete the ones done. */
+static int apply_intents(struct ntf_store *s, const struct batch *b)
+{
+	sqlite3_stmt *add = s->st[ST_INTENT_ADD], *del = s->st[ST_INTENT_DEL];
+	const char *a = b->arena;
+	int err = 0;
+	for (size_t i = 0; i < b->nint && !err; i++) {
+		const struct held_intent *h = &b->intents[i];
+		if (h->done)
+			continue;
+		sqlite3_bind_int64(add, 1, (sqlite3_int64)h->id);
+		sqlite3_bind_int(add, 2, h->kind);
+		sqlite3_bind_int(add, 3, h->flags);
+		sqlite3_bind_text(add, 4, a + h->bucket, -1, SQLITE_STATIC);
+		sqlite3_bind_text(add, 5, a + h->key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(add, 6, a + h->arg, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(add, 7, h->uid);
+		sqlite3_bind_int64(add, 8, h->pid);
+		sqlite3_bind_text(add, 9, a + h->comm, -1, SQLITE_STATIC);
+		err = step_done(add);
+	}
+	for (size_t i = 0; i < b->ndone && !err; i++) {
+		sqlite3_bind_int64(del, 1, (sqlite3_int64)b->dones[i]);
+		err = step_done(del);
+	}
+	return err;
 }
 
 /* The item of b with seq, or NULL.  Items are in seq order: appends take
@@ -749,6 +871,8 @@ static int commit_batch(struct ntf_store *s, struct batch *b, bool full)
 	}
 	for (size_t i = 0; i < b->nfin && !err; i++)
 		err = apply_fin(s, &b->fin[i]);
+	if (!err)
+		err = apply_intents(s, b);
 	if (!err && b->last_seq > s->mark) {
 		sqlite3_bind_int64(s->st[ST_MARK], 1,
 				   (sqlite3_int64)b->last_seq);
@@ -1100,7 +1224,7 @@ static ssize_t journal_read(struct ntf_store *s, uint64_t off, size_t n)
 static int ingest_commit(struct ntf_store *s, bool full)
 {
 	struct batch *b = s->batch;
-	if (!b->n && !b->nfin && !b->failed)
+	if (!b->n && !b->nfin && !b->failed && !b->nint && !b->ndone)
 		return 0;
 	pthread_mutex_lock(&s->db_mu);
 	int err = commit_batch(s, b, full);
@@ -1144,7 +1268,13 @@ static int ingest_buffer(struct ntf_store *s, size_t got, uint64_t skip,
 		if (k > 0) {
 			if (f.kind == NTF_JOURNAL_FIN)
 				err = batch_fin(b, &f);
-			else if (f.seq > skip)
+			else if (f.kind == NTF_JOURNAL_DONE)
+				err = batch_done(b, &f);
+			else if (f.seq <= skip)
+				; /* in events.db already */
+			else if (f.kind == NTF_JOURNAL_INTENT)
+				err = batch_intent(b, &f);
+			else
 				err = batch_put(b, &f);
 			if (!err) {
 				pos += (size_t)k;
@@ -2156,6 +2286,120 @@ int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg)
 		err = ntf_store_errno(rc);
 	sqlite3_reset(st);
 	pthread_mutex_unlock(&s->db_mu);
+	return err;
+}
+
+/* ---- intents ---- */
+
+int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
+		     enum ntf_durability d, uint64_t *id)
+{
+	*id = 0;
+	if (!in->bucket || !in->bucket[0] || !in->key ||
+	    (in->kind != NTF_INTENT_PUT && in->kind != NTF_INTENT_RENAME))
+		return -EINVAL;
+	size_t bytes = ntf_journal_intent_size(in);
+	if (bytes > NTF_LIMIT_STORE_BATCH_BYTES)
+		return -E2BIG;
+	char *buf = malloc(bytes);
+	if (!buf)
+		return -ENOMEM;
+	uint64_t seq = 0;
+	pthread_mutex_lock(&s->mu);
+	int err = wait_room(s, bytes, d);
+	if (!err)
+		err = take_seqs(s, 1, &seq);
+	if (!err) {
+		ntf_journal_put_intent(buf, in, seq);
+		err = place_frames(s, buf, bytes, d);
+	}
+	if (!err) {
+		*id = seq;
+		wake_ingester(s, false);
+		if (d == NTF_DURABILITY_FSYNC)
+			err = journal_sync(s, s->jend);
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(buf);
+	return err;
+}
+
+/* Never synced: a DONE lost to a crash only makes the next daemon tell
+ * the intent's events once more. */
+int ntf_store_intent_done(struct ntf_store *s, uint64_t id,
+			  enum ntf_durability d)
+{
+	char buf[64];
+	size_t bytes = ntf_journal_put_done(buf, id);
+	pthread_mutex_lock(&s->mu);
+	int err = wait_room(s, bytes, d);
+	if (!err)
+		err = place_frames(s, buf, bytes, d);
+	if (!err)
+		wake_ingester(s, false);
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+/* One row of the intents table, copied out. */
+struct intent_row {
+	uint64_t id;
+	struct ntf_intent in; /* strings owned (strdup) */
+};
+
+static void intent_rows_free(struct intent_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)v[i].in.bucket);
+		free((char *)v[i].in.key);
+		free((char *)v[i].in.arg);
+		free((char *)v[i].in.comm);
+	}
+	free(v);
+}
+
+static int intent_row_take(sqlite3_stmt *st, struct intent_row *r)
+{
+	r->id = (uint64_t)sqlite3_column_int64(st, 0);
+	r->in = (struct ntf_intent){
+		.kind = (enum ntf_intent_kind)sqlite3_column_int(st, 1),
+		.flags = (uint16_t)sqlite3_column_int(st, 2),
+		.uid = (uint32_t)sqlite3_column_int64(st, 6),
+		.pid = (int32_t)sqlite3_column_int64(st, 7)};
+	r->in.bucket = strdup((const char *)sqlite3_column_text(st, 3));
+	r->in.key = strdup((const char *)sqlite3_column_text(st, 4));
+	r->in.arg = strdup((const char *)sqlite3_column_text(st, 5));
+	r->in.comm = strdup((const char *)sqlite3_column_text(st, 8));
+	return r->in.bucket && r->in.key && r->in.arg && r->in.comm
+		       ? 0
+		       : -ENOMEM;
+}
+
+/* The rows are copied out first: fn may append (which can wait for the
+ * ingester, and the ingester for db_mu). */
+int ntf_store_intents(struct ntf_store *s, ntf_store_intent_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_INTENTS];
+	struct intent_row *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, err = 0;
+	pthread_mutex_lock(&s->db_mu);
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		err = grow((void **)&v, &cap, n, sizeof(*v));
+		if (!err) {
+			memset(&v[n], 0, sizeof(v[n]));
+			err = intent_row_take(st, &v[n++]);
+		}
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = ntf_store_errno(rc);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&s->db_mu);
+	for (size_t i = 0; i < n && !err; i++)
+		if (v[i].in.kind == NTF_INTENT_PUT ||
+		    v[i].in.kind == NTF_INTENT_RENAME)
+			fn(arg, v[i].id, &v[i].in);
+	intent_rows_free(v, n);
 	return err;
 }
 

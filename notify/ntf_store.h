@@ -42,6 +42,33 @@ enum ntf_durability {
 	NTF_DURABILITY_NONE,
 };
 
+/* Events the daemon owes for an operation it has already acknowledged
+ * but will tell only later: recorded durably before the acknowledgement
+ * (ntf_store_intent), marked done once told (ntf_store_intent_done); what
+ * a crash leaves undone the next daemon finds (ntf_store_intents) and
+ * tells then, at least once. */
+enum ntf_intent_kind {
+	/* The Put of a file still empty at its close(), told at RELEASE:
+	 * bucket/key is the object. */
+	NTF_INTENT_PUT = 1,
+	/* The Copy and Delete pairs of a directory rename: bucket/key is the
+	 * directory's new name, arg its old "bucket/dir"; flags
+	 * NTF_INTENT_EXCHANGE for RENAME_EXCHANGE. */
+	NTF_INTENT_RENAME = 2,
+};
+
+#define NTF_INTENT_EXCHANGE 0x1u
+
+struct ntf_intent {
+	enum ntf_intent_kind kind;
+	uint16_t flags;
+	const char *bucket, *key; /* borrowed */
+	const char *arg;          /* borrowed; NULL: "" */
+	uint32_t uid;
+	int32_t pid;
+	const char *comm; /* borrowed; NULL: "" */
+};
+
 struct ntf_store_entry {
 	uint64_t seq;		/* filled by ntf_store_append */
 	int64_t time_ms;	/* event time, ms since the epoch */
@@ -328,5 +355,24 @@ typedef int (*ntf_store_pending_fn)(void *arg, uint64_t seq,
 				    const char *bucket, const char *key,
 				    const char *record, bool later);
 int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg);
+
+/* Record the intent in durably (as d says, like an event append) and set
+ * *id (never 0) to pass to ntf_store_intent_done() once its events are
+ * told; *id is 0 when it fails.  Returns 0 or -errno (-EAGAIN: dropped,
+ * d none only).  Any thread. */
+int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
+		     enum ntf_durability d, uint64_t *id);
+
+/* The events of intent id are told (their records appended before this
+ * call).  Returns 0 or -errno.  Any thread. */
+int ntf_store_intent_done(struct ntf_store *s, uint64_t id,
+			  enum ntf_durability d);
+
+/* Call fn for every intent not done (after a restart: the operations a
+ * crash left untold), in id order.  fn's strings are valid during the
+ * call; fn may append and mark intents done.  Returns 0 or -errno. */
+typedef void (*ntf_store_intent_fn)(void *arg, uint64_t id,
+				    const struct ntf_intent *in);
+int ntf_store_intents(struct ntf_store *s, ntf_store_intent_fn fn, void *arg);
 
 #endif

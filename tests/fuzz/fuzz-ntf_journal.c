@@ -60,7 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = 0;
 		if (f.kind == NTF_JOURNAL_EVENT)
 			n = encode_event(&f, out, (size_t)k);
-		else if (ntf_journal_fin_size(f.has_etag) == (size_t)k)
+		else if (f.kind == NTF_JOURNAL_INTENT &&
+			 ntf_journal_intent_size(&f.intent) == (size_t)k)
+			n = ntf_journal_put_intent(out, &f.intent, f.seq);
+		else if (f.kind == NTF_JOURNAL_DONE &&
+			 ntf_journal_done_size() == (size_t)k)
+			n = ntf_journal_put_done(out, f.seq);
+		else if (f.kind == NTF_JOURNAL_FIN &&
+			 ntf_journal_fin_size(f.has_etag) == (size_t)k)
 			n = ntf_journal_put_fin(out, f.seq,
 						f.has_etag ? f.etag : NULL);
 		if (n != (size_t)k || memcmp(out, buf + pos, n) != 0)

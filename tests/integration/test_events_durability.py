@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import (TIMEOUT, bucketfs_events, fusermount_u, is_mounted,
-                      seq_of, wait_for)
+from conftest import (TIMEOUT, EventStream, bucketfs_events, fusermount_u,
+                      is_mounted, seq_of, wait_for)
 
 WRITERS = 4
 PER_WRITER = 2500
@@ -213,3 +213,114 @@ def test_full_state_directory_fails_the_close_not_the_event(mount_factory,
             if m.proc:
                 m.proc.wait(TIMEOUT)
         subprocess.run(["umount", "-l", str(st)])
+
+
+EMPTY_MD5 = hashlib.md5(b"").hexdigest()
+
+
+def kill_daemon(m):
+    """SIGKILL the daemon and lazily unmount what it leaves."""
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait(TIMEOUT)
+    fusermount_u(m.mnt, lazy=True)
+    wait_for(lambda: not is_mounted(m.mnt), what="lazy unmount")
+
+
+def puts_of(m, key):
+    return [r for r in bucketfs_events(m)
+            if r["eventName"] == "s3:ObjectCreated:Put"
+            and r["s3"]["object"]["key"] == key]
+
+
+@pytest.mark.parametrize("durability", ["commit", "none"])
+def test_empty_file_put_owed_from_its_close(mount_factory, durability):
+    """A file still empty at close() gets its Put at RELEASE, after close()
+    returned (a shell closes a duplicate before writing: telling the empty
+    object first would be wrong).  From that close on, the Put is owed
+    durably: a daemon killed before the RELEASE (here a duplicate keeps the
+    file open) tells it at its next mount.  A Put owed and then told at a
+    later close is not told again by the next daemon."""
+    m = mount_factory(opts=["passthrough=off", f"durability={durability}"])
+    b = m.bucket()
+    # Told at a later close: the owed Put is then paid.
+    fd = os.open(b / "written", os.O_WRONLY | os.O_CREAT, 0o644)
+    keep = os.dup(fd)
+    os.close(fd)
+    os.write(keep, b"hello")
+    os.close(keep)
+    wait_for(lambda: len(puts_of(m, "written")) == 1,
+             what="the Put of the written file")
+    # Owed, and the daemon dies before the RELEASE.
+    fd = os.open(b / "empty", os.O_WRONLY | os.O_CREAT, 0o644)
+    keep = os.dup(fd)
+    os.close(fd)  # close() returned 0: the Put must not be lost
+    if durability == "none":
+        time.sleep(0.3)  # asynchronous: give the ingester its delay
+    kill_daemon(m)
+    try:
+        os.close(keep)
+    except OSError:
+        pass
+    assert puts_of(m, "empty") == []  # not told before its RELEASE
+
+    m.start()
+    wait_for(lambda: len(puts_of(m, "empty")) == 1,
+             what="the owed Put told by the next daemon")
+    obj = puts_of(m, "empty")[0]["s3"]["object"]
+    assert (obj["size"], obj["eTag"]) == (0, EMPTY_MD5)
+    rec = puts_of(m, "empty")[0]
+    assert rec["userIdentity"] == {"principalId": f"uid:{os.getuid()}"}
+    assert rec["source"]["userAgent"].startswith("python")
+    # Told once: a restart finds nothing owed any more.
+    m.restart()
+    (b / "sentinel").write_bytes(b"s")
+    wait_for(lambda: len(puts_of(m, "sentinel")) == 1, what="sentinel")
+    assert len(puts_of(m, "empty")) == 1
+    assert len(puts_of(m, "written")) == 1
+    assert "untold" not in m.log_text()
+
+
+def test_directory_rename_pairs_survive_a_kill_mid_walk(mount_factory,
+                                                        tmp_path):
+    """A directory rename tells a Copy and a Delete for every object below
+    it, walking the tree before rename() returns.  The directory is moved
+    before the walk starts: a daemon killed in the middle of it owes the
+    rest, and the next one tells them (some twice: at least once)."""
+    m = mount_factory(opts=["passthrough=off"])
+    b = m.bucket()
+    n = 20000
+    d = m.backing() / "old"
+    d.mkdir()
+    for i in range(n):
+        (d / ("f%05d" % i)).write_bytes(b"")
+    s = EventStream(m)
+    mv = subprocess.Popen(["mv", str(b / "old"), str(b / "new")],
+                          stderr=subprocess.DEVNULL)
+    try:
+        s.until(lambda r: r.get("eventName") == "s3:ObjectCreated:Copy",
+                what="the first Copy of the walk")
+        kill_daemon(m)
+    finally:
+        s.close()
+        mv.wait(TIMEOUT)
+    told = {r["s3"]["object"]["key"] for r in s.lines
+            if r.get("eventName") == "s3:ObjectCreated:Copy"}
+    if mv.returncode == 0 or len(told) >= n:
+        pytest.skip("the walk was over before the kill")
+    assert (m.backing() / "new").is_dir()  # moved before the walk
+
+    m.start()
+    want_new = {"new/f%05d" % i for i in range(n)}
+    want_old = {"old/f%05d" % i for i in range(n)}
+
+    def keys(name):
+        return {r["s3"]["object"]["key"] for r in bucketfs_events(m)
+                if r["eventName"] == name}
+    wait_for(lambda: want_new <= keys("s3:ObjectCreated:Copy"),
+             timeout=TIMEOUT * 4, what="a Copy for every moved object")
+    assert want_old <= keys("s3:ObjectRemoved:Delete")
+    copies = [r for r in bucketfs_events(m)
+              if r["eventName"] == "s3:ObjectCreated:Copy"
+              and r["s3"]["object"]["key"] == "new/f19999"]
+    assert copies[-1]["s3"]["object"]["eTag"] == EMPTY_MD5
+    assert copies[-1]["source"]["userAgent"].startswith("mv ")
