@@ -11,6 +11,7 @@
 #define FS_CTX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -52,6 +53,9 @@ struct fs_ctx {
 	char *state_name;            /* owned; NULL when not at the root */
 	struct ntf_pipeline *pipeline; /* events: rules, store, live ring */
 	struct fs_ev_state *ev;      /* fs_ev.c's own state */
+	/* What opening the store replayed from its journal: the first open
+	 * (the check before mounting) does it, the metrics tell it. */
+	uint64_t ev_replayed, ev_damaged;
 	struct ntf_dlctl *dlctl;     /* delivery targets (fs_mount.c) */
 	bool dlv_global;             /* tgt_registry_init done */
 	struct fs_etag *etag;        /* the eTag hasher thread */

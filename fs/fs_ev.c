@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -940,6 +941,23 @@ static void load_all_rules(struct fs_ctx *ctx)
 	closedir(d);
 }
 
+/* Say what the store's open found in its journal (a crash left it). */
+static void report_replay(struct fs_ctx *ctx)
+{
+	struct ntf_store_stats st;
+	ntf_store_stats(ntf_pipeline_store(ctx->pipeline), &st);
+	if (st.replayed)
+		cmn_info("replayed %" PRIu64 " events a crash left in the "
+			 "journal", st.replayed);
+	if (st.damaged)
+		cmn_warn("%s/events.journal: %" PRIu64 " bytes did not "
+			 "decode and were skipped (the events in them are "
+			 "lost; the ones after them were replayed)",
+			 ctx->opts->state, st.damaged);
+	ctx->ev_replayed += st.replayed;
+	ctx->ev_damaged += st.damaged;
+}
+
 int fs_ev_start(struct fs_ctx *ctx)
 {
 	const struct fs_opts *o = ctx->opts;
@@ -950,6 +968,8 @@ int fs_ev_start(struct fs_ctx *ctx)
 		.log_max_age_ms = o->log_max_age_ms,
 		.region = o->region,
 		.lock_wait_ms = NTF_LIMIT_STORE_LOCK_WAIT_MS,
+		.replayed_earlier = ctx->ev_replayed,
+		.damaged_earlier = ctx->ev_damaged,
 	};
 	char *msg = NULL;
 	ctx->ev = calloc(1, sizeof(*ctx->ev));
@@ -966,6 +986,7 @@ int fs_ev_start(struct fs_ctx *ctx)
 		free(msg);
 		return rc;
 	}
+	report_replay(ctx);
 	/* Stored rules may name configured targets: make them known first. */
 	size_t n = 0;
 	const struct ntf_target_id *t =

@@ -360,6 +360,31 @@ static int decode_event(const char *b, size_t n, struct ntf_journal_frame *f)
 	return 0;
 }
 
+bool ntf_journal_plausible(const char *buf, size_t len)
+{
+	uint32_t body;
+	if (len < NTF_JOURNAL_HEADER + 2)
+		return false;
+	memcpy(&body, buf, 4);
+	if (body < 2 || body > NTF_LIMIT_STORE_BATCH_BYTES)
+		return false;
+	const unsigned char *b = (const unsigned char *)buf + NTF_JOURNAL_HEADER;
+	switch (b[0]) {
+	case NTF_JOURNAL_EVENT:
+		return body >= EVENT_FIXED &&
+		       !(b[1] & ~(NTF_JOURNAL_PENDING | NTF_JOURNAL_PACKED));
+	case NTF_JOURNAL_FIN:
+		return b[1] <= 1 && body == FIN_FIXED + (b[1] ? 32u : 0u);
+	case NTF_JOURNAL_INTENT:
+		return body >= INTENT_FIXED &&
+		       (b[1] == NTF_INTENT_PUT || b[1] == NTF_INTENT_RENAME);
+	case NTF_JOURNAL_DONE:
+		return body == DONE_FIXED && b[1] == 0;
+	default:
+		return false;
+	}
+}
+
 long ntf_journal_decode(const char *buf, size_t len,
 			struct ntf_journal_frame *out)
 {

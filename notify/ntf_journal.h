@@ -102,6 +102,12 @@ size_t ntf_journal_done_size(void);
  * written. */
 size_t ntf_journal_put_done(char *dst, uint64_t id);
 
+/* Could a frame start at buf (len bytes there)?  A look at the header
+ * and the body's first bytes only, no CRC: what a scan for the next frame
+ * past a damaged one tries at every offset before ntf_journal_decode(),
+ * which is the judge.  Pure. */
+bool ntf_journal_plausible(const char *buf, size_t len);
+
 /* Decode the frame at the start of buf (len bytes available).  Returns the
  * frame's size in bytes (> 0) with *out filled; 0 when buf holds only the
  * start of a frame (or nothing); -EBADMSG when the bytes are not a valid

@@ -69,6 +69,7 @@ struct ntf_pipeline {
 	struct ntf_ring *ring;
 	enum ntf_durability durability;
 	char *region;
+	uint64_t replayed_earlier, damaged_earlier; /* see the opts */
 
 	pthread_rwlock_t lock;        /* guards the rule sets below */
 	struct ntf_rules *global;     /* mount-root rules, or NULL */
@@ -144,6 +145,8 @@ int ntf_pipeline_open(const struct ntf_pipeline_opts *o,
 	pthread_rwlock_init(&p->lock, NULL);
 	pthread_mutex_init(&p->gate_lock, NULL);
 	p->durability = o->durability;
+	p->replayed_earlier = o->replayed_earlier;
+	p->damaged_earlier = o->damaged_earlier;
 	p->region = strdup(o->region ? o->region : "us-east-1");
 	p->local_target = (struct ntf_target_id){PIPE_LOCAL_ID,
 						 PIPE_LOCAL_TYPE};
@@ -1161,10 +1164,18 @@ int ntf_pipeline_render_metrics(struct ntf_pipeline *p, struct cmn_buf *out)
 			"replayed from the journal at mount (left by a crash)\n"
 			"# TYPE bucketfs_store_replayed_total counter\n"
 			"bucketfs_store_replayed_total %" PRIu64 "\n"
+			"# HELP bucketfs_store_journal_damaged_bytes "
+			"journal bytes skipped at mount because they did not "
+			"decode, with records after them (what they held is "
+			"lost)\n"
+			"# TYPE bucketfs_store_journal_damaged_bytes gauge\n"
+			"bucketfs_store_journal_damaged_bytes %" PRIu64 "\n"
 			"# HELP bucketfs_store_journal_lag_bytes journal "
 			"bytes not yet in events.db\n"
 			"# TYPE bucketfs_store_journal_lag_bytes gauge\n"
 			"bucketfs_store_journal_lag_bytes %" PRIu64 "\n",
-			st.batches, st.retries, st.replayed, st.lag_bytes);
+			st.batches, st.retries,
+			st.replayed + p->replayed_earlier,
+			st.damaged + p->damaged_earlier, st.lag_bytes);
 	return rc;
 }

@@ -39,6 +39,9 @@ struct ntf_pipeline_opts {
 	int64_t log_max_age_ms;        /* 0: keep all */
 	const char *region;            /* NULL: "us-east-1" */
 	int64_t lock_wait_ms;          /* see ntf_store_opts */
+	/* Replayed by an earlier open of the same store in this process
+	 * (records, damaged bytes): added to the metrics'. */
+	uint64_t replayed_earlier, damaged_earlier;
 };
 
 /* Open the store in opts->state_dir (created 0700) and start with no

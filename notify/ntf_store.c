@@ -340,6 +340,7 @@ struct ntf_store {
 	uint64_t next_seq; /* next seq to hand out */
 	uint64_t hwm;	   /* seqs below it may be handed out */
 	struct ntf_store_stats stats;
+	uint64_t resync_from; /* replay: where the frame skipped began */
 
 	/* seq_mu serialises writing events.seq; persisted is its content. */
 	pthread_mutex_t seq_mu;
@@ -1194,6 +1195,24 @@ static void journal_restart(struct ntf_store *s, uint64_t at_least,
 
 /* ---- the ingester thread ---- */
 
+/* Read [off, off + n) of fd into buf.  Returns the bytes read (short at
+ * the end of the file) or -errno. */
+static ssize_t read_at(int fd, char *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 /* Read [off, off + n) of the journal file into s->rbuf (grown as needed).
  * Returns the bytes read (short at the end of the file) or -errno. */
 static ssize_t journal_read(struct ntf_store *s, uint64_t off, size_t n)
@@ -1205,19 +1224,7 @@ static ssize_t journal_read(struct ntf_store *s, uint64_t off, size_t n)
 		s->rbuf = p;
 		s->rcap = n;
 	}
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(s->jfd, s->rbuf + got, n - got,
-				  (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
+	return read_at(s->jfd, s->rbuf, n, off);
 }
 
 /* Commit the batch and tell the hook; db_mu taken here. */
@@ -1630,6 +1637,76 @@ static uint64_t data_end(int fd, uint64_t from, uint64_t size)
 	return from;
 }
 
+/* The offset of the first whole frame that starts in (from, end) of the
+ * journal: 1 with *at, 0 when there is none, or -errno.  Offsets are
+ * tried one by one, each first with ntf_journal_plausible() (a look at a
+ * few header bytes) and only then decoded, CRC included. */
+static int journal_resync(struct ntf_store *s, uint64_t from, uint64_t end,
+			  uint64_t *at)
+{
+	enum { WIN = 1 << 20, PEEK = NTF_JOURNAL_HEADER + 2 };
+	char *w = malloc(WIN + PEEK);
+	int found = 0;
+	if (!w)
+		return -ENOMEM;
+	for (uint64_t off = from + 1; !found && off + PEEK <= end; off += WIN) {
+		size_t want = end - off < WIN + PEEK ? (size_t)(end - off)
+						     : WIN + PEEK;
+		ssize_t got = read_at(s->jfd, w, want, off);
+		if (got < 0) {
+			found = (int)got;
+			break;
+		}
+		for (size_t i = 0; i < WIN && i + PEEK <= (size_t)got; i++) {
+			uint32_t body;
+			struct ntf_journal_frame f;
+			if (!ntf_journal_plausible(w + i, (size_t)got - i))
+				continue;
+			memcpy(&body, w + i, 4);
+			size_t n = NTF_JOURNAL_HEADER + body;
+			if (off + i + n > end)
+				continue;
+			ssize_t r = journal_read(s, off + i, n);
+			if (r == (ssize_t)n &&
+			    ntf_journal_decode(s->rbuf, n, &f) > 0) {
+				*at = off + i;
+				found = 1;
+				break;
+			}
+		}
+	}
+	free(w);
+	return found;
+}
+
+/* Ingest what the journal's [0, size) holds beyond the database's mark.
+ * A frame that does not decode (or claims more bytes than follow) ends
+ * the replay only when no whole frame follows it: a torn end.  When one
+ * does, the replay goes on there; frames written over since the journal
+ * last started over decode too (all ingested long ago: skipped by seq,
+ * their finalisations idempotent), so the bytes skipped count as damage
+ * (stats.damaged) only when what follows them was new.  *done: where the
+ * last frame replayed ends. */
+static int replay(struct ntf_store *s, uint64_t size, uint64_t *done)
+{
+	uint64_t off = 0, next = 0;
+	for (;;) {
+		uint64_t mark = s->mark;
+		int err = ingest_range(s, off, size, s->mark, true, done);
+		if (err && err != -EBADMSG)
+			return err;
+		if (off > 0 && s->mark > mark)
+			s->stats.damaged += off - s->resync_from;
+		if (*done >= size)
+			return 0;
+		int r = journal_resync(s, *done, size, &next);
+		if (r <= 0)
+			return r;
+		s->resync_from = *done;
+		off = next;
+	}
+}
+
 /* Open events.journal and ingest what it holds beyond the database's
  * mark (what a crash left there), up to a torn frame at its end; then
  * start it over. */
@@ -1655,9 +1732,8 @@ static int journal_open(struct ntf_store *s, char **errmsg)
 		      &s->mark))
 		return db_fail(s, SQLITE_ERROR, errmsg);
 	if (st.st_size > 0)
-		err = ingest_range(s, 0, (uint64_t)st.st_size, s->mark, true,
-				   &done);
-	if (err && err != -EBADMSG) {
+		err = replay(s, (uint64_t)st.st_size, &done);
+	if (err) {
 		ntf_store_set_err(errmsg, "events.journal: replay",
 				  strerror(-err));
 		return err;

@@ -127,6 +127,9 @@ struct ntf_store_stats {
 	uint64_t torn;	   /* bytes after the last frame replayed at open:
 			      a torn frame, or older frames overwritten in
 			      part (all ingested long ago) */
+	uint64_t damaged;  /* bytes of the journal skipped at open: frames
+			      that did not decode, with frames the database
+			      did not have yet after them (those replayed) */
 	uint64_t lag_bytes; /* appended and not yet ingested, now */
 };
 

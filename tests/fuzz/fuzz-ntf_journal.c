@@ -4,7 +4,9 @@
  * and power losses that can leave anything in it).  The input is a journal
  * file: frames are decoded one after the other until the first that is
  * torn or bad, and every frame that decodes must encode back to exactly
- * its own bytes (the format has one encoding per frame).  A packed record
+ * its own bytes (the format has one encoding per frame), and the quick
+ * look the replay's resync takes first (ntf_journal_plausible) must
+ * accept it.  A packed record
  * is rendered as the ingester would (fuzz-ntf_pack.c checks that codec).
  */
 #include <stddef.h>
@@ -49,11 +51,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
 	size_t pos = 0;
+	for (size_t i = 0; i < size; i++)
+		(void)ntf_journal_plausible(buf + i, size - i);
 	while (pos < size) {
 		struct ntf_journal_frame f;
 		long k = ntf_journal_decode(buf + pos, size - pos, &f);
 		if (k <= 0)
 			break;
+		/* The replay's resync looks with this first: it must never
+		 * turn down a frame that decodes. */
+		if (!ntf_journal_plausible(buf + pos, size - pos))
+			abort();
 		char *out = malloc((size_t)k);
 		if (!out)
 			abort();
