@@ -92,6 +92,10 @@ def test_kill9_mid_burst_loses_no_closed_file(mount_factory, tmp_path,
         pass
     lost = sorted(closed - puts())
     assert not lost, f"{len(lost)} closed files have no Put, e.g. {lost[:10]}"
+    # what the crash left in the journal was replayed, and the metrics
+    # say so (the check-open before mounting is the one that replays)
+    assert metric(m, "bucketfs_store_replayed_total") > 0
+    assert metric(m, "bucketfs_store_journal_damaged_bytes") == 0
     before = bucketfs_events(m)
     seqs = [seq_of(r) for r in before]
     assert all(a < b_ for a, b_ in zip(seqs, seqs[1:]))
@@ -108,11 +112,15 @@ def test_kill9_mid_burst_loses_no_closed_file(mount_factory, tmp_path,
     assert allseqs == sorted(set(allseqs))
 
 
-def etag_queue(m):
+def metric(m, name):
     for line in (m.mnt / ".bucketfs" / "metrics").read_text().splitlines():
-        if line.startswith("bucketfs_etag_queue "):
+        if line.startswith(name + " "):
             return int(line.split()[1])
     return 0
+
+
+def etag_queue(m):
+    return metric(m, "bucketfs_etag_queue")
 
 
 def test_recovered_puts_keep_only_an_etag_that_still_holds(mount_factory):
