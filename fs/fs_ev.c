@@ -423,6 +423,7 @@ struct caller {
 struct tree_walk {
 	struct fs_ctx *ctx;
 	struct caller who;
+	bool failed;           /* a record could not be stored */
 	const char *root;      /* backing path of the moved directory */
 	const char *newprefix; /* "bucket/dir" it now is */
 	const char *oldprefix; /* "bucket/dir" it was */
@@ -454,17 +455,24 @@ static bool object_exists(struct fs_ctx *ctx, const char *path)
 	       !S_ISDIR(st.st_mode);
 }
 
+/* Did emit_as store what it had to (or drop it as durability none may)? */
+static bool stored(int rc)
+{
+	return rc >= 0 || rc == -EAGAIN;
+}
+
 /* Copy newkey from oldkey, then Delete oldkey: always after a rename;
  * after an exchange only when oldkey is no object any more (what the
- * other side brought has no object of that name). */
-static void emit_pair(struct fs_ctx *ctx, const struct caller *who,
+ * other side brought has no object of that name).  False when a record
+ * could not be stored. */
+static bool emit_pair(struct fs_ctx *ctx, const struct caller *who,
 		      const char *newkey, const char *oldkey,
 		      const struct stat *st, bool exchange)
 {
-	bool del = !exchange || !object_exists(ctx, oldkey);
-	char *nk = strdup(newkey), *ok = strdup(oldkey);
+	bool del = !exchange || !object_exists(ctx, oldkey), ok = true;
+	char *nk = strdup(newkey), *ok_key = strdup(oldkey);
 	char *ns = nk ? strchr(nk, '/') : NULL;
-	char *os = ok ? strchr(ok, '/') : NULL;
+	char *os = ok_key ? strchr(ok_key, '/') : NULL;
 	if (ns && os) {
 		*ns = *os = '\0';
 		struct ntf_event c = {.name = NTF_EV_OBJECT_CREATED_COPY,
@@ -481,17 +489,22 @@ static void emit_pair(struct fs_ctx *ctx, const struct caller *who,
 				hash = ctx->etag != NULL;
 		}
 		if (fs_ev_wants(ctx, c.name))
-			(void)emit_as(ctx, who->uid, who->pid, &c, hash, -1,
-				      st, NULL);
+			ok = stored(emit_as(ctx, who->uid, who->pid, &c, hash,
+					    -1, st, NULL));
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
-				      .bucket = ok, .key = os + 1, .size = -1,
+				      .bucket = ok_key, .key = os + 1,
+				      .size = -1,
 				      .comm = who->comm};
 		if (del && fs_ev_wants(ctx, d.name))
-			(void)emit_as(ctx, who->uid, who->pid, &d, false, -1,
-				      NULL, NULL);
+			ok = stored(emit_as(ctx, who->uid, who->pid, &d, false,
+					    -1, NULL, NULL)) &&
+			     ok;
+	} else {
+		ok = false; /* out of memory */
 	}
 	free(nk);
-	free(ok);
+	free(ok_key);
+	return ok;
 }
 
 /* nftw has no user argument; the walk is single-threaded per request, so
@@ -514,7 +527,10 @@ static int walk_one(const char *path, const struct stat *st, int type,
 	cmn_buf_init(&ok, 64 * 1024);
 	if (cmn_buf_printf(&nk, "%s%s", w->newprefix, rel) == 0 &&
 	    cmn_buf_printf(&ok, "%s%s", w->oldprefix, rel) == 0)
-		emit_pair(w->ctx, &w->who, nk.data, ok.data, st, w->exchange);
+		w->failed |= !emit_pair(w->ctx, &w->who, nk.data, ok.data, st,
+					w->exchange);
+	else
+		w->failed = true;
 	cmn_buf_free(&nk);
 	cmn_buf_free(&ok);
 	return 0;
@@ -522,21 +538,27 @@ static int walk_one(const char *path, const struct stat *st, int type,
 
 /* The pairs for every object below the directory dirfd/name (dirfd: a
  * directory of the backing tree), which is "newprefix" now and was
- * "oldprefix". */
-static void walk_moved(struct fs_ctx *ctx, const struct caller *who,
+ * "oldprefix".  False when some record could not be stored (or the walk
+ * could not run). */
+static bool walk_moved(struct fs_ctx *ctx, const struct caller *who,
 		       int dirfd, const char *name, const char *newprefix,
 		       const char *oldprefix, bool exchange)
 {
 	struct cmn_buf full;
+	bool ok = false;
 	cmn_buf_init(&full, 64 * 1024);
 	if (cmn_buf_printf(&full, "/proc/self/fd/%d/%s", dirfd, name) == 0) {
-		struct tree_walk w = {ctx, *who, full.data, newprefix,
-				      oldprefix, exchange};
+		struct tree_walk w = {.ctx = ctx, .who = *who,
+				      .root = full.data,
+				      .newprefix = newprefix,
+				      .oldprefix = oldprefix,
+				      .exchange = exchange};
 		cur_walk = &w;
-		nftw(full.data, walk_one, 16, FTW_PHYS);
+		ok = nftw(full.data, walk_one, 16, FTW_PHYS) == 0 && !w.failed;
 		cur_walk = NULL;
 	}
 	cmn_buf_free(&full);
+	return ok;
 }
 
 /* Record that the pairs of a directory moved to newprefix from oldprefix
@@ -545,13 +567,14 @@ static void walk_moved(struct fs_ctx *ctx, const struct caller *who,
  * none could be recorded (the walk goes on all the same). */
 static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
 			  char *newprefix, const char *oldprefix,
-			  bool exchange)
+			  bool exchange, bool ended)
 {
 	char *slash = strchr(newprefix, '/');
 	if (slash)
 		*slash = '\0';
 	struct ntf_intent in = {.kind = NTF_INTENT_RENAME,
-				.flags = exchange ? NTF_INTENT_EXCHANGE : 0,
+				.flags = (exchange ? NTF_INTENT_EXCHANGE : 0) |
+					 (ended ? NTF_INTENT_ENDED : 0),
 				.bucket = newprefix,
 				.key = slash ? slash + 1 : "",
 				.arg = oldprefix,
@@ -573,7 +596,7 @@ static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
 void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		   struct fs_inode *olddir, const char *oldname,
 		   struct fs_inode *newdir, const char *newname,
-		   unsigned int flags)
+		   unsigned int flags, bool ended)
 {
 	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) &&
 	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE))
@@ -598,10 +621,13 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 				  exchange);
 		goto out;
 	}
-	uint64_t id = owe_pairs(ctx, &who, newp.data, oldp.data, exchange);
-	walk_moved(ctx, &who, newdir->fd, newname, newp.data, oldp.data,
-		   exchange);
-	ntf_pipeline_intent_done(ctx->pipeline, id);
+	uint64_t id =
+		owe_pairs(ctx, &who, newp.data, oldp.data, exchange, ended);
+	/* A record that could not be stored leaves the intent to the next
+	 * daemon, which tells the pairs again. */
+	if (walk_moved(ctx, &who, newdir->fd, newname, newp.data, oldp.data,
+		       exchange))
+		ntf_pipeline_intent_done(ctx->pipeline, id);
 out:
 	cmn_buf_free(&oldp);
 	cmn_buf_free(&newp);
@@ -609,23 +635,46 @@ out:
 
 /* ---- intents a crash left undone ---------------------------------- */
 
+static bool load_rules(struct fs_ctx *ctx, int dirfd, const char *name,
+		       const char *bucket);
+
+/* Is path (below the root) gone, as far as telling its events goes? */
+static bool gone(int err)
+{
+	return err == ENOENT || err == ENOTDIR || err == ELOOP;
+}
+
 /* The owed Put of bucket/key, if that is still a file (if not, what
- * became of it was told: a Delete, or a rename's pair). */
-static void recover_put(struct fs_ctx *ctx, const struct caller *who,
+ * became of it was told: a Delete, or a rename's pair).  True when the
+ * intent is settled: told, or nothing to tell. */
+static bool recover_put(struct fs_ctx *ctx, const struct caller *who,
 			const char *bucket, const char *key)
 {
 	int root = fs_inode_root(ctx->inodes)->fd, fd = -1;
 	struct cmn_buf pb;
 	struct stat st;
+	bool settled = false;
 	cmn_buf_init(&pb, 64 * 1024);
-	if (cmn_buf_printf(&pb, "%s/%s", bucket, key) != 0 ||
-	    !ntf_pipeline_matches(ctx->pipeline, NTF_EV_OBJECT_CREATED_PUT,
-				  bucket, key) ||
-	    fstatat(root, pb.data, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISREG(st.st_mode))
+	if (cmn_buf_printf(&pb, "%s/%s", bucket, key) != 0)
 		goto out;
+	settled = !ntf_pipeline_matches(ctx->pipeline,
+					NTF_EV_OBJECT_CREATED_PUT, bucket, key);
+	if (settled)
+		goto out;
+	if (fstatat(root, pb.data, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		settled = gone(errno);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		settled = true; /* no object: nothing to tell */
+		goto out;
+	}
 	fd = openat(root, pb.data,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		settled = gone(errno);
+		goto out;
+	}
 	struct ntf_event ev = {.name = NTF_EV_OBJECT_CREATED_PUT,
 			       .bucket = bucket, .key = key, .size = -1,
 			       .comm = who->comm};
@@ -633,46 +682,81 @@ static void recover_put(struct fs_ctx *ctx, const struct caller *who,
 	char *metastore = NULL, etag[33];
 	bool hash = false;
 	struct stat used;
-	if (fd >= 0 && object_fields(ctx, NULL, NULL, fd, NULL, &used, &ev,
-				     meta, &metastore, etag, &hash))
-		(void)emit_as(ctx, who->uid, who->pid, &ev, hash, fd, &used,
-			      NULL);
+	if (object_fields(ctx, NULL, NULL, fd, NULL, &used, &ev, meta,
+			  &metastore, etag, &hash))
+		settled = stored(emit_as(ctx, who->uid, who->pid, &ev, hash,
+					 fd, &used, NULL));
 	free(metastore);
 out:
 	if (fd >= 0)
 		close(fd);
 	cmn_buf_free(&pb);
+	return settled;
 }
 
-/* The pairs of a directory rename, for what is below its new name now. */
-static void recover_pairs(struct fs_ctx *ctx, const struct caller *who,
+/* The pairs of a directory rename, for what is below its new name now;
+ * then, when the old name was a bucket the rename ended and is no
+ * directory now, its BucketRemoved.  Its Deletes are matched with the
+ * rules it had, which went with the directory: loaded from there under
+ * the old name for the walk, as the daemon that crashed had them. */
+static bool recover_pairs(struct fs_ctx *ctx, const struct caller *who,
 			  const struct ntf_intent *in)
 {
 	int root = fs_inode_root(ctx->inodes)->fd;
 	struct cmn_buf np;
 	struct stat st;
+	bool settled = false;
 	cmn_buf_init(&np, 64 * 1024);
 	if ((in->key[0] ? cmn_buf_printf(&np, "%s/%s", in->bucket, in->key)
-			: cmn_buf_printf(&np, "%s", in->bucket)) == 0 &&
-	    fstatat(root, np.data, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(st.st_mode))
-		walk_moved(ctx, who, root, np.data, np.data, in->arg,
-			   in->flags & NTF_INTENT_EXCHANGE);
+			: cmn_buf_printf(&np, "%s", in->bucket)) != 0)
+		goto out;
+	if (fstatat(root, np.data, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISDIR(st.st_mode)) {
+		settled = true; /* moved again: that rename told the rest */
+		goto out;
+	}
+	bool ended = (in->flags & NTF_INTENT_ENDED) &&
+		     !(fstatat(root, in->arg, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		       S_ISDIR(st.st_mode));
+	if (ended) {
+		pthread_mutex_lock(&ctx->ev->rules_mu);
+		load_rules(ctx, root, np.data, in->arg);
+		pthread_mutex_unlock(&ctx->ev->rules_mu);
+	}
+	settled = walk_moved(ctx, who, root, np.data, np.data, in->arg,
+			     in->flags & NTF_INTENT_EXCHANGE);
+	if (ended) {
+		struct ntf_event ev = {.name = NTF_EV_BUCKET_REMOVED,
+				       .bucket = in->arg, .key = "",
+				       .size = -1, .comm = who->comm};
+		if (fs_ev_wants(ctx, ev.name))
+			settled = stored(emit_as(ctx, who->uid, who->pid, &ev,
+						 false, -1, NULL, NULL)) &&
+				  settled;
+		fs_ev_bucket_rules_reload(ctx, in->arg); /* drops them */
+	}
+out:
 	cmn_buf_free(&np);
+	return settled;
 }
 
 static void recover_intent(void *arg, uint64_t id, const struct ntf_intent *in)
 {
 	struct fs_ctx *ctx = arg;
 	struct caller who = {(uid_t)in->uid, (pid_t)in->pid, in->comm};
-	if (in->kind == NTF_INTENT_PUT)
-		recover_put(ctx, &who, in->bucket, in->key);
-	else
-		recover_pairs(ctx, &who, in);
-	cmn_info("told the events of an operation a crash left untold: "
-		 "%s of %s/%s",
-		 in->kind == NTF_INTENT_PUT ? "Put" : "rename", in->bucket,
-		 in->key);
+	bool put = in->kind == NTF_INTENT_PUT;
+	bool settled = put ? recover_put(ctx, &who, in->bucket, in->key)
+			   : recover_pairs(ctx, &who, in);
+	if (!settled) {
+		cmn_warn("the %s of %s%s%s, left untold by a crash, could not "
+			 "be told now: the next mount tries again",
+			 put ? "Put" : "rename's events", in->bucket,
+			 in->key[0] ? "/" : "", in->key);
+		return;
+	}
+	cmn_info("told the %s of %s%s%s, left untold by a crash",
+		 put ? "Put" : "rename's events", in->bucket,
+		 in->key[0] ? "/" : "", in->key);
 	ntf_pipeline_intent_done(ctx->pipeline, id);
 }
 

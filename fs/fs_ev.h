@@ -101,11 +101,13 @@ void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
 		  const char *bucket);
 
 /* A rename through the mount has happened: emit Copy + Delete for every
- * object it moved (one, or all below a directory). */
+ * object it moved (one, or all below a directory).  ended: oldname was a
+ * bucket that the rename ended (the caller tells its BucketRemoved after
+ * this, and a crash in between leaves it to the next daemon). */
 void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		   struct fs_inode *olddir, const char *oldname,
 		   struct fs_inode *newdir, const char *newname,
-		   unsigned int flags);
+		   unsigned int flags, bool ended);
 
 /* "bucket/key" of child in dir (or of dir), into a malloc'ed string the
  * caller frees; NULL when it is not an object or on error. */

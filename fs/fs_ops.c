@@ -684,10 +684,13 @@ static void rename_events(struct fs_ctx *ctx, fuse_req_t req,
 			fs_ev_bucket(ctx, req, NTF_EV_BUCKET_CREATED,
 				     r[i].name);
 	}
-	fs_ev_renamed(ctx, req, parent, name, newparent, newname, flags);
+	/* r[0] is name's when name is a root name */
+	bool ended = fs_inode_is_root(parent) && r[0].before && !r[0].after;
+	fs_ev_renamed(ctx, req, parent, name, newparent, newname, flags,
+		      ended);
 	if (exchange)
 		fs_ev_renamed(ctx, req, newparent, newname, parent, name,
-			      flags);
+			      flags, false);
 	for (int i = 0; i < n; i++) {
 		if (!r[i].before || r[i].after)
 			continue;

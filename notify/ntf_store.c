@@ -2371,6 +2371,8 @@ int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
 		     enum ntf_durability d, uint64_t *id)
 {
 	*id = 0;
+	if (d == NTF_DURABILITY_FSYNC)
+		d = NTF_DURABILITY_COMMIT; /* see ntf_store.h */
 	if (!in->bucket || !in->bucket[0] || !in->key ||
 	    (in->kind != NTF_INTENT_PUT && in->kind != NTF_INTENT_RENAME))
 		return -EINVAL;
@@ -2392,8 +2394,6 @@ int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
 	if (!err) {
 		*id = seq;
 		wake_ingester(s, false);
-		if (d == NTF_DURABILITY_FSYNC)
-			err = journal_sync(s, s->jend);
 	}
 	pthread_mutex_unlock(&s->mu);
 	free(buf);
@@ -2405,6 +2405,8 @@ int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
 int ntf_store_intent_done(struct ntf_store *s, uint64_t id,
 			  enum ntf_durability d)
 {
+	if (d == NTF_DURABILITY_FSYNC)
+		d = NTF_DURABILITY_COMMIT;
 	char buf[64];
 	size_t bytes = ntf_journal_put_done(buf, id);
 	pthread_mutex_lock(&s->mu);

@@ -53,11 +53,14 @@ enum ntf_intent_kind {
 	NTF_INTENT_PUT = 1,
 	/* The Copy and Delete pairs of a directory rename: bucket/key is the
 	 * directory's new name, arg its old "bucket/dir"; flags
-	 * NTF_INTENT_EXCHANGE for RENAME_EXCHANGE. */
+	 * NTF_INTENT_EXCHANGE for RENAME_EXCHANGE, NTF_INTENT_ENDED when
+	 * arg was a bucket that the rename ended (its BucketRemoved is owed
+	 * too, after the Deletes). */
 	NTF_INTENT_RENAME = 2,
 };
 
 #define NTF_INTENT_EXCHANGE 0x1u
+#define NTF_INTENT_ENDED 0x2u
 
 struct ntf_intent {
 	enum ntf_intent_kind kind;
@@ -359,9 +362,11 @@ typedef int (*ntf_store_pending_fn)(void *arg, uint64_t seq,
 				    const char *record, bool later);
 int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg);
 
-/* Record the intent in durably (as d says, like an event append) and set
- * *id (never 0) to pass to ntf_store_intent_done() once its events are
- * told; *id is 0 when it fails.  Returns 0 or -errno (-EAGAIN: dropped,
+/* Record the intent in durably (as d says, like an event append, but
+ * FSYNC as COMMIT: what an intent is about, an empty file or a rename,
+ * is not on disk either before someone syncs it) and set *id (never 0) to
+ * pass to ntf_store_intent_done() once its events are told; *id is 0 when
+ * it fails.  Returns 0 or -errno (-EAGAIN: dropped,
  * d none only).  Any thread. */
 int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
 		     enum ntf_durability d, uint64_t *id);

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (TIMEOUT, EventStream, bucketfs_events, fusermount_u,
-                      is_mounted, seq_of, wait_for)
+                      is_mounted, rules_xml, seq_of, set_rules, wait_for)
 
 WRITERS = 4
 PER_WRITER = 2500
@@ -288,47 +288,76 @@ def test_empty_file_put_owed_from_its_close(mount_factory, durability):
     assert "untold" not in m.log_text()
 
 
-def test_directory_rename_pairs_survive_a_kill_mid_walk(mount_factory,
-                                                        tmp_path):
+@pytest.mark.parametrize("what", ["directory", "bucket"])
+def test_directory_rename_pairs_survive_a_kill_mid_walk(mount_factory, what):
     """A directory rename tells a Copy and a Delete for every object below
     it, walking the tree before rename() returns.  The directory is moved
     before the walk starts: a daemon killed in the middle of it owes the
-    rest, and the next one tells them (some twice: at least once)."""
+    rest, and the next one tells them (some twice: at least once).  A
+    bucket renamed away keeps its rules for its Deletes (they went with
+    its directory) and gets its BucketRemoved after them, as without the
+    crash."""
     m = mount_factory(opts=["passthrough=off"])
-    b = m.bucket()
     n = 20000
-    d = m.backing() / "old"
-    d.mkdir()
+    if what == "bucket":
+        # Only alpha's own rules take its objects' events; the root's
+        # take the bucket events.
+        set_rules(m.bucket(), rules_xml(
+            {"id": "objs", "events": ["s3:ObjectCreated:*",
+                                      "s3:ObjectRemoved:*"]}))
+        set_rules(m.mnt, rules_xml(
+            {"id": "buckets", "events": ["s3:BucketCreated:*",
+                                         "s3:BucketRemoved:*"]}))
+        src, old, new = m.backing(), "alpha/", "gamma/"
+        mv = [str(m.mnt / "alpha"), str(m.mnt / "gamma")]
+    else:
+        src, old, new = m.backing() / "old", "alpha/old/", "alpha/new/"
+        src.mkdir()
+        mv = [str(m.bucket() / "old"), str(m.bucket() / "new")]
     for i in range(n):
-        (d / ("f%05d" % i)).write_bytes(b"")
+        (src / ("f%05d" % i)).write_bytes(b"")
     s = EventStream(m)
-    mv = subprocess.Popen(["mv", str(b / "old"), str(b / "new")],
-                          stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(["mv"] + mv, stderr=subprocess.DEVNULL)
     try:
         s.until(lambda r: r.get("eventName") == "s3:ObjectCreated:Copy",
                 what="the first Copy of the walk")
         kill_daemon(m)
     finally:
         s.close()
-        mv.wait(TIMEOUT)
+        p.wait(TIMEOUT)
     told = {r["s3"]["object"]["key"] for r in s.lines
             if r.get("eventName") == "s3:ObjectCreated:Copy"}
-    if mv.returncode == 0 or len(told) >= n:
+    if p.returncode == 0 or len(told) >= n:
         pytest.skip("the walk was over before the kill")
-    assert (m.backing() / "new").is_dir()  # moved before the walk
+    assert os.path.isdir(mv[1].replace(str(m.mnt), str(m.src)))
 
     m.start()
-    want_new = {"new/f%05d" % i for i in range(n)}
-    want_old = {"old/f%05d" % i for i in range(n)}
 
     def keys(name):
-        return {r["s3"]["object"]["key"] for r in bucketfs_events(m)
-                if r["eventName"] == name}
+        return {r["s3"]["bucket"]["name"] + "/" + r["s3"]["object"]["key"]
+                for r in bucketfs_events(m) if r["eventName"] == name}
+    want_new = {new + "f%05d" % i for i in range(n)}
+    want_old = {old + "f%05d" % i for i in range(n)}
     wait_for(lambda: want_new <= keys("s3:ObjectCreated:Copy"),
              timeout=TIMEOUT * 4, what="a Copy for every moved object")
     assert want_old <= keys("s3:ObjectRemoved:Delete")
-    copies = [r for r in bucketfs_events(m)
-              if r["eventName"] == "s3:ObjectCreated:Copy"
-              and r["s3"]["object"]["key"] == "new/f19999"]
+    recs = bucketfs_events(m)
+    copies = [r for r in recs if r["eventName"] == "s3:ObjectCreated:Copy"
+              and r["s3"]["object"]["key"].endswith("f19999")]
     assert copies[-1]["s3"]["object"]["eTag"] == EMPTY_MD5
     assert copies[-1]["source"]["userAgent"].startswith("mv ")
+    if what == "bucket":
+        removed = [i for i, r in enumerate(recs)
+                   if r["eventName"] == "s3:BucketRemoved:*"]
+        assert [recs[i]["s3"]["bucket"]["name"] for i in removed] == \
+            ["alpha"]
+        last_delete = max(i for i, r in enumerate(recs)
+                          if r["eventName"] == "s3:ObjectRemoved:Delete")
+        assert removed[0] > last_delete
+        # its rules are gone with it: a new alpha starts without them
+        (m.mnt / "alpha").mkdir()
+        (m.mnt / "alpha" / "x").write_bytes(b"x")
+        (m.mnt / "gamma" / "sentinel").write_bytes(b"s")
+        wait_for(lambda: "gamma/sentinel" in keys("s3:ObjectCreated:Put"),
+                 what="the sentinel")
+        assert "alpha/x" not in keys("s3:ObjectCreated:Put")
