@@ -71,8 +71,8 @@ struct etag_job {
 	uint64_t changed;         /* its last change through the mount then
 				     (fs_inode_last_change_of) */
 	/* The object's inode, held open (fs_inode_opened) while the job
-	 * holds a descriptor of it, so that the table keeps it, and its
-	 * changes, even once the kernel forgets it; or NULL. */
+	 * waits and is hashed, so that the table keeps it, and its changes,
+	 * even once the kernel forgets it; or NULL (not known). */
 	struct fs_inode *held;
 	struct ntf_pending *pd;   /* owned */
 	struct etag_job *next;
@@ -424,11 +424,12 @@ static void hasher_wait(struct fs_etag *e, bool linger)
  * as far as changes through the mount tell (asked once for the batch).
  * One since (on a file system with coarse file times, size and mtime may
  * not show it) means what was read may not be the content the event was
- * about.  A job that holds its object's descriptor holds its inode too,
- * and asks it directly.  Any other object the kernel forgot since
- * (removed) can no longer be told apart from other forgotten inodes, and
- * counts as unchanged: read by path, it is gone anyway, or another file
- * that the size check tells apart. */
+ * about.  A job whose event came with the object's inode holds it, and
+ * asks it directly.  Any other object (a rename's, or a recovered
+ * record's, found by name) that the kernel forgot since (removed) can no
+ * longer be told apart from other forgotten inodes, and counts as
+ * unchanged: read by path, it is gone anyway, or another file that the
+ * size check tells apart. */
 static void batch_check(struct fs_ctx *ctx, struct etag_work *ws, size_t n)
 {
 	struct fs_inode_key keys[ETAG_BATCH];
@@ -601,8 +602,12 @@ void fs_etag_submit(struct fs_ctx *ctx, const char *bucket, const char *key,
 		e->held_fds++;
 	/* Held before the job is queued: the hasher may take it as soon as
 	 * the lock is let go.  (The table's lock nests inside this one; the
-	 * hasher never takes them the other way round.) */
-	if (j->fd >= 0 && obj && st) {
+	 * hasher never takes them the other way round.)  Held by a job that
+	 * reads by path too: read, then the object rewritten and removed
+	 * (the kernel forgets the inode) before the check, the table would
+	 * otherwise no longer know the rewrite, and the content read would
+	 * pass for the event's. */
+	if (obj && st) {
 		fs_inode_opened(ctx->inodes, obj, false);
 		j->held = obj;
 	}
