@@ -561,23 +561,26 @@ static bool walk_moved(struct fs_ctx *ctx, const struct caller *who,
 	return ok;
 }
 
-/* Record that the pairs of a directory moved to newprefix from oldprefix
- * are owed: the walk that tells them runs before rename() returns, and a
- * crash in its middle would lose the rest.  Returns the intent, 0 when
- * none could be recorded (the walk goes on all the same). */
+/* Record that the pairs of the directory st, about to move to newprefix
+ * from oldprefix, are owed.  Returns the intent, 0 when none could be
+ * recorded (the rename and its walk go on all the same). */
 static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
 			  char *newprefix, const char *oldprefix,
-			  bool exchange, bool ended)
+			  const struct stat *st, bool exchange, bool ended,
+			  bool created)
 {
 	char *slash = strchr(newprefix, '/');
 	if (slash)
 		*slash = '\0';
 	struct ntf_intent in = {.kind = NTF_INTENT_RENAME,
 				.flags = (exchange ? NTF_INTENT_EXCHANGE : 0) |
-					 (ended ? NTF_INTENT_ENDED : 0),
+					 (ended ? NTF_INTENT_ENDED : 0) |
+					 (created ? NTF_INTENT_CREATED : 0),
 				.bucket = newprefix,
 				.key = slash ? slash + 1 : "",
 				.arg = oldprefix,
+				.dev = (uint64_t)st->st_dev,
+				.ino = (uint64_t)st->st_ino,
 				.uid = (uint32_t)who->uid,
 				.pid = (int32_t)who->pid,
 				.comm = who->comm};
@@ -593,10 +596,56 @@ static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
 	return id;
 }
 
+void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
+		      struct fs_inode *olddir, const char *oldname,
+		      struct fs_inode *newdir, const char *newname,
+		      unsigned int flags, uint64_t ids[2])
+{
+	ids[0] = ids[1] = 0;
+	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) &&
+	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE))
+		return;
+	bool exchange = flags & RENAME_EXCHANGE;
+	struct stat so, sn;
+	bool src_dir = fstatat(olddir->fd, oldname, &so,
+			       AT_SYMLINK_NOFOLLOW) == 0 &&
+		       S_ISDIR(so.st_mode);
+	bool dst_dir = exchange &&
+		       fstatat(newdir->fd, newname, &sn,
+			       AT_SYMLINK_NOFOLLOW) == 0 &&
+		       S_ISDIR(sn.st_mode);
+	if (!src_dir && !dst_dir)
+		return; /* a file's pair is told before rename() returns */
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	char comm[17];
+	fs_ev_comm(ctx, fc->pid, comm);
+	struct caller who = {fc->uid, fc->pid, comm};
+	struct cmn_buf oldp, newp;
+	cmn_buf_init(&oldp, 64 * 1024);
+	cmn_buf_init(&newp, 64 * 1024);
+	/* A root name the rename leaves without a directory ends a bucket;
+	 * one that gets a directory it had not makes one (rename_events). */
+	bool old_root = fs_inode_is_root(olddir);
+	bool new_root = fs_inode_is_root(newdir);
+	if (fs_inode_path(ctx->inodes, olddir, oldname, &oldp) >= 1 &&
+	    fs_inode_path(ctx->inodes, newdir, newname, &newp) >= 1) {
+		if (src_dir)
+			ids[0] = owe_pairs(ctx, &who, newp.data, oldp.data,
+					   &so, exchange, old_root && !dst_dir,
+					   new_root && !dst_dir);
+		if (dst_dir)
+			ids[1] = owe_pairs(ctx, &who, oldp.data, newp.data,
+					   &sn, exchange, new_root && !src_dir,
+					   old_root && !src_dir);
+	}
+	cmn_buf_free(&oldp);
+	cmn_buf_free(&newp);
+}
+
 void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		   struct fs_inode *olddir, const char *oldname,
 		   struct fs_inode *newdir, const char *newname,
-		   unsigned int flags, bool ended)
+		   unsigned int flags, uint64_t intent)
 {
 	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) &&
 	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE))
@@ -619,15 +668,14 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		if (od >= 2 && nd >= 2)
 			emit_pair(ctx, &who, newp.data, oldp.data, &st,
 				  exchange);
+		ntf_pipeline_intent_done(ctx->pipeline, intent);
 		goto out;
 	}
-	uint64_t id =
-		owe_pairs(ctx, &who, newp.data, oldp.data, exchange, ended);
 	/* A record that could not be stored leaves the intent to the next
 	 * daemon, which tells the pairs again. */
 	if (walk_moved(ctx, &who, newdir->fd, newname, newp.data, oldp.data,
 		       exchange))
-		ntf_pipeline_intent_done(ctx->pipeline, id);
+		ntf_pipeline_intent_done(ctx->pipeline, intent);
 out:
 	cmn_buf_free(&oldp);
 	cmn_buf_free(&newp);
@@ -694,9 +742,11 @@ out:
 	return settled;
 }
 
-/* The pairs of a directory rename, for what is below its new name now;
- * then, when the old name was a bucket the rename ended and is no
- * directory now, its BucketRemoved.  Its Deletes are matched with the
+/* The pairs of a directory rename, for what is below its new name now,
+ * if that is still the directory that was to move; first, when the
+ * rename made the new name a bucket, its BucketCreated; then, when the
+ * old name was a bucket the rename ended and is no directory now, its
+ * BucketRemoved.  Its Deletes are matched with the
  * rules it had, which went with the directory: loaded from there under
  * the old name for the walk, as the daemon that crashed had them. */
 static bool recover_pairs(struct fs_ctx *ctx, const struct caller *who,
@@ -710,10 +760,23 @@ static bool recover_pairs(struct fs_ctx *ctx, const struct caller *who,
 	if ((in->key[0] ? cmn_buf_printf(&np, "%s/%s", in->bucket, in->key)
 			: cmn_buf_printf(&np, "%s", in->bucket)) != 0)
 		goto out;
+	/* Not the directory that was to move (the rename did not happen,
+	 * or it moved on since, and that rename told the rest): nothing. */
 	if (fstatat(root, np.data, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISDIR(st.st_mode)) {
-		settled = true; /* moved again: that rename told the rest */
+	    !S_ISDIR(st.st_mode) ||
+	    (in->ino && ((uint64_t)st.st_ino != in->ino ||
+			 (uint64_t)st.st_dev != in->dev))) {
+		settled = true;
 		goto out;
+	}
+	if ((in->flags & NTF_INTENT_CREATED) &&
+	    fs_ev_wants(ctx, NTF_EV_BUCKET_CREATED)) {
+		struct ntf_event ev = {.name = NTF_EV_BUCKET_CREATED,
+				       .bucket = in->bucket, .key = "",
+				       .size = -1, .comm = who->comm};
+		if (!stored(emit_as(ctx, who->uid, who->pid, &ev, false, -1,
+				    NULL, NULL)))
+			goto out;
 	}
 	bool ended = (in->flags & NTF_INTENT_ENDED) &&
 		     !(fstatat(root, in->arg, &st, AT_SYMLINK_NOFOLLOW) == 0 &&

@@ -100,14 +100,25 @@ void fs_ev_bucket_rules_reload(struct fs_ctx *ctx, const char *bucket);
 void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
 		  const char *bucket);
 
+/* A rename through the mount is about to happen: for a directory (each
+ * side of an exchange that is one), record that the pairs of the objects
+ * below it are owed, with the directory's identity, so that a crash
+ * anywhere from the rename to the end of their walk leaves them to the
+ * next daemon.  ids[0] is for what moves to newname, ids[1] for what an
+ * exchange moves to oldname (0: none); pass each to fs_ev_renamed(), or,
+ * when the rename fails, to fs_ev_intent_done(). */
+void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
+		      struct fs_inode *olddir, const char *oldname,
+		      struct fs_inode *newdir, const char *newname,
+		      unsigned int flags, uint64_t ids[2]);
+
 /* A rename through the mount has happened: emit Copy + Delete for every
- * object it moved (one, or all below a directory).  ended: oldname was a
- * bucket that the rename ended (the caller tells its BucketRemoved after
- * this, and a crash in between leaves it to the next daemon). */
+ * object it moved (one, or all below a directory), then mark intent (from
+ * fs_ev_rename_owe) done. */
 void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		   struct fs_inode *olddir, const char *oldname,
 		   struct fs_inode *newdir, const char *newname,
-		   unsigned int flags, bool ended);
+		   unsigned int flags, uint64_t intent);
 
 /* "bucket/key" of child in dir (or of dir), into a malloc'ed string the
  * caller frees; NULL when it is not an object or on error. */

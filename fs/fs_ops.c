@@ -659,7 +659,7 @@ struct root_name {
 static void rename_events(struct fs_ctx *ctx, fuse_req_t req,
 			  struct fs_inode *parent, const char *name,
 			  struct fs_inode *newparent, const char *newname,
-			  unsigned int flags)
+			  unsigned int flags, const uint64_t intents[2])
 {
 	bool exchange = flags & RENAME_EXCHANGE;
 	bool at_root = fs_inode_is_root(parent) || fs_inode_is_root(newparent);
@@ -684,13 +684,11 @@ static void rename_events(struct fs_ctx *ctx, fuse_req_t req,
 			fs_ev_bucket(ctx, req, NTF_EV_BUCKET_CREATED,
 				     r[i].name);
 	}
-	/* r[0] is name's when name is a root name */
-	bool ended = fs_inode_is_root(parent) && r[0].before && !r[0].after;
 	fs_ev_renamed(ctx, req, parent, name, newparent, newname, flags,
-		      ended);
+		      intents[0]);
 	if (exchange)
 		fs_ev_renamed(ctx, req, newparent, newname, parent, name,
-			      flags, false);
+			      flags, intents[1]);
 	for (int i = 0; i < n; i++) {
 		if (!r[i].before || r[i].after)
 			continue;
@@ -733,11 +731,21 @@ static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 	if (rc == 0 && (flags & RENAME_EXCHANGE))
 		rc = check_rename_target(ctx, parent, name, newparent,
 					 newname);
+	/* Owed before it happens: a crash right after the rename must not
+	 * lose a directory's pairs (see fs_ev_rename_owe). */
+	uint64_t intents[2] = {0, 0};
+	if (rc == 0)
+		fs_ev_rename_owe(ctx, req, parent, name, newparent, newname,
+				 flags, intents);
 	if (rc == 0)
 		rc = do_rename(ctx, parent, name, newparent, newname, flags);
-	if (rc == 0)
+	if (rc == 0) {
 		rename_events(ctx, req, parent, name, newparent, newname,
-			      flags);
+			      flags, intents);
+	} else {
+		fs_ev_intent_done(ctx, intents[0]);
+		fs_ev_intent_done(ctx, intents[1]);
+	}
 	fuse_reply_err(req, -rc);
 }
 

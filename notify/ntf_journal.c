@@ -13,8 +13,9 @@
 #define EVENT_FIXED (1 + 1 + 2 + 4 + 8 + 8)
 /* Fixed part of a FIN body: kind, has_etag, seq. */
 #define FIN_FIXED (1 + 1 + 8)
-/* Fixed part of an INTENT body: kind, intent kind, flags, uid, pid, id. */
-#define INTENT_FIXED (1 + 1 + 2 + 4 + 4 + 8)
+/* Fixed part of an INTENT body: kind, intent kind, flags, uid, pid, id,
+ * dev, ino. */
+#define INTENT_FIXED (1 + 1 + 2 + 4 + 4 + 8 + 8 + 8)
 /* A DONE body: kind, 0, id. */
 #define DONE_FIXED (1 + 1 + 8)
 
@@ -235,6 +236,8 @@ size_t ntf_journal_put_intent(char *dst, const struct ntf_intent *in,
 	p = put(p, &in->uid, 4);
 	p = put(p, &in->pid, 4);
 	p = put(p, &id, 8);
+	p = put(p, &in->dev, 8);
+	p = put(p, &in->ino, 8);
 	p = put_str(p, or_empty(in->bucket));
 	p = put_str(p, or_empty(in->key));
 	p = put_str(p, or_empty(in->arg));
@@ -309,6 +312,8 @@ static int decode_intent(const char *b, size_t n, struct ntf_journal_frame *f)
 	memcpy(&in->uid, b + 4, 4);
 	memcpy(&in->pid, b + 8, 4);
 	memcpy(&f->seq, b + 12, 8);
+	memcpy(&in->dev, b + 20, 8);
+	memcpy(&in->ino, b + 28, 8);
 	const char *p = b + INTENT_FIXED, *end = b + n;
 	if (!(in->bucket = take_str(&p, end)) || !in->bucket[0] ||
 	    !(in->key = take_str(&p, end)) || !(in->arg = take_str(&p, end)) ||

@@ -21,7 +21,8 @@
  *   FIN    u8 kind, u8 has_etag, u64 seq, then 32 hex digits when has_etag:
  *          the finalisation of a pending record (ntf_store_finalize).
  *   INTENT u8 kind, u8 intent kind, u16 flags, u32 uid, i32 pid, u64 id,
- *          then bucket, key, arg and comm as NUL-terminated strings:
+ *          u64 dev, u64 ino, then bucket, key, arg and comm as
+ *          NUL-terminated strings:
  *          events owed for an operation already acknowledged
  *          (ntf_store_intent); id comes from the sequencer.
  *   DONE   u8 kind, u8 0, u64 id: the intent id was carried out.

@@ -111,6 +111,7 @@ struct fin {
 /* An intent on its way into the intents table. */
 struct held_intent {
 	uint64_t id;
+	uint64_t dev, ino;
 	uint16_t kind, flags;
 	uint32_t uid;
 	int32_t pid;
@@ -260,11 +261,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_MARK] = "INSERT OR REPLACE INTO meta(name, value) "
 		    "VALUES('journal_seq', ?1)",
 	[ST_INTENT_ADD] = "INSERT OR IGNORE INTO intents(id, kind, flags, "
-			  "bucket, key, arg, uid, pid, comm) "
-			  "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+			  "bucket, key, arg, uid, pid, comm, dev, ino) "
+			  "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
 	[ST_INTENT_DEL] = "DELETE FROM intents WHERE id = ?1",
 	[ST_INTENTS] = "SELECT id, kind, flags, bucket, key, arg, uid, pid, "
-		       "comm FROM intents ORDER BY id",
+		       "comm, dev, ino FROM intents ORDER BY id",
 };
 
 static const char schema_sql[] =
@@ -281,7 +282,8 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS intents(id INTEGER PRIMARY KEY, "
 	"kind INTEGER NOT NULL, flags INTEGER NOT NULL, "
 	"bucket TEXT NOT NULL, key TEXT NOT NULL, arg TEXT NOT NULL, "
-	"uid INTEGER NOT NULL, pid INTEGER NOT NULL, comm TEXT NOT NULL);"
+	"uid INTEGER NOT NULL, pid INTEGER NOT NULL, comm TEXT NOT NULL, "
+	"dev INTEGER NOT NULL DEFAULT 0, ino INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS queue(target TEXT NOT NULL, "
 	"seq INTEGER NOT NULL, attempts INTEGER NOT NULL, "
 	"PRIMARY KEY(target, seq)) WITHOUT ROWID;"
@@ -662,6 +664,8 @@ static int batch_intent(struct batch *b, const struct ntf_journal_frame *f)
 		return err;
 	struct held_intent *h = &b->intents[b->nint++];
 	*h = (struct held_intent){.id = f->seq,
+				  .dev = in->dev,
+				  .ino = in->ino,
 				  .kind = (uint16_t)in->kind,
 				  .flags = in->flags,
 				  .uid = in->uid,
@@ -780,6 +784,8 @@ static int apply_intents(struct ntf_store *s, const struct batch *b)
 		sqlite3_bind_int64(add, 7, h->uid);
 		sqlite3_bind_int64(add, 8, h->pid);
 		sqlite3_bind_text(add, 9, a + h->comm, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(add, 10, (sqlite3_int64)h->dev);
+		sqlite3_bind_int64(add, 11, (sqlite3_int64)h->ino);
 		err = step_done(add);
 	}
 	for (size_t i = 0; i < b->ndone && !err; i++) {
@@ -1522,6 +1528,28 @@ static int open_dir(const char *state_dir, int64_t wait_ms, int *dirfd,
 	return 0;
 }
 
+/* The intents table as the first daemons that had it made it, without
+ * dev and ino: add them (what it holds then has none). */
+static int upgrade_intents(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT 1 FROM pragma_table_info('intents') "
+				    "WHERE name = 'ino'",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	bool has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (has)
+		return SQLITE_OK;
+	return sqlite3_exec(db,
+			    "ALTER TABLE intents ADD COLUMN dev INTEGER NOT "
+			    "NULL DEFAULT 0; ALTER TABLE intents ADD COLUMN "
+			    "ino INTEGER NOT NULL DEFAULT 0;",
+			    NULL, NULL, NULL);
+}
+
 /* Returns STATE/events.db, malloc'ed, or NULL. */
 static char *db_path(const char *state_dir)
 {
@@ -1556,6 +1584,8 @@ static int open_db(struct ntf_store *s, const char *state_dir, char **errmsg)
 			  NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = upgrade_intents(s->db);
 	for (int i = 0; i < ST_COUNT_ && rc == SQLITE_OK; i++)
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
 					SQLITE_PREPARE_PERSISTENT, &s->st[i],
@@ -2443,7 +2473,9 @@ static int intent_row_take(sqlite3_stmt *st, struct intent_row *r)
 		.kind = (enum ntf_intent_kind)sqlite3_column_int(st, 1),
 		.flags = (uint16_t)sqlite3_column_int(st, 2),
 		.uid = (uint32_t)sqlite3_column_int64(st, 6),
-		.pid = (int32_t)sqlite3_column_int64(st, 7)};
+		.pid = (int32_t)sqlite3_column_int64(st, 7),
+		.dev = (uint64_t)sqlite3_column_int64(st, 9),
+		.ino = (uint64_t)sqlite3_column_int64(st, 10)};
 	r->in.bucket = strdup((const char *)sqlite3_column_text(st, 3));
 	r->in.key = strdup((const char *)sqlite3_column_text(st, 4));
 	r->in.arg = strdup((const char *)sqlite3_column_text(st, 5));

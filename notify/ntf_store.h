@@ -55,18 +55,23 @@ enum ntf_intent_kind {
 	 * directory's new name, arg its old "bucket/dir"; flags
 	 * NTF_INTENT_EXCHANGE for RENAME_EXCHANGE, NTF_INTENT_ENDED when
 	 * arg was a bucket that the rename ended (its BucketRemoved is owed
-	 * too, after the Deletes). */
+	 * too, after the Deletes), NTF_INTENT_CREATED when the new name is a
+	 * bucket the rename makes (its BucketCreated comes first). */
 	NTF_INTENT_RENAME = 2,
 };
 
 #define NTF_INTENT_EXCHANGE 0x1u
 #define NTF_INTENT_ENDED 0x2u
+#define NTF_INTENT_CREATED 0x4u
 
 struct ntf_intent {
 	enum ntf_intent_kind kind;
 	uint16_t flags;
 	const char *bucket, *key; /* borrowed */
 	const char *arg;          /* borrowed; NULL: "" */
+	/* RENAME: the moved directory (recorded before the rename: the
+	 * next daemon walks the new name only if it holds that one); 0 */
+	uint64_t dev, ino;
 	uint32_t uid;
 	int32_t pid;
 	const char *comm; /* borrowed; NULL: "" */

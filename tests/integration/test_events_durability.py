@@ -361,3 +361,29 @@ def test_directory_rename_pairs_survive_a_kill_mid_walk(mount_factory, what):
         wait_for(lambda: "gamma/sentinel" in keys("s3:ObjectCreated:Put"),
                  what="the sentinel")
         assert "alpha/x" not in keys("s3:ObjectCreated:Put")
+
+
+def test_failed_directory_rename_owes_nothing(mount_factory):
+    """A directory's pairs are owed from before its rename: a rename that
+    fails (onto a directory that is not empty) owes nothing, and a daemon
+    killed right after it leaves the next one nothing to tell about it,
+    not pairs for the unrelated directory at the new name."""
+    m = mount_factory(opts=["passthrough=off"])
+    b = m.bucket()
+    (b / "a").mkdir()
+    (b / "a" / "x").write_bytes(b"x")
+    (b / "b").mkdir()
+    (b / "b" / "y").write_bytes(b"y")
+    with pytest.raises(OSError) as e:
+        os.rename(b / "a", b / "b")
+    assert e.value.errno in (errno.ENOTEMPTY, errno.EEXIST)
+    wait_for(lambda: len(puts_of(m, "b/y")) == 1, what="the Put of b/y")
+    kill_daemon(m)
+
+    m.start()
+    (b / "sentinel").write_bytes(b"s")
+    wait_for(lambda: len(puts_of(m, "sentinel")) == 1, what="sentinel")
+    assert [r for r in bucketfs_events(m)
+            if r["eventName"] in ("s3:ObjectCreated:Copy",
+                                  "s3:ObjectRemoved:Delete")] == []
+    assert "untold" not in m.log_text()

@@ -124,7 +124,9 @@ static void test_intent_frames(void **state)
 				.arg = "b0/old",
 				.uid = 1000,
 				.pid = -7,
-				.comm = "mv"};
+				.comm = "mv",
+				.dev = 0x803,
+				.ino = 0x123456789aULL};
 	size_t n = ntf_journal_put_intent(buf, &in, 77);
 	assert_int_equal(n, ntf_journal_intent_size(&in));
 	assert_int_equal(frame_crc(buf), ref_crc32c(buf + 8, n - 8));
@@ -139,6 +141,8 @@ static void test_intent_frames(void **state)
 	assert_string_equal(f.intent.key, "dir/sub");
 	assert_string_equal(f.intent.arg, "b0/old");
 	assert_string_equal(f.intent.comm, "mv");
+	assert_int_equal(f.intent.dev, 0x803);
+	assert_int_equal(f.intent.ino, 0x123456789aULL);
 	/* Missing strings are empty; a bucket is required to decode. */
 	struct ntf_intent put = {.kind = NTF_INTENT_PUT, .bucket = "b",
 				 .key = "k"};

@@ -630,6 +630,7 @@ struct intents_seen {
 	char keys[8][32];
 	char args[8][32];
 	uint32_t uids[8];
+	uint64_t inos[8];
 	uint16_t flags[8];
 };
 
@@ -642,6 +643,7 @@ static void intent_seen(void *arg, uint64_t id, const struct ntf_intent *in)
 	snprintf(g->keys[g->n], 32, "%s/%s", in->bucket, in->key);
 	snprintf(g->args[g->n], 32, "%s:%s", in->arg, in->comm);
 	g->uids[g->n] = in->uid;
+	g->inos[g->n] = in->ino;
 	g->flags[g->n] = in->flags;
 	g->n++;
 }
@@ -654,7 +656,8 @@ static uint64_t owe(struct ntf_store *s, enum ntf_intent_kind k,
 				.flags = k == NTF_INTENT_RENAME
 						 ? NTF_INTENT_EXCHANGE
 						 : 0,
-				.uid = 1000, .pid = 42, .comm = "touch"};
+				.uid = 1000, .pid = 42, .comm = "touch",
+				.dev = 3, .ino = k == NTF_INTENT_RENAME ? 99 : 0};
 	uint64_t id = 0;
 	assert_int_equal(ntf_store_intent(s, &in, d, &id), 0);
 	assert_true(id > 0);
@@ -690,6 +693,8 @@ static void test_intents(void **state)
 	assert_string_equal(g.keys[1], "b1/d");
 	assert_string_equal(g.args[1], "b0/d:touch");
 	assert_int_equal(g.flags[1], NTF_INTENT_EXCHANGE);
+	assert_int_equal(g.inos[1], 99);
+	assert_int_equal(g.inos[0], 0);
 	/* Done after its intent was ingested: deleted from the table. */
 	assert_int_equal(ntf_store_intent_done(s2, a, NTF_DURABILITY_COMMIT),
 			 0);
@@ -726,6 +731,43 @@ static void test_intents(void **state)
 	assert_int_equal(ntf_store_intent(s, &bad, NTF_DURABILITY_COMMIT, &id),
 			 -EINVAL);
 	assert_int_equal(id, 0);
+	ntf_store_close(s);
+}
+
+/* An events.db from the first daemons with intents (no dev and ino
+ * columns) opens, keeps what it owes, and takes new intents. */
+static void test_intents_table_upgrade(void **state)
+{
+	const char *dir = *state;
+	char path[600];
+	snprintf(path, sizeof(path), "%s/events.db", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "CREATE TABLE intents(id INTEGER PRIMARY KEY, "
+			     "kind INTEGER NOT NULL, flags INTEGER NOT NULL, "
+			     "bucket TEXT NOT NULL, key TEXT NOT NULL, "
+			     "arg TEXT NOT NULL, uid INTEGER NOT NULL, "
+			     "pid INTEGER NOT NULL, comm TEXT NOT NULL);"
+			     "INSERT INTO intents VALUES(5, 1, 0, 'b1', 'old', "
+			     "'', 7, 8, 'sh');",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	struct ntf_store *s = open_store(dir, NULL);
+	uint64_t id = owe(s, NTF_INTENT_RENAME, "new", NTF_DURABILITY_COMMIT);
+	assert_int_equal(ntf_store_flush(s), 0);
+	struct intents_seen g = {0};
+	assert_int_equal(ntf_store_intents(s, intent_seen, &g), 0);
+	assert_int_equal(g.n, 2);
+	/* in id order; the made-up row's id is not from this sequencer */
+	int old = g.ids[0] == 5 ? 0 : 1;
+	assert_int_equal(g.ids[old], 5);
+	assert_string_equal(g.keys[old], "b1/old");
+	assert_int_equal(g.inos[old], 0);
+	assert_int_equal(g.ids[1 - old], id);
+	assert_int_equal(g.inos[1 - old], 99);
 	ntf_store_close(s);
 }
 
@@ -1459,6 +1501,8 @@ cmocka_unit_test(test_fill_etag),
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_journal_damage, setup_dir,
 						teardown_dir),
+		cmocka_unit_test_setup_teardown(test_intents_table_upgrade,
+						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_durability_modes,
 						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_crash_image_allocated_tail,
