@@ -596,6 +596,15 @@ static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
 	return id;
 }
 
+/* The caller of req, its command name in comm. */
+static struct caller caller_of(struct fs_ctx *ctx, fuse_req_t req,
+			       char comm[17])
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	fs_ev_comm(ctx, fc->pid, comm);
+	return (struct caller){fc->uid, fc->pid, comm};
+}
+
 void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
 		      struct fs_inode *olddir, const char *oldname,
 		      struct fs_inode *newdir, const char *newname,
@@ -616,10 +625,8 @@ void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
 		       S_ISDIR(sn.st_mode);
 	if (!src_dir && !dst_dir)
 		return; /* a file's pair is told before rename() returns */
-	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	char comm[17];
-	fs_ev_comm(ctx, fc->pid, comm);
-	struct caller who = {fc->uid, fc->pid, comm};
+	struct caller who = caller_of(ctx, req, comm);
 	struct cmn_buf oldp, newp;
 	cmn_buf_init(&oldp, 64 * 1024);
 	cmn_buf_init(&newp, 64 * 1024);
@@ -648,12 +655,12 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		   unsigned int flags, uint64_t intent)
 {
 	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) &&
-	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE))
+	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE)) {
+		ntf_pipeline_intent_done(ctx->pipeline, intent); /* unwanted */
 		return;
-	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	}
 	char comm[17];
-	fs_ev_comm(ctx, fc->pid, comm);
-	struct caller who = {fc->uid, fc->pid, comm};
+	struct caller who = caller_of(ctx, req, comm);
 	struct cmn_buf oldp, newp;
 	cmn_buf_init(&oldp, 64 * 1024);
 	cmn_buf_init(&newp, 64 * 1024);
