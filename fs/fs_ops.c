@@ -931,7 +931,8 @@ static void put_owed(struct fs_ctx *ctx, struct fs_file *f,
 				 f->fd, st, NULL);
 	if (rc < 0 && rc != -EAGAIN)
 		return;
-	fs_ev_intent_done(ctx, f->intent);
+	if (f->intent)
+		fs_ev_intent_done(ctx, f->intent);
 	f->intent = 0;
 }
 
@@ -1185,7 +1186,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		f->dirty = true; /* RELEASE tries once more */
 		goto unlock;
 	}
-	if (changed) {
+	if (changed && f->intent) {
 		fs_ev_intent_done(ctx, f->intent);
 		f->intent = 0;
 	}
