@@ -95,6 +95,15 @@ struct fs_inode {
 	pthread_mutex_t lock;
 	int backing_id;
 	unsigned backing_refs;
+
+	/* Under lock: the size and mtime of the file as the last Put of any
+	 * of its handles told it (fs_ops.c, file_changed), so that a handle
+	 * open meanwhile does not tell that change again at its close.
+	 * told: there was such a Put; told_racy: a later write may have kept
+	 * its mtime (within SRC's mtime window). */
+	bool told, told_racy;
+	off_t told_size;
+	struct timespec told_mtime;
 };
 
 struct fs_inode_table;

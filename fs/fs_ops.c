@@ -344,6 +344,51 @@ static int do_setattr(struct fs_inode *ino, struct fs_at *at,
 	return 0;
 }
 
+/* May a write after this stat leave the file's mtime as it is?  Only
+ * within SRC's mtime window of the last change (fs_mount.c,
+ * probe_mtime_window: on a file system stamped at the clock tick, a
+ * rewrite within the tick keeps it). */
+static bool mtime_racy(struct fs_ctx *ctx, const struct stat *st)
+{
+	if (ctx->mtime_window_ns == 0)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	return cmn_time_ns(&st->st_mtim) >
+	       cmn_time_ns(&now) - ctx->mtime_window_ns;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Did the last Put of ino, by whichever handle, tell it as st is, for a
+ * handle whose writes the daemon does not see (passthrough: pt) or does?
+ * The first only if a write after that Put had to move the mtime. */
+static bool told_already(struct fs_inode *ino, const struct stat *st,
+			 bool pt)
+{
+	pthread_mutex_lock(&ino->lock);
+	bool told = ino->told && !(ino->told_racy && pt) &&
+		    ino->told_size == st->st_size &&
+		    same_time(&ino->told_mtime, &st->st_mtim);
+	pthread_mutex_unlock(&ino->lock);
+	return told;
+}
+
+/* Note that a Put told ino as st describes it; racy: a later write may
+ * keep st's mtime (mtime_racy). */
+static void told_put(struct fs_inode *ino, const struct stat *st, bool racy)
+{
+	pthread_mutex_lock(&ino->lock);
+	ino->told = true;
+	ino->told_racy = racy;
+	ino->told_size = st->st_size;
+	ino->told_mtime = st->st_mtim;
+	pthread_mutex_unlock(&ino->lock);
+}
+
 /* truncate by path is a Put at once; ftruncate makes the handle's next
  * flush one; chmod and chown are ObjectAcl:Put. */
 static void setattr_events(struct fs_ctx *ctx, fuse_req_t req,
@@ -356,9 +401,11 @@ static void setattr_events(struct fs_ctx *ctx, fuse_req_t req,
 			pthread_mutex_lock(&f->put_mu);
 			f->dirty = true;
 			pthread_mutex_unlock(&f->put_mu);
-		} else
+		} else {
 			fs_ev_object(ctx, req, NTF_EV_OBJECT_CREATED_PUT, ino,
 				     NULL, st, NULL);
+			told_put(ino, st, mtime_racy(ctx, st));
+		}
 	}
 	if ((valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 		      FUSE_SET_ATTR_GID)) &&
@@ -892,20 +939,6 @@ static void wrote(struct fs_ctx *ctx, struct fs_file *f)
 		fs_inode_changed(ctx->inodes, f->ino, false);
 }
 
-/* May a write after this stat leave the file's mtime as it is?  Only
- * within SRC's mtime window of the last change (fs_mount.c,
- * probe_mtime_window: on a file system stamped at the clock tick, a
- * rewrite within the tick keeps it). */
-static bool mtime_racy(struct fs_ctx *ctx, const struct stat *st)
-{
-	if (ctx->mtime_window_ns == 0)
-		return false;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	return cmn_time_ns(&st->st_mtim) >
-	       cmn_time_ns(&now) - ctx->mtime_window_ns;
-}
-
 /* Has f's file changed since its open or last Put, as of st?  The daemon
  * sees writes without passthrough (f->written); with it, size and mtime
  * tell, but not within the mtime window of the change before: then it is
@@ -914,10 +947,15 @@ static bool mtime_racy(struct fs_ctx *ctx, const struct stat *st)
 static bool file_changed(struct fs_file *f, const struct stat *st)
 {
 	bool written = atomic_exchange(&f->written, false);
-	return f->dirty || written || st->st_size != f->size ||
-	       st->st_mtim.tv_sec != f->mtime.tv_sec ||
-	       st->st_mtim.tv_nsec != f->mtime.tv_nsec ||
-	       (f->racy && f->passthrough);
+	if (f->dirty || written)
+		return true;
+	if (st->st_size == f->size && same_time(&st->st_mtim, &f->mtime) &&
+	    !(f->racy && f->passthrough))
+		return false;
+	/* Changed since this handle's open (or maybe, within the window),
+	 * but perhaps by another handle whose Put told this very state: a
+	 * write after that Put would have moved the mtime. */
+	return !told_already(f->ino, st, f->passthrough);
 }
 
 /* Record the Put a handle owes at its end (RELEASE, or a teardown), with
@@ -1194,6 +1232,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	f->size = st.st_size;
 	f->mtime = st.st_mtim;
 	f->racy = mtime_racy(ctx, &st);
+	if (changed)
+		told_put(ino, &st, f->racy);
 unlock:
 	pthread_mutex_unlock(&f->put_mu);
 out:
