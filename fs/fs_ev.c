@@ -118,6 +118,12 @@ bool fs_ev_wants(struct fs_ctx *ctx, enum ntf_event_name ev)
 	return ctx->pipeline && ntf_pipeline_wants(ctx->pipeline, ev);
 }
 
+int fs_ev_owed_room(struct fs_ctx *ctx, enum ntf_event_name ev)
+{
+	return fs_ev_wants(ctx, ev) ? ntf_pipeline_owed_room(ctx->pipeline)
+				    : 0;
+}
+
 /* "bucket/key" of dir/child into b; false for no object (a bucket or the
  * root) or no memory. */
 static bool key_into(struct fs_ctx *ctx, struct fs_inode *dir,
@@ -204,10 +210,12 @@ static size_t read_meta(struct fs_at *at, int fd, struct ntf_meta *meta,
  * computed: the records are stored pending and the hasher finalises them,
  * with the MD5 of the object (ev's bucket and key) as st describes it,
  * read through hash_fd when that is >= 0, obj its inode or NULL (see
- * fs_etag_submit). */
+ * fs_etag_submit).  flags: NTF_STORE_REFUSABLE or 0 (ntf_pipeline_emit_ex);
+ * a read's event is always refusable: it must not take the journal space
+ * kept for the records of unlinks and renames. */
 static int emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		   struct ntf_event *ev, bool hash, int hash_fd,
-		   const struct stat *st, struct fs_inode *obj)
+		   const struct stat *st, struct fs_inode *obj, unsigned flags)
 {
 	char comm[17] = "";
 	ev->uid = uid;
@@ -217,8 +225,11 @@ static int emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		ev->comm = comm;
 	}
 	struct ntf_pending *pd = NULL;
-	int rc = hash ? ntf_pipeline_emit_pending(ctx->pipeline, ev, &pd)
-		      : ntf_pipeline_emit(ctx->pipeline, ev);
+	if (ev->name == NTF_EV_OBJECT_ACCESSED_GET ||
+	    ev->name == NTF_EV_OBJECT_ACCESSED_HEAD)
+		flags |= NTF_STORE_REFUSABLE;
+	int rc = ntf_pipeline_emit_ex(ctx->pipeline, ev, flags,
+				      hash ? &pd : NULL);
 	if (pd)
 		fs_etag_submit(ctx, ev->bucket, ev->key, hash_fd, st, obj,
 			       ev->name == NTF_EV_OBJECT_CREATED_PUT, pd);
@@ -234,7 +245,7 @@ static int emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 static void emit(struct fs_ctx *ctx, fuse_req_t req, struct ntf_event *ev)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	(void)emit_as(ctx, fc->uid, fc->pid, ev, false, -1, NULL, NULL);
+	(void)emit_as(ctx, fc->uid, fc->pid, ev, false, -1, NULL, NULL, 0);
 }
 
 void fs_ev_object(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name name,
@@ -315,13 +326,14 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		     const struct stat *st, const char *copy_source)
 {
 	(void)fs_ev_object_fd(ctx, uid, pid, comm, name, dir, child, -1, st,
-			      copy_source);
+			      copy_source, 0);
 }
 
 int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		    const char *comm, enum ntf_event_name name,
 		    struct fs_inode *dir, const char *child, int openfd,
-		    const struct stat *st, const char *copy_source)
+		    const struct stat *st, const char *copy_source,
+		    unsigned flags)
 {
 	int rc = 0;
 	if (!fs_ev_wants(ctx, name) || dir->magic)
@@ -356,7 +368,7 @@ int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	/* Only passthrough makes openfd the daemon's own, one the hasher
 	 * may read (see fs_etag_submit). */
 	rc = emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
-		     hash ? &used : NULL, child ? NULL : dir);
+		     hash ? &used : NULL, child ? NULL : dir, flags);
 out_meta:
 	free(metastore);
 out:
@@ -490,14 +502,14 @@ static bool emit_pair(struct fs_ctx *ctx, const struct caller *who,
 		}
 		if (fs_ev_wants(ctx, c.name))
 			ok = stored(emit_as(ctx, who->uid, who->pid, &c, hash,
-					    -1, st, NULL));
+					    -1, st, NULL, 0));
 		struct ntf_event d = {.name = NTF_EV_OBJECT_REMOVED_DELETE,
 				      .bucket = ok_key, .key = os + 1,
 				      .size = -1,
 				      .comm = who->comm};
 		if (del && fs_ev_wants(ctx, d.name))
 			ok = stored(emit_as(ctx, who->uid, who->pid, &d, false,
-					    -1, NULL, NULL)) &&
+					    -1, NULL, NULL, 0)) &&
 			     ok;
 	} else {
 		ok = false; /* out of memory */
@@ -562,12 +574,13 @@ static bool walk_moved(struct fs_ctx *ctx, const struct caller *who,
 }
 
 /* Record that the pairs of the directory st, about to move to newprefix
- * from oldprefix, are owed.  Returns the intent, 0 when none could be
- * recorded (the rename and its walk go on all the same). */
-static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
-			  char *newprefix, const char *oldprefix,
-			  const struct stat *st, bool exchange, bool ended,
-			  bool created)
+ * from oldprefix, are owed, in *id.  Returns 0 or -errno: the rename must
+ * not happen (with durability=none, -EAGAIN is not an error: *id is 0 and
+ * the rename goes on). */
+static int owe_pairs(struct fs_ctx *ctx, const struct caller *who,
+		     char *newprefix, const char *oldprefix,
+		     const struct stat *st, bool exchange, bool ended,
+		     bool created, uint64_t *id)
 {
 	char *slash = strchr(newprefix, '/');
 	if (slash)
@@ -584,16 +597,14 @@ static uint64_t owe_pairs(struct fs_ctx *ctx, const struct caller *who,
 				.uid = (uint32_t)who->uid,
 				.pid = (int32_t)who->pid,
 				.comm = who->comm};
-	uint64_t id = 0;
-	int rc = ntf_pipeline_intent(ctx->pipeline, &in, &id);
+	int rc = ntf_pipeline_intent(ctx->pipeline, &in, id);
 	if (slash)
 		*slash = '/';
 	if (rc < 0 && rc != -EAGAIN)
-		cmn_warn("rename of %s to %s: cannot record its events' "
-			 "intent (a crash while they are told loses the "
-			 "rest): %s",
+		cmn_warn("rename of %s to %s refused: cannot record its "
+			 "events' intent: %s",
 			 oldprefix, newprefix, strerror(-rc));
-	return id;
+	return rc == -EAGAIN ? 0 : rc;
 }
 
 /* The caller of req, its command name in comm. */
@@ -605,15 +616,20 @@ static struct caller caller_of(struct fs_ctx *ctx, fuse_req_t req,
 	return (struct caller){fc->uid, fc->pid, comm};
 }
 
-void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
-		      struct fs_inode *olddir, const char *oldname,
-		      struct fs_inode *newdir, const char *newname,
-		      unsigned int flags, uint64_t ids[2])
+int fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
+		     struct fs_inode *olddir, const char *oldname,
+		     struct fs_inode *newdir, const char *newname,
+		     unsigned int flags, uint64_t ids[2])
 {
 	ids[0] = ids[1] = 0;
-	if (!fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) &&
-	    !fs_ev_wants(ctx, NTF_EV_OBJECT_REMOVED_DELETE))
-		return;
+	enum ntf_event_name ev = fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY)
+					 ? NTF_EV_OBJECT_CREATED_COPY
+					 : NTF_EV_OBJECT_REMOVED_DELETE;
+	if (!fs_ev_wants(ctx, ev))
+		return 0;
+	int rc = fs_ev_owed_room(ctx, ev);
+	if (rc < 0)
+		return rc;
 	bool exchange = flags & RENAME_EXCHANGE;
 	struct stat so, sn;
 	bool src_dir = fstatat(olddir->fd, oldname, &so,
@@ -624,7 +640,7 @@ void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
 			       AT_SYMLINK_NOFOLLOW) == 0 &&
 		       S_ISDIR(sn.st_mode);
 	if (!src_dir && !dst_dir)
-		return; /* a file's pair is told before rename() returns */
+		return 0; /* a file's pair is told before rename() returns */
 	char comm[17];
 	struct caller who = caller_of(ctx, req, comm);
 	struct cmn_buf oldp, newp;
@@ -637,16 +653,21 @@ void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
 	if (fs_inode_path(ctx->inodes, olddir, oldname, &oldp) >= 1 &&
 	    fs_inode_path(ctx->inodes, newdir, newname, &newp) >= 1) {
 		if (src_dir)
-			ids[0] = owe_pairs(ctx, &who, newp.data, oldp.data,
-					   &so, exchange, old_root && !dst_dir,
-					   new_root && !dst_dir);
-		if (dst_dir)
-			ids[1] = owe_pairs(ctx, &who, oldp.data, newp.data,
-					   &sn, exchange, new_root && !src_dir,
-					   old_root && !src_dir);
+			rc = owe_pairs(ctx, &who, newp.data, oldp.data, &so,
+				       exchange, old_root && !dst_dir,
+				       new_root && !dst_dir, &ids[0]);
+		if (dst_dir && rc == 0)
+			rc = owe_pairs(ctx, &who, oldp.data, newp.data, &sn,
+				       exchange, new_root && !src_dir,
+				       old_root && !src_dir, &ids[1]);
 	}
 	cmn_buf_free(&oldp);
 	cmn_buf_free(&newp);
+	if (rc < 0) {
+		ntf_pipeline_intent_done(ctx->pipeline, ids[0]);
+		ids[0] = 0;
+	}
+	return rc;
 }
 
 void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
@@ -740,7 +761,7 @@ static bool recover_put(struct fs_ctx *ctx, const struct caller *who,
 	if (object_fields(ctx, NULL, NULL, fd, NULL, &used, &ev, meta,
 			  &metastore, etag, &hash))
 		settled = stored(emit_as(ctx, who->uid, who->pid, &ev, hash,
-					 fd, &used, NULL));
+					 fd, &used, NULL, 0));
 	free(metastore);
 out:
 	if (fd >= 0)
@@ -782,7 +803,7 @@ static bool recover_pairs(struct fs_ctx *ctx, const struct caller *who,
 				       .bucket = in->bucket, .key = "",
 				       .size = -1, .comm = who->comm};
 		if (!stored(emit_as(ctx, who->uid, who->pid, &ev, false, -1,
-				    NULL, NULL)))
+				    NULL, NULL, 0)))
 			goto out;
 	}
 	bool ended = (in->flags & NTF_INTENT_ENDED) &&
@@ -801,7 +822,7 @@ static bool recover_pairs(struct fs_ctx *ctx, const struct caller *who,
 				       .size = -1, .comm = who->comm};
 		if (fs_ev_wants(ctx, ev.name))
 			settled = stored(emit_as(ctx, who->uid, who->pid, &ev,
-						 false, -1, NULL, NULL)) &&
+						 false, -1, NULL, NULL, 0)) &&
 				  settled;
 		fs_ev_bucket_rules_reload(ctx, in->arg); /* drops them */
 	}

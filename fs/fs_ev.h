@@ -56,12 +56,22 @@ void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 
 /* The same for the object dir (child NULL) open as openfd (for reading
  * or writing, not O_PATH; -1: none), which the xattrs are read through.
- * Returns 0, or -errno when the event was matched but could not be
- * recorded (or, stored, not synced as the durability asks). */
+ * flags: NTF_STORE_REFUSABLE when the caller fails its operation if the
+ * event cannot be recorded (a Put at close()), 0 for an operation already
+ * done (ntf_pipeline_emit_ex).  Returns 0, or -errno when the event was
+ * matched but could not be recorded (or, stored, not synced as the
+ * durability asks). */
 int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		    const char *comm, enum ntf_event_name ev,
 		    struct fs_inode *dir, const char *child, int openfd,
-		    const struct stat *st, const char *copy_source);
+		    const struct stat *st, const char *copy_source,
+		    unsigned flags);
+
+/* May an operation whose events cannot fail once it is done (an unlink, a
+ * rename, ...: fs_ev_object and the rest) go ahead, when it would emit ev?
+ * 0, or -ENOSPC: the state directory is full, fail it before it happens
+ * (ntf_pipeline_owed_room). */
+int fs_ev_owed_room(struct fs_ctx *ctx, enum ntf_event_name ev);
 
 /* The file ino is still empty at a flush: its Put is told at RELEASE
  * (shells close a duplicate before writing), after close() returned.
@@ -106,11 +116,13 @@ void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
  * anywhere from the rename to the end of their walk leaves them to the
  * next daemon.  ids[0] is for what moves to newname, ids[1] for what an
  * exchange moves to oldname (0: none); pass each to fs_ev_renamed(), or,
- * when the rename fails, to fs_ev_intent_done(). */
-void fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
-		      struct fs_inode *olddir, const char *oldname,
-		      struct fs_inode *newdir, const char *newname,
-		      unsigned int flags, uint64_t ids[2]);
+ * when the rename fails, to fs_ev_intent_done().  Returns 0, or -errno
+ * (-ENOSPC: the state directory is full, see fs_ev_owed_room) when the
+ * rename must not happen: its events could not be told (ids are 0). */
+int fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
+		     struct fs_inode *olddir, const char *oldname,
+		     struct fs_inode *newdir, const char *newname,
+		     unsigned int flags, uint64_t ids[2]);
 
 /* A rename through the mount has happened: emit Copy + Delete for every
  * object it moved (one, or all below a directory), then mark intent (from

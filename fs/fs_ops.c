@@ -414,6 +414,20 @@ static void setattr_events(struct fs_ctx *ctx, fuse_req_t req,
 			     NULL);
 }
 
+/* The events setattr_events will owe, checked before (fs_ev_owed_room). */
+static int setattr_room(struct fs_ctx *ctx, struct fs_inode *ino, int valid,
+			struct fuse_file_info *fi)
+{
+	int rc = 0;
+	if ((valid & FUSE_SET_ATTR_SIZE) && !fi && S_ISREG(ino->type))
+		rc = fs_ev_owed_room(ctx, NTF_EV_OBJECT_CREATED_PUT);
+	if (rc == 0 && (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+				 FUSE_SET_ATTR_GID)) &&
+	    !S_ISDIR(ino->type))
+		rc = fs_ev_owed_room(ctx, NTF_EV_OBJECT_ACL_PUT);
+	return rc;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 		       int valid, struct fuse_file_info *fi)
 {
@@ -421,7 +435,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr,
 	struct fs_inode *ino = inode_of(req, id);
 	struct stat st;
 	struct fs_at at;
-	int rc = ino->magic ? -EPERM : at_of(ctx, ino, &at);
+	int rc = ino->magic ? -EPERM : setattr_room(ctx, ino, valid, fi);
+	if (rc == 0)
+		rc = at_of(ctx, ino, &at);
 	if (rc == 0)
 		rc = do_setattr(ino, &at, attr, valid, fi);
 	if (rc == 0 && (valid & FUSE_SET_ATTR_SIZE) && S_ISREG(ino->type)) {
@@ -504,6 +520,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *name,
 {
 	struct fs_inode *parent = inode_of(req, p);
 	int rc = check_new_name(ctx_of(req), parent, name, S_IFDIR);
+	if (rc == 0 && fs_inode_is_root(parent))
+		rc = fs_ev_owed_room(ctx_of(req), NTF_EV_BUCKET_CREATED);
 	if (rc == 0 && mkdirat(parent->fd, name, mode) != 0)
 		rc = -errno;
 	if (rc == 0 && fs_inode_is_root(parent))
@@ -516,6 +534,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *name,
 {
 	struct fs_inode *parent = inode_of(req, p);
 	int rc = check_new_name(ctx_of(req), parent, name, mode & S_IFMT);
+	if (rc == 0 && S_ISREG(mode))
+		rc = fs_ev_owed_room(ctx_of(req), NTF_EV_OBJECT_CREATED_PUT);
 	if (rc == 0 && mknodat(parent->fd, name, mode, rdev) != 0)
 		rc = -errno;
 	if (rc == 0 && S_ISREG(mode))
@@ -529,6 +549,8 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t p,
 {
 	struct fs_inode *parent = inode_of(req, p);
 	int rc = check_new_name(ctx_of(req), parent, name, S_IFLNK);
+	if (rc == 0)
+		rc = fs_ev_owed_room(ctx_of(req), NTF_EV_OBJECT_CREATED_PUT);
 	if (rc == 0 && symlinkat(target, parent->fd, name) != 0)
 		rc = -errno;
 	if (rc == 0)
@@ -561,6 +583,8 @@ static void op_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t p,
 	struct fs_at at;
 	int rc = ino->magic ? -EPERM :
 			      check_new_name(ctx, parent, name, ino->type);
+	if (rc == 0)
+		rc = fs_ev_owed_room(ctx, NTF_EV_OBJECT_CREATED_COPY);
 	if (rc == 0)
 		rc = at_of(ctx, ino, &at);
 	if (rc == 0) {
@@ -621,6 +645,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *name)
 {
 	struct fs_inode *parent = inode_of(req, p);
 	int rc = check_old_name(ctx_of(req), parent, name);
+	if (rc == 0)
+		rc = fs_ev_owed_room(ctx_of(req), NTF_EV_OBJECT_REMOVED_DELETE);
 	if (rc == 0) {
 		fs_inode_names_lock(parent, NULL);
 		fs_inode_unlinking(ctx_of(req)->inodes, parent, name);
@@ -639,6 +665,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t p, const char *name)
 	struct fs_inode *parent = inode_of(req, p);
 	struct fs_ctx *ctx = ctx_of(req);
 	int rc = check_old_name(ctx, parent, name);
+	if (rc == 0 && fs_inode_is_root(parent))
+		rc = fs_ev_owed_room(ctx, NTF_EV_BUCKET_REMOVED);
 	if (rc == 0 && unlinkat(parent->fd, name, AT_REMOVEDIR) != 0)
 		rc = -errno;
 	if (rc == 0 && fs_inode_is_root(parent)) {
@@ -782,8 +810,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t p, const char *name,
 	 * lose a directory's pairs (see fs_ev_rename_owe). */
 	uint64_t intents[2] = {0, 0};
 	if (rc == 0)
-		fs_ev_rename_owe(ctx, req, parent, name, newparent, newname,
-				 flags, intents);
+		rc = fs_ev_rename_owe(ctx, req, parent, name, newparent,
+				      newname, flags, intents);
 	if (rc == 0)
 		rc = do_rename(ctx, parent, name, newparent, newname, flags);
 	if (rc == 0) {
@@ -966,7 +994,7 @@ static void put_owed(struct fs_ctx *ctx, struct fs_file *f,
 {
 	int rc = fs_ev_object_fd(ctx, f->uid, f->pid, f->comm,
 				 NTF_EV_OBJECT_CREATED_PUT, f->ino, NULL,
-				 f->fd, st, NULL);
+				 f->fd, st, NULL, 0);
 	if (rc < 0 && rc != -EAGAIN)
 		return;
 	if (f->intent)
@@ -1083,7 +1111,8 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		/* the stat the open checked the object with */
 		fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
 				NTF_EV_OBJECT_ACCESSED_GET, ino, NULL, fd,
-				st.st_mode ? &st : NULL, NULL);
+				st.st_mode ? &st : NULL, NULL,
+				NTF_STORE_REFUSABLE);
 	}
 	fs_pt_set_reply(bid);
 	if (fuse_reply_open(req, fi) != 0)
@@ -1217,7 +1246,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (changed)
 		rc = fs_ev_object_fd(ctx, fc->uid, fc->pid, NULL,
 				     NTF_EV_OBJECT_CREATED_PUT, ino, NULL,
-				     f->fd, &st, NULL);
+				     f->fd, &st, NULL, NTF_STORE_REFUSABLE);
 	if (rc == -EAGAIN)
 		rc = 0;
 	if (rc < 0) {
@@ -1823,6 +1852,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t id, const char *name,
 		rc = EPERM;
 	else if (fs_ev_setxattr(ctx, req, ino, name, value, size, flags))
 		return;
+	else if (is_tag(name) && !S_ISDIR(ino->type))
+		rc = -fs_ev_owed_room(ctx, NTF_EV_OBJECT_TAGGING_PUT);
 	if (rc == 0 && (rc = -at_of(ctx, ino, &at)) == 0) {
 		if (fs_at_setxattr(&at, name, value, size, flags) != 0)
 			rc = errno;
@@ -1853,6 +1884,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 		rc = ENODATA;
 	else if (fs_ev_removexattr(ctx, req, ino, name))
 		return;
+	else if (is_tag(name) && !S_ISDIR(ino->type))
+		rc = -fs_ev_owed_room(ctx, NTF_EV_OBJECT_TAGGING_DELETE);
 	if (rc == 0 && (rc = -at_of(ctx, ino, &at)) == 0) {
 		if (fs_at_removexattr(&at, name) != 0)
 			rc = errno;

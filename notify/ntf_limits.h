@@ -113,6 +113,17 @@
  * Bigger than the restart size, so a steady flow stays inside. */
 #define NTF_LIMIT_STORE_JOURNAL_MAP (8 * 1024 * 1024)
 
+/* Journal space kept for the records of operations already done (an
+ * unlink, a rename: their events can no longer fail the operation), so
+ * that with the state directory's file system full those still go in
+ * after Puts (whose close() fails instead) are refused.  Operations that
+ * owe such records are themselves refused (ENOSPC) once less than
+ * NTF_LIMIT_STORE_RESERVE_LOW of it is left, before they happen.  The
+ * journal is allocated ahead in steps of NTF_LIMIT_STORE_ALLOC_STEP. */
+#define NTF_LIMIT_STORE_RESERVE (1024 * 1024)
+#define NTF_LIMIT_STORE_RESERVE_LOW (256 * 1024)
+#define NTF_LIMIT_STORE_ALLOC_STEP (1024 * 1024)
+
 /* WAL pages (4 KiB) at which the store checkpoints events.db once it is
  * idle (SQLite's own default), and during a burst that never lets it idle
  * (see checkpoint() in ntf_store.c). */

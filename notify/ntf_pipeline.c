@@ -613,7 +613,7 @@ static int pack_lines(struct ntf_event *ev, struct group *g, int ng,
 
 static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 			struct group *g, int ng, struct lines *l,
-			bool pending, uint64_t *seqs)
+			bool pending, unsigned flags, uint64_t *seqs)
 {
 	struct ntf_store_entry e[PIPE_GROUPS];
 	const char *name = ntf_event_str(ev->name);
@@ -634,7 +634,7 @@ static int store_groups(struct ntf_pipeline *p, struct ntf_event *ev,
 		};
 	}
 	int rc = ntf_store_append_ex(p->store, e, (size_t)ng, p->durability,
-				     on_assigned, l);
+				     flags, on_assigned, l);
 	/* Assigned, the entries are stored, even when the fsync after
 	 * failed: pending ones still need their finalisation. */
 	for (int i = 0; l->assigned && i < ng; i++)
@@ -693,11 +693,13 @@ static int hand_pending(struct ntf_pipeline *p, const uint64_t *seqs,
 	return -ENOMEM;
 }
 
-/* The work of emit and emit_pending.  With out != NULL the records are
- * stored as pending and live readers see them only at finalisation. */
-static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
-		       struct ntf_pending **out)
+/* With out != NULL the records are stored as pending and live readers
+ * see them only at finalisation. */
+int ntf_pipeline_emit_ex(struct ntf_pipeline *p, struct ntf_event *ev,
+			 unsigned flags, struct ntf_pending **out)
 {
+	if (out)
+		*out = NULL;
 	struct group g[PIPE_GROUPS];
 	uint64_t seqs[PIPE_GROUPS];
 	/* A packed record of a usual key and a few names fit here. */
@@ -749,7 +751,7 @@ static int emit_common(struct ntf_pipeline *p, struct ntf_event *ev,
 		/* Nobody stores it, but live readers see it, numbered. */
 		rc = ntf_store_sequence(p->store, on_assigned, &l, &seqs[0]);
 	} else if (rc == 0) {
-		rc = store_groups(p, ev, g, ng, &l, out != NULL, seqs);
+		rc = store_groups(p, ev, g, ng, &l, out != NULL, flags, seqs);
 		atomic_fetch_add(rc < 0 ? &p->failed : &p->records,
 				 rc < 0 ? 1 : (uint64_t)ng);
 	}
@@ -768,14 +770,18 @@ out:
 
 int ntf_pipeline_emit(struct ntf_pipeline *p, struct ntf_event *ev)
 {
-	return emit_common(p, ev, NULL);
+	return ntf_pipeline_emit_ex(p, ev, 0, NULL);
 }
 
 int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 			      struct ntf_pending **out)
 {
-	*out = NULL;
-	return emit_common(p, ev, out);
+	return ntf_pipeline_emit_ex(p, ev, 0, out);
+}
+
+int ntf_pipeline_owed_room(struct ntf_pipeline *p)
+{
+	return ntf_store_owed_room(p->store, p->durability);
 }
 
 void ntf_pipeline_finalize(struct ntf_pipeline *p, struct ntf_pending *pd,

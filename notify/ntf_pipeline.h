@@ -108,6 +108,19 @@ struct ntf_pending;
 int ntf_pipeline_emit_pending(struct ntf_pipeline *p, struct ntf_event *ev,
 			      struct ntf_pending **out);
 
+/* Either of the two above (out NULL: ntf_pipeline_emit), with the store's
+ * append flags: NTF_STORE_REFUSABLE for an event whose operation can
+ * still fail when it cannot be recorded (a Put at close()), or that may
+ * be lost rather than take the space kept for those that cannot (a GET);
+ * 0 for an operation already done. */
+int ntf_pipeline_emit_ex(struct ntf_pipeline *p, struct ntf_event *ev,
+			 unsigned flags, struct ntf_pending **out);
+
+/* May an operation whose events cannot fail once it is done (0 flags
+ * above: an unlink, a rename) go ahead?  0, or -ENOSPC: fail it first
+ * (ntf_store_owed_room). */
+int ntf_pipeline_owed_room(struct ntf_pipeline *p);
+
 /* Put etag (32 hex digits, or NULL: the content could not be hashed) into
  * the pending records, publish them to live readers, and free pd.  Any
  * thread; the store writes the finalisation with its next group commit

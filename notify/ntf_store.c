@@ -59,6 +59,17 @@
  * fire-and-forget caller for long.  A failed ingest transaction is retried
  * (with a growing delay): the frames stay in the journal meanwhile.
  *
+ * Space.  The journal is allocated ahead of its appends (the mapped
+ * part at open, then NTF_LIMIT_STORE_ALLOC_STEP at a time), and refusable
+ * appends (NTF_STORE_REFUSABLE: a Put whose close() can still fail, an
+ * intent whose operation has not happened yet) must leave
+ * NTF_LIMIT_STORE_RESERVE of it to the others: records of operations
+ * already done, finalisations, the durability=none buffer.  With the
+ * file system full, Puts are refused first (ENOSPC) while unlinks and
+ * renames still get their records in, and ntf_store_owed_room tells an
+ * operation owing records that it must not happen once the reserve runs
+ * low.
+ *
  * Retention runs on the ingester thread right after an ingest, in its own
  * small transaction, only when the log is over log_max_events or its oldest
  * entry is older than log_max_age; one pass removes at most
@@ -323,6 +334,10 @@ struct ntf_store {
 	int jfd;		/* events.journal */
 	char *jmap;		/* its first jmap_len bytes, or NULL */
 	size_t jmap_len;
+	/* Bytes of the file from offset 0 known to be allocated; no_alloc:
+	 * the file system cannot say (no fallocate), appends just try. */
+	uint64_t jalloc;
+	bool no_alloc;
 	uint64_t jbase;
 	uint64_t jend;	   /* end of what is written to the file */
 	uint64_t ingested; /* everything before it is in events.db */
@@ -1064,6 +1079,29 @@ static int pwrite_all(int fd, const struct iovec *iov, int cnt, off_t off)
 	return 0;
 }
 
+/* Make sure the journal has room allocated for `more` bytes beyond what
+ * is written and buffered, allocating another step when not.  Returns 0
+ * or -ENOSPC (-errno).  mu held. */
+static int journal_room(struct ntf_store *s, uint64_t more)
+{
+	uint64_t need = s->jend - s->jbase + s->none.len + more;
+	if (need <= s->jalloc || s->no_alloc)
+		return 0;
+	uint64_t step = NTF_LIMIT_STORE_ALLOC_STEP;
+	uint64_t len = (need - s->jalloc + step - 1) / step * step;
+	if (fallocate(s->jfd, FALLOC_FL_KEEP_SIZE, (off_t)s->jalloc,
+		      (off_t)len) == 0) {
+		s->jalloc += len;
+		return 0;
+	}
+	int err = -errno;
+	if (err == -EOPNOTSUPP || err == -ENOSYS) {
+		s->no_alloc = true; /* appends find out by writing */
+		return 0;
+	}
+	return err;
+}
+
 /* Write the NONE buffer and then n bytes of frames (may be 0) at the
  * journal's end.  Called with mu held.
  *
@@ -1081,6 +1119,9 @@ static int journal_write(struct ntf_store *s, const char *frames, size_t n)
 	uint64_t off = s->jend - s->jbase;
 	if (!total)
 		return 0;
+	int err = journal_room(s, n);
+	if (err)
+		return err;
 	if (s->jmap && off + total <= s->jmap_len) {
 		if (s->none.len)
 			memcpy(s->jmap + off, s->none.data, s->none.len);
@@ -1093,7 +1134,7 @@ static int journal_write(struct ntf_store *s, const char *frames, size_t n)
 			iov[cnt++] = (struct iovec){s->none.data, s->none.len};
 		if (n)
 			iov[cnt++] = (struct iovec){(void *)frames, n};
-		int err = pwrite_all(s->jfd, iov, cnt, (off_t)off);
+		err = pwrite_all(s->jfd, iov, cnt, (off_t)off);
 		if (err) {
 			/* Frames of this append that were written whole must
 			 * not come back at replay after a crash: the appender
@@ -1108,6 +1149,8 @@ static int journal_write(struct ntf_store *s, const char *frames, size_t n)
 	}
 	s->jend += total;
 	s->none.len = 0;
+	if (s->jend - s->jbase > s->jalloc)
+		s->jalloc = s->jend - s->jbase; /* written: allocated */
 	return 0;
 }
 
@@ -1128,6 +1171,7 @@ static void journal_map(struct ntf_store *s)
 	size_t len = NTF_LIMIT_STORE_JOURNAL_MAP;
 	if (posix_fallocate(s->jfd, 0, (off_t)len) != 0)
 		return;
+	s->jalloc = len;
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s->jfd,
 		       0);
 	if (p == MAP_FAILED)
@@ -1195,6 +1239,8 @@ static void journal_restart(struct ntf_store *s, uint64_t at_least,
 		journal_unmap(s); /* no store may reach a truncated page */
 	if (truncate && ftruncate(s->jfd, 0) != 0)
 		return;
+	if (truncate)
+		s->jalloc = 0;
 	s->jbase = s->jend;
 	s->fsync_seen = false;
 }
@@ -1997,13 +2043,18 @@ static void encode_entries(char *buf, struct ntf_store_entry *e, size_t n,
 }
 
 /* Put bytes of frames where durability says; mu held.  NONE frames that
- * would overflow the memory buffer are written out with it at once. */
+ * would overflow the memory buffer are written out with it at once.
+ * refusable: leave the reserve (see the head comment). */
 static int place_frames(struct ntf_store *s, const char *frames, size_t n,
-			enum ntf_durability d)
+			enum ntf_durability d, bool refusable)
 {
 	if (d == NTF_DURABILITY_NONE &&
 	    s->none.len + n <= NTF_LIMIT_STORE_NONE_BYTES)
 		return pbuf_add(&s->none, frames, n);
+	int err = journal_room(s, n + (refusable ? NTF_LIMIT_STORE_RESERVE
+						 : 0));
+	if (err)
+		return err;
 	s->fsync_seen |= d == NTF_DURABILITY_FSYNC;
 	return journal_write(s, frames, n);
 }
@@ -2011,7 +2062,17 @@ static int place_frames(struct ntf_store *s, const char *frames, size_t n,
 int ntf_store_append(struct ntf_store *s, struct ntf_store_entry *entries,
 		     size_t n, enum ntf_durability durability)
 {
-	return ntf_store_append_ex(s, entries, n, durability, NULL, NULL);
+	return ntf_store_append_ex(s, entries, n, durability, 0, NULL, NULL);
+}
+
+int ntf_store_owed_room(struct ntf_store *s, enum ntf_durability d)
+{
+	if (d == NTF_DURABILITY_NONE)
+		return 0; /* asynchronous: nothing is promised before */
+	pthread_mutex_lock(&s->mu);
+	int err = journal_room(s, NTF_LIMIT_STORE_RESERVE_LOW);
+	pthread_mutex_unlock(&s->mu);
+	return err;
 }
 
 int ntf_store_sequence(struct ntf_store *s, ntf_store_assigned_fn fn,
@@ -2030,7 +2091,7 @@ int ntf_store_sequence(struct ntf_store *s, ntf_store_assigned_fn fn,
 
 int ntf_store_append_ex(struct ntf_store *s, struct ntf_store_entry *entries,
 			size_t n, enum ntf_durability durability,
-			ntf_store_assigned_fn fn, void *arg)
+			unsigned flags, ntf_store_assigned_fn fn, void *arg)
 {
 	char stack[APPEND_STACK], *buf = stack;
 	size_t bytes;
@@ -2048,7 +2109,8 @@ int ntf_store_append_ex(struct ntf_store *s, struct ntf_store_entry *entries,
 	if ((err = take_seqs(s, n, &seq)))
 		goto out;
 	encode_entries(buf, entries, n, seq);
-	if ((err = place_frames(s, buf, bytes, durability))) {
+	if ((err = place_frames(s, buf, bytes, durability,
+				flags & NTF_STORE_REFUSABLE))) {
 		s->stats.failed += n; /* the seqs are used, the entries lost */
 		goto out;
 	}
@@ -2356,7 +2418,7 @@ int ntf_store_finalize_batch(struct ntf_store *s,
 	/* Waits like a COMMIT append: a finalisation is never dropped. */
 	int err = wait_room(s, bytes, NTF_DURABILITY_COMMIT);
 	if (!err)
-		err = place_frames(s, buf, bytes, NTF_DURABILITY_NONE);
+		err = place_frames(s, buf, bytes, NTF_DURABILITY_NONE, false);
 	if (!err)
 		wake_ingester(s, false);
 	else
@@ -2419,7 +2481,7 @@ int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
 		err = take_seqs(s, 1, &seq);
 	if (!err) {
 		ntf_journal_put_intent(buf, in, seq);
-		err = place_frames(s, buf, bytes, d);
+		err = place_frames(s, buf, bytes, d, true);
 	}
 	if (!err) {
 		*id = seq;
@@ -2442,7 +2504,7 @@ int ntf_store_intent_done(struct ntf_store *s, uint64_t id,
 	pthread_mutex_lock(&s->mu);
 	int err = wait_room(s, bytes, d);
 	if (!err)
-		err = place_frames(s, buf, bytes, d);
+		err = place_frames(s, buf, bytes, d, false);
 	if (!err)
 		wake_ingester(s, false);
 	pthread_mutex_unlock(&s->mu);

@@ -188,11 +188,25 @@ typedef void (*ntf_store_assigned_fn)(void *arg, uint64_t first, size_t n);
  * Thread-safe. */
 int ntf_store_flush(struct ntf_store *s);
 
-/* ntf_store_append(), calling fn (may be NULL) once the seqs are
- * assigned and before waiting for the commit. */
+/* Flags of ntf_store_append_ex.  REFUSABLE: the caller can still fail
+ * its operation when the entries cannot be stored (a Put at close()):
+ * they are refused (-ENOSPC) rather than take the journal's reserve,
+ * which is kept for records of operations already done (ntf_limits.h,
+ * NTF_LIMIT_STORE_RESERVE). */
+#define NTF_STORE_REFUSABLE 1u
+
+/* ntf_store_append() with flags (above), calling fn (may be NULL) once
+ * the seqs are assigned and before waiting for the commit. */
 int ntf_store_append_ex(struct ntf_store *s, struct ntf_store_entry *entries,
 			size_t n, enum ntf_durability durability,
-			ntf_store_assigned_fn fn, void *arg);
+			unsigned flags, ntf_store_assigned_fn fn, void *arg);
+
+/* May an operation that will owe records (an unlink, a rename: they
+ * cannot fail once done) go ahead?  0, or -ENOSPC when less than
+ * NTF_LIMIT_STORE_RESERVE_LOW of the journal's reserve is left and no
+ * more can be allocated: the operation must fail before it happens, or
+ * its records could be lost.  Always 0 for NONE (asynchronous). */
+int ntf_store_owed_room(struct ntf_store *s, enum ntf_durability d);
 
 /* Take one sequence number that no entry will carry (for records only
  * live readers see), calling fn (may be NULL) as above.  Returns 0 or

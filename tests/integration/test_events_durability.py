@@ -167,12 +167,11 @@ def test_recovered_puts_keep_only_an_etag_that_still_holds(mount_factory):
                    ("g", 4, None)]
 
 
-def test_full_state_directory_fails_the_close_not_the_event(mount_factory,
-                                                            tmp_path):
-    """With the state directory's file system full, a Put that cannot be
-    recorded fails its close() (ENOSPC) instead of being dropped while
-    the close succeeds: once space is back, every file whose close()
-    returned 0 has its Put."""
+@pytest.fixture
+def full_state(mount_factory, tmp_path):
+    """A mount (commit, no passthrough) whose state directory is on a
+    24 MiB tmpfs, filled up: yields (mount, state dir, make_room), where
+    make_room() gives the file system its space back."""
     st = tmp_path / "st"
     st.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs",
@@ -187,40 +186,96 @@ def test_full_state_directory_fails_the_close_not_the_event(mount_factory,
                     f.flush()
             except OSError as e:
                 assert e.errno == errno.ENOSPC
-        b = m.bucket() / "full"
-        b.mkdir()
-        closed, failed = [], 0
-        for i in range(60000):
-            fd = os.open(b / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                         0o644)
-            os.write(fd, b"x")
-            try:
-                os.close(fd)
-            except OSError as e:
-                assert e.errno == errno.ENOSPC, e
-                failed += 1
-                if failed >= 20:
-                    break
-                continue
-            closed.append(f"full/f{i}")
-        assert failed >= 20, "no close failed: the events went somewhere"
-        os.unlink(st / "filler")
-        # room for the ingest of what the journal holds (WAL and database)
-        subprocess.run(["mount", "-o", "remount,size=512m", str(st)],
-                       check=True)
 
-        def puts():
-            return {r["s3"]["object"]["key"]
-                    for r in bucketfs_events(["--state", st / "s"])
-                    if r["eventName"] == "s3:ObjectCreated:Put"}
-        wait_for(lambda: set(closed) <= puts(), timeout=TIMEOUT * 6,
-                 what="a Put for every file whose close returned 0")
+        def make_room():
+            os.unlink(st / "filler")
+            # room for the ingest of what the journal holds (WAL, db)
+            subprocess.run(["mount", "-o", "remount,size=512m", str(st)],
+                           check=True)
+        yield m, st / "s", make_room
     finally:
         if m is not None and is_mounted(m.mnt):
             fusermount_u(m.mnt, lazy=False)
             if m.proc:
                 m.proc.wait(TIMEOUT)
         subprocess.run(["umount", "-l", str(st)])
+
+
+def fill_with_puts(b, limit=60000):
+    """Create files in b until 20 close()s failed with ENOSPC; returns the
+    names whose close() returned 0."""
+    b.mkdir()
+    closed, failed = [], 0
+    for i in range(limit):
+        fd = os.open(b / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o644)
+        os.write(fd, b"x")
+        try:
+            os.close(fd)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+            failed += 1
+            if failed >= 20:
+                break
+            continue
+        closed.append(f"f{i}")
+    assert failed >= 20, "no close failed: the events went somewhere"
+    return closed
+
+
+def logged(state, name):
+    return {r["s3"]["object"]["key"]
+            for r in bucketfs_events(["--state", state])
+            if r["eventName"] == name}
+
+
+def test_full_state_directory_fails_the_close_not_the_event(full_state):
+    """With the state directory's file system full, a Put that cannot be
+    recorded fails its close() (ENOSPC) instead of being dropped while
+    the close succeeds: once space is back, every file whose close()
+    returned 0 has its Put."""
+    m, state, make_room = full_state
+    closed = ["full/" + n for n in fill_with_puts(m.bucket() / "full")]
+    make_room()
+    wait_for(lambda: set(closed) <= logged(state, "s3:ObjectCreated:Put"),
+             timeout=TIMEOUT * 6,
+             what="a Put for every file whose close returned 0")
+
+
+def test_full_state_directory_keeps_room_for_unlinks(full_state):
+    """Puts are refused first: the journal keeps a reserve for the records
+    of operations that cannot be taken back (an unlink, a rename), so those
+    still succeed with their events after close() started failing; once
+    the reserve runs low they fail with ENOSPC *before* they happen.  Once
+    space is back, every unlink and rename that returned 0 has its events,
+    and nothing refused happened."""
+    m, state, make_room = full_state
+    b = m.bucket() / "full"
+    closed = fill_with_puts(b)
+    removed, renamed, refused = [], [], 0
+    for i, n in enumerate(closed):
+        try:
+            if i % 10 == 0:
+                os.rename(b / n, b / f"r{n}")
+                renamed.append(n)
+            else:
+                os.unlink(b / n)
+                removed.append(n)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+            refused += 1
+            assert (b / n).exists(), "refused, but it happened"
+            if refused >= 20:
+                break
+    assert len(removed) > 100, "the reserve took no Deletes"
+    assert refused >= 20, "no unlink was refused: the reserve is unbounded"
+    make_room()
+    want_del = {"full/" + n for n in removed + renamed}
+    want_copy = {"full/r" + n for n in renamed}
+    wait_for(lambda: want_del <= logged(state, "s3:ObjectRemoved:Delete") and
+             want_copy <= logged(state, "s3:ObjectCreated:Copy"),
+             timeout=TIMEOUT * 6,
+             what="the events of every unlink and rename that returned 0")
 
 
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
