@@ -106,6 +106,10 @@ static int fail(struct parse_state *ps, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(ps->err, ps->errlen, fmt, ap);
 		va_end(ap);
+		/* One line, whatever the value quoted in it holds. */
+		for (char *c = ps->err; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 	}
 	ps->failed = true;
 	return -1;
