@@ -573,8 +573,9 @@ static bool walk_moved(struct fs_ctx *ctx, const struct caller *who,
 	return ok;
 }
 
-/* Record that the pairs of the directory st, about to move to newprefix
- * from oldprefix, are owed, in *id.  Returns 0 or -errno: the rename must
+/* Record that the pairs of st, about to move to newprefix from oldprefix,
+ * are owed, in *id: its own (a file) or those of every object below it (a
+ * directory).  Returns 0 or -errno: the rename must
  * not happen (with durability=none, -EAGAIN is not an error: *id is 0 and
  * the rename goes on). */
 static int owe_pairs(struct fs_ctx *ctx, const struct caller *who,
@@ -632,15 +633,13 @@ int fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
 		return rc;
 	bool exchange = flags & RENAME_EXCHANGE;
 	struct stat so, sn;
-	bool src_dir = fstatat(olddir->fd, oldname, &so,
-			       AT_SYMLINK_NOFOLLOW) == 0 &&
-		       S_ISDIR(so.st_mode);
-	bool dst_dir = exchange &&
-		       fstatat(newdir->fd, newname, &sn,
-			       AT_SYMLINK_NOFOLLOW) == 0 &&
-		       S_ISDIR(sn.st_mode);
-	if (!src_dir && !dst_dir)
-		return 0; /* a file's pair is told before rename() returns */
+	bool src = fstatat(olddir->fd, oldname, &so, AT_SYMLINK_NOFOLLOW) == 0;
+	bool dst = exchange && fstatat(newdir->fd, newname, &sn,
+				       AT_SYMLINK_NOFOLLOW) == 0;
+	bool src_dir = src && S_ISDIR(so.st_mode);
+	bool dst_dir = dst && S_ISDIR(sn.st_mode);
+	if (!src && !dst)
+		return 0; /* the rename fails */
 	char comm[17];
 	struct caller who = caller_of(ctx, req, comm);
 	struct cmn_buf oldp, newp;
@@ -652,14 +651,14 @@ int fs_ev_rename_owe(struct fs_ctx *ctx, fuse_req_t req,
 	bool new_root = fs_inode_is_root(newdir);
 	if (fs_inode_path(ctx->inodes, olddir, oldname, &oldp) >= 1 &&
 	    fs_inode_path(ctx->inodes, newdir, newname, &newp) >= 1) {
-		if (src_dir)
+		if (src)
 			rc = owe_pairs(ctx, &who, newp.data, oldp.data, &so,
-				       exchange, old_root && !dst_dir,
-				       new_root && !dst_dir, &ids[0]);
-		if (dst_dir && rc == 0)
+				       exchange, src_dir && old_root && !dst_dir,
+				       src_dir && new_root && !dst_dir, &ids[0]);
+		if (dst && rc == 0)
 			rc = owe_pairs(ctx, &who, oldp.data, newp.data, &sn,
-				       exchange, new_root && !src_dir,
-				       old_root && !src_dir, &ids[1]);
+				       exchange, dst_dir && new_root && !src_dir,
+				       dst_dir && old_root && !src_dir, &ids[1]);
 	}
 	cmn_buf_free(&oldp);
 	cmn_buf_free(&newp);
@@ -693,10 +692,10 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		goto out;
 	bool exchange = flags & RENAME_EXCHANGE;
 	if (!S_ISDIR(st.st_mode)) {
-		if (od >= 2 && nd >= 2)
-			emit_pair(ctx, &who, newp.data, oldp.data, &st,
-				  exchange);
-		ntf_pipeline_intent_done(ctx->pipeline, intent);
+		/* A pair that could not be stored: see below. */
+		if (od < 2 || nd < 2 ||
+		    emit_pair(ctx, &who, newp.data, oldp.data, &st, exchange))
+			ntf_pipeline_intent_done(ctx->pipeline, intent);
 		goto out;
 	}
 	/* A record that could not be stored leaves the intent to the next
@@ -788,13 +787,20 @@ static bool recover_pairs(struct fs_ctx *ctx, const struct caller *who,
 	if ((in->key[0] ? cmn_buf_printf(&np, "%s/%s", in->bucket, in->key)
 			: cmn_buf_printf(&np, "%s", in->bucket)) != 0)
 		goto out;
-	/* Not the directory that was to move (the rename did not happen,
-	 * or it moved on since, and that rename told the rest): nothing. */
+	/* Not what was to move (the rename did not happen, or it moved on
+	 * since, and that rename told the rest): nothing.  A file is known
+	 * by its inode only (intents without one are a directory's). */
 	if (fstatat(root, np.data, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISDIR(st.st_mode) ||
 	    (in->ino && ((uint64_t)st.st_ino != in->ino ||
-			 (uint64_t)st.st_dev != in->dev))) {
+			 (uint64_t)st.st_dev != in->dev)) ||
+	    (!S_ISDIR(st.st_mode) && !in->ino)) {
 		settled = true;
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		settled = !in->key[0] ||
+			  emit_pair(ctx, who, np.data, in->arg, &st,
+				    in->flags & NTF_INTENT_EXCHANGE);
 		goto out;
 	}
 	if ((in->flags & NTF_INTENT_CREATED) &&

@@ -110,10 +110,10 @@ void fs_ev_bucket_rules_reload(struct fs_ctx *ctx, const char *bucket);
 void fs_ev_bucket(struct fs_ctx *ctx, fuse_req_t req, enum ntf_event_name ev,
 		  const char *bucket);
 
-/* A rename through the mount is about to happen: for a directory (each
- * side of an exchange that is one), record that the pairs of the objects
- * below it are owed, with the directory's identity, so that a crash
- * anywhere from the rename to the end of their walk leaves them to the
+/* A rename through the mount is about to happen: for what moves (each
+ * side of an exchange), record that its pairs are owed (a file's own, a
+ * directory's for every object below it), with its identity, so that a
+ * crash anywhere from the rename to the last pair told leaves them to the
  * next daemon.  ids[0] is for what moves to newname, ids[1] for what an
  * exchange moves to oldname (0: none); pass each to fs_ev_renamed(), or,
  * when the rename fails, to fs_ev_intent_done().  Returns 0, or -errno

@@ -5,6 +5,8 @@ strictly increasing across the restart."""
 import errno
 import hashlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -341,6 +343,61 @@ def test_empty_file_put_owed_from_its_close(mount_factory, durability):
     assert len(puts_of(m, "empty")) == 1
     assert len(puts_of(m, "written")) == 1
     assert "untold" not in m.log_text()
+
+
+def test_file_rename_pair_survives_a_kill_before_it_is_told(mount_factory):
+    """A file's rename is done, then its Copy and Delete are told, before
+    rename() returns.  A daemon killed in between (gdb stops it where the
+    pair is about to be told) owes the pair, and the next one tells it."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        pytest.skip("no gdb")
+    m = mount_factory(opts=["passthrough=off"])
+    (m.bucket() / "a.txt").write_bytes(b"abc")
+    wait_for(lambda: len(puts_of(m, "a.txt")) == 1, what="the Put")
+    pid = m.proc.pid
+    g = subprocess.Popen([gdb, "-nx", "-batch", "-p", str(pid),
+                          "-ex", "break emit_pair", "-ex", "continue",
+                          "-ex", "signal SIGKILL"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+
+    def tracer():
+        with open(f"/proc/{pid}/status") as f:
+            return int(re.search(r"TracerPid:\s+(\d+)", f.read()).group(1))
+    wait_for(lambda: tracer() != 0 or g.poll() is not None,
+             what="gdb attached")
+    mv = subprocess.Popen(["mv", str(m.bucket() / "a.txt"),
+                           str(m.bucket() / "b.txt")],
+                          stderr=subprocess.DEVNULL)
+    out, _ = g.communicate(timeout=TIMEOUT * 4)
+    if "Breakpoint 1," not in out:
+        os.kill(pid, signal.SIGKILL)
+        pytest.skip(f"gdb did not stop at emit_pair: {out[-300:]}")
+    m.proc.wait(TIMEOUT)
+    fusermount_u(m.mnt, lazy=True)
+    mv.wait(TIMEOUT)
+    assert (m.backing() / "b.txt").exists()
+    assert not (m.backing() / "a.txt").exists()
+
+    def told():
+        return [(r["eventName"], r["s3"]["object"]["key"])
+                for r in bucketfs_events(m)
+                if r["eventName"] != "s3:ObjectCreated:Put"]
+    assert told() == []
+    m.start()
+    wait_for(lambda: told() == [("s3:ObjectCreated:Copy", "b.txt"),
+                                ("s3:ObjectRemoved:Delete", "a.txt")],
+             what="the pair told by the next daemon")
+    copy = [r for r in bucketfs_events(m)
+            if r["eventName"] == "s3:ObjectCreated:Copy"][0]
+    assert copy["s3"]["object"]["eTag"] == hashlib.md5(b"abc").hexdigest()
+    assert copy["source"]["userAgent"].startswith("mv ")
+    # told once: the next restart finds nothing owed
+    m.restart()
+    (m.bucket() / "sentinel").write_bytes(b"s")
+    wait_for(lambda: len(puts_of(m, "sentinel")) == 1, what="sentinel")
+    assert len(told()) == 2
 
 
 @pytest.mark.parametrize("what", ["directory", "bucket"])
