@@ -13,7 +13,7 @@ build_pkgs=(build-essential meson ninja-build pkg-config fuse3 libfuse3-dev
 	libinih-dev zlib1g-dev libbz2-dev libzstd-dev libsnappy-dev liblz4-dev
 	libbrotli-dev attr)
 test_pkgs=(libcmocka-dev python3 python3-pytest rsync git sqlite3 openssl
-	clang libclang-rt-14-dev psmisc procps)
+	clang libclang-rt-14-dev psmisc procps gdb)
 bench_pkgs=(fio rclone miller hyperfine linux-perf)
 # DuckDB's Node.js client is installed by the select benchmark with npm;
 # use the machine's npm when it has one (a Debian nodejs would conflict).
