@@ -61,8 +61,8 @@
  *
  * Space.  The journal is allocated ahead of its appends (the mapped
  * part at open, then NTF_LIMIT_STORE_ALLOC_STEP at a time), and refusable
- * appends (NTF_STORE_REFUSABLE: a Put whose close() can still fail, an
- * intent whose operation has not happened yet) must leave
+ * appends (NTF_STORE_REFUSABLE: a Put whose close() can still fail, the
+ * intent of an empty file's Put, a GET's record) must leave
  * NTF_LIMIT_STORE_RESERVE of it to the others: records of operations
  * already done, finalisations, the durability=none buffer.  With the
  * file system full, Puts are refused first (ENOSPC) while unlinks and
@@ -2481,7 +2481,8 @@ int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
 		err = take_seqs(s, 1, &seq);
 	if (!err) {
 		ntf_journal_put_intent(buf, in, seq);
-		err = place_frames(s, buf, bytes, d, true);
+		err = place_frames(s, buf, bytes, d,
+				   in->kind == NTF_INTENT_PUT);
 	}
 	if (!err) {
 		*id = seq;

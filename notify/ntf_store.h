@@ -385,8 +385,10 @@ int ntf_store_pending(struct ntf_store *s, ntf_store_pending_fn fn, void *arg);
  * FSYNC as COMMIT: what an intent is about, an empty file or a rename,
  * is not on disk either before someone syncs it) and set *id (never 0) to
  * pass to ntf_store_intent_done() once its events are told; *id is 0 when
- * it fails.  Returns 0 or -errno (-EAGAIN: dropped,
- * d none only).  Any thread. */
+ * it fails.  A Put's intent is refusable (NTF_STORE_REFUSABLE: its close()
+ * fails instead); a rename's may take the journal's reserve, as the
+ * records it stands for will (ask ntf_store_owed_room first).  Returns 0
+ * or -errno (-EAGAIN: dropped, d none only).  Any thread. */
 int ntf_store_intent(struct ntf_store *s, const struct ntf_intent *in,
 		     enum ntf_durability d, uint64_t *id);
 

@@ -270,6 +270,7 @@ def test_full_state_directory_keeps_room_for_unlinks(full_state):
             if refused >= 20:
                 break
     assert len(removed) > 100, "the reserve took no Deletes"
+    assert len(renamed) > 10, "the reserve took no renames"
     assert refused >= 20, "no unlink was refused: the reserve is unbounded"
     make_room()
     want_del = {"full/" + n for n in removed + renamed}
