@@ -38,6 +38,9 @@
 
 #define COMM_SLOTS 64
 #define COMM_TTL_NS 1000000000ll
+/* Events that could not be recorded are logged at most this often: with
+ * the state directory full every operation would log one. */
+#define LOST_WARN_NS (10 * 1000000000ll)
 #define META_MAX 32
 #define META_BYTES 8192
 #define PATH_MAX_PROC 512
@@ -60,9 +63,11 @@ struct fs_ev_state {
 	 * rules in force are always the ones stored (two writers at once
 	 * would otherwise store one and install the other). */
 	pthread_mutex_t rules_mu;
-	pthread_mutex_t lock;  /* guards errors and comm cache */
+	pthread_mutex_t lock;  /* guards errors, comm cache, lost_* */
 	struct rule_error *errors;
 	struct comm_slot comm[COMM_SLOTS];
+	int64_t lost_warned_ns; /* when the last warning went out (0: none) */
+	uint64_t lost_quiet;    /* failures not logged since */
 };
 
 /* Coarse (a clock tick): it only ages the cache below, and costs a
@@ -106,6 +111,30 @@ static void comm_of(struct fs_ev_state *st, pid_t pid, char out[17])
 	pthread_mutex_unlock(&st->lock);
 }
 
+/* Should a failure to record an event be logged now?  At most once per
+ * LOST_WARN_NS; more receives what to add about those that were not
+ * since the last one ("" when none). */
+static bool lost_warn_due(struct fs_ev_state *st, char more[80])
+{
+	int64_t now = mono_ns();
+	pthread_mutex_lock(&st->lock);
+	bool due = st->lost_warned_ns == 0 ||
+		   now - st->lost_warned_ns >= LOST_WARN_NS;
+	uint64_t quiet = st->lost_quiet;
+	if (due) {
+		st->lost_warned_ns = now;
+		st->lost_quiet = 0;
+	} else {
+		st->lost_quiet++;
+	}
+	pthread_mutex_unlock(&st->lock);
+	more[0] = '\0';
+	if (due && quiet)
+		snprintf(more, 80, " (and %" PRIu64 " more lost or refused "
+			 "since the last warning)", quiet);
+	return due;
+}
+
 void fs_ev_comm(struct fs_ctx *ctx, pid_t pid, char out[17])
 {
 	out[0] = '\0';
@@ -120,8 +149,15 @@ bool fs_ev_wants(struct fs_ctx *ctx, enum ntf_event_name ev)
 
 int fs_ev_owed_room(struct fs_ctx *ctx, enum ntf_event_name ev)
 {
-	return fs_ev_wants(ctx, ev) ? ntf_pipeline_owed_room(ctx->pipeline)
-				    : 0;
+	if (!fs_ev_wants(ctx, ev))
+		return 0;
+	int rc = ntf_pipeline_owed_room(ctx->pipeline);
+	char more[80];
+	if (rc < 0 && lost_warn_due(ctx->ev, more))
+		cmn_warn("an operation owing %s refused (%s): its event "
+			 "could not be recorded%s",
+			 ntf_event_str(ev), strerror(-rc), more);
+	return rc;
 }
 
 /* "bucket/key" of dir/child into b; false for no object (a bucket or the
@@ -233,12 +269,13 @@ static int emit_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 	if (pd)
 		fs_etag_submit(ctx, ev->bucket, ev->key, hash_fd, st, obj,
 			       ev->name == NTF_EV_OBJECT_CREATED_PUT, pd);
-	if (rc < 0)
-		cmn_warn("event %s for %s/%s %s: %s",
+	char more[80];
+	if (rc < 0 && lost_warn_due(ctx->ev, more))
+		cmn_warn("event %s for %s/%s %s: %s%s",
 			 ntf_event_str(ev->name), ev->bucket,
 			 ev->key ? ev->key : "",
 			 pd ? "stored but not synced" : "not recorded",
-			 strerror(-rc));
+			 strerror(-rc), more);
 	return rc;
 }
 
@@ -402,6 +439,11 @@ int fs_ev_owe_put(struct fs_ctx *ctx, uid_t uid, pid_t pid, const char *comm,
 	rc = ntf_pipeline_intent(ctx->pipeline, &in, id);
 	if (rc == -EAGAIN)
 		rc = 0; /* durability none: asynchronous, as its Put is */
+	char more[80];
+	if (rc < 0 && lost_warn_due(ctx->ev, more))
+		cmn_warn("close of %s/%s failed: the Put it owes cannot be "
+			 "recorded: %s%s",
+			 pb.data, slash + 1, strerror(-rc), more);
 out:
 	cmn_buf_free(&pb);
 	return rc;
@@ -601,10 +643,11 @@ static int owe_pairs(struct fs_ctx *ctx, const struct caller *who,
 	int rc = ntf_pipeline_intent(ctx->pipeline, &in, id);
 	if (slash)
 		*slash = '/';
-	if (rc < 0 && rc != -EAGAIN)
+	char more[80];
+	if (rc < 0 && rc != -EAGAIN && lost_warn_due(ctx->ev, more))
 		cmn_warn("rename of %s to %s refused: cannot record its "
-			 "events' intent: %s",
-			 oldprefix, newprefix, strerror(-rc));
+			 "events' intent: %s%s",
+			 oldprefix, newprefix, strerror(-rc), more);
 	return rc == -EAGAIN ? 0 : rc;
 }
 
