@@ -29,6 +29,7 @@
 #include "fs_ctx.h"
 #include "fs_etag.h"
 #include "fs_inode.h"
+#include "fs_links.h"
 #include "fs_opts.h"
 #include "ntf_dlctl.h"
 #include "ntf_limits.h"
@@ -68,6 +69,7 @@ struct fs_ev_state {
 	struct comm_slot comm[COMM_SLOTS];
 	int64_t lost_warned_ns; /* when the last warning went out (0: none) */
 	uint64_t lost_quiet;    /* failures not logged since */
+	struct fs_links *links; /* names of files linked through the mount */
 };
 
 /* Coarse (a clock tick): it only ages the cache below, and costs a
@@ -357,6 +359,80 @@ static bool object_fields(struct fs_ctx *ctx, struct fs_inode *dir,
 	return have;
 }
 
+/* Does key ("bucket/key") name the file st?  If not, it is forgotten as a
+ * name of the file. */
+static bool names_file(struct fs_ctx *ctx, const char *key,
+		       const struct stat *st)
+{
+	struct stat now;
+	if (fstatat(fs_inode_root(ctx->inodes)->fd, key, &now,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
+	    now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+		return true;
+	fs_links_forget(ctx->ev->links, st, key);
+	return false;
+}
+
+/* A Put of key ("bucket/key"), as ev (not yet filled in by emit_as). */
+static int put_as(struct fs_ctx *ctx, const struct ntf_event *ev,
+		  const char *key, bool hash, int hash_fd,
+		  const struct stat *st, struct fs_inode *obj, unsigned flags)
+{
+	char *copy = strdup(key), *slash = copy ? strchr(copy, '/') : NULL;
+	int rc = copy ? 0 : -ENOMEM;
+	if (slash) {
+		*slash = '\0';
+		struct ntf_event e = *ev;
+		e.bucket = copy;
+		e.key = slash + 1;
+		if (ntf_pipeline_matches(ctx->pipeline, e.name, e.bucket,
+					 e.key))
+			rc = emit_as(ctx, ev->uid, ev->pid, &e, hash, hash_fd,
+				     hash ? st : NULL, obj, flags);
+	}
+	free(copy);
+	return rc;
+}
+
+/* The Put ev of a file linked through the mount, whose inode was last
+ * reached by `told` ("bucket/key"): told for each of the file's known
+ * names that still names it (fs_links.h) — not for `told` once that went
+ * (a Put would bring back what its Delete removed).  The other arguments
+ * are emit_as's.  Returns 0 or the first -errno of a Put that could not
+ * be recorded. */
+static int put_linked(struct fs_ctx *ctx, const struct ntf_event *ev,
+		      const char *told, bool hash, int hash_fd,
+		      const struct stat *st, struct fs_inode *obj,
+		      unsigned flags)
+{
+	char **names = fs_links_names(ctx->ev->links, st, told);
+	int rc = 0;
+	if (names_file(ctx, told, st))
+		rc = put_as(ctx, ev, told, hash, hash_fd, st, obj, flags);
+	for (char **n = names; n && *n; n++) {
+		int r = names_file(ctx, *n, st)
+				? put_as(ctx, ev, *n, hash, hash_fd, st, obj,
+					 flags)
+				: 0;
+		if (r < 0 && r != -EAGAIN && rc >= 0)
+			rc = r;
+	}
+	fs_links_free_names(names);
+	return rc;
+}
+
+void fs_ev_linked(struct fs_ctx *ctx, const struct stat *st,
+		  const char *source, struct fs_inode *dir, const char *name)
+{
+	struct fs_links *l = ctx->ev ? ctx->ev->links : NULL;
+	char *key = l && source ? fs_ev_key_of(ctx, dir, name) : NULL;
+	if (!key)
+		return;
+	fs_links_add(l, st, source);
+	fs_links_add(l, st, key);
+	free(key);
+}
+
 void fs_ev_object_as(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		     const char *comm, enum ntf_event_name name,
 		     struct fs_inode *dir, const char *child,
@@ -404,8 +480,18 @@ int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
 		goto out_meta;
 	/* Only passthrough makes openfd the daemon's own, one the hasher
 	 * may read (see fs_etag_submit). */
-	rc = emit_as(ctx, uid, pid, &ev, hash, ctx->pt.active ? openfd : -1,
-		     hash ? &used : NULL, child ? NULL : dir, flags);
+	int hash_fd = ctx->pt.active ? openfd : -1;
+	if (name == NTF_EV_OBJECT_CREATED_PUT && S_ISREG(used.st_mode) &&
+	    ctx->ev->links && fs_links_known(ctx->ev->links, &used)) {
+		ev.uid = uid;
+		ev.pid = (int32_t)pid;
+		*slash = '/';
+		rc = put_linked(ctx, &ev, path, hash, hash_fd, &used,
+				child ? NULL : dir, flags);
+		goto out_meta;
+	}
+	rc = emit_as(ctx, uid, pid, &ev, hash, hash_fd, hash ? &used : NULL,
+		     child ? NULL : dir, flags);
 out_meta:
 	free(metastore);
 out:
@@ -1203,6 +1289,7 @@ int fs_ev_start(struct fs_ctx *ctx)
 	}
 	pthread_mutex_init(&ctx->ev->lock, NULL);
 	pthread_mutex_init(&ctx->ev->rules_mu, NULL);
+	ctx->ev->links = fs_links_new(); /* NULL: Puts name one name */
 	int rc = ntf_pipeline_open(&po, &ctx->pipeline, &msg);
 	if (rc < 0) {
 		cmn_err("cannot open the event store in %s: %s", o->state,
@@ -1239,6 +1326,7 @@ void fs_ev_stop(struct fs_ctx *ctx)
 	}
 	pthread_mutex_destroy(&ctx->ev->lock);
 	pthread_mutex_destroy(&ctx->ev->rules_mu);
+	fs_links_free(ctx->ev->links);
 	free(ctx->ev);
 	ctx->ev = NULL;
 }

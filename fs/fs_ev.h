@@ -73,6 +73,12 @@ int fs_ev_object_fd(struct fs_ctx *ctx, uid_t uid, pid_t pid,
  * (ntf_pipeline_owed_room). */
 int fs_ev_owed_room(struct fs_ctx *ctx, enum ntf_event_name ev);
 
+/* A link(2) through the mount made dir/name another name of the file st,
+ * whose key was source (NULL: not known): a Put of the file is told for
+ * each (fs_links.h). */
+void fs_ev_linked(struct fs_ctx *ctx, const struct stat *st,
+		  const char *source, struct fs_inode *dir, const char *name);
+
 /* The file ino is still empty at a flush: its Put is told at RELEASE
  * (shells close a duplicate before writing), after close() returned.
  * Record that it is owed, so that a crash before then does not lose it;

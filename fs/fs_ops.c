@@ -592,7 +592,8 @@ static void op_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t p,
 		fs_at_done(&at);
 	}
 	char *source = NULL;
-	if (rc == 0 && fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY))
+	if (rc == 0 && (fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_COPY) ||
+			fs_ev_wants(ctx, NTF_EV_OBJECT_CREATED_PUT)))
 		source = fs_ev_key_of(ctx, ino, NULL);
 	struct fuse_entry_param e;
 	if (rc == 0)
@@ -600,6 +601,8 @@ static void op_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t p,
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 	} else {
+		if (S_ISREG(e.attr.st_mode))
+			fs_ev_linked(ctx, &e.attr, source, parent, name);
 		fs_ev_object(ctx, req, NTF_EV_OBJECT_CREATED_COPY, parent,
 			     name, &e.attr, source);
 		fuse_reply_entry(req, &e);

@@ -569,6 +569,28 @@ def test_link_is_copy(ev):
                  copy_source="alpha/orig.json", pid=os.getpid())
 
 
+def test_change_of_a_hard_linked_file_is_a_put_of_each_name(ev):
+    """Two names of one file, linked through the mount, are two objects: a
+    change through either is a Put of both, whichever name the daemon saw
+    last (the kernel names none at a close).  A name that went is not told
+    any more."""
+    b = ev.m.bucket()
+    write_file(b / "one", b"1")
+    os.link(b / "one", b / "two")
+    ev.ops()
+    for name, data in (("one", b"22"), ("two", b"333")):
+        write_file(b / name, data, flags=os.O_WRONLY | os.O_TRUNC)
+        got = ev.ops()
+        assert sorted(names(got)) == [PUT + ("one",), PUT + ("two",)], name
+        for r in got:
+            assert r["s3"]["object"]["size"] == len(data)
+            assert r["s3"]["object"]["eTag"] == hashlib.md5(data).hexdigest()
+    os.unlink(b / "two")
+    ev.ops()
+    write_file(b / "one", b"4444", flags=os.O_WRONLY | os.O_TRUNC)
+    assert names(ev.ops()) == [PUT + ("one",)]
+
+
 def test_symlink_is_put(ev):
     b = ev.m.bucket()
     os.symlink("target/of/link", b / "sl")
