@@ -821,6 +821,11 @@ void fs_ev_renamed(struct fs_ctx *ctx, fuse_req_t req,
 		goto out;
 	bool exchange = flags & RENAME_EXCHANGE;
 	if (!S_ISDIR(st.st_mode)) {
+		struct fs_links *l = ctx->ev->links;
+		if (l && S_ISREG(st.st_mode) && fs_links_known(l, &st)) {
+			fs_links_forget(l, &st, oldp.data);
+			fs_links_add(l, &st, newp.data);
+		}
 		/* A pair that could not be stored: see below. */
 		if (od < 2 || nd < 2 ||
 		    emit_pair(ctx, &who, newp.data, oldp.data, &st, exchange))

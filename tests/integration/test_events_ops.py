@@ -585,9 +585,14 @@ def test_change_of_a_hard_linked_file_is_a_put_of_each_name(ev):
         for r in got:
             assert r["s3"]["object"]["size"] == len(data)
             assert r["s3"]["object"]["eTag"] == hashlib.md5(data).hexdigest()
-    os.unlink(b / "two")
+    # a name renamed through the mount is followed
+    os.rename(b / "two", b / "three")
     ev.ops()
     write_file(b / "one", b"4444", flags=os.O_WRONLY | os.O_TRUNC)
+    assert sorted(names(ev.ops())) == [PUT + ("one",), PUT + ("three",)]
+    os.unlink(b / "three")
+    ev.ops()
+    write_file(b / "one", b"55555", flags=os.O_WRONLY | os.O_TRUNC)
     assert names(ev.ops()) == [PUT + ("one",)]
 
 
