@@ -942,7 +942,10 @@ static int prepare_open(struct fs_ctx *ctx, struct fs_file *f,
 			fi->direct_io = 1;
 	}
 	/* A read-only close needs no FLUSH round trip (GET +70% here);
-	 * one that truncated has its Put at the flush. */
+	 * one that truncated has its Put at the flush.  The kernel ignores
+	 * noflush under the writeback cache (passthrough off): its close
+	 * then writes back the inode's dirty pages, whoever dirtied them,
+	 * and reports their write errors, so the FLUSH comes anyway. */
 	if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
 		fi->noflush = 1;
 	return id;
