@@ -495,7 +495,10 @@ def coarse_mount(tmp_path, mount_factory, passthrough_mode):
     """A mount whose SRC is on a file system stamped at the clock tick:
     ext2 in an image mounted with -o loop (on Linux >= 6.13 ext4 and tmpfs
     stamp finely; on Debian 12's 6.1 every file system is like ext2 here),
-    so a rewrite within one tick keeps mtime and ctime."""
+    so a rewrite within one tick keeps mtime and ctime.  Its state
+    directory (SRC/.bucketfs-state) is on ext2 too, which has no
+    fallocate(FALLOC_FL_KEEP_SIZE): the event journal's no-reserve path
+    (ntf_store.c, journal_room) serves every event these tests check."""
     yield from image_mount(tmp_path, mount_factory, "coarse", "ext2", [],
                            [f"passthrough={passthrough_mode}"])
 
